@@ -1,0 +1,52 @@
+# EFP Allocations: `make run` serves the demo, `make test` runs every check. Both work from a fresh clone.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run test install chromium lint typecheck pytest lock clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+run: install
+	$(BIN)/efp migrate --noinput
+	$(BIN)/efp demo
+	@echo "Open http://$(HOST):$(PORT)/ (API: http://$(HOST):$(PORT)/api/, docs: http://$(HOST):$(PORT)/api/docs/)"
+	$(BIN)/efp serve --host $(HOST) --port $(PORT)
+
+# Debian's Chromium drives the browser tests (Playwright cannot download browsers here).
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+lint: install
+	$(BIN)/ruff check efp
+	$(BIN)/ruff format --check efp
+
+typecheck: install
+	$(BIN)/mypy efp
+
+pytest: install chromium
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+lock:
+	$(BIN)/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras \
+	  --extra dev -o requirements-dev.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras \
+	  -o requirements.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) efp.sqlite3 test-output staticfiles

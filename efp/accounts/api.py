@@ -1,0 +1,81 @@
+"""`/api/users/`, `/api/users/me/`, `/api/version/`, `/api-auth/password/`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from efp.accounts.models import User
+from efp.accounts.services import get_or_create_token
+from efp.rest.fields import HexUUIDField, LinkField, SparseFieldsMixin, UTCDateTimeField
+from efp.rest.viewsets import ReadOnlyViewSet
+
+
+class UserSerializer(SparseFieldsMixin, serializers.ModelSerializer):
+    url = LinkField("user-detail")
+    uuid = HexUUIDField(read_only=True)
+    full_name = serializers.CharField(read_only=True)
+    date_joined = UTCDateTimeField(read_only=True)
+
+    class Meta:
+        model = User
+        fields = (
+            "url", "uuid", "username", "full_name", "first_name", "last_name", "email", "civil_number",
+            "organization", "is_staff", "is_support", "is_active", "date_joined",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class UserViewSet(ReadOnlyViewSet):
+    serializer_class = UserSerializer
+    ordering_fields = ("username", "date_joined")
+
+    def get_queryset(self) -> QuerySet[User]:
+        user = self.request.user
+        qs = User.objects.order_by("username", "pk")
+        if user.is_staff or getattr(user, "is_support", False):
+            return qs
+        return qs.filter(pk=user.pk)
+
+    @action(detail=False, methods=["get"])
+    def me(self, request: Request) -> Response:
+        return Response(UserSerializer(request.user, context=self.get_serializer_context()).data)
+
+
+@extend_schema(responses=inline_serializer("Version", {"version": serializers.CharField()}))
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def version(request: Request) -> Response:
+    return Response({"version": settings.EFP_VERSION})
+
+
+class PasswordLoginSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(trim_whitespace=False)
+
+
+@extend_schema(
+    request=PasswordLoginSerializer, responses=inline_serializer("Token", {"token": serializers.CharField()})
+)
+@api_view(["POST"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def obtain_token(request: Request) -> Response:
+    body = PasswordLoginSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    user: Any = authenticate(
+        request._request, username=body.validated_data["username"], password=body.validated_data["password"]
+    )
+    if user is None or not user.is_active:
+        return Response({"detail": "Invalid username or password"}, status=401,
+                        headers={"WWW-Authenticate": "Token"})
+    return Response({"token": get_or_create_token(user=user)})

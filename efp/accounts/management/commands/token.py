@@ -1,0 +1,19 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from efp.accounts.models import User
+from efp.accounts.services import get_or_create_token
+
+
+class Command(BaseCommand):
+    help = "Prints USERNAME's API token, creating it if needed."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user = User.objects.filter(username=options["username"]).first()
+        if user is None:
+            raise CommandError(f"No user named {options['username']!r}.")
+        self.stdout.write(get_or_create_token(user=user))

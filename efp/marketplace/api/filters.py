@@ -1,0 +1,139 @@
+"""Query-string filters of the marketplace endpoints (contract §5.5, §6.1, §7.2, §8)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from efp.marketplace.models import Offering, OfferingRole, Order, Plan, ServiceProvider
+from efp.marketplace.states import OrderState, OrderType
+from efp.rest.filters import MultipleStringFilter, MultipleUUIDFilter, uuid_or_none
+from efp.structure.permissions import customers_where, offerings_where, projects_where
+from efp.structure.roles import Permission
+
+
+class HyperlinkUUIDFilter(django_filters.CharFilter):
+    """Filters by an object URL: its last path segment is the uuid."""
+
+    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
+        if not value:
+            return qs
+        key = uuid_or_none(str(value).rstrip("/").rsplit("/", 1)[-1])
+        if key is None:
+            return qs.none()
+        return qs.filter(**{self.field_name: key})
+
+
+class OrderFilter(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=OrderState.choices)
+    type = django_filters.MultipleChoiceFilter(choices=OrderType.choices)
+    offering_uuid = MultipleUUIDFilter(field_name="offering__uuid")
+    offering = HyperlinkUUIDFilter(field_name="offering__uuid")
+    offering_type = MultipleStringFilter(field_name="offering__type")
+    offering_slug = MultipleStringFilter(field_name="offering__slug")
+    project_uuid = MultipleUUIDFilter(field_name="project__uuid")
+    customer_uuid = MultipleUUIDFilter(field_name="project__customer__uuid")
+    provider_uuid = MultipleUUIDFilter(field_name="offering__customer__uuid")
+    category_uuid = MultipleUUIDFilter(field_name="offering__category__uuid")
+    resource_uuid = MultipleUUIDFilter(field_name="resource__uuid")
+    resource = HyperlinkUUIDFilter(field_name="resource__uuid")
+    resource_name = django_filters.CharFilter(field_name="resource__name", lookup_expr="icontains")
+    service_manager_uuid = django_filters.UUIDFilter(method="filter_service_manager")
+    created = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt")
+    modified = django_filters.IsoDateTimeFilter(field_name="modified", lookup_expr="gte")
+    modified_before = django_filters.IsoDateTimeFilter(field_name="modified", lookup_expr="lt")
+    can_approve_as_consumer = django_filters.BooleanFilter(method="filter_can_approve_as_consumer")
+    can_approve_as_provider = django_filters.BooleanFilter(method="filter_can_approve_as_provider")
+    query = django_filters.CharFilter(method="filter_query")
+
+    class Meta:
+        model = Order
+        fields: list[str] = []
+
+    def _user(self) -> Any:
+        return getattr(self.request, "user", None)
+
+    def filter_service_manager(self, qs: QuerySet[Order], name: str, value: Any) -> QuerySet[Order]:
+        offering_ids = OfferingRole.objects.filter(user__uuid=value).values("offering_id")
+        return qs.filter(offering__shared=True, offering_id__in=offering_ids)
+
+    def filter_can_approve_as_consumer(self, qs: QuerySet[Order], name: str, value: bool) -> QuerySet[Order]:
+        if value is None:
+            return qs
+        pending = Q(state=OrderState.PENDING_CONSUMER)
+        user = self._user()
+        if not value:
+            return qs.exclude(pending & self._consumer_approver_q(user))
+        return qs.filter(pending & self._consumer_approver_q(user))
+
+    def filter_can_approve_as_provider(self, qs: QuerySet[Order], name: str, value: bool) -> QuerySet[Order]:
+        if value is None:
+            return qs
+        pending = Q(state=OrderState.PENDING_PROVIDER)
+        user = self._user()
+        if not value:
+            return qs.exclude(pending & self._provider_approver_q(user))
+        return qs.filter(pending & self._provider_approver_q(user))
+
+    @staticmethod
+    def _consumer_approver_q(user: Any) -> Q:
+        if user is not None and user.is_staff:
+            return Q()
+        return Q(project_id__in=projects_where(user, Permission.ORDER_APPROVE).values("project_id")) | Q(
+            project__customer_id__in=customers_where(user, Permission.ORDER_APPROVE).values("customer_id")
+        )
+
+    @staticmethod
+    def _provider_approver_q(user: Any) -> Q:
+        if user is not None and user.is_staff:
+            return Q()
+        return Q(offering__customer_id__in=customers_where(user, Permission.ORDER_APPROVE).values("customer_id")) | Q(
+            offering_id__in=offerings_where(user, Permission.ORDER_APPROVE).values("offering_id")
+        )
+
+    def filter_query(self, qs: QuerySet[Order], name: str, value: str) -> QuerySet[Order]:
+        value = (value or "").strip()
+        if not value:
+            return qs
+        key = uuid_or_none(value)
+        if key is not None:
+            return qs.filter(Q(uuid=key) | Q(resource__uuid=key) | Q(project__uuid=key))
+        return qs.filter(
+            Q(project__name__icontains=value)
+            | Q(attributes__name__icontains=value)
+            | Q(resource__name__icontains=value)
+            | Q(project__slug__icontains=value)
+        )
+
+
+class OfferingFilter(django_filters.FilterSet):
+    customer_uuid = MultipleUUIDFilter(field_name="customer__uuid")
+    category_uuid = MultipleUUIDFilter(field_name="category__uuid")
+    state = django_filters.MultipleChoiceFilter(choices=Offering.State.choices)
+    type = MultipleStringFilter(field_name="type")
+    name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+    shared = django_filters.BooleanFilter()
+    billable = django_filters.BooleanFilter()
+
+    class Meta:
+        model = Offering
+        fields: list[str] = []
+
+
+class PlanFilter(django_filters.FilterSet):
+    offering_uuid = MultipleUUIDFilter(field_name="offering__uuid")
+
+    class Meta:
+        model = Plan
+        fields: list[str] = []
+
+
+class ServiceProviderFilter(django_filters.FilterSet):
+    customer_uuid = MultipleUUIDFilter(field_name="customer__uuid")
+
+    class Meta:
+        model = ServiceProvider
+        fields: list[str] = []

@@ -1,0 +1,20 @@
+"""Registers the marketplace routes on the project's API router (Waldur's prefixes and route names)."""
+
+from rest_framework.routers import BaseRouter
+
+from efp.marketplace.api import views
+
+
+def register(router: BaseRouter) -> None:
+    router.register("marketplace-orders", views.OrderViewSet, basename="marketplace-order")
+    router.register(
+        "marketplace-public-offerings", views.PublicOfferingViewSet, basename="marketplace-public-offering"
+    )
+    router.register(
+        "marketplace-provider-offerings", views.ProviderOfferingViewSet, basename="marketplace-provider-offering"
+    )
+    router.register("marketplace-plans", views.PlanViewSet, basename="marketplace-plan")
+    router.register("marketplace-categories", views.CategoryViewSet, basename="marketplace-category")
+    router.register(
+        "marketplace-service-providers", views.ServiceProviderViewSet, basename="marketplace-service-provider"
+    )

@@ -1,0 +1,326 @@
+"""Marketplace endpoints. Views are thin: visible queryset (404), validate (400), call a service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from efp.marketplace import selectors
+from efp.marketplace.api import serializers as s
+from efp.marketplace.api.filters import OfferingFilter, OrderFilter, PlanFilter, ServiceProviderFilter
+from efp.marketplace.models import Category, Offering, Order, Plan, PlanComponent, ServiceProvider
+from efp.marketplace.services import offerings as offering_services
+from efp.marketplace.services import orders as order_services
+from efp.rest.filters import uuid_or_none
+from efp.rest.viewsets import ReadOnlyViewSet
+from efp.structure.roles import Permission
+
+
+def order_queryset(qs: QuerySet[Order]) -> QuerySet[Order]:
+    return qs.select_related(
+        "offering__customer__service_provider",
+        "offering__category",
+        "plan__offering",
+        "old_plan",
+        "project__customer",
+        "resource",
+        "created_by",
+        "consumer_reviewed_by",
+        "provider_reviewed_by",
+    )
+
+
+class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyViewSet):
+    serializer_class = s.OrderDetailsSerializer
+    filterset_class = OrderFilter
+    ordering_fields = ("created", "consumer_reviewed_at", "cost", "state")
+
+    def get_queryset(self) -> QuerySet[Order]:
+        return order_queryset(selectors.visible_orders(self.request.user)).order_by("created", "pk")
+
+    def _detail(self, order: Order) -> dict[str, Any]:
+        order = order_queryset(Order.objects.filter(pk=order.pk)).get()
+        return s.OrderDetailsSerializer(order, context=self.get_serializer_context()).data
+
+    @extend_schema(request=s.OrderCreateSerializer, responses={201: s.OrderDetailsSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = s.OrderCreateSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        order = order_services.create_order(
+            user=request.user,
+            project=data["project"],
+            offering=data["offering"],
+            plan=data.get("plan"),
+            attributes=data.get("attributes") or {},
+            limits=data.get("limits") or {},
+            accepting_terms_of_service=data.get("accepting_terms_of_service", False),
+            callback_url=data.get("callback_url"),
+            request_comment=data.get("request_comment"),
+            start_date=data.get("start_date"),
+        )
+        return Response(self._detail(order), status=status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        order_services.delete_order(order=self.get_object(), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.get_object()
+        return Response({"detail": f'Method "{request.method}" not allowed.'}, status=405)
+
+    partial_update = update
+
+    @action(detail=True, methods=["post"])
+    def approve_by_consumer(self, request: Request, uuid: str | None = None) -> Response:
+        order_services.approve_order_by_consumer(order=self.get_object(), user=request.user)
+        return Response({"detail": "Order has been approved by consumer."})
+
+    @action(detail=True, methods=["post"])
+    def reject_by_consumer(self, request: Request, uuid: str | None = None) -> Response:
+        order = self.get_object()
+        body = s.RejectionSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        comment = body.validated_data.get("consumer_rejection_comment", "")
+        order_services.reject_order_by_consumer(order=order, user=request.user, comment=comment)
+        return Response({"detail": "Order has been rejected by consumer."})
+
+    @action(detail=True, methods=["post"])
+    def approve_by_provider(self, request: Request, uuid: str | None = None) -> Response:
+        order = self.get_object()
+        s.ApproveByProviderSerializer(data=request.data or {}).is_valid(raise_exception=True)
+        order_services.approve_order_by_provider(order=order, user=request.user)
+        return Response({"detail": "Order has been approved by provider."})
+
+    @action(detail=True, methods=["post"])
+    def reject_by_provider(self, request: Request, uuid: str | None = None) -> Response:
+        order = self.get_object()
+        body = s.RejectionSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        comment = body.validated_data.get("provider_rejection_comment", "")
+        order_services.reject_order_by_provider(order=order, user=request.user, comment=comment)
+        return Response({"detail": "Order has been rejected by provider."})
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, uuid: str | None = None) -> Response:
+        order_services.cancel_order(order=self.get_object(), user=request.user)
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["post"])
+    def set_state_executing(self, request: Request, uuid: str | None = None) -> Response:
+        order_services.set_order_executing(order=self.get_object(), user=request.user)
+        return Response({"detail": "Order state has been changed to executing."})
+
+    @action(detail=True, methods=["post"])
+    def set_state_done(self, request: Request, uuid: str | None = None) -> Response:
+        order_services.complete_order(order=self.get_object(), user=request.user)
+        return Response({"detail": "Order state has been changed to done."})
+
+    @action(detail=True, methods=["post"])
+    def set_state_erred(self, request: Request, uuid: str | None = None) -> Response:
+        order = self.get_object()
+        body = s.OrderErrorSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        order_services.fail_order(
+            order=order,
+            user=request.user,
+            error_message=body.validated_data.get("error_message", ""),
+            error_traceback=body.validated_data.get("error_traceback", ""),
+        )
+        return Response({"detail": "Order state has been changed to erred."})
+
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, uuid: str | None = None) -> Response:
+        order_services.retry_order(order=self.get_object(), user=request.user)
+        return Response({"detail": "Order has been retried."})
+
+    @action(detail=True, methods=["post"])
+    def set_backend_id(self, request: Request, uuid: str | None = None) -> Response:
+        order = self.get_object()
+        if not order_services.can_on_provider_side(request.user, Permission.RESOURCE_SET_BACKEND_ID, order.offering):
+            raise PermissionDenied()
+        body = s.BackendIdSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        changed = order_services.set_order_backend_id(
+            order=order, user=request.user, backend_id=body.validated_data["backend_id"]
+        )
+        text = "Order backend_id has been changed." if changed else "Order backend_id is not changed."
+        return Response({"status": text})
+
+    @action(detail=True, methods=["post"])
+    def unlink(self, request: Request, uuid: str | None = None) -> Response:
+        order_services.unlink_order(order=self.get_object(), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["get"])
+    def offering(self, request: Request, uuid: str | None = None) -> Response:
+        order = self.get_object()
+        offering = offering_queryset(Offering.objects.filter(pk=order.offering_id)).get()
+        return Response(s.OfferingSerializer(offering, context=self.get_serializer_context()).data)
+
+
+# --- catalogue ------------------------------------------------------------------------------------
+
+
+def plan_queryset(qs: QuerySet[Plan]) -> QuerySet[Plan]:
+    return qs.select_related("offering").prefetch_related(
+        Prefetch("components", queryset=PlanComponent.objects.select_related("component"))
+    )
+
+
+def offering_queryset(qs: QuerySet[Offering]) -> QuerySet[Offering]:
+    return qs.select_related("customer", "category").prefetch_related(
+        "components", Prefetch("plans", queryset=plan_queryset(Plan.objects.all()))
+    )
+
+
+class PublicOfferingViewSet(ReadOnlyViewSet):
+    serializer_class = s.OfferingSerializer
+    filterset_class = OfferingFilter
+    ordering_fields = ("name", "created", "type", "state")
+
+    def get_queryset(self) -> QuerySet[Offering]:
+        return offering_queryset(selectors.public_offerings(self.request.user)).order_by("name", "pk")
+
+    @action(detail=True, methods=["get"], url_path=r"plans/(?P<plan_uuid>[^/]+)", url_name="plan-detail")
+    def plan(self, request: Request, uuid: str | None = None, plan_uuid: str | None = None) -> Response:
+        offering = self.get_object()
+        key = uuid_or_none(plan_uuid or "")
+        plan = plan_queryset(offering.plans.all()).filter(uuid=key).first() if key else None
+        if plan is None:
+            return Response({"detail": "No Plan matches the given query."}, status=404)
+        return Response(s.PlanSerializer(plan, context=self.get_serializer_context()).data)
+
+
+class ProviderOfferingViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
+    serializer_class = s.ProviderOfferingSerializer
+    filterset_class = OfferingFilter
+    ordering_fields = ("name", "created", "type", "state")
+
+    def get_queryset(self) -> QuerySet[Offering]:
+        return offering_queryset(selectors.provider_offerings(self.request.user)).order_by("name", "pk")
+
+    @extend_schema(request=s.OfferingCreateSerializer, responses={201: s.ProviderOfferingSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not request.user.is_staff:
+            raise PermissionDenied()
+        body = s.OfferingCreateSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        components = data.pop("components", [])
+        plans = data.pop("plans", [])
+        offering = offering_services.create_offering(
+            customer=data["customer"],
+            category=data["category"],
+            name=data["name"],
+            offering_type=data["type"],
+            shared=data["shared"],
+            billable=data["billable"],
+            description=data["description"],
+            plugin_options=data["plugin_options"],
+            options=data["options"],
+            state=data["state"],
+            backend_id=data["backend_id"],
+        )
+        for component in components:
+            fields = dict(component)
+            offering_services.add_component(
+                offering=offering,
+                component_type=fields.pop("type"),
+                name=fields.pop("name"),
+                billing_type=fields.pop("billing_type", "fixed"),
+                **fields,
+            )
+        for plan in plans:
+            body_plan = s.PlanCreateSerializer(data={**plan, "offering": "/api/marketplace-provider-offerings/"
+                                                     f"{offering.uuid.hex}/"}, context=self.get_serializer_context())
+            body_plan.is_valid(raise_exception=True)
+            self._create_plan(offering, body_plan.validated_data)
+        offering = offering_queryset(Offering.objects.filter(pk=offering.pk)).get()
+        return Response(self.get_serializer(offering).data, status=status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _create_plan(offering: Offering, data: dict[str, Any]) -> Plan:
+        return offering_services.create_plan(
+            offering=offering,
+            name=data["name"],
+            description=data.get("description", ""),
+            unit=data.get("unit", Plan.Unit.MONTH),
+            unit_price=data.get("unit_price", 0),
+            prices=data.get("prices") or {},
+            quotas=data.get("quotas") or {},
+            max_amount=data.get("max_amount"),
+        )
+
+    @extend_schema(request=s.OfferingComponentSerializer, responses={201: s.OfferingComponentSerializer})
+    @action(detail=True, methods=["post"])
+    def create_offering_component(self, request: Request, uuid: str | None = None) -> Response:
+        offering = self.get_object()
+        if not request.user.is_staff:
+            raise PermissionDenied()
+        body = s.OfferingComponentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        fields = dict(body.validated_data)
+        component = offering_services.add_component(
+            offering=offering,
+            component_type=fields.pop("type"),
+            name=fields.pop("name"),
+            billing_type=fields.pop("billing_type", "fixed"),
+            **fields,
+        )
+        return Response(s.OfferingComponentSerializer(component).data, status=status.HTTP_201_CREATED)
+
+
+class PlanViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
+    serializer_class = s.PlanSerializer
+    filterset_class = PlanFilter
+    ordering_fields = ("name", "created")
+
+    def get_queryset(self) -> QuerySet[Plan]:
+        return plan_queryset(selectors.visible_plans(self.request.user)).order_by("offering__name", "name", "pk")
+
+    @extend_schema(request=s.PlanCreateSerializer, responses={201: s.PlanSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not request.user.is_staff:
+            raise PermissionDenied()
+        body = s.PlanCreateSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        plan = ProviderOfferingViewSet._create_plan(body.validated_data["offering"], body.validated_data)
+        plan = plan_queryset(Plan.objects.filter(pk=plan.pk)).get()
+        return Response(self.get_serializer(plan).data, status=status.HTTP_201_CREATED)
+
+
+class CategoryViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
+    serializer_class = s.CategorySerializer
+    ordering_fields = ("title",)
+
+    def get_queryset(self) -> QuerySet[Category]:
+        return Category.objects.annotate(
+            offering_count=Count("offerings", filter=Q(offerings__state=Offering.State.ACTIVE))
+        ).order_by("title", "pk")
+
+    def perform_create(self, serializer: Any) -> None:
+        if not self.request.user.is_staff:
+            raise PermissionDenied()
+        serializer.save()
+
+
+class ServiceProviderViewSet(ReadOnlyViewSet):
+    serializer_class = s.ServiceProviderSerializer
+    filterset_class = ServiceProviderFilter
+
+    def get_queryset(self) -> QuerySet[ServiceProvider]:
+        return (
+            selectors.visible_service_providers(self.request.user)
+            .select_related("customer")
+            .annotate(offering_count=Count("customer__offerings"))
+            .order_by("customer__name", "pk")
+        )
+

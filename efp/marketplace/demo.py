@@ -1,0 +1,200 @@
+"""Demo data (`efp demo`): built through the same services the API and GUI use. Idempotent."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from efp.accounts.models import User
+from efp.accounts.services import get_or_create_token
+from efp.marketplace.models import Category, Offering, OfferingComponent, OfferingType, Order, Resource
+from efp.marketplace.services import offerings as offering_services
+from efp.marketplace.services import orders as order_services
+from efp.marketplace.states import OrderState
+from efp.structure.models import Customer, Project
+from efp.structure.roles import Role
+from efp.structure.services import create_customer, create_project, grant_customer_role, grant_project_role
+
+DEMO_USERS = {
+    "staff": ("Sam", "Staff", "staff user (everything)"),
+    "provider": ("Petra", "Provider", "owner of the provider organisation"),
+    "manager": ("Mikko", "Manager", "offering manager of the Slurm offering"),
+    "owner": ("Olga", "Owner", "owner of the consumer organisations"),
+    "pi": ("Paul", "Investigator", "project admin"),
+    "member": ("Mari", "Member", "project member"),
+}
+PROVIDER_SLUG = "efp-hpc-centre"
+BW = OfferingComponent.BillingType
+
+
+def _user(username: str) -> User:
+    first, last, _ = DEMO_USERS[username]
+    user, created = User.objects.get_or_create(
+        username=username,
+        defaults={"first_name": first, "last_name": last, "email": f"{username}@example.org"},
+    )
+    if created:
+        user.set_password(username)
+        if username == "staff":
+            user.is_staff = True
+            user.is_superuser = True
+        user.save()
+    return user
+
+
+def users() -> dict[str, User]:
+    return {name: _user(name) for name in DEMO_USERS}
+
+
+@transaction.atomic
+def build() -> dict[str, Any]:
+    """Creates the demo world once; a second call only makes sure users and tokens exist."""
+    people = users()
+    existing = Customer.objects.filter(slug=PROVIDER_SLUG).first()
+    if existing is not None:
+        return {"users": people, "created": False}
+
+    provider_org = create_customer(name="EFP HPC Centre", abbreviation="EFP-HPC")
+    provider_org.slug = PROVIDER_SLUG
+    provider_org.save(update_fields=["slug"])
+    grant_customer_role(customer=provider_org, user=people["provider"], role=Role.CUSTOMER_OWNER)
+    offering_services.register_service_provider(customer=provider_org, description="National HPC services")
+    hpc, _ = Category.objects.get_or_create(title="HPC", defaults={"description": "Compute and storage"})
+
+    slurm = offering_services.create_offering(
+        customer=provider_org,
+        category=hpc,
+        name="Marketplace.Slurm cluster Aurora",
+        offering_type=OfferingType.SLURM,
+        description="Batch compute on the Aurora cluster (CPU and GPU partitions) with project storage.",
+        backend_id="aurora",
+    )
+    offering_services.add_component(
+        offering=slurm, component_type="cpu", name="CPU", billing_type=BW.USAGE, measured_unit="core-hours"
+    )
+    offering_services.add_component(
+        offering=slurm, component_type="gpu", name="GPU", billing_type=BW.USAGE, measured_unit="GPU-hours"
+    )
+    offering_services.add_component(
+        offering=slurm,
+        component_type="storage",
+        name="Storage",
+        billing_type=BW.LIMIT,
+        measured_unit="TB",
+        limit_period=OfferingComponent.LimitPeriod.TOTAL,
+        min_value=0,
+        max_value=500,
+    )
+    slurm_plan = offering_services.create_plan(
+        offering=slurm,
+        name="Standard",
+        unit_price=Decimal("0"),
+        prices={"cpu": Decimal("0.02"), "gpu": Decimal("0.90"), "storage": Decimal("8.00")},
+    )
+    offering_services.grant_offering_manager(offering=slurm, user=people["manager"])
+
+    basic = offering_services.create_offering(
+        customer=provider_org,
+        category=hpc,
+        name="Research software consulting",
+        offering_type=OfferingType.BASIC,
+        description="Hours of help from research software engineers.",
+    )
+    offering_services.add_component(
+        offering=basic, component_type="hours", name="Consulting hours", billing_type=BW.LIMIT,
+        measured_unit="hours", max_value=200,
+    )
+    basic_plan = offering_services.create_plan(
+        offering=basic, name="Hourly", prices={"hours": Decimal("75.00")}
+    )
+
+    physics = create_customer(name="University of Tartu Physics", abbreviation="UT-PHYS")
+    lakeside = create_customer(name="Lakeside Institute", abbreviation="LAKE")
+    for org in (physics, lakeside):
+        grant_customer_role(customer=org, user=people["owner"], role=Role.CUSTOMER_OWNER)
+    climate = create_project(customer=physics, name="Climate modelling", description="Regional climate ensembles")
+    genome = create_project(customer=physics, name="Genome assembly", description="Long-read assembly pipelines")
+    materials = create_project(customer=lakeside, name="Materials design", description="DFT screening")
+    future = create_project(
+        customer=lakeside,
+        name="Fusion diagnostics (starts next month)",
+        start_date=timezone.localdate() + datetime.timedelta(days=35),
+    )
+    for project in (climate, genome):
+        grant_project_role(project=project, user=people["pi"], role=Role.PROJECT_ADMIN)
+        grant_project_role(project=project, user=people["member"], role=Role.PROJECT_MEMBER)
+
+    staff, owner, pi, provider = people["staff"], people["owner"], people["pi"], people["provider"]
+
+    def order(project: Project, name: str, storage: int = 10, by: User = owner) -> Order:
+        return order_services.create_order(
+            user=by, project=project, offering=slurm, plan=slurm_plan,
+            attributes={"name": name}, limits={"storage": storage},
+        )
+
+    def provision(o: Order, backend_id: str) -> Resource:
+        order_services.approve_order_by_provider(order=o, user=provider)
+        o.refresh_from_db()
+        assert o.resource is not None
+        from efp.marketplace.models import Resource as R
+
+        R.objects.filter(pk=o.resource.pk).update(backend_id=backend_id)
+        order_services.complete_order(order=o, user=provider)
+        o.resource.refresh_from_db()
+        return o.resource
+
+    # Resources in OK state (done Create orders) with real allocations.
+    active = [
+        provision(order(climate, "climate-ensembles", 40), "hpc_climate_ens"),
+        provision(order(climate, "climate-downscaling", 20), "hpc_climate_down"),
+        provision(order(genome, "genome-longread", 60), "hpc_genome_lr"),
+        provision(order(materials, "materials-dft", 25), "hpc_materials_dft"),
+        provision(order(materials, "materials-ml", 15), "hpc_materials_ml"),
+    ]
+    # Every other state.
+    order(climate, "climate-pending-pi", 5, by=pi)  # pending-consumer: a PI may not approve
+    order(genome, "genome-gpu-request", 30)  # pending-provider
+    order(materials, "materials-new-partition", 12)  # pending-provider
+    executing = order(genome, "genome-annotation", 8)
+    order_services.approve_order_by_provider(order=executing, user=provider)  # executing
+    erred = order(materials, "materials-broken", 4)
+    order_services.approve_order_by_provider(order=erred, user=provider)
+    order_services.fail_order(order=erred, user=provider, error_message="sacctmgr: account name already exists")
+    rejected = order(climate, "climate-too-big", 400)
+    order_services.reject_order_by_provider(
+        order=rejected, user=provider, comment="400 TB exceeds what Aurora can host; please request at most 100 TB."
+    )
+    consulting = order_services.create_order(
+        user=owner, project=climate, offering=basic, plan=basic_plan,
+        attributes={"name": "consulting-climate"}, limits={"hours": 20},
+    )
+    order_services.cancel_order(order=consulting, user=owner)  # canceled
+    order_services.create_order(
+        user=owner, project=future, offering=slurm, plan=slurm_plan,
+        attributes={"name": "fusion-startup"}, limits={"storage": 5},
+    )  # pending-project
+    # An Update (limit change) and a Terminate waiting for the provider.
+    order_services.update_resource_limits(resource=active[0], user=owner, limits={"storage": 60})
+    order_services.terminate_resource(resource=active[4], user=owner)
+    assert {s.value for s in OrderState} - {"pending-start-date"} <= set(
+        Order.objects.values_list("state", flat=True)
+    ), "the demo must hold orders in every state"
+    return {"users": people, "created": True, "staff": staff, "offering": slurm}
+
+
+def tokens() -> dict[str, str]:
+    return {name: get_or_create_token(user=user) for name, user in users().items()}
+
+
+def describe() -> str:
+    lines = ["Demo logins (password = username) and API tokens:"]
+    for name, token in tokens().items():
+        lines.append(f"  {name:<9} {token}   {DEMO_USERS[name][2]}")
+    offering = Offering.objects.filter(type=OfferingType.SLURM, customer__slug=PROVIDER_SLUG).first()
+    if offering is not None:
+        lines.append(f"Slurm offering uuid: {offering.uuid.hex}")
+    return "\n".join(lines)

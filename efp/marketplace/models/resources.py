@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from efp.marketplace.models.offerings import Offering, Plan
+from efp.marketplace.states import ResourceState
+from efp.structure.models import Project
+
+
+class Resource(models.Model):
+    """An allocation. Its `state` moves only via services."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=150, blank=True, default="")
+    slug = models.SlugField(max_length=100, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    state = models.CharField(max_length=20, choices=ResourceState.choices, default=ResourceState.CREATING)
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="resources")
+    offering = models.ForeignKey(Offering, on_delete=models.PROTECT, related_name="resources")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="resources")
+    attributes = models.JSONField(default=dict, blank=True)
+    limits = models.JSONField(default=dict, blank=True)
+    current_usages = models.JSONField(default=dict, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    backend_id = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    effective_id = models.CharField(max_length=255, blank=True, default="")
+    backend_metadata = models.JSONField(default=dict, blank=True)
+    report = models.JSONField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=22, decimal_places=10, null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    end_date_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    error_message = models.TextField(blank=True, default="")
+    error_traceback = models.TextField(blank=True, default="")
+    downscaled = models.BooleanField(default=False)
+    restrict_member_access = models.BooleanField(default=False)
+    paused = models.BooleanField(default=False)
+    last_sync = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+    modified = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created", "pk"]
+        indexes = [models.Index(fields=["offering", "state"])]
+
+    def __str__(self) -> str:
+        return self.name or self.uuid.hex
+
+
+class ResourceEvent(models.Model):
+    """Append-only: one row per state change of a resource."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="events")
+    old_state = models.CharField(max_length=20, choices=ResourceState.choices, blank=True, default="")
+    new_state = models.CharField(max_length=20, choices=ResourceState.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    reason = models.TextField(blank=True, default="")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.resource_id}: {self.old_state or '∅'} → {self.new_state}"
+
+
+class ResourcePlanPeriod(models.Model):
+    """The time a resource spent on one plan; `end` null while open."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="plan_periods")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    start = models.DateTimeField(default=timezone.now)
+    end = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.resource} on {self.plan.name} from {self.start:%Y-%m-%d}"
+

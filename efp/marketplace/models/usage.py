@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from efp.marketplace.models.offerings import OfferingComponent
+from efp.marketplace.models.resources import Resource, ResourcePlanPeriod
+
+
+class ComponentUsage(models.Model):
+    """The month-to-date usage of one component of one resource in one billing month (overwritten)."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="usages")
+    component = models.ForeignKey(OfferingComponent, on_delete=models.PROTECT, related_name="usages")
+    plan_period = models.ForeignKey(
+        ResourcePlanPeriod, on_delete=models.CASCADE, null=True, blank=True, related_name="usages"
+    )
+    usage = models.DecimalField(
+        max_digits=20, decimal_places=2, default=Decimal(0), validators=[MinValueValidator(Decimal(0))]
+    )
+    date = models.DateTimeField()
+    billing_period = models.DateField()
+    recurring = models.BooleanField(default=False)
+    description = models.CharField(max_length=1000, blank=True, default="")
+    backend_id = models.CharField(max_length=255, blank=True, default="")
+    modified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+    modified = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-date", "component__type", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["resource", "component", "plan_period", "billing_period"],
+                name="unique_usage_per_plan_period_month",
+            ),
+            models.UniqueConstraint(
+                fields=["resource", "component", "billing_period"],
+                condition=Q(plan_period__isnull=True),
+                name="unique_usage_per_month_without_plan_period",
+            ),
+            models.CheckConstraint(condition=Q(usage__gte=0), name="component_usage_not_negative"),
+        ]
+        indexes = [models.Index(fields=["resource", "billing_period"])]
+
+    def __str__(self) -> str:
+        return f"{self.resource} {self.component.type} {self.billing_period:%Y-%m}: {self.usage}"
+
+
+class ComponentUserUsage(models.Model):
+    """One user's share of a ComponentUsage."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    component_usage = models.ForeignKey(ComponentUsage, on_delete=models.CASCADE, related_name="user_usages")
+    username = models.CharField(max_length=100)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    usage = models.DecimalField(
+        max_digits=20, decimal_places=2, default=Decimal(0), validators=[MinValueValidator(Decimal(0))]
+    )
+    description = models.CharField(max_length=1000, blank=True, default="")
+    backend_id = models.CharField(max_length=255, blank=True, default="")
+    created = models.DateTimeField(default=timezone.now)
+    modified = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-component_usage__date", "component_usage__component__type", "username", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["component_usage", "username"], name="unique_user_usage"),
+            models.CheckConstraint(condition=Q(usage__gte=0), name="component_user_usage_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username}: {self.usage}"
+
+
+class UsageRevision(models.Model):
+    """Append-only history of every usage value written (overall or per user)."""
+
+    class Source(models.TextChoices):
+        API = "api", "API"
+        GUI = "gui", "GUI"
+        AGENT = "agent", "Site agent"
+        DEMO = "demo", "Demo data"
+
+    component_usage = models.ForeignKey(ComponentUsage, on_delete=models.CASCADE, related_name="revisions")
+    username = models.CharField(max_length=100, blank=True, default="")  # blank: the overall value
+    old_value = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
+    new_value = models.DecimalField(max_digits=20, decimal_places=2)
+    description = models.CharField(max_length=1000, blank=True, default="")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.API)
+    user_agent = models.CharField(max_length=255, blank=True, default="")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created", "pk"]
+
+    def __str__(self) -> str:
+        who = self.username or "total"
+        return f"{self.component_usage_id} {who}: {self.old_value} → {self.new_value}"

@@ -1,0 +1,142 @@
+"""What a given user may see. Every API list and GUI page starts from one of these querysets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from efp.marketplace.models import (
+    ComponentUsage,
+    ComponentUserUsage,
+    Offering,
+    OfferingRole,
+    Order,
+    Plan,
+    Resource,
+    ServiceProvider,
+)
+from efp.structure.models import CustomerRole, ProjectRole
+
+
+def _anonymous(user: Any) -> bool:
+    return not getattr(user, "is_authenticated", False)
+
+
+def _sees_all(user: Any) -> bool:
+    return bool(user.is_staff or getattr(user, "is_support", False))
+
+
+def _my_customer_ids(user: Any) -> QuerySet[Any]:
+    return CustomerRole.objects.filter(user=user).values("customer_id")
+
+
+def _my_project_ids(user: Any) -> QuerySet[Any]:
+    return ProjectRole.objects.filter(user=user).values("project_id")
+
+
+def _my_offering_ids(user: Any) -> QuerySet[Any]:
+    return OfferingRole.objects.filter(user=user).values("offering_id")
+
+
+def provider_q(user: Any, offering: str = "offering") -> Q:
+    """Rows whose offering belongs to an organisation where the user holds a role, or that they manage."""
+    return Q(**{f"{offering}__customer_id__in": _my_customer_ids(user)}) | Q(
+        **{f"{offering}_id__in": _my_offering_ids(user)}
+    )
+
+
+def consumer_q(user: Any, project_prefix: str) -> Q:
+    return Q(**{f"{project_prefix}_id__in": _my_project_ids(user)}) | Q(
+        **{f"{project_prefix}__customer_id__in": _my_customer_ids(user)}
+    )
+
+
+def visible_orders(user: Any) -> QuerySet[Order]:
+    """Orders of my projects, my organisations' projects, and my organisations' or my offerings."""
+    if _anonymous(user):
+        return Order.objects.none()
+    if _sees_all(user):
+        return Order.objects.all()
+    return Order.objects.filter(consumer_q(user, "project") | provider_q(user))
+
+
+def provider_resources(user: Any) -> QuerySet[Resource]:
+    """Resources of offerings owned by organisations where I hold any role (contract §2.2)."""
+    if _anonymous(user):
+        return Resource.objects.none()
+    if _sees_all(user):
+        return Resource.objects.all()
+    return Resource.objects.filter(provider_q(user))
+
+
+def consumer_resources(user: Any) -> QuerySet[Resource]:
+    if _anonymous(user):
+        return Resource.objects.none()
+    if _sees_all(user):
+        return Resource.objects.all()
+    return Resource.objects.filter(consumer_q(user, "project"))
+
+
+def usage_visible_resources(user: Any) -> QuerySet[Resource]:
+    """Resources whose usage I may read: as their provider or as their consumer."""
+    if _anonymous(user):
+        return Resource.objects.none()
+    if _sees_all(user):
+        return Resource.objects.all()
+    return Resource.objects.filter(provider_q(user) | consumer_q(user, "project"))
+
+
+def visible_component_usages(user: Any) -> QuerySet[ComponentUsage]:
+    return ComponentUsage.objects.filter(resource__in=usage_visible_resources(user).values("pk"))
+
+
+def visible_component_user_usages(user: Any) -> QuerySet[ComponentUserUsage]:
+    return ComponentUserUsage.objects.filter(
+        component_usage__resource__in=usage_visible_resources(user).values("pk")
+    )
+
+
+def provider_offerings(user: Any) -> QuerySet[Offering]:
+    """Offerings I manage: of organisations where I hold a role, or where I am offering manager."""
+    if _anonymous(user):
+        return Offering.objects.none()
+    if _sees_all(user):
+        return Offering.objects.all()
+    return Offering.objects.filter(Q(customer_id__in=_my_customer_ids(user)) | Q(pk__in=_my_offering_ids(user)))
+
+
+def public_offerings(user: Any) -> QuerySet[Offering]:
+    """Offerings anyone may look at: shared ones that are Active or Paused, plus those I manage."""
+    if _anonymous(user):
+        return Offering.objects.none()
+    shown = Q(shared=True, state__in=[Offering.State.ACTIVE, Offering.State.PAUSED])
+    if _sees_all(user):
+        return Offering.objects.all()
+    return Offering.objects.filter(
+        shown | Q(customer_id__in=_my_customer_ids(user)) | Q(pk__in=_my_offering_ids(user))
+        # private offerings are visible to their own organisation's members
+        | Q(shared=False, customer_id__in=ProjectRole.objects.filter(user=user).values("project__customer_id"))
+    )
+
+
+def visible_plans(user: Any) -> QuerySet[Plan]:
+    return Plan.objects.filter(offering__in=public_offerings(user).values("pk"))
+
+
+def visible_service_providers(user: Any) -> QuerySet[ServiceProvider]:
+    if _anonymous(user):
+        return ServiceProvider.objects.none()
+    return ServiceProvider.objects.all()
+
+
+def is_provider_user(user: Any) -> bool:
+    """Does the user hold a role in an organisation that is a service provider (or an offering role)?"""
+    if _anonymous(user):
+        return False
+    if user.is_staff:
+        return True
+    return (
+        CustomerRole.objects.filter(user=user, customer__service_provider__isnull=False).exists()
+        or OfferingRole.objects.filter(user=user).exists()
+    )

@@ -1,0 +1,94 @@
+"""The one place where an order's or a resource's state changes.
+
+`transition_order` / `transition_resource`:
+1. refuse a move that is not in the table of `states.py` (StateConflict → HTTP 409);
+2. apply it as `UPDATE ... WHERE state = <old>`; if no row changed, someone else moved it first
+   (StateConflict), so two racing approvers cannot both win;
+3. append an event row (old, new, actor, reason, time);
+4. refresh the in-memory object.
+Callers own the transaction (services are wrapped in `transaction.atomic`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.utils import timezone
+
+from efp.marketplace.exceptions import StateConflict
+from efp.marketplace.models import Order, OrderEvent, Resource, ResourceEvent
+from efp.marketplace.states import (
+    ORDER_TRANSITIONS,
+    RESOURCE_TRANSITIONS,
+    OrderState,
+    ResourceState,
+    order_can_move,
+    resource_can_move,
+)
+
+
+def require_order_state(order: Order, allowed: Iterable[OrderState]) -> None:
+    allowed = list(allowed)
+    if order.state not in allowed:
+        raise StateConflict([state.value for state in allowed])
+
+
+def require_resource_state(resource: Resource, allowed: Iterable[ResourceState]) -> None:
+    allowed = list(allowed)
+    if resource.state not in allowed:
+        raise StateConflict([state.value for state in allowed])
+
+
+def transition_order(
+    order: Order, new: OrderState, *, actor: Any, reason: str = "", **fields: Any
+) -> Order:
+    old = OrderState(order.state)
+    if not order_can_move(old, new):
+        raise StateConflict([s.value for s, targets in ORDER_TRANSITIONS.items() if new in targets])
+    now = timezone.now()
+    changed = Order.objects.filter(pk=order.pk, state=old).update(state=new, modified=now, **fields)
+    if not changed:
+        order.refresh_from_db()
+        raise StateConflict(message=f"The order was changed meanwhile; it is now {order.state}.")
+    OrderEvent.objects.create(order=order, old_state=old, new_state=new, actor=_user(actor), reason=reason)
+    order.refresh_from_db()
+    return order
+
+
+def transition_resource(
+    resource: Resource, new: ResourceState, *, actor: Any, reason: str = "", **fields: Any
+) -> Resource:
+    """Moves a resource; staying in the same state only stores `fields` (no event)."""
+    old = ResourceState(resource.state)
+    now = timezone.now()
+    if old == new:
+        if fields:
+            Resource.objects.filter(pk=resource.pk).update(modified=now, **fields)
+            resource.refresh_from_db()
+        return resource
+    if not resource_can_move(old, new):
+        raise StateConflict([s.value for s, targets in RESOURCE_TRANSITIONS.items() if new in targets])
+    changed = Resource.objects.filter(pk=resource.pk, state=old).update(state=new, modified=now, **fields)
+    if not changed:
+        resource.refresh_from_db()
+        raise StateConflict(message=f"The resource was changed meanwhile; it is now {resource.state}.")
+    ResourceEvent.objects.create(
+        resource=resource, old_state=old, new_state=new, actor=_user(actor), reason=reason
+    )
+    resource.refresh_from_db()
+    return resource
+
+
+def record_order_created(order: Order, *, actor: Any) -> None:
+    OrderEvent.objects.create(order=order, old_state="", new_state=order.state, actor=_user(actor), reason="created")
+
+
+def record_resource_created(resource: Resource, *, actor: Any) -> None:
+    ResourceEvent.objects.create(
+        resource=resource, old_state="", new_state=resource.state, actor=_user(actor), reason="created"
+    )
+
+
+def _user(actor: Any) -> Any:
+    return actor if getattr(actor, "is_authenticated", False) else None

@@ -1,0 +1,41 @@
+"""Waldur's token authentication: `Authorization: Token <key>` or the `x-auth-token` query parameter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+TOKEN_QUERY_PARAM = "x-auth-token"
+
+
+class TokenAuthentication(authentication.TokenAuthentication):
+    keyword = "Token"
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        header = authentication.get_authorization_header(request).split()
+        if header and header[0].lower() == self.keyword.lower().encode():
+            if len(header) == 1:
+                raise exceptions.AuthenticationFailed("Invalid token. No credentials provided.")
+            if len(header) > 2:
+                raise exceptions.AuthenticationFailed("Invalid token. Token string should not contain spaces.")
+            try:
+                key = header[1].decode()
+            except UnicodeError as error:
+                raise exceptions.AuthenticationFailed("Invalid token header.") from error
+            return self.authenticate_credentials(key)
+        key = request.query_params.get(TOKEN_QUERY_PARAM)
+        if key:
+            return self.authenticate_credentials(key)
+        return None
+
+    def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
+        model = self.get_model()
+        try:
+            token = model.objects.select_related("user").get(key=key)
+        except model.DoesNotExist as error:
+            raise exceptions.AuthenticationFailed("Invalid token.") from error
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        return token.user, token

@@ -1,0 +1,121 @@
+"""Serializer fields for Waldur's representation: hex UUIDs, UTC datetimes, absolute hyperlinks."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlparse
+
+from django.db.models import Model, QuerySet
+from django.urls import Resolver404, resolve, reverse
+from rest_framework import serializers
+
+
+def absolute_url(request: Any, view_name: str, **kwargs: Any) -> str:
+    path = reverse(view_name, kwargs=kwargs)
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+class HexUUIDField(serializers.UUIDField):
+    """Renders `uuid.hex`; accepts dashed or hex input."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("format", "hex")
+        super().__init__(**kwargs)
+
+
+class UTCDateTimeField(serializers.DateTimeField):
+    """ISO 8601 in UTC with a `Z` suffix, whatever EFP_TIME_ZONE says."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default_timezone", datetime.UTC)
+        super().__init__(**kwargs)
+
+
+class LinkField(serializers.Field):
+    """A read-only absolute hyperlink built from a related object's uuid."""
+
+    def __init__(self, view_name: str, attr: str | None = None, **kwargs: Any) -> None:
+        self.view_name = view_name
+        self.attr = attr
+        kwargs["read_only"] = True
+        kwargs.setdefault("source", "*")
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> str | None:
+        target = value
+        if self.attr:
+            for part in self.attr.split("."):
+                target = getattr(target, part, None)
+                if target is None:
+                    return None
+        return absolute_url(self.context.get("request"), self.view_name, uuid=target.uuid.hex)
+
+
+class HyperlinkInputField(serializers.Field):
+    """Accepts an absolute or relative URL to one of `view_names` and returns the object.
+
+    The object is looked up through `queryset(request)`, so a URL to something the user cannot see
+    answers "Object does not exist", as Waldur does.
+    """
+
+    default_error_messages = {
+        "incorrect_match": "Invalid hyperlink - Incorrect URL match.",
+        "does_not_exist": "Invalid hyperlink - Object does not exist.",
+        "incorrect_type": "Incorrect type. Expected URL string, received {data_type}.",
+    }
+
+    def __init__(
+        self,
+        view_names: tuple[str, ...],
+        queryset: Callable[[Any], QuerySet[Any]],
+        kwarg: str = "uuid",
+        **kwargs: Any,
+    ) -> None:
+        self.view_names = view_names
+        self.queryset_for = queryset
+        self.kwarg = kwarg
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Model:
+        if not isinstance(data, str):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        try:
+            match = resolve(urlparse(data).path)
+        except Resolver404:
+            self.fail("incorrect_match")
+        if match.url_name not in self.view_names:
+            self.fail("incorrect_match")
+        try:
+            key = uuid.UUID(str(match.kwargs.get(self.kwarg)))
+        except ValueError:
+            self.fail("does_not_exist")
+        obj = self.queryset_for(self.context.get("request")).filter(uuid=key).first()
+        if obj is None:
+            self.fail("does_not_exist")
+        return obj
+
+    def to_representation(self, value: Any) -> Any:
+        if value is None or self.kwarg != "uuid":
+            return None
+        return absolute_url(self.context.get("request"), self.view_names[0], uuid=value.uuid.hex)
+
+
+class SparseFieldsMixin:
+    """`?field=a&field=b` keeps only the named fields (unknown names are ignored)."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields: dict[str, serializers.Field] = super().get_fields()  # type: ignore[misc]
+        request = getattr(self, "context", {}).get("request")
+        if request is None or not self._is_root():
+            return fields
+        wanted = [name for value in request.query_params.getlist("field") for name in value.split(",") if name]
+        if not wanted or request.method not in ("GET", "HEAD"):
+            return fields
+        return {name: field for name, field in fields.items() if name in wanted}
+
+    def _is_root(self) -> bool:
+        parent = getattr(self, "parent", None)
+        return parent is None or (isinstance(parent, serializers.ListSerializer) and parent.parent is None)

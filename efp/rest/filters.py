@@ -1,0 +1,78 @@
+"""Shared filter pieces: `o=` ordering and UUID filters that take dashed or hex input."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django_filters.widgets import QueryArrayWidget
+from rest_framework import filters
+
+
+class OrderingFilter(filters.OrderingFilter):
+    """`o=field` / `o=-field`, comma-separated; unknown fields are ignored; ties broken by primary key."""
+
+    ordering_param = "o"
+
+    def filter_queryset(self, request: Any, queryset: QuerySet[Any], view: Any) -> QuerySet[Any]:
+        ordering = self.get_ordering(request, queryset, view)
+        if ordering:
+            return queryset.order_by(*ordering, "pk")
+        return queryset
+
+
+class MultipleUUIDFormField(forms.Field):
+    widget = QueryArrayWidget
+
+    def clean(self, value: Any) -> list[uuid.UUID]:
+        values = [item for item in (value or []) if item not in ("", None)]
+        result = []
+        for item in values:
+            try:
+                result.append(uuid.UUID(str(item).strip()))
+            except ValueError as error:
+                raise ValidationError("Enter a valid UUID.", code="invalid") from error
+        return result
+
+
+class MultipleUUIDFilter(django_filters.Filter):
+    """`?x_uuid=a&x_uuid=b` or `?x_uuid=a,b`, dashed or hex."""
+
+    field_class = MultipleUUIDFormField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("lookup_expr", "in")
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
+        if not value:
+            return qs
+        return qs.filter(**{f"{self.field_name}__{self.lookup_expr}": value})
+
+
+class MultipleStringFilter(django_filters.Filter):
+    """Repeated keys (and comma lists) of loose strings, matched exactly."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", QueryArrayWidget)
+        kwargs.setdefault("lookup_expr", "in")
+        super().__init__(*args, **kwargs)
+
+    field_class = forms.Field
+
+    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
+        values = [item for item in (value or []) if item]
+        if not values:
+            return qs
+        return qs.filter(**{f"{self.field_name}__in": values})
+
+
+def uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value.strip())
+    except (ValueError, AttributeError):
+        return None

@@ -1,0 +1,51 @@
+"""Base viewsets: uuid lookup (dashed or hex, malformed → 404) and HEAD answering the count."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import Http404
+from rest_framework import mixins, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from efp.rest.pagination import LinkHeaderPagination
+
+
+class UUIDLookupMixin:
+    lookup_field = "uuid"
+    lookup_value_regex = "[^/]+"
+
+    def get_object(self) -> Any:
+        raw = self.kwargs.get(self.lookup_field)  # type: ignore[attr-defined]
+        try:
+            key = uuid.UUID(str(raw))
+        except ValueError as error:
+            raise Http404 from error
+        queryset = self.filter_object_queryset(self.get_queryset())  # type: ignore[attr-defined]
+        obj = queryset.filter(uuid=key).first()
+        if obj is None:
+            model = queryset.model._meta.object_name
+            raise Http404(f"No {model} matches the given query.")
+        self.check_object_permissions(self.request, obj)  # type: ignore[attr-defined]
+        return obj
+
+    def filter_object_queryset(self, queryset: Any) -> Any:
+        return queryset
+
+
+class CountingListMixin(mixins.ListModelMixin):
+    """GET lists a page; HEAD answers only the count in `X-Result-Count`."""
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
+        if request.method == "HEAD":
+            return Response(headers={"X-Result-Count": str(queryset.count())})
+        page = self.paginate_queryset(queryset)  # type: ignore[attr-defined]
+        serializer = self.get_serializer(page, many=True)  # type: ignore[attr-defined]
+        return self.get_paginated_response(serializer.data)  # type: ignore[attr-defined]
+
+
+class ReadOnlyViewSet(UUIDLookupMixin, CountingListMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    pagination_class = LinkHeaderPagination
