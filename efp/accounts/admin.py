@@ -7,4 +7,7 @@ from efp.accounts.models import User
 @admin.register(User)
 class EFPUserAdmin(UserAdmin):
     list_display = ("username", "email", "first_name", "last_name", "is_staff", "is_support")
-    fieldsets = (*UserAdmin.fieldsets, ("EFP", {"fields": ("is_support", "civil_number", "organization")}))
+    fieldsets = (
+        *(UserAdmin.fieldsets or ()),
+        ("EFP", {"fields": ("is_support", "civil_number", "organization")}),
+    )

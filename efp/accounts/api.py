@@ -44,7 +44,7 @@ class UserViewSet(ReadOnlyViewSet):
         qs = User.objects.order_by("username", "pk")
         if user.is_staff or getattr(user, "is_support", False):
             return qs
-        return qs.filter(pk=user.pk)
+        return qs.filter(pk=getattr(user, "pk", None) or 0)
 
     @action(detail=False, methods=["get"])
     def me(self, request: Request) -> Response:
@@ -76,6 +76,7 @@ def obtain_token(request: Request) -> Response:
         request._request, username=body.validated_data["username"], password=body.validated_data["password"]
     )
     if user is None or not user.is_active:
-        return Response({"detail": "Invalid username or password"}, status=401,
-                        headers={"WWW-Authenticate": "Token"})
+        return Response(
+            {"detail": "Invalid username or password"}, status=401, headers={"WWW-Authenticate": "Token"}
+        )
     return Response({"token": get_or_create_token(user=user)})

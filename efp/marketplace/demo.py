@@ -105,8 +105,12 @@ def build() -> dict[str, Any]:
         description="Hours of help from research software engineers.",
     )
     offering_services.add_component(
-        offering=basic, component_type="hours", name="Consulting hours", billing_type=BW.LIMIT,
-        measured_unit="hours", max_value=200,
+        offering=basic,
+        component_type="hours",
+        name="Consulting hours",
+        billing_type=BW.LIMIT,
+        measured_unit="hours",
+        max_value=200,
     )
     basic_plan = offering_services.create_plan(
         offering=basic, name="Hourly", prices={"hours": Decimal("75.00")}
@@ -116,8 +120,12 @@ def build() -> dict[str, Any]:
     lakeside = create_customer(name="Lakeside Institute", abbreviation="LAKE")
     for org in (physics, lakeside):
         grant_customer_role(customer=org, user=people["owner"], role=Role.CUSTOMER_OWNER)
-    climate = create_project(customer=physics, name="Climate modelling", description="Regional climate ensembles")
-    genome = create_project(customer=physics, name="Genome assembly", description="Long-read assembly pipelines")
+    climate = create_project(
+        customer=physics, name="Climate modelling", description="Regional climate ensembles"
+    )
+    genome = create_project(
+        customer=physics, name="Genome assembly", description="Long-read assembly pipelines"
+    )
     materials = create_project(customer=lakeside, name="Materials design", description="DFT screening")
     future = create_project(
         customer=lakeside,
@@ -132,8 +140,12 @@ def build() -> dict[str, Any]:
 
     def order(project: Project, name: str, storage: int = 10, by: User = owner) -> Order:
         return order_services.create_order(
-            user=by, project=project, offering=slurm, plan=slurm_plan,
-            attributes={"name": name}, limits={"storage": storage},
+            user=by,
+            project=project,
+            offering=slurm,
+            plan=slurm_plan,
+            attributes={"name": name},
+            limits={"storage": storage},
         )
 
     def provision(o: Order, backend_id: str) -> Resource:
@@ -163,19 +175,31 @@ def build() -> dict[str, Any]:
     order_services.approve_order_by_provider(order=executing, user=provider)  # executing
     erred = order(materials, "materials-broken", 4)
     order_services.approve_order_by_provider(order=erred, user=provider)
-    order_services.fail_order(order=erred, user=provider, error_message="sacctmgr: account name already exists")
+    order_services.fail_order(
+        order=erred, user=provider, error_message="sacctmgr: account name already exists"
+    )
     rejected = order(climate, "climate-too-big", 400)
     order_services.reject_order_by_provider(
-        order=rejected, user=provider, comment="400 TB exceeds what Aurora can host; please request at most 100 TB."
+        order=rejected,
+        user=provider,
+        comment="400 TB exceeds what Aurora can host; please request at most 100 TB.",
     )
     consulting = order_services.create_order(
-        user=owner, project=climate, offering=basic, plan=basic_plan,
-        attributes={"name": "consulting-climate"}, limits={"hours": 20},
+        user=owner,
+        project=climate,
+        offering=basic,
+        plan=basic_plan,
+        attributes={"name": "consulting-climate"},
+        limits={"hours": 20},
     )
     order_services.cancel_order(order=consulting, user=owner)  # canceled
     order_services.create_order(
-        user=owner, project=future, offering=slurm, plan=slurm_plan,
-        attributes={"name": "fusion-startup"}, limits={"storage": 5},
+        user=owner,
+        project=future,
+        offering=slurm,
+        plan=slurm_plan,
+        attributes={"name": "fusion-startup"},
+        limits={"storage": 5},
     )  # pending-project
     # An Update (limit change) and a Terminate waiting for the provider.
     order_services.update_resource_limits(resource=active[0], user=owner, limits={"storage": 60})

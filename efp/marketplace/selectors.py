@@ -103,7 +103,9 @@ def provider_offerings(user: Any) -> QuerySet[Offering]:
         return Offering.objects.none()
     if _sees_all(user):
         return Offering.objects.all()
-    return Offering.objects.filter(Q(customer_id__in=_my_customer_ids(user)) | Q(pk__in=_my_offering_ids(user)))
+    return Offering.objects.filter(
+        Q(customer_id__in=_my_customer_ids(user)) | Q(pk__in=_my_offering_ids(user))
+    )
 
 
 def public_offerings(user: Any) -> QuerySet[Offering]:
@@ -114,9 +116,13 @@ def public_offerings(user: Any) -> QuerySet[Offering]:
     if _sees_all(user):
         return Offering.objects.all()
     return Offering.objects.filter(
-        shown | Q(customer_id__in=_my_customer_ids(user)) | Q(pk__in=_my_offering_ids(user))
+        shown
+        | Q(customer_id__in=_my_customer_ids(user))
+        | Q(pk__in=_my_offering_ids(user))
         # private offerings are visible to their own organisation's members
-        | Q(shared=False, customer_id__in=ProjectRole.objects.filter(user=user).values("project__customer_id"))
+        | Q(
+            shared=False, customer_id__in=ProjectRole.objects.filter(user=user).values("project__customer_id")
+        )
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import authentication, exceptions
+from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 
 TOKEN_QUERY_PARAM = "x-auth-token"
@@ -19,22 +20,23 @@ class TokenAuthentication(authentication.TokenAuthentication):
             if len(header) == 1:
                 raise exceptions.AuthenticationFailed("Invalid token. No credentials provided.")
             if len(header) > 2:
-                raise exceptions.AuthenticationFailed("Invalid token. Token string should not contain spaces.")
+                raise exceptions.AuthenticationFailed(
+                    "Invalid token. Token string should not contain spaces."
+                )
             try:
                 key = header[1].decode()
             except UnicodeError as error:
                 raise exceptions.AuthenticationFailed("Invalid token header.") from error
             return self.authenticate_credentials(key)
-        key = request.query_params.get(TOKEN_QUERY_PARAM)
-        if key:
-            return self.authenticate_credentials(key)
+        query_key = request.query_params.get(TOKEN_QUERY_PARAM)
+        if query_key:
+            return self.authenticate_credentials(query_key)
         return None
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
-        model = self.get_model()
         try:
-            token = model.objects.select_related("user").get(key=key)
-        except model.DoesNotExist as error:
+            token = Token.objects.select_related("user").get(key=key)
+        except Token.DoesNotExist as error:
             raise exceptions.AuthenticationFailed("Invalid token.") from error
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")

@@ -111,7 +111,9 @@ class SparseFieldsMixin:
         request = getattr(self, "context", {}).get("request")
         if request is None or not self._is_root():
             return fields
-        wanted = [name for value in request.query_params.getlist("field") for name in value.split(",") if name]
+        wanted = [
+            name for value in request.query_params.getlist("field") for name in value.split(",") if name
+        ]
         if not wanted or request.method not in ("GET", "HEAD"):
             return fields
         return {name: field for name, field in fields.items() if name in wanted}

@@ -45,7 +45,7 @@ class LinkHeaderPagination(BasePagination):
 
     def _page_url(self, number: int | None) -> str:
         url = self.request.build_absolute_uri()
-        if number is None or number == 1 and self.pages == 1:
+        if number is None or (number == 1 and self.pages == 1):
             return remove_query_param(url, self.page_query_param)
         return replace_query_param(url, self.page_query_param, number)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from typing import Any
 
 import django_filters
@@ -133,8 +132,6 @@ class ProjectViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
             end_date=data.get("end_date"),
         )
         return Response(
-            ProjectSerializer(project, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED
+            ProjectSerializer(project, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
         )
-
-
-

@@ -71,13 +71,17 @@ class Project(models.Model):
 
 
 class CustomerRole(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_roles")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_roles"
+    )
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="roles")
     role = models.CharField(max_length=40, choices=[(r.value, r.label) for r in CUSTOMER_ROLES])
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "customer", "role"], name="unique_customer_role")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "customer", "role"], name="unique_customer_role")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} {self.role} of {self.customer}"
@@ -90,7 +94,9 @@ class ProjectRole(models.Model):
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "project", "role"], name="unique_project_role")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "project", "role"], name="unique_project_role")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} {self.role} of {self.project}"

@@ -31,13 +31,21 @@ def has_permission(
         return True
     roles = [role.value for role in roles_with(permission)]
     customer_ids, project_ids, offering_ids = _ids(customers), _ids(projects), _ids(offerings)
-    if customer_ids and CustomerRole.objects.filter(user=user, customer_id__in=customer_ids, role__in=roles).exists():
+    if (
+        customer_ids
+        and CustomerRole.objects.filter(user=user, customer_id__in=customer_ids, role__in=roles).exists()
+    ):
         return True
-    if project_ids and ProjectRole.objects.filter(user=user, project_id__in=project_ids, role__in=roles).exists():
+    if (
+        project_ids
+        and ProjectRole.objects.filter(user=user, project_id__in=project_ids, role__in=roles).exists()
+    ):
         return True
     if offering_ids:
         offering_role = apps.get_model("marketplace", "OfferingRole")
-        return bool(offering_role.objects.filter(user=user, offering_id__in=offering_ids, role__in=roles).exists())
+        return bool(
+            offering_role.objects.filter(user=user, offering_id__in=offering_ids, role__in=roles).exists()
+        )
     return False
 
 
@@ -69,4 +77,4 @@ def projects_where(user: Any, permission: Permission) -> QuerySet[ProjectRole]:
 
 def offerings_where(user: Any, permission: Permission) -> QuerySet[Any]:
     offering_role = apps.get_model("marketplace", "OfferingRole")
-    return offering_role.objects.filter(user=user, role__in=[r.value for r in roles_with(permission)])  # type: ignore[no-any-return]
+    return offering_role.objects.filter(user=user, role__in=[r.value for r in roles_with(permission)])

@@ -16,7 +16,11 @@ def visible_customers(user: Any) -> QuerySet[Customer]:
         return Customer.objects.all()
     return Customer.objects.filter(
         Q(pk__in=CustomerRole.objects.filter(user=user).values("customer_id"))
-        | Q(pk__in=ProjectRole.objects.filter(user=user, project__is_removed=False).values("project__customer_id"))
+        | Q(
+            pk__in=ProjectRole.objects.filter(user=user, project__is_removed=False).values(
+                "project__customer_id"
+            )
+        )
     )
 
 

@@ -90,9 +90,9 @@ class OrderFilter(django_filters.FilterSet):
     def _provider_approver_q(user: Any) -> Q:
         if user is not None and user.is_staff:
             return Q()
-        return Q(offering__customer_id__in=customers_where(user, Permission.ORDER_APPROVE).values("customer_id")) | Q(
-            offering_id__in=offerings_where(user, Permission.ORDER_APPROVE).values("offering_id")
-        )
+        return Q(
+            offering__customer_id__in=customers_where(user, Permission.ORDER_APPROVE).values("customer_id")
+        ) | Q(offering_id__in=offerings_where(user, Permission.ORDER_APPROVE).values("offering_id"))
 
     def filter_query(self, qs: QuerySet[Order], name: str, value: str) -> QuerySet[Order]:
         value = (value or "").strip()

@@ -44,7 +44,10 @@ def public_plan_url(request: Any, plan: Plan | None) -> str | None:
     if plan is None:
         return None
     return absolute_url(
-        request, "marketplace-public-offering-plan-detail", uuid=plan.offering.uuid.hex, plan_uuid=plan.uuid.hex
+        request,
+        "marketplace-public-offering-plan-detail",
+        uuid=plan.offering.uuid.hex,
+        plan_uuid=plan.uuid.hex,
     )
 
 
@@ -126,8 +129,12 @@ class OrderDetailsSerializer(OfferingPlanFieldsSerializer):
     resource_type = serializers.SerializerMethodField()
     resource_name = serializers.CharField(read_only=True)
     marketplace_resource_uuid = HexUUIDField(source="resource.uuid", read_only=True, default=None)
-    new_cost_estimate = serializers.DecimalField(source="cost", max_digits=22, decimal_places=10, read_only=True)
-    old_cost_estimate = serializers.DecimalField(source="old_cost", max_digits=22, decimal_places=10, read_only=True)
+    new_cost_estimate = serializers.DecimalField(
+        source="cost", max_digits=22, decimal_places=10, read_only=True
+    )
+    old_cost_estimate = serializers.DecimalField(
+        source="old_cost", max_digits=22, decimal_places=10, read_only=True
+    )
     fixed_price = serializers.SerializerMethodField()
     activation_price = serializers.SerializerMethodField()
     old_plan_name = serializers.CharField(source="old_plan.name", read_only=True, default=None)
@@ -143,11 +150,17 @@ class OrderDetailsSerializer(OfferingPlanFieldsSerializer):
     created_by = LinkField("user-detail", attr="created_by")
     created_by_username = serializers.CharField(source="created_by.username", read_only=True, default="")
     created_by_full_name = serializers.CharField(source="created_by.full_name", read_only=True, default="")
-    created_by_civil_number = serializers.CharField(source="created_by.civil_number", read_only=True, default=None)
+    created_by_civil_number = serializers.CharField(
+        source="created_by.civil_number", read_only=True, default=None
+    )
     created_by_email = serializers.CharField(source="created_by.email", read_only=True, default=None)
-    created_by_organization = serializers.CharField(source="created_by.organization", read_only=True, default=None)
+    created_by_organization = serializers.CharField(
+        source="created_by.organization", read_only=True, default=None
+    )
     created_by_organization_registry_code = serializers.SerializerMethodField()
-    consumer_reviewed_by = serializers.CharField(source="consumer_reviewed_by.username", read_only=True, default=None)
+    consumer_reviewed_by = serializers.CharField(
+        source="consumer_reviewed_by.username", read_only=True, default=None
+    )
     consumer_reviewed_by_username = serializers.CharField(
         source="consumer_reviewed_by.username", read_only=True, default=None
     )
@@ -155,7 +168,9 @@ class OrderDetailsSerializer(OfferingPlanFieldsSerializer):
         source="consumer_reviewed_by.full_name", read_only=True, default=None
     )
     consumer_reviewed_at = UTCDateTimeField(read_only=True)
-    provider_reviewed_by = serializers.CharField(source="provider_reviewed_by.username", read_only=True, default=None)
+    provider_reviewed_by = serializers.CharField(
+        source="provider_reviewed_by.username", read_only=True, default=None
+    )
     provider_reviewed_by_username = serializers.CharField(
         source="provider_reviewed_by.username", read_only=True, default=None
     )
@@ -300,7 +315,8 @@ class OrderCreateSerializer(serializers.Serializer):
     def validate_type(self, value: str) -> str:
         if value != OrderType.CREATE:
             raise serializers.ValidationError(
-                "Only Create orders are made here; use the resource's update_limits, switch_plan or terminate."
+                "Only Create orders are made here; "
+                "use the resource's update_limits, switch_plan or terminate actions."
             )
         return value
 
@@ -318,7 +334,9 @@ class ApproveByProviderSerializer(serializers.Serializer):
 
 class OrderErrorSerializer(serializers.Serializer):
     error_message = serializers.CharField(required=False, allow_blank=True, default="")
-    error_traceback = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    error_traceback = serializers.CharField(
+        required=False, allow_blank=True, default="", trim_whitespace=False
+    )
 
 
 class BackendIdSerializer(serializers.Serializer):
@@ -396,7 +414,11 @@ class PlanSerializer(WaldurModelSerializer):
 
     def _sum(self, plan: Plan, billing_type: str) -> str:
         total = sum(
-            (Decimal(pc.price) for pc in self._plan_components(plan) if pc.component.billing_type == billing_type),
+            (
+                Decimal(pc.price)
+                for pc in self._plan_components(plan)
+                if pc.component.billing_type == billing_type
+            ),
             Decimal(0),
         )
         return f"{total:.10f}"
@@ -501,7 +523,9 @@ class OfferingCreateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
     shared = serializers.BooleanField(required=False, default=True)
     billable = serializers.BooleanField(required=False, default=True)
-    state = serializers.ChoiceField(choices=Offering.State.choices, required=False, default=Offering.State.ACTIVE)
+    state = serializers.ChoiceField(
+        choices=Offering.State.choices, required=False, default=Offering.State.ACTIVE
+    )
     plugin_options = serializers.DictField(required=False, default=dict)
     options = serializers.DictField(required=False, default=dict)
     backend_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
@@ -528,9 +552,13 @@ class PlanCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=150)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     unit = serializers.ChoiceField(choices=Plan.Unit.choices, required=False, default=Plan.Unit.MONTH)
-    unit_price = serializers.DecimalField(max_digits=22, decimal_places=10, min_value=Decimal(0), required=False,
-                                          default=Decimal(0))
+    unit_price = serializers.DecimalField(
+        max_digits=22, decimal_places=10, min_value=Decimal(0), required=False, default=Decimal(0)
+    )
     max_amount = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    prices = serializers.DictField(child=serializers.DecimalField(max_digits=22, decimal_places=10,
-                                                                  min_value=Decimal(0)), required=False, default=dict)
+    prices = serializers.DictField(
+        child=serializers.DecimalField(max_digits=22, decimal_places=10, min_value=Decimal(0)),
+        required=False,
+        default=dict,
+    )
     quotas = serializers.DictField(child=serializers.IntegerField(min_value=0), required=False, default=dict)

@@ -11,7 +11,9 @@ def register(router: BaseRouter) -> None:
         "marketplace-public-offerings", views.PublicOfferingViewSet, basename="marketplace-public-offering"
     )
     router.register(
-        "marketplace-provider-offerings", views.ProviderOfferingViewSet, basename="marketplace-provider-offering"
+        "marketplace-provider-offerings",
+        views.ProviderOfferingViewSet,
+        basename="marketplace-provider-offering",
     )
     router.register("marketplace-plans", views.PlanViewSet, basename="marketplace-plan")
     router.register("marketplace-categories", views.CategoryViewSet, basename="marketplace-category")

@@ -19,7 +19,7 @@ from efp.marketplace.models import Category, Offering, Order, Plan, PlanComponen
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
 from efp.rest.filters import uuid_or_none
-from efp.rest.viewsets import ReadOnlyViewSet
+from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 from efp.structure.roles import Permission
 
 
@@ -55,7 +55,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         body.is_valid(raise_exception=True)
         data = body.validated_data
         order = order_services.create_order(
-            user=request.user,
+            user=acting_user(request),
             project=data["project"],
             offering=data["offering"],
             plan=data.get("plan"),
@@ -69,7 +69,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         return Response(self._detail(order), status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        order_services.delete_order(order=self.get_object(), user=request.user)
+        order_services.delete_order(order=self.get_object(), user=acting_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -80,7 +80,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
 
     @action(detail=True, methods=["post"])
     def approve_by_consumer(self, request: Request, uuid: str | None = None) -> Response:
-        order_services.approve_order_by_consumer(order=self.get_object(), user=request.user)
+        order_services.approve_order_by_consumer(order=self.get_object(), user=acting_user(request))
         return Response({"detail": "Order has been approved by consumer."})
 
     @action(detail=True, methods=["post"])
@@ -89,14 +89,14 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         body = s.RejectionSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
         comment = body.validated_data.get("consumer_rejection_comment", "")
-        order_services.reject_order_by_consumer(order=order, user=request.user, comment=comment)
+        order_services.reject_order_by_consumer(order=order, user=acting_user(request), comment=comment)
         return Response({"detail": "Order has been rejected by consumer."})
 
     @action(detail=True, methods=["post"])
     def approve_by_provider(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
         s.ApproveByProviderSerializer(data=request.data or {}).is_valid(raise_exception=True)
-        order_services.approve_order_by_provider(order=order, user=request.user)
+        order_services.approve_order_by_provider(order=order, user=acting_user(request))
         return Response({"detail": "Order has been approved by provider."})
 
     @action(detail=True, methods=["post"])
@@ -105,22 +105,22 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         body = s.RejectionSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
         comment = body.validated_data.get("provider_rejection_comment", "")
-        order_services.reject_order_by_provider(order=order, user=request.user, comment=comment)
+        order_services.reject_order_by_provider(order=order, user=acting_user(request), comment=comment)
         return Response({"detail": "Order has been rejected by provider."})
 
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, uuid: str | None = None) -> Response:
-        order_services.cancel_order(order=self.get_object(), user=request.user)
+        order_services.cancel_order(order=self.get_object(), user=acting_user(request))
         return Response(status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True, methods=["post"])
     def set_state_executing(self, request: Request, uuid: str | None = None) -> Response:
-        order_services.set_order_executing(order=self.get_object(), user=request.user)
+        order_services.set_order_executing(order=self.get_object(), user=acting_user(request))
         return Response({"detail": "Order state has been changed to executing."})
 
     @action(detail=True, methods=["post"])
     def set_state_done(self, request: Request, uuid: str | None = None) -> Response:
-        order_services.complete_order(order=self.get_object(), user=request.user)
+        order_services.complete_order(order=self.get_object(), user=acting_user(request))
         return Response({"detail": "Order state has been changed to done."})
 
     @action(detail=True, methods=["post"])
@@ -130,7 +130,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         body.is_valid(raise_exception=True)
         order_services.fail_order(
             order=order,
-            user=request.user,
+            user=acting_user(request),
             error_message=body.validated_data.get("error_message", ""),
             error_traceback=body.validated_data.get("error_traceback", ""),
         )
@@ -138,25 +138,27 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
 
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, uuid: str | None = None) -> Response:
-        order_services.retry_order(order=self.get_object(), user=request.user)
+        order_services.retry_order(order=self.get_object(), user=acting_user(request))
         return Response({"detail": "Order has been retried."})
 
     @action(detail=True, methods=["post"])
     def set_backend_id(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
-        if not order_services.can_on_provider_side(request.user, Permission.RESOURCE_SET_BACKEND_ID, order.offering):
+        if not order_services.can_on_provider_side(
+            acting_user(request), Permission.RESOURCE_SET_BACKEND_ID, order.offering
+        ):
             raise PermissionDenied()
         body = s.BackendIdSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         changed = order_services.set_order_backend_id(
-            order=order, user=request.user, backend_id=body.validated_data["backend_id"]
+            order=order, user=acting_user(request), backend_id=body.validated_data["backend_id"]
         )
         text = "Order backend_id has been changed." if changed else "Order backend_id is not changed."
         return Response({"status": text})
 
     @action(detail=True, methods=["post"])
     def unlink(self, request: Request, uuid: str | None = None) -> Response:
-        order_services.unlink_order(order=self.get_object(), user=request.user)
+        order_services.unlink_order(order=self.get_object(), user=acting_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=True, methods=["get"])
@@ -239,8 +241,10 @@ class ProviderOfferingViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
                 **fields,
             )
         for plan in plans:
-            body_plan = s.PlanCreateSerializer(data={**plan, "offering": "/api/marketplace-provider-offerings/"
-                                                     f"{offering.uuid.hex}/"}, context=self.get_serializer_context())
+            body_plan = s.PlanCreateSerializer(
+                data={**plan, "offering": f"/api/marketplace-provider-offerings/{offering.uuid.hex}/"},
+                context=self.get_serializer_context(),
+            )
             body_plan.is_valid(raise_exception=True)
             self._create_plan(offering, body_plan.validated_data)
         offering = offering_queryset(Offering.objects.filter(pk=offering.pk)).get()
@@ -284,7 +288,9 @@ class PlanViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
     ordering_fields = ("name", "created")
 
     def get_queryset(self) -> QuerySet[Plan]:
-        return plan_queryset(selectors.visible_plans(self.request.user)).order_by("offering__name", "name", "pk")
+        return plan_queryset(selectors.visible_plans(self.request.user)).order_by(
+            "offering__name", "name", "pk"
+        )
 
     @extend_schema(request=s.PlanCreateSerializer, responses={201: s.PlanSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -323,4 +329,3 @@ class ServiceProviderViewSet(ReadOnlyViewSet):
             .annotate(offering_count=Count("customer__offerings"))
             .order_by("customer__name", "pk")
         )
-

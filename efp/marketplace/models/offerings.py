@@ -187,13 +187,17 @@ class PlanComponent(models.Model):
 class OfferingRole(models.Model):
     """OFFERING.MANAGER on one offering (granting it also makes the user a service manager, see services)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="offering_roles")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="offering_roles"
+    )
     offering = models.ForeignKey(Offering, on_delete=models.CASCADE, related_name="roles")
     role = models.CharField(max_length=40, choices=[(r.value, r.label) for r in OFFERING_ROLES])
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "offering", "role"], name="unique_offering_role")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "offering", "role"], name="unique_offering_role")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} {self.role} of {self.offering}"

@@ -84,7 +84,9 @@ class OrderEvent(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
     old_state = models.CharField(max_length=20, choices=OrderState.choices, blank=True, default="")
     new_state = models.CharField(max_length=20, choices=OrderState.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     reason = models.TextField(blank=True, default="")
     created = models.DateTimeField(default=timezone.now)
 

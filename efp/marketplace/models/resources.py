@@ -58,7 +58,9 @@ class ResourceEvent(models.Model):
     resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="events")
     old_state = models.CharField(max_length=20, choices=ResourceState.choices, blank=True, default="")
     new_state = models.CharField(max_length=20, choices=ResourceState.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     reason = models.TextField(blank=True, default="")
     created = models.DateTimeField(default=timezone.now)
 
@@ -83,4 +85,3 @@ class ResourcePlanPeriod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource} on {self.plan.name} from {self.start:%Y-%m-%d}"
-

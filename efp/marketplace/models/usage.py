@@ -98,7 +98,9 @@ class UsageRevision(models.Model):
     old_value = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
     new_value = models.DecimalField(max_digits=20, decimal_places=2)
     description = models.CharField(max_length=1000, blank=True, default="")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.API)
     user_agent = models.CharField(max_length=255, blank=True, default="")
     created = models.DateTimeField(default=timezone.now)

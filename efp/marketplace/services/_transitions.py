@@ -40,9 +40,7 @@ def require_resource_state(resource: Resource, allowed: Iterable[ResourceState])
         raise StateConflict([state.value for state in allowed])
 
 
-def transition_order(
-    order: Order, new: OrderState, *, actor: Any, reason: str = "", **fields: Any
-) -> Order:
+def transition_order(order: Order, new: OrderState, *, actor: Any, reason: str = "", **fields: Any) -> Order:
     old = OrderState(order.state)
     if not order_can_move(old, new):
         raise StateConflict([s.value for s, targets in ORDER_TRANSITIONS.items() if new in targets])
@@ -81,7 +79,9 @@ def transition_resource(
 
 
 def record_order_created(order: Order, *, actor: Any) -> None:
-    OrderEvent.objects.create(order=order, old_state="", new_state=order.state, actor=_user(actor), reason="created")
+    OrderEvent.objects.create(
+        order=order, old_state="", new_state=order.state, actor=_user(actor), reason="created"
+    )
 
 
 def record_resource_created(resource: Resource, *, actor: Any) -> None:

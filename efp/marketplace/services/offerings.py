@@ -23,7 +23,9 @@ from efp.structure.services import grant_customer_role, unique_slug
 
 
 def register_service_provider(*, customer: Customer, description: str = "") -> ServiceProvider:
-    provider, _ = ServiceProvider.objects.get_or_create(customer=customer, defaults={"description": description})
+    provider, _ = ServiceProvider.objects.get_or_create(
+        customer=customer, defaults={"description": description}
+    )
     return provider
 
 
@@ -59,7 +61,9 @@ def create_offering(
     )
 
 
-def add_component(*, offering: Offering, component_type: str, name: str, billing_type: str, **fields: Any) -> OfferingComponent:
+def add_component(
+    *, offering: Offering, component_type: str, name: str, billing_type: str, **fields: Any
+) -> OfferingComponent:
     if OfferingComponent.objects.filter(offering=offering, type=component_type).exists():
         raise InvalidInput({"type": [f"The offering already has a component of type {component_type}."]})
     return OfferingComponent.objects.create(
@@ -80,7 +84,12 @@ def create_plan(
     max_amount: int | None = None,
 ) -> Plan:
     plan = Plan.objects.create(
-        offering=offering, name=name, unit=unit, unit_price=unit_price, description=description, max_amount=max_amount
+        offering=offering,
+        name=name,
+        unit=unit,
+        unit_price=unit_price,
+        description=description,
+        max_amount=max_amount,
     )
     prices, quotas = prices or {}, quotas or {}
     for component in offering.components.all():
@@ -106,4 +115,6 @@ def revoke_offering_manager(*, offering: Offering, user: Any) -> None:
     OfferingRole.objects.filter(offering=offering, user=user, role=Role.OFFERING_MANAGER).delete()
     still_manages = OfferingRole.objects.filter(user=user, offering__customer=offering.customer).exists()
     if not still_manages:
-        CustomerRole.objects.filter(user=user, customer=offering.customer, role=Role.CUSTOMER_MANAGER).delete()
+        CustomerRole.objects.filter(
+            user=user, customer=offering.customer, role=Role.CUSTOMER_MANAGER
+        ).delete()

@@ -40,8 +40,13 @@ from efp.structure.models import Project
 from efp.structure.permissions import has_permission, is_owner
 from efp.structure.roles import Permission
 
-O = OrderState
+OS = OrderState
 LIMIT = OfferingComponent.BillingType.LIMIT
+# One-time prices: `one` components are charged on creation, `few` on a plan switch.
+ONE_TIME_PRICES = {
+    (OfferingComponent.BillingType.ONE, OrderType.CREATE),
+    (OfferingComponent.BillingType.FEW, OrderType.UPDATE),
+}
 
 
 # --- permissions --------------------------------------------------------------------------------
@@ -81,7 +86,7 @@ def _check_provider_available(offering: Offering) -> None:
 
 
 def compute_cost(*, plan: Plan | None, limits: dict[str, int], order_type: str) -> Decimal | None:
-    """plan unit price + Σ(limit-component price × limit ÷ factor) + one-time prices (contract §4)."""
+    """plan unit price + sum of (limit-component price * limit / factor) + one-time prices (contract §4)."""
     if plan is None:
         return None
     cost = Decimal(plan.unit_price)
@@ -90,9 +95,7 @@ def compute_cost(*, plan: Plan | None, limits: dict[str, int], order_type: str) 
         if component.billing_type == LIMIT:
             amount = Decimal(limits.get(component.type, 0) or 0)
             cost += Decimal(plan_component.price) * amount / Decimal(component.factor or 1)
-        elif component.billing_type == OfferingComponent.BillingType.ONE and order_type == OrderType.CREATE:
-            cost += Decimal(plan_component.price)
-        elif component.billing_type == OfferingComponent.BillingType.FEW and order_type == OrderType.UPDATE:
+        elif (component.billing_type, order_type) in ONE_TIME_PRICES:
             cost += Decimal(plan_component.price)
     return cost.quantize(Decimal("0.0000000001"))
 
@@ -146,7 +149,9 @@ def validate_limits(offering: Offering, limits: Any) -> dict[str, int]:
         elif component.max_value is not None and value > component.max_value:
             problems.append(f"The limit of {key} must be at most {component.max_value}.")
         elif component.max_available_limit is not None and value > component.max_available_limit:
-            problems.append(f"The limit of {key} exceeds the available maximum {component.max_available_limit}.")
+            problems.append(
+                f"The limit of {key} exceeds the available maximum {component.max_available_limit}."
+            )
         elif component.limit_amount is not None and value > component.limit_amount:
             problems.append(f"The limit of {key} exceeds the limit amount {component.limit_amount}.")
         clean[key] = value
@@ -164,7 +169,9 @@ def _resource_end_date(offering: Offering, attributes: dict[str, Any]) -> dateti
             offset = int(options.get("default_resource_termination_offset_in_days") or 0)
             if offset:
                 return today + datetime.timedelta(days=offset)
-            raise InvalidInput({"attributes": ["The end date of the resource is required for this offering."]})
+            raise InvalidInput(
+                {"attributes": ["The end date of the resource is required for this offering."]}
+            )
         return None
     end_date = parse_date(str(raw)) if not isinstance(raw, datetime.date) else raw
     if end_date is None:
@@ -213,7 +220,9 @@ def create_order(
         user, Permission.RESOURCE_TERMINATE, offering
     )
     if not is_provider_terminating:
-        _require(has_permission(user, Permission.ORDER_CREATE, projects=[project], customers=[project.customer]))
+        _require(
+            has_permission(user, Permission.ORDER_CREATE, projects=[project], customers=[project.customer])
+        )
 
     errors: dict[str, list[str]] = {}
     if order_type == OrderType.CREATE:
@@ -230,30 +239,40 @@ def create_order(
     if errors:
         raise InvalidInput(errors)
     clean_limits = validate_limits(offering, limits)
-    if offering.shared and offering.terms_of_service and not accepting_terms_of_service:
-        if order_type == OrderType.CREATE:
-            raise InvalidInput(
-                {"non_field_errors": [f"Terms of service for offering '{offering.name}' have not been accepted."]}
-            )
+    tos_missing = offering.shared and offering.terms_of_service and not accepting_terms_of_service
+    if tos_missing and order_type == OrderType.CREATE:
+        raise InvalidInput(
+            {"non_field_errors": [f"Terms of service for offering '{offering.name}' have not been accepted."]}
+        )
     end_date = _resource_end_date(offering, attributes) if order_type == OrderType.CREATE else None
 
     _check_customer_available(project)
     if order_type != OrderType.TERMINATE:
         _check_project_not_expired(project)
     if offering.is_private and not user.is_staff and offering.customer_id != project.customer_id:
-        raise InvalidInput(f'Offering "{offering.name}" is not allowed in organization "{project.customer.name}".')
+        raise InvalidInput(
+            f'Offering "{offering.name}" is not allowed in organization "{project.customer.name}".'
+        )
     if resource is not None:
         _check_single_active_order(resource)
     max_count = (offering.plugin_options or {}).get("maximal_resource_count_per_project")
     if order_type == OrderType.CREATE and max_count:
-        alive = Resource.objects.filter(project=project, offering=offering).exclude(state=ResourceState.TERMINATED)
+        alive = Resource.objects.filter(project=project, offering=offering).exclude(
+            state=ResourceState.TERMINATED
+        )
         if alive.count() >= int(max_count):
             raise InvalidInput(
-                {"non_field_errors": [f"You have reached the maximum number of resources ({max_count}) "
-                                      "of this offering in the project."]}
+                {
+                    "non_field_errors": [
+                        f"You have reached the maximum number of resources ({max_count}) "
+                        "of this offering in the project."
+                    ]
+                }
             )
 
-    cost = compute_cost(plan=plan, limits=clean_limits or (resource.limits if resource else {}), order_type=order_type)
+    cost = compute_cost(
+        plan=plan, limits=clean_limits or (resource.limits if resource else {}), order_type=order_type
+    )
     if order_type == OrderType.CREATE:
         resource = Resource.objects.create(
             name=name or "",
@@ -325,10 +344,10 @@ def provider_review_needed(order: Order, user: User) -> bool:
 def _route_after_consumer_approval(order: Order, user: User, *, reason: str) -> Order:
     reviewed = {"consumer_reviewed_by": user, "consumer_reviewed_at": timezone.now()}
     if order.project.starts_in_future():
-        return transition_order(order, O.PENDING_PROJECT, actor=user, reason=reason, **reviewed)
+        return transition_order(order, OS.PENDING_PROJECT, actor=user, reason=reason, **reviewed)
     if provider_review_needed(order, user):
-        return transition_order(order, O.PENDING_PROVIDER, actor=user, reason=reason, **reviewed)
-    order = transition_order(order, O.EXECUTING, actor=user, reason=reason, **reviewed)
+        return transition_order(order, OS.PENDING_PROVIDER, actor=user, reason=reason, **reviewed)
+    order = transition_order(order, OS.EXECUTING, actor=user, reason=reason, **reviewed)
     return _start_execution(order, user)
 
 
@@ -339,7 +358,9 @@ def _start_execution(order: Order, user: User) -> Order:
         if order.type == OrderType.UPDATE and order.is_limit_update:
             transition_resource(resource, ResourceState.UPDATING, actor=user, reason="update order executing")
         elif order.type == OrderType.TERMINATE:
-            transition_resource(resource, ResourceState.TERMINATING, actor=user, reason="terminate order executing")
+            transition_resource(
+                resource, ResourceState.TERMINATING, actor=user, reason="terminate order executing"
+            )
     if order.offering.type in OfferingType.PROCESSED_AT_ONCE:
         return _complete(order, user, reason="processed at once")
     return order
@@ -351,7 +372,7 @@ def _start_execution(order: Order, user: User) -> Order:
 @transaction.atomic
 def approve_order_by_consumer(*, order: Order, user: User) -> Order:
     _require(can_on_consumer_side(user, Permission.ORDER_APPROVE, order))
-    require_order_state(order, [O.PENDING_CONSUMER])
+    require_order_state(order, [OS.PENDING_CONSUMER])
     _check_customer_available(order.project)
     _check_project_not_expired(order.project)
     return _route_after_consumer_approval(order, user, reason="approved by consumer")
@@ -361,11 +382,11 @@ def approve_order_by_consumer(*, order: Order, user: User) -> Order:
 def reject_order_by_consumer(*, order: Order, user: User, comment: str = "") -> Order:
     is_creator = order.created_by_id == user.pk
     _require(is_creator or can_on_consumer_side(user, Permission.ORDER_REJECT, order))
-    require_order_state(order, [O.PENDING_CONSUMER])
+    require_order_state(order, [OS.PENDING_CONSUMER])
     _check_customer_available(order.project)
     order = transition_order(
         order,
-        O.REJECTED,
+        OS.REJECTED,
         actor=user,
         reason=comment or "rejected by consumer",
         consumer_reviewed_by=user,
@@ -379,14 +400,14 @@ def reject_order_by_consumer(*, order: Order, user: User, comment: str = "") -> 
 @transaction.atomic
 def approve_order_by_provider(*, order: Order, user: User) -> Order:
     _require(can_on_provider_side(user, Permission.ORDER_APPROVE, order.offering))
-    require_order_state(order, [O.PENDING_PROVIDER])
+    require_order_state(order, [OS.PENDING_PROVIDER])
     _check_provider_available(order.offering)
     _check_customer_available(order.project)
     if order.type != OrderType.TERMINATE:
         _check_project_not_expired(order.project)
     order = transition_order(
         order,
-        O.EXECUTING,
+        OS.EXECUTING,
         actor=user,
         reason="approved by provider",
         provider_reviewed_by=user,
@@ -398,11 +419,11 @@ def approve_order_by_provider(*, order: Order, user: User) -> Order:
 @transaction.atomic
 def reject_order_by_provider(*, order: Order, user: User, comment: str = "") -> Order:
     _require(can_on_provider_side(user, Permission.ORDER_REJECT, order.offering))
-    require_order_state(order, [O.PENDING_PROVIDER])
+    require_order_state(order, [OS.PENDING_PROVIDER])
     _check_provider_available(order.offering)
     order = transition_order(
         order,
-        O.REJECTED,
+        OS.REJECTED,
         actor=user,
         reason=comment or "rejected by provider",
         provider_reviewed_by=user,
@@ -416,10 +437,12 @@ def reject_order_by_provider(*, order: Order, user: User, comment: str = "") -> 
 @transaction.atomic
 def cancel_order(*, order: Order, user: User) -> Order:
     _require(can_on_consumer_side(user, Permission.ORDER_CANCEL, order))
-    require_order_state(order, [O.PENDING_CONSUMER, O.PENDING_PROVIDER, O.EXECUTING])
+    require_order_state(order, [OS.PENDING_CONSUMER, OS.PENDING_PROVIDER, OS.EXECUTING])
     if order.offering.type not in OfferingType.CANCELABLE:
-        raise NotSupported(f"The order's offering with {order.offering.type} type does not support this action")
-    order = transition_order(order, O.CANCELED, actor=user, reason="canceled")
+        raise NotSupported(
+            f"The order's offering with {order.offering.type} type does not support this action"
+        )
+    order = transition_order(order, OS.CANCELED, actor=user, reason="canceled")
     _undo_on_resource(order, user, reason="order canceled")
     return order
 
@@ -427,7 +450,7 @@ def cancel_order(*, order: Order, user: User) -> Order:
 @transaction.atomic
 def delete_order(*, order: Order, user: User) -> None:
     _require(can_on_consumer_side(user, Permission.ORDER_DESTROY, order))
-    require_order_state(order, [O.PENDING_CONSUMER, O.PENDING_PROVIDER])
+    require_order_state(order, [OS.PENDING_CONSUMER, OS.PENDING_PROVIDER])
     _check_customer_available(order.project)
     resource = order.resource
     deleted, _ = Order.objects.filter(pk=order.pk, state=order.state).delete()
@@ -449,16 +472,18 @@ def unlink_order(*, order: Order, user: User) -> None:
 
 def _require_agent_type(order: Order, allowed: frozenset[str]) -> None:
     if order.offering.type not in allowed:
-        raise NotSupported(f"The order's offering with {order.offering.type} type does not support this action")
+        raise NotSupported(
+            f"The order's offering with {order.offering.type} type does not support this action"
+        )
 
 
 @transaction.atomic
 def set_order_executing(*, order: Order, user: User) -> Order:
     _require(can_on_provider_side(user, Permission.ORDER_APPROVE, order.offering))
-    require_order_state(order, [O.PENDING_CONSUMER, O.PENDING_PROVIDER, O.ERRED])
+    require_order_state(order, [OS.PENDING_CONSUMER, OS.PENDING_PROVIDER, OS.ERRED])
     _require_agent_type(order, OfferingType.AGENT_DRIVEN)
-    was_erred = order.state == O.ERRED
-    order = transition_order(order, O.EXECUTING, actor=user, reason="set executing by provider")
+    was_erred = order.state == OS.ERRED
+    order = transition_order(order, OS.EXECUTING, actor=user, reason="set executing by provider")
     if was_erred:
         _reset_resource_for_retry(order, user)
         return order
@@ -468,7 +493,7 @@ def set_order_executing(*, order: Order, user: User) -> Order:
 @transaction.atomic
 def complete_order(*, order: Order, user: User) -> Order:
     _require(can_on_provider_side(user, Permission.ORDER_APPROVE, order.offering))
-    require_order_state(order, [O.EXECUTING])
+    require_order_state(order, [OS.EXECUTING])
     _require_agent_type(order, OfferingType.COMPLETABLE)
     return _complete(order, user, reason="completed by provider")
 
@@ -476,12 +501,12 @@ def complete_order(*, order: Order, user: User) -> Order:
 @transaction.atomic
 def fail_order(*, order: Order, user: User, error_message: str = "", error_traceback: str = "") -> Order:
     _require(can_on_provider_side(user, Permission.ORDER_APPROVE, order.offering))
-    require_order_state(order, [O.PENDING_CONSUMER, O.PENDING_PROVIDER, O.PENDING_PROJECT, O.EXECUTING])
+    require_order_state(order, [OS.PENDING_CONSUMER, OS.PENDING_PROVIDER, OS.PENDING_PROJECT, OS.EXECUTING])
     _require_agent_type(order, OfferingType.AGENT_DRIVEN)
     now = timezone.now()
     order = transition_order(
         order,
-        O.ERRED,
+        OS.ERRED,
         actor=user,
         reason=error_message or "failed",
         error_message=error_message or "",
@@ -494,10 +519,17 @@ def fail_order(*, order: Order, user: User, error_message: str = "", error_trace
         return order
     if order.type == OrderType.CREATE:
         target = ResourceState.ERRED if resource.backend_id else ResourceState.TERMINATED
-        transition_resource(resource, target, actor=user, reason="creation failed", error_message=error_message or "")
+        transition_resource(
+            resource, target, actor=user, reason="creation failed", error_message=error_message or ""
+        )
     elif order.type == OrderType.UPDATE:
-        transition_resource(resource, ResourceState.ERRED, actor=user, reason="update failed",
-                            error_message=error_message or "")
+        transition_resource(
+            resource,
+            ResourceState.ERRED,
+            actor=user,
+            reason="update failed",
+            error_message=error_message or "",
+        )
     elif order.type == OrderType.TERMINATE:
         transition_resource(resource, ResourceState.OK, actor=user, reason="termination failed")
     return order
@@ -506,11 +538,17 @@ def fail_order(*, order: Order, user: User, error_message: str = "", error_trace
 @transaction.atomic
 def retry_order(*, order: Order, user: User) -> Order:
     _require(can_on_provider_side(user, Permission.ORDER_APPROVE, order.offering))
-    require_order_state(order, [O.ERRED])
+    require_order_state(order, [OS.ERRED])
     _require_agent_type(order, OfferingType.AGENT_DRIVEN | OfferingType.PROCESSED_AT_ONCE)
     order = transition_order(
-        order, O.EXECUTING, actor=user, reason="retried",
-        error_message="", error_traceback="", error_updated_at=None, completed_at=None,
+        order,
+        OS.EXECUTING,
+        actor=user,
+        reason="retried",
+        error_message="",
+        error_traceback="",
+        error_updated_at=None,
+        completed_at=None,
     )
     _reset_resource_for_retry(order, user)
     if order.offering.type in OfferingType.PROCESSED_AT_ONCE:
@@ -535,7 +573,7 @@ def set_order_backend_id(*, order: Order, user: User, backend_id: str) -> bool:
 
 def _complete(order: Order, user: User, *, reason: str) -> Order:
     now = timezone.now()
-    order = transition_order(order, O.DONE, actor=user, reason=reason, completed_at=now)
+    order = transition_order(order, OS.DONE, actor=user, reason=reason, completed_at=now)
     resource = order.resource
     if resource is None:
         return order
@@ -547,7 +585,9 @@ def _complete(order: Order, user: User, *, reason: str) -> Order:
         fields: dict[str, Any] = {}
         if order.is_limit_update:
             fields["limits"] = order.limits
-            fields["cost"] = compute_cost(plan=resource.plan, limits=order.limits, order_type=OrderType.UPDATE)
+            fields["cost"] = compute_cost(
+                plan=resource.plan, limits=order.limits, order_type=OrderType.UPDATE
+            )
         elif order.plan_id is not None and order.plan_id != resource.plan_id:
             fields["plan"] = order.plan
             fields["cost"] = order.cost
@@ -586,7 +626,9 @@ def _reset_resource_for_retry(order: Order, user: User) -> None:
     }.get(OrderType(order.type))
     if target is None or resource.state == ResourceState.TERMINATED:
         return
-    transition_resource(resource, target, actor=user, reason="order retried", error_message="", error_traceback="")
+    transition_resource(
+        resource, target, actor=user, reason="order retried", error_message="", error_traceback=""
+    )
 
 
 # --- orders created from a resource -------------------------------------------------------------
@@ -615,7 +657,10 @@ def terminate_resource(*, resource: Resource, user: User, attributes: dict[str, 
 def update_resource_limits(*, resource: Resource, user: User, limits: dict[str, Any]) -> Order:
     _require(
         has_permission(
-            user, Permission.RESOURCE_SET_LIMITS, projects=[resource.project], customers=[resource.project.customer]
+            user,
+            Permission.RESOURCE_SET_LIMITS,
+            projects=[resource.project],
+            customers=[resource.project.customer],
         )
     )
     require_resource_state(resource, [ResourceState.OK])
@@ -637,7 +682,10 @@ def update_resource_limits(*, resource: Resource, user: User, limits: dict[str, 
 def switch_resource_plan(*, resource: Resource, user: User, plan: Plan) -> Order:
     _require(
         has_permission(
-            user, Permission.RESOURCE_SET_PLAN, projects=[resource.project], customers=[resource.project.customer]
+            user,
+            Permission.RESOURCE_SET_PLAN,
+            projects=[resource.project],
+            customers=[resource.project.customer],
         )
     )
     require_resource_state(resource, [ResourceState.OK])
@@ -654,4 +702,3 @@ def switch_resource_plan(*, resource: Resource, user: User, plan: Plan) -> Order
         resource=resource,
         attributes={"name": resource.name},
     )
-

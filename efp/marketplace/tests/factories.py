@@ -17,7 +17,9 @@ BW = OfferingComponent.BillingType
 
 
 def make_user(username: str, **fields: Any) -> User:
-    user = User.objects.create_user(username=username, password=username, email=f"{username}@example.org", **fields)
+    user = User.objects.create_user(
+        username=username, password=username, email=f"{username}@example.org", **fields
+    )
     return user
 
 
@@ -31,9 +33,11 @@ def make_customer(name: str, *, owner: User | None = None) -> Customer:
 def make_project(customer: Customer, name: str, **roles: list[User]) -> Project:
     project = create_project(customer=customer, name=name)
     for role_name, members in roles.items():
-        role = {"admins": Role.PROJECT_ADMIN, "managers": Role.PROJECT_MANAGER, "members": Role.PROJECT_MEMBER}[
-            role_name
-        ]
+        role = {
+            "admins": Role.PROJECT_ADMIN,
+            "managers": Role.PROJECT_MANAGER,
+            "members": Role.PROJECT_MEMBER,
+        }[role_name]
         for user in members:
             grant_project_role(project=project, user=user, role=role)
     return project
@@ -53,7 +57,11 @@ def make_offering(
         offering=offering, component_type="gpu", name="GPU", billing_type=BW.USAGE, measured_unit="GPU-hours"
     )
     offering_services.add_component(
-        offering=offering, component_type="storage", name="Storage", billing_type=BW.LIMIT, measured_unit="TB",
+        offering=offering,
+        component_type="storage",
+        name="Storage",
+        billing_type=BW.LIMIT,
+        measured_unit="TB",
         max_value=1000,
     )
     offering_services.add_component(
@@ -70,7 +78,12 @@ def plan_of(offering: Offering) -> Plan:
 
 
 def make_order(
-    user: User, project: Project, offering: Offering, *, name: str = "alloc", limits: dict[str, int] | None = None
+    user: User,
+    project: Project,
+    offering: Offering,
+    *,
+    name: str = "alloc",
+    limits: dict[str, int] | None = None,
 ) -> Order:
     return order_services.create_order(
         user=user,
@@ -82,7 +95,9 @@ def make_order(
     )
 
 
-def make_resource(owner: User, provider: User, project: Project, offering: Offering, *, name: str = "alloc") -> Resource:
+def make_resource(
+    owner: User, provider: User, project: Project, offering: Offering, *, name: str = "alloc"
+) -> Resource:
     """An OK resource: created by a consumer owner, approved and completed by the provider."""
     order = make_order(owner, project, offering, name=name)
     order_services.approve_order_by_provider(order=order, user=provider)

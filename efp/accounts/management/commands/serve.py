@@ -30,4 +30,4 @@ class Command(BaseCommand):
         ]
         self.stdout.write(f"Serving on http://{options['host']}:{options['port']}/")
         self.stdout.flush()
-        os.execvp(argv[0], argv)
+        os.execvp(argv[0], argv)  # noqa: S606 - replaces this process with gunicorn
