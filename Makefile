@@ -19,6 +19,7 @@ $(VENV)/.installed: requirements-dev.lock pyproject.toml
 
 run: install
 	$(BIN)/efp migrate --noinput
+	$(BIN)/efp collectstatic --noinput --verbosity 0
 	$(BIN)/efp demo
 	@echo "Open http://$(HOST):$(PORT)/ (API: http://$(HOST):$(PORT)/api/, docs: http://$(HOST):$(PORT)/api/docs/)"
 	$(BIN)/efp serve --host $(HOST) --port $(PORT)
