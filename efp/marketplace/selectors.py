@@ -70,6 +70,18 @@ def provider_resources(user: Any) -> QuerySet[Resource]:
     return Resource.objects.filter(provider_q(user))
 
 
+def provider_orders(user: Any) -> QuerySet[Order]:
+    """Orders for offerings of organisations where I hold a role, or that I manage: the provider's queue.
+
+    Unlike `visible_orders`, orders I can see only as a consumer are left out.
+    """
+    if _anonymous(user):
+        return Order.objects.none()
+    if _sees_all(user):
+        return Order.objects.all()
+    return Order.objects.filter(provider_q(user))
+
+
 def consumer_resources(user: Any) -> QuerySet[Resource]:
     if _anonymous(user):
         return Resource.objects.none()

@@ -1,0 +1,60 @@
+"""Who may enter the provider workspace, and which row actions a user may take (looked up once per page)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+from efp.marketplace.models import Offering
+from efp.marketplace.selectors import is_provider_user
+from efp.structure.permissions import customers_where, offerings_where
+from efp.structure.roles import Permission
+
+View = Callable[..., HttpResponse]
+
+
+def provider_workspace(view: View) -> View:
+    """Login required (redirect), then a provider role (403): a consumer never sees the workspace."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_provider_user(request.user):
+            raise PermissionDenied("The provider workspace is for users with a role in a service provider.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+class ProviderGrants:
+    """`has_permission` on the provider side of many offerings, with two queries per permission.
+
+    The role table stays in `structure.roles`; this only batches the lookups a list page needs to
+    enable or disable row actions. The services check again when the action is taken.
+    """
+
+    def __init__(self, user: Any, permissions: list[Permission]) -> None:
+        self.is_staff = bool(user.is_staff)
+        self._customers: dict[Permission, set[int]] = {}
+        self._offerings: dict[Permission, set[int]] = {}
+        if self.is_staff:
+            return
+        for permission in permissions:
+            self._customers[permission] = set(
+                customers_where(user, permission).values_list("customer_id", flat=True)
+            )
+            self._offerings[permission] = set(
+                offerings_where(user, permission).values_list("offering_id", flat=True)
+            )
+
+    def allows(self, permission: Permission, offering: Offering) -> bool:
+        if self.is_staff:
+            return True
+        return offering.customer_id in self._customers.get(permission, set()) or (
+            offering.pk in self._offerings.get(permission, set())
+        )

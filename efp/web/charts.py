@@ -1,0 +1,258 @@
+"""Server-rendered SVG charts. Readable without colour: the limit is a labelled dashed line, months with no
+report are marked "no report" instead of drawn as zero, bars over the limit are hatched and labelled."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+
+@dataclass
+class MonthPoint:
+    month: datetime.date
+    value: Decimal | None  # None: nothing reported for the month
+    description: str = ""
+    top_users: list[tuple[str, Decimal]] = field(default_factory=list)
+
+
+def number(value: Decimal | float | int | None) -> str:
+    """12345.5 → "12,345.5"; whole numbers without decimals."""
+    if value is None:
+        return "\u2013"  # en dash
+    value = Decimal(value)
+    if value == value.to_integral_value():
+        return f"{value:,.0f}"
+    return f"{value.normalize():,f}".rstrip("0").rstrip(".")
+
+
+def svg(template: str, *args: object) -> SafeString:
+    """format_html with floats rounded to one decimal (it escapes its arguments, so no format specs)."""
+    return format_html(template, *[f"{a:.1f}" if isinstance(a, float) else a for a in args])
+
+
+def _nice_max(value: Decimal) -> Decimal:
+    if value <= 0:
+        return Decimal(1)
+    magnitude = Decimal(10) ** (len(str(int(value))) - 1)
+    for step in (1, 2, 2.5, 5, 10):
+        candidate = Decimal(str(step)) * magnitude
+        if candidate >= value:
+            return candidate
+    return value
+
+
+def bar_chart(
+    points: list[MonthPoint], *, limit: Decimal | None, unit: str, title: str, chart_id: str
+) -> SafeString:
+    width, height = 720, 280
+    left, right, top, bottom = 64, 16, 20, 44
+    plot_w, plot_h = width - left - right, height - top - bottom
+    values = [p.value for p in points if p.value is not None]
+    peak = max([*values, limit or Decimal(0), Decimal(0)])
+    y_max = _nice_max(peak * Decimal("1.05") if peak else Decimal(1))
+
+    def y(value: Decimal) -> float:
+        return top + plot_h - float(value / y_max) * plot_h
+
+    parts: list[str] = []
+    parts.append(
+        svg(
+            '<svg class="chart" viewBox="0 0 {} {}" role="img" aria-labelledby="{}-title {}-desc" '
+            'preserveAspectRatio="xMidYMid meet">',
+            width,
+            height,
+            chart_id,
+            chart_id,
+        )
+    )
+    reported = len(values)
+    summary = f"{reported} of {len(points)} months reported"
+    if limit is not None:
+        summary += f"; limit {number(limit)} {unit}"
+    parts.append(
+        svg(
+            '<title id="{}-title">{}</title><desc id="{}-desc">{}. The table below lists '
+            "the same values.</desc>",
+            chart_id,
+            title,
+            chart_id,
+            summary,
+        )
+    )
+    parts.append(
+        svg(
+            '<defs><pattern id="{}-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
+            'patternTransform="rotate(45)"><rect width="6" height="6" class="bar-over-bg"/>'
+            '<line x1="0" y1="0" x2="0" y2="6" class="hatch"/></pattern></defs>',
+            chart_id,
+        )
+    )
+    # Axis and grid.
+    for i in range(5):
+        value = y_max * i / 4
+        ypos = y(value)
+        parts.append(
+            svg(
+                '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/>',
+                left,
+                width - right,
+                ypos,
+                ypos,
+            )
+        )
+        parts.append(
+            svg(
+                '<text class="tick" x="{}" y="{}" text-anchor="end">{}</text>',
+                left - 6,
+                ypos + 4,
+                number(value),
+            )
+        )
+    parts.append(svg('<text class="tick" x="{}" y="{}" text-anchor="start">{}</text>', 4, 12, unit))
+    n = max(len(points), 1)
+    slot = plot_w / n
+    bar_w = max(2.0, slot * 0.7)
+    label_every = 1 if n <= 12 else (2 if n <= 24 else max(1, n // 12))
+    for i, point in enumerate(points):
+        x = left + i * slot + (slot - bar_w) / 2
+        cx = left + i * slot + slot / 2
+        month_text = point.month.strftime("%b %Y")
+        if point.value is None:
+            parts.append(
+                svg(
+                    '<g class="gap"><title>{}: no report</title>'
+                    '<rect x="{}" y="{}" width="{}" height="{}" class="gap-mark"/></g>',
+                    month_text,
+                    x,
+                    top + plot_h - 3,
+                    bar_w,
+                    3,
+                )
+            )
+            if n <= 12:
+                parts.append(
+                    svg(
+                        '<text class="gap-label" x="{}" y="{}" text-anchor="middle">no report</text>',
+                        cx,
+                        top + plot_h - 8,
+                    )
+                )
+        else:
+            over = limit is not None and point.value > limit
+            tooltip = f"{month_text}: {number(point.value)} {unit}"
+            if over:
+                tooltip += " (over the limit)"
+            if point.description:
+                tooltip += f" — {point.description}"
+            if point.top_users:
+                tooltip += " — top users: " + ", ".join(f"{u} {number(v)}" for u, v in point.top_users)
+            bar_y = y(point.value)
+            fill = svg('fill="url(#{}-hatch)"', chart_id) if over else ""
+            parts.append(
+                svg(
+                    '<g class="bar-group"><title>{}</title>'
+                    '<rect class="bar{}" x="{}" y="{}" width="{}" height="{}" {}/></g>',
+                    tooltip,
+                    " over" if over else "",
+                    x,
+                    bar_y,
+                    bar_w,
+                    max(top + plot_h - bar_y, 0.5),
+                    fill,
+                )
+            )
+            if n <= 12:
+                parts.append(
+                    svg(
+                        '<text class="value" x="{}" y="{}" text-anchor="middle">{}{}</text>',
+                        cx,
+                        bar_y - 4,
+                        number(point.value),
+                        " ▲" if over else "",
+                    )
+                )
+        if i % label_every == 0:
+            parts.append(
+                svg(
+                    '<text class="tick" x="{}" y="{}" text-anchor="middle">{}</text>',
+                    cx,
+                    height - bottom + 16,
+                    point.month.strftime("%b"),
+                )
+            )
+            if i == 0 or point.month.month == 1 or (n <= 12 and i == n - 1):
+                parts.append(
+                    svg(
+                        '<text class="tick" x="{}" y="{}" text-anchor="middle">{}</text>',
+                        cx,
+                        height - bottom + 30,
+                        point.month.year,
+                    )
+                )
+    parts.append(
+        svg(
+            '<line class="axis" x1="{}" x2="{}" y1="{}" y2="{}"/>',
+            left,
+            width - right,
+            top + plot_h,
+            top + plot_h,
+        )
+    )
+    if limit is not None:
+        ly = y(limit)
+        parts.append(
+            svg('<line class="limit" x1="{}" x2="{}" y1="{}" y2="{}"/>', left, width - right, ly, ly)
+        )
+        parts.append(
+            svg(
+                '<text class="limit-label" x="{}" y="{}" text-anchor="end">limit {} {}</text>',
+                width - right - 2,
+                ly - 5,
+                number(limit),
+                unit,
+            )
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 (every piece above went through format_html)
+
+
+def sparkline(values: list[Decimal | None], *, label: str) -> SafeString:
+    width, height = 120, 28
+    present = [v for v in values if v is not None]
+    peak = max(present) if present else Decimal(1)
+    peak = peak or Decimal(1)
+    n = max(len(values), 1)
+    slot = width / n
+    bars = []
+    for i, value in enumerate(values):
+        if value is None:
+            bars.append(
+                svg(
+                    '<rect class="gap-mark" x="{}" y="{}" width="{}" height="1"/>',
+                    i * slot + 1,
+                    height - 1,
+                    slot - 2,
+                )
+            )
+            continue
+        h = max(1.0, float(value / peak) * (height - 2))
+        bars.append(
+            svg(
+                '<rect class="bar" x="{}" y="{}" width="{}" height="{}"/>',
+                i * slot + 1,
+                height - h,
+                slot - 2,
+                h,
+            )
+        )
+    return svg(
+        '<svg class="sparkline" viewBox="0 0 {} {}" role="img" aria-label="{}">{}</svg>',
+        width,
+        height,
+        label,
+        mark_safe("".join(bars)),  # noqa: S308 (each bar went through format_html)
+    )

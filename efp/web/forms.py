@@ -1,0 +1,238 @@
+"""GUI forms. They parse what was typed; the business rules live in the services, whose errors are shown."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+
+from efp.marketplace.models import OfferingComponent, Resource
+from efp.marketplace.states import OrderState, OrderType, ResourceState
+
+MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+USER_ROWS = 3
+
+
+def parse_month(value: str | None) -> datetime.date | None:
+    match = MONTH_RE.match(value or "")
+    if not match:
+        return None
+    year, month = int(match.group(1)), int(match.group(2))
+    if not 1 <= month <= 12 or year < 1900:
+        return None
+    return datetime.date(year, month, 1)
+
+
+class MonthField(forms.CharField):
+    widget = forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM"})
+
+    def to_python(self, value: Any) -> datetime.date | None:  # type: ignore[override]
+        value = super().to_python(value)
+        if not value:
+            return None
+        month = parse_month(value)
+        if month is None:
+            raise forms.ValidationError("Enter a month as YYYY-MM.")
+        return month
+
+
+class ResourceFilterForm(forms.Form):
+    q = forms.CharField(label="Search name or backend ID", required=False)
+    offering = forms.ChoiceField(label="Offering", required=False)
+    organisation = forms.ChoiceField(label="Organisation", required=False)
+    project = forms.CharField(label="Project name contains", required=False)
+    state = forms.MultipleChoiceField(
+        label="State", required=False, choices=ResourceState.choices, widget=forms.CheckboxSelectMultiple
+    )
+    min_percent = forms.IntegerField(
+        label="At least this % of a limit used", required=False, min_value=0, max_value=10000
+    )
+    ending_within = forms.IntegerField(
+        label="Ending within (days)", required=False, min_value=0, max_value=3650
+    )
+    no_report = MonthField(label="No usage reported for month", required=False)
+    include_terminated = forms.BooleanField(label="Include terminated resources", required=False)
+
+    def __init__(
+        self,
+        *args: Any,
+        offerings: list[tuple[str, str]],
+        organisations: list[tuple[str, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["offering"].choices = [("", "Any offering"), *offerings]
+        self.fields["organisation"].choices = [("", "Any organisation"), *organisations]
+
+
+class OrderFilterForm(forms.Form):
+    DEFAULT_STATES = (OrderState.PENDING_PROVIDER.value,)
+
+    q = forms.CharField(label="Search resource name or order ID", required=False)
+    state = forms.MultipleChoiceField(
+        label="State", required=False, choices=OrderState.choices, widget=forms.CheckboxSelectMultiple
+    )
+    type = forms.MultipleChoiceField(
+        label="Type", required=False, choices=OrderType.choices, widget=forms.CheckboxSelectMultiple
+    )
+    offering = forms.ChoiceField(label="Offering", required=False)
+    organisation = forms.ChoiceField(label="Client organisation", required=False)
+    project = forms.CharField(label="Project name contains", required=False)
+    created_after = forms.DateField(
+        label="Created on or after", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_before = forms.DateField(
+        label="Created on or before", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        offerings: list[tuple[str, str]],
+        organisations: list[tuple[str, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["offering"].choices = [("", "Any offering"), *offerings]
+        self.fields["organisation"].choices = [("", "Any organisation"), *organisations]
+
+
+class RejectForm(forms.Form):
+    comment = forms.CharField(
+        label="Reason for rejecting (shown to the consumer)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Give a reason: the consumer sees it."},
+    )
+
+    def clean_comment(self) -> str:
+        comment = self.cleaned_data["comment"].strip()
+        if not comment:
+            raise forms.ValidationError("Give a reason: the consumer sees it.")
+        return comment
+
+
+class BackendIdForm(forms.Form):
+    backend_id = forms.CharField(label="Backend ID", required=False, max_length=255)
+
+
+class EndDateForm(forms.Form):
+    end_date = forms.DateField(
+        label="End date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Leave empty to remove the end date.",
+    )
+
+
+def parse_amount(raw: str) -> Decimal:
+    try:
+        value = Decimal(raw.strip().replace(",", "."))
+    except InvalidOperation:
+        raise forms.ValidationError("Enter a number, for example 12.5.") from None
+    if not value.is_finite():
+        raise forms.ValidationError("Enter a number, for example 12.5.")
+    return value
+
+
+class ReportUsageForm(forms.Form):
+    """The month, amount and description per usage- or limit-billed component, optional per-user rows."""
+
+    month = forms.ChoiceField(label="Month")
+
+    def __init__(
+        self,
+        *args: Any,
+        components: list[OfferingComponent],
+        months: list[datetime.date],
+        user_rows: int = USER_ROWS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.components = components
+        self.user_rows = user_rows
+        self.fields["month"].choices = [
+            (m.strftime("%Y-%m"), m.strftime("%B %Y") + (" (current month)" if i == 0 else ""))
+            for i, m in enumerate(months)
+        ]
+        for c in components:
+            unit = f" ({c.measured_unit})" if c.measured_unit else ""
+            self.fields[f"amount_{c.type}"] = forms.CharField(
+                label=f"{c.name} amount{unit}",
+                required=False,
+                widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+            )
+            self.fields[f"description_{c.type}"] = forms.CharField(
+                label=f"{c.name} description", required=False
+            )
+            for i in range(user_rows):
+                self.fields[f"user_{c.type}_{i}_name"] = forms.CharField(
+                    label=f"{c.name}: user {i + 1} username", required=False
+                )
+                self.fields[f"user_{c.type}_{i}_usage"] = forms.CharField(
+                    label=f"{c.name}: user {i + 1} amount",
+                    required=False,
+                    widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+                )
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Bound fields grouped per component, for the template."""
+        return [
+            {
+                "component": c,
+                "amount": self[f"amount_{c.type}"],
+                "description": self[f"description_{c.type}"],
+                "users": [
+                    (self[f"user_{c.type}_{i}_name"], self[f"user_{c.type}_{i}_usage"])
+                    for i in range(self.user_rows)
+                ],
+            }
+            for c in self.components
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        reported = False
+        for c in self.components:
+            raw = (data.get(f"amount_{c.type}") or "").strip()
+            if raw:
+                reported = True
+                try:
+                    data[f"amount_{c.type}"] = parse_amount(raw)
+                except forms.ValidationError as error:
+                    self.add_error(f"amount_{c.type}", error)
+            else:
+                data[f"amount_{c.type}"] = None
+            users = []
+            for i in range(self.user_rows):
+                name = (data.get(f"user_{c.type}_{i}_name") or "").strip()
+                raw_usage = (data.get(f"user_{c.type}_{i}_usage") or "").strip()
+                if not name and not raw_usage:
+                    continue
+                if not name:
+                    self.add_error(f"user_{c.type}_{i}_name", "Enter the username this amount belongs to.")
+                    continue
+                if not raw_usage:
+                    self.add_error(f"user_{c.type}_{i}_usage", "Enter an amount for this user.")
+                    continue
+                try:
+                    users.append((i, name, parse_amount(raw_usage)))
+                except forms.ValidationError as error:
+                    self.add_error(f"user_{c.type}_{i}_usage", error)
+            if users and not raw:
+                self.add_error(f"amount_{c.type}", "Enter the total as well when you give per-user amounts.")
+            data[f"users_{c.type}"] = users
+        if not reported and not self.errors:
+            raise forms.ValidationError("Enter an amount for at least one component.")
+        return data
+
+    def month_value(self) -> datetime.date:
+        month = parse_month(self.cleaned_data["month"])
+        assert month is not None
+        return month
+
+
+def resource_label(resource: Resource) -> str:
+    return resource.name or resource.uuid.hex

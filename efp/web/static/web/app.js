@@ -1,0 +1,148 @@
+/* Progressive enhancement for the GUI: row expanders, Actions menus, live hints on Report usage,
+   select-all for bulk decisions. Every page works without it; events are delegated so content
+   swapped in by htmx needs no re-binding. */
+(function () {
+  "use strict";
+
+  function closeMenus(except) {
+    document.querySelectorAll(".menu-button[aria-expanded=true]").forEach(function (button) {
+      if (button === except) return;
+      button.setAttribute("aria-expanded", "false");
+      var list = document.getElementById(button.getAttribute("aria-controls"));
+      if (list) list.hidden = true;
+    });
+  }
+
+  function items(list) {
+    return Array.prototype.slice.call(list.querySelectorAll("[role=menuitem]"));
+  }
+
+  function openMenu(button, focusLast) {
+    closeMenus(button);
+    var list = document.getElementById(button.getAttribute("aria-controls"));
+    if (!list) return;
+    button.setAttribute("aria-expanded", "true");
+    list.hidden = false;
+    var all = items(list);
+    var enabled = all.filter(function (el) { return el.getAttribute("aria-disabled") !== "true"; });
+    var target = focusLast ? all[all.length - 1] : (enabled[0] || all[0]);
+    if (target) target.focus();
+  }
+
+  document.addEventListener("click", function (event) {
+    var expander = event.target.closest(".expander");
+    if (expander) {
+      var open = expander.getAttribute("aria-expanded") !== "true";
+      expander.setAttribute("aria-expanded", open ? "true" : "false");
+      var row = document.getElementById(expander.getAttribute("aria-controls"));
+      if (row) row.hidden = !open;
+      return;
+    }
+    var button = event.target.closest(".menu-button");
+    if (button) {
+      if (button.getAttribute("aria-expanded") === "true") closeMenus();
+      else openMenu(button, false);
+      return;
+    }
+    var disabled = event.target.closest("[role=menuitem][aria-disabled=true]");
+    if (disabled) { event.preventDefault(); return; }
+    if (!event.target.closest(".menu-list")) closeMenus();
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var button = event.target.closest && event.target.closest(".menu-button");
+    if (button && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      event.preventDefault();
+      openMenu(button, event.key === "ArrowUp");
+      return;
+    }
+    var list = event.target.closest && event.target.closest(".menu-list");
+    if (!list) return;
+    var all = items(list);
+    var index = all.indexOf(document.activeElement);
+    var owner = document.querySelector("[aria-controls='" + list.id + "']");
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      var step = event.key === "ArrowDown" ? 1 : -1;
+      all[(index + step + all.length) % all.length].focus();
+    } else if (event.key === "Home" || event.key === "End") {
+      event.preventDefault();
+      all[event.key === "Home" ? 0 : all.length - 1].focus();
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      closeMenus();
+      if (owner) owner.focus();
+    } else if (event.key === "Tab") {
+      closeMenus();
+    } else if ((event.key === "Enter" || event.key === " ") && document.activeElement.getAttribute("aria-disabled") === "true") {
+      event.preventDefault();
+    }
+  });
+
+  /* Report usage: "% of limit after this report", the value stored for the chosen month, per-user running total. */
+  function parse(text) {
+    var value = parseFloat(String(text || "").replace(",", "."));
+    return isNaN(value) ? null : value;
+  }
+  function fmt(value) {
+    return (Math.round(value * 100) / 100).toLocaleString("en-GB");
+  }
+  function updateReport(form) {
+    var monthSelect = form.querySelector("select[name=month]");
+    var month = monthSelect ? monthSelect.value : "";
+    form.querySelectorAll(".component-row").forEach(function (row) {
+      var stored = {};
+      try { stored = JSON.parse(row.dataset.stored || "{}"); } catch (e) { stored = {}; }
+      var unit = row.dataset.unit || "";
+      var storedValue = stored[month] !== undefined ? parseFloat(stored[month]) : null;
+      var storedEl = row.querySelector(".stored");
+      if (storedEl) storedEl.textContent = storedValue === null ? "nothing" : fmt(storedValue) + " " + unit;
+      var amountInput = row.querySelector(".amount input");
+      var amount = parse(amountInput && amountInput.value);
+      var pctEl = row.querySelector(".pct");
+      var limit = parse(row.dataset.limit);
+      if (pctEl && limit !== null) {
+        if (amount === null) {
+          pctEl.textContent = "enter an amount to see the % of limit after this report";
+          pctEl.className = "pct";
+        } else {
+          var used = parse(row.dataset.used) || 0;
+          var after = row.dataset.monthly === "1" ? amount : used - (storedValue || 0) + amount;
+          var pct = limit > 0 ? Math.floor(after * 100 / limit) : (after > 0 ? 100 : 0);
+          pctEl.textContent = pct + " % of limit after this report" + (pct > 100 ? " — warning: above the limit" : "");
+          pctEl.className = pct > 100 ? "pct warn" : "pct";
+        }
+      }
+      var sum = 0, any = false;
+      row.querySelectorAll(".user-amount").forEach(function (input) {
+        var v = parse(input.value);
+        if (v !== null) { sum += v; any = true; }
+      });
+      var running = row.querySelector(".running");
+      if (running) {
+        var text = fmt(sum) + " " + unit;
+        if (amount !== null) {
+          text += " of the total " + fmt(amount) + " " + unit;
+          if (any && Math.abs(sum - amount) > 0.001) text += sum > amount ? " (users exceed the total)" : " (less than the total)";
+          else if (any) text += " (matches)";
+        }
+        running.textContent = text;
+      }
+    });
+  }
+  document.addEventListener("input", function (event) {
+    var form = event.target.closest && event.target.closest(".report-form");
+    if (form) updateReport(form);
+  });
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest && event.target.closest(".report-form");
+    if (form) updateReport(form);
+    if (event.target.classList && event.target.classList.contains("select-all")) {
+      var table = document.getElementById(event.target.getAttribute("aria-controls"));
+      if (table) table.querySelectorAll("input[name=order]").forEach(function (box) { box.checked = event.target.checked; });
+    }
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".report-form").forEach(updateReport);
+  });
+})();

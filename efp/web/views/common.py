@@ -1,0 +1,65 @@
+"""Helpers shared by the provider workspace views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from efp.marketplace.exceptions import DomainError, InvalidInput
+from efp.marketplace.selectors import provider_orders
+from efp.marketplace.states import OrderState
+
+PAGE_SIZE = 25
+
+
+def render_workspace(
+    request: HttpRequest, template: str, context: dict[str, Any], *, section: str, status: int = 200
+) -> HttpResponse:
+    """Renders a provider workspace page; the menu badge counts orders waiting for the provider."""
+    context = {
+        **context,
+        "section": section,
+        "pending_count": provider_orders(request.user).filter(state=OrderState.PENDING_PROVIDER).count(),
+    }
+    return render(request, template, context, status=status)
+
+
+def paginate(request: HttpRequest, items: Any, per_page: int = PAGE_SIZE) -> Page:
+    return Paginator(items, per_page).get_page(request.GET.get("page"))
+
+
+def error_text(error: DomainError) -> str:
+    if isinstance(error, InvalidInput):
+        return error.summary()
+    return str(error)
+
+
+def today() -> Any:
+    return timezone.localdate()
+
+
+def get_by_uuid(queryset: Any, raw: str) -> Any:
+    """The object with this UUID (hex or dashed) if the queryset holds it, else 404."""
+    import uuid
+
+    from django.http import Http404
+    from django.shortcuts import get_object_or_404
+
+    try:
+        value = uuid.UUID(raw)
+    except ValueError:
+        raise Http404("No such object.") from None
+    return get_object_or_404(queryset, uuid=value)
+
+
+def safe_next(request: HttpRequest, default: str) -> str:
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default

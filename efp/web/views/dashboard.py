@@ -1,0 +1,142 @@
+"""The provider dashboard: tiles that each open a pre-filtered list, and a usage sparkline per component."""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Min, Sum
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from efp.marketplace.models import ComponentUsage
+from efp.marketplace.selectors import provider_orders, provider_resources
+from efp.marketplace.states import OrderState, ResourceState
+from efp.web import charts, metering
+from efp.web.access import provider_workspace
+from efp.web.views.common import render_workspace, today
+from efp.web.views.resources import filter_resources
+
+
+def _url(name: str, **params: Any) -> str:
+    return reverse(name) + ("?" + urlencode(params, doseq=True) if params else "")
+
+
+def age(since: datetime.datetime | None, now: datetime.datetime) -> str:
+    if since is None:
+        return ""
+    seconds = int((now - since).total_seconds())
+    if seconds < 3600:
+        return f"{max(seconds // 60, 0)} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
+
+
+@provider_workspace
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user, day, now = request.user, today(), timezone.now()
+    resources = provider_resources(user)
+    pending = provider_orders(user).filter(state=OrderState.PENDING_PROVIDER)
+    pending_stats = pending.aggregate(oldest=Min("created"))
+    last_month = metering.add_months(metering.month_start(day), -1)
+    alive = resources.exclude(state=ResourceState.TERMINATED)
+    high = filter_resources(resources, {"min_percent": metering.HIGH_PERCENT}, day).count()
+    missing = filter_resources(resources, {"no_report": last_month}, day).count()
+    ending = filter_resources(resources, {"ending_within": 30}, day).count()
+    tiles = [
+        {
+            "title": "Orders pending my approval",
+            "count": pending.count(),
+            "note": f"oldest waiting {age(pending_stats['oldest'], now)}"
+            if pending_stats["oldest"]
+            else "none waiting",
+            "url": _url("web:orders"),
+        },
+        {
+            "title": "Active resources",
+            "count": alive.filter(state=ResourceState.OK).count(),
+            "note": "state OK",
+            "url": _url("web:resources", state=ResourceState.OK.value),
+        },
+        {
+            "title": "Erred resources",
+            "count": alive.filter(state=ResourceState.ERRED).count(),
+            "note": "need attention",
+            "url": _url("web:resources", state=ResourceState.ERRED.value),
+        },
+        {
+            "title": f"At or above {metering.HIGH_PERCENT} % of a limit",
+            "count": high,
+            "note": "usage against limits",
+            "url": _url("web:resources", min_percent=metering.HIGH_PERCENT),
+        },
+        {
+            "title": f"No usage reported for {last_month:%B %Y}",
+            "count": missing,
+            "note": "metered resources without a report",
+            "url": _url("web:resources", no_report=last_month.strftime("%Y-%m")),
+        },
+        {
+            "title": "Ending within 30 days",
+            "count": ending,
+            "note": f"end date by {day + datetime.timedelta(days=30):%Y-%m-%d}",
+            "url": _url("web:resources", ending_within=30),
+        },
+    ]
+    return render_workspace(
+        request,
+        "web/provider/dashboard.html",
+        {"tiles": tiles, "sparklines": _sparklines(resources, day)},
+        section="dashboard",
+    )
+
+
+def _sparklines(resources: Any, day: datetime.date) -> list[dict[str, Any]]:
+    """12 months of summed usage per offering component across the provider's resources (one query)."""
+    current = metering.month_start(day)
+    months = [metering.add_months(current, -i) for i in range(11, -1, -1)]
+    sums: dict[tuple[str, str, str, str], dict[datetime.date, Decimal]] = defaultdict(dict)
+    rows = (
+        ComponentUsage.objects.filter(resource__in=resources.values("pk"), billing_period__gte=months[0])
+        .values(
+            "component__offering__name",
+            "component__type",
+            "component__name",
+            "component__measured_unit",
+            "billing_period",
+        )
+        .annotate(total=Sum("usage"))
+        .order_by("component__offering__name", "component__type", "billing_period")
+    )
+    for row in rows:
+        key = (
+            row["component__offering__name"],
+            row["component__type"],
+            row["component__name"],
+            row["component__measured_unit"],
+        )
+        sums[key][row["billing_period"]] = row["total"]
+    result = []
+    for (offering, _type, name, unit), by_month in sums.items():
+        values = [by_month.get(m) for m in months]
+        label = (
+            f"{offering}, {name}: monthly usage over 12 months, last month "
+            + charts.number(values[-2])
+            + f" {unit}"
+        )
+        result.append(
+            {
+                "offering": offering,
+                "name": name,
+                "unit": unit,
+                "this_month": values[-1],
+                "last_month": values[-2],
+                "svg": charts.sparkline(values, label=label),
+            }
+        )
+    return result

@@ -1,0 +1,300 @@
+"""The provider's order queue: list and filters, order page with timeline, Approve, Reject, bulk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from efp.marketplace.exceptions import DomainError, Forbidden, InvalidInput, StateConflict
+from efp.marketplace.models import OfferingComponent, Order
+from efp.marketplace.selectors import provider_offerings, provider_orders
+from efp.marketplace.services import orders as order_services
+from efp.marketplace.states import OrderState, OrderType
+from efp.structure.models import Customer
+from efp.web.access import provider_workspace
+from efp.web.forms import OrderFilterForm, RejectForm
+from efp.web.views.common import get_by_uuid, paginate, render_workspace, safe_next
+
+
+def order_queryset(qs: QuerySet[Order]) -> QuerySet[Order]:
+    return qs.select_related(
+        "offering__customer",
+        "project__customer",
+        "resource",
+        "plan",
+        "old_plan",
+        "created_by",
+        "consumer_reviewed_by",
+        "provider_reviewed_by",
+    )
+
+
+@dataclass
+class LimitChange:
+    type: str
+    name: str
+    unit: str
+    current: Any
+    requested: Any
+
+    @property
+    def changed(self) -> bool:
+        return self.current != self.requested
+
+
+def requested_limits(order: Order, components: dict[str, OfferingComponent]) -> list[LimitChange]:
+    """What the order asks for; for an Update, the resource's current limits beside the requested ones."""
+    old = (order.attributes or {}).get("old_limits")
+    if old is None and order.type == OrderType.UPDATE and order.resource is not None:
+        old = order.resource.limits
+    changes = []
+    for key, value in (order.limits or {}).items():
+        component = components.get(key)
+        changes.append(
+            LimitChange(
+                type=key,
+                name=component.name if component else key,
+                unit=component.measured_unit if component else "",
+                current=(old or {}).get(key) if order.type == OrderType.UPDATE else None,
+                requested=value,
+            )
+        )
+    return changes
+
+
+def components_by_offering(orders: list[Order]) -> dict[int, dict[str, OfferingComponent]]:
+    result: dict[int, dict[str, OfferingComponent]] = {}
+    for component in OfferingComponent.objects.filter(offering_id__in={o.offering_id for o in orders}):
+        result.setdefault(component.offering_id, {})[component.type] = component
+    return result
+
+
+def waiting_since(order: Order) -> Any:
+    """When the order reached the provider's queue: the consumer's decision, else its creation."""
+    return order.consumer_reviewed_at or order.created
+
+
+def _filter_choices(user: Any, visible: QuerySet[Order]) -> dict[str, list[tuple[str, str]]]:
+    return {
+        "offerings": [(o.uuid.hex, o.name) for o in provider_offerings(user).order_by("name", "pk")],
+        "organisations": [
+            (c.uuid.hex, c.name)
+            for c in Customer.objects.filter(pk__in=visible.values("project__customer_id")).order_by("name")
+        ],
+    }
+
+
+def filter_orders(qs: QuerySet[Order], data: dict[str, Any]) -> QuerySet[Order]:
+    if data.get("q"):
+        q = data["q"].strip()
+        query = Q(resource__name__icontains=q) | Q(attributes__name__icontains=q)
+        compact = q.replace("-", "").lower()
+        if len(compact) == 32 and all(ch in "0123456789abcdef" for ch in compact):
+            query |= Q(uuid=compact)
+        qs = qs.filter(query)
+    if data.get("state"):
+        qs = qs.filter(state__in=data["state"])
+    if data.get("type"):
+        qs = qs.filter(type__in=data["type"])
+    if data.get("offering"):
+        qs = qs.filter(offering__uuid=data["offering"])
+    if data.get("organisation"):
+        qs = qs.filter(project__customer__uuid=data["organisation"])
+    if data.get("project"):
+        qs = qs.filter(project__name__icontains=data["project"].strip())
+    if data.get("created_after"):
+        qs = qs.filter(created__date__gte=data["created_after"])
+    if data.get("created_before"):
+        qs = qs.filter(created__date__lte=data["created_before"])
+    return qs
+
+
+@provider_workspace
+def order_list(request: HttpRequest) -> HttpResponse:
+    visible = provider_orders(request.user)
+    params = request.GET.copy()
+    if "filtered" not in params:
+        # Opens on the provider's queue (Waldur opens on "executing" and providers miss it).
+        params.setlist("state", list(OrderFilterForm.DEFAULT_STATES))
+    form = OrderFilterForm(params, **_filter_choices(request.user, visible))
+    data = form.cleaned_data if form.is_valid() else {}
+    qs = order_queryset(filter_orders(visible, data)).order_by("created", "pk")
+    page = paginate(request, qs)
+    orders = list(page.object_list)
+    components = components_by_offering(orders)
+    rows = [
+        {
+            "order": o,
+            "limits": requested_limits(o, components.get(o.offering_id, {})),
+            "since": waiting_since(o),
+        }
+        for o in orders
+    ]
+    return render_workspace(
+        request,
+        "web/provider/orders.html",
+        {
+            "form": form,
+            "page": page,
+            "rows": rows,
+            "now": timezone.now(),
+            "pending": OrderState.PENDING_PROVIDER,
+        },
+        section="orders",
+    )
+
+
+def _order(request: HttpRequest, uuid: str) -> Order:
+    return get_by_uuid(order_queryset(provider_orders(request.user)), uuid)  # type: ignore[no-any-return]
+
+
+def _detail_context(order: Order) -> dict[str, Any]:
+    components = components_by_offering([order]).get(order.offering_id, {})
+    return {
+        "order": order,
+        "limits": requested_limits(order, components),
+        "events": order.events.select_related("actor").order_by("created", "pk"),
+        "since": waiting_since(order),
+        "now": timezone.now(),
+        "pending": OrderState.PENDING_PROVIDER,
+    }
+
+
+@provider_workspace
+def order_detail(request: HttpRequest, uuid: str) -> HttpResponse:
+    order = _order(request, uuid)
+    return render_workspace(request, "web/provider/order.html", _detail_context(order), section="orders")
+
+
+def decision_error(order: Order, error: DomainError, verb: str) -> str:
+    """A message a person understands, e.g. when another provider user decided first."""
+    if isinstance(error, StateConflict):
+        order.refresh_from_db()
+        if order.state != OrderState.PENDING_PROVIDER:
+            who = order.provider_reviewed_by
+            when = order.provider_reviewed_at
+            by = ""
+            if who is not None and when is not None:
+                name = who.get_full_name() or who.username
+                by = f" {name} decided on {timezone.localtime(when):%Y-%m-%d %H:%M}."
+            return (
+                f"This order can no longer be {verb}: it is no longer waiting for provider approval "
+                f"(it is now {order.get_state_display()}).{by}"
+            )
+    if isinstance(error, Forbidden):
+        return f"You may not {'approve' if verb == 'approved' else 'reject'} orders of this offering."
+    if isinstance(error, InvalidInput):
+        return error.summary()
+    return str(error)
+
+
+def _status_of(error: DomainError) -> int:
+    if isinstance(error, Forbidden):
+        return 403
+    if isinstance(error, StateConflict):
+        return 409
+    return 400
+
+
+@provider_workspace
+@require_http_methods(["GET", "POST"])
+def approve(request: HttpRequest, uuid: str) -> HttpResponse:
+    """GET shows what is requested and asks for confirmation; POST approves through the service."""
+    order = _order(request, uuid)
+    back = safe_next(request, reverse("web:order", args=[order.uuid.hex]))
+    status, error = 200, ""
+    if request.method == "POST":
+        try:
+            order_services.approve_order_by_provider(order=order, user=request.user)  # type: ignore[arg-type]
+        except DomainError as exc:
+            error, status = decision_error(order, exc, "approved"), _status_of(exc)
+        else:
+            messages.success(request, f"Order for {order.resource_name} approved.")
+            return redirect(back)
+    context = {**_detail_context(order), "error": error, "back": back}
+    return render_workspace(request, "web/provider/approve.html", context, section="orders", status=status)
+
+
+@provider_workspace
+@require_http_methods(["GET", "POST"])
+def reject(request: HttpRequest, uuid: str) -> HttpResponse:
+    order = _order(request, uuid)
+    back = safe_next(request, reverse("web:order", args=[order.uuid.hex]))
+    status, error = 200, ""
+    if request.method == "POST":
+        form = RejectForm(request.POST)
+        if form.is_valid():
+            try:
+                order_services.reject_order_by_provider(
+                    order=order,
+                    user=request.user,  # type: ignore[arg-type]
+                    comment=form.cleaned_data["comment"],
+                )
+            except DomainError as exc:
+                error, status = decision_error(order, exc, "rejected"), _status_of(exc)
+            else:
+                messages.success(request, f"Order for {order.resource_name} rejected.")
+                return redirect(back)
+        else:
+            status = 400
+    else:
+        form = RejectForm()
+    context = {**_detail_context(order), "form": form, "error": error, "back": back}
+    return render_workspace(request, "web/provider/reject.html", context, section="orders", status=status)
+
+
+@provider_workspace
+@require_POST
+def bulk(request: HttpRequest) -> HttpResponse:
+    """Step 1 (no `confirm`): show the selected orders and ask to confirm (and for a reason to reject).
+    Step 2: decide each order through the service and show a per-order result."""
+    action = request.POST.get("action")
+    if action not in ("approve", "reject"):
+        messages.error(request, "Choose Approve or Reject for the selected orders.")
+        return redirect("web:orders")
+    uuids = request.POST.getlist("order")
+    orders = []
+    for raw in uuids:
+        try:
+            orders.append(_order(request, raw))
+        except Exception:  # noqa: S112 (an order not visible is skipped; the result lists what was done)
+            continue
+    if not orders:
+        messages.error(request, "Select at least one order first.")
+        return redirect(safe_next(request, reverse("web:orders")))
+    back = safe_next(request, reverse("web:orders"))
+    form = RejectForm(request.POST if action == "reject" and "confirm" in request.POST else None)
+    context: dict[str, Any] = {"orders": orders, "action": action, "form": form, "back": back}
+    if "confirm" not in request.POST or (action == "reject" and not form.is_valid()):
+        status = 400 if "confirm" in request.POST else 200
+        return render_workspace(
+            request, "web/provider/bulk_confirm.html", context, section="orders", status=status
+        )
+    results = []
+    for order in orders:
+        try:
+            if action == "approve":
+                order_services.approve_order_by_provider(order=order, user=request.user)  # type: ignore[arg-type]
+            else:
+                order_services.reject_order_by_provider(
+                    order=order,
+                    user=request.user,  # type: ignore[arg-type]
+                    comment=form.cleaned_data["comment"],
+                )
+        except DomainError as exc:
+            results.append(
+                (order, False, decision_error(order, exc, "approved" if action == "approve" else "rejected"))
+            )
+        else:
+            results.append((order, True, "Approved." if action == "approve" else "Rejected."))
+    context["results"] = results
+    context["done"] = sum(1 for _, ok, _ in results if ok)
+    return render_workspace(request, "web/provider/bulk_result.html", context, section="orders")

@@ -1,0 +1,238 @@
+"""The provider's resources: the list with usage against limits, Set backend ID, Edit end date."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from efp.marketplace.exceptions import DomainError, Forbidden
+from efp.marketplace.models import Resource
+from efp.marketplace.selectors import provider_offerings, provider_resources
+from efp.marketplace.services.resources import set_resource_backend_id, set_resource_end_date_by_provider
+from efp.marketplace.states import USAGE_REPORTABLE_STATES, ResourceState
+from efp.structure.models import Customer
+from efp.structure.roles import Permission
+from efp.web import metering
+from efp.web.access import ProviderGrants, provider_workspace
+from efp.web.forms import BackendIdForm, EndDateForm, ResourceFilterForm
+from efp.web.views.common import error_text, get_by_uuid, paginate, render_workspace, safe_next, today
+
+ROW_PERMISSIONS = [
+    Permission.RESOURCE_SET_USAGE,
+    Permission.RESOURCE_SET_BACKEND_ID,
+    Permission.RESOURCE_SET_END_DATE,
+]
+REPORTABLE = ", ".join(sorted(s.value for s in USAGE_REPORTABLE_STATES))
+
+
+@dataclass
+class Action:
+    label: str
+    url: str
+    reason: str = ""  # why it is disabled; empty when it applies
+
+
+@dataclass
+class ResourceRow:
+    resource: Resource
+    statuses: list[metering.ComponentStatus]
+    actions: list[Action]
+
+
+def report_usage_refusal(resource: Resource, has_components: bool, allowed: bool) -> str:
+    """Why Report usage does not apply, or "" when it does (the service checks again on submit)."""
+    if not has_components:
+        return "This offering has no usage- or limit-billed components."
+    if resource.state not in USAGE_REPORTABLE_STATES:
+        return (
+            f"Usage can be reported only for resources in state {REPORTABLE}; this one is {resource.state}."
+        )
+    if resource.plan_id is None:
+        return "The resource has no plan, so usage cannot be reported."
+    if not allowed:
+        return "Only the provider organisation's owner or an offering manager may report usage."
+    return ""
+
+
+def row_actions(resource: Resource, statuses: list[Any], grants: ProviderGrants, back: str) -> list[Action]:
+    uuid = resource.uuid.hex
+    offering = resource.offering
+    has_components = bool(statuses)
+    next_qs = f"?next={back}" if back else ""
+    end_reason = ""
+    if not grants.allows(Permission.RESOURCE_SET_END_DATE, offering):
+        end_reason = "Only the provider organisation's owners and service managers may set the end date."
+    elif resource.state == ResourceState.TERMINATED:
+        end_reason = "The resource is terminated."
+    return [
+        Action(
+            "Show usage",
+            reverse("web:resource-usage", args=[uuid]),
+            "" if has_components else "This offering has no usage- or limit-billed components.",
+        ),
+        Action(
+            "Report usage",
+            reverse("web:resource-report", args=[uuid]) + next_qs,
+            report_usage_refusal(
+                resource, has_components, grants.allows(Permission.RESOURCE_SET_USAGE, offering)
+            ),
+        ),
+        Action(
+            "Set backend ID",
+            reverse("web:resource-backend-id", args=[uuid]) + next_qs,
+            ""
+            if grants.allows(Permission.RESOURCE_SET_BACKEND_ID, offering)
+            else "Only owners, service managers and offering managers of the provider may set it.",
+        ),
+        Action("Edit end date", reverse("web:resource-end-date", args=[uuid]) + next_qs, end_reason),
+    ]
+
+
+def filter_resources(qs: QuerySet[Resource], data: dict[str, Any], day: datetime.date) -> QuerySet[Resource]:
+    from django.db.models import Q
+
+    if data.get("q"):
+        q = data["q"].strip()
+        qs = qs.filter(Q(name__icontains=q) | Q(backend_id__iexact=q) | Q(effective_id__iexact=q))
+    if data.get("offering"):
+        qs = qs.filter(offering__uuid=data["offering"])
+    if data.get("organisation"):
+        qs = qs.filter(project__customer__uuid=data["organisation"])
+    if data.get("project"):
+        qs = qs.filter(project__name__icontains=data["project"].strip())
+    states = data.get("state") or []
+    if states:
+        qs = qs.filter(state__in=states)
+    elif not data.get("include_terminated"):
+        qs = qs.exclude(state=ResourceState.TERMINATED)
+    if data.get("ending_within") is not None:
+        qs = qs.filter(end_date__gte=day, end_date__lte=day + datetime.timedelta(days=data["ending_within"]))
+    month = data.get("no_report")
+    if month:
+        qs = qs.filter(
+            created__date__lt=metering.add_months(month, 1),
+            offering__components__billing_type__in=metering.METERED,
+        ).exclude(usages__billing_period=month)
+        qs = Resource.objects.filter(pk__in=qs.values("pk"))
+    if data.get("min_percent") is not None:
+        summaries = metering.summarise_queryset(qs, today=day)
+        ids = [
+            pk
+            for pk, statuses in summaries.items()
+            if (metering.highest_percent(statuses) or -1) >= data["min_percent"]
+        ]
+        qs = qs.filter(pk__in=ids)
+    return qs
+
+
+@provider_workspace
+def resource_list(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    day = today()
+    visible = provider_resources(user)
+    offerings = [(o.uuid.hex, o.name) for o in provider_offerings(user).order_by("name", "pk")]
+    organisations = [
+        (c.uuid.hex, c.name)
+        for c in Customer.objects.filter(pk__in=visible.values("project__customer_id")).order_by("name")
+    ]
+    form = ResourceFilterForm(request.GET or None, offerings=offerings, organisations=organisations)
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    qs = filter_resources(visible, data, day)
+    qs = qs.select_related("offering", "project__customer", "plan").order_by("name", "pk")
+    page = paginate(request, qs)
+    resources = list(page.object_list)
+    summaries = metering.summarise(resources, today=day)
+    grants = ProviderGrants(user, ROW_PERMISSIONS)
+    back = request.get_full_path()
+    from urllib.parse import quote
+
+    rows = [
+        ResourceRow(r, summaries.get(r.pk, []), row_actions(r, summaries.get(r.pk, []), grants, quote(back)))
+        for r in resources
+    ]
+    return render_workspace(
+        request,
+        "web/provider/resources.html",
+        {"form": form, "page": page, "rows": rows, "today": day},
+        section="resources",
+    )
+
+
+def _resource_form_view(
+    request: HttpRequest, uuid: str, *, form_class: Any, initial: dict[str, Any], title: str, apply: Any
+) -> HttpResponse:
+    resource = get_by_uuid(
+        provider_resources(request.user).select_related("offering", "project__customer"), uuid
+    )
+    back = safe_next(request, reverse("web:resources"))
+    status = 200
+    if request.method == "POST":
+        form = form_class(request.POST)
+        if form.is_valid():
+            try:
+                message = apply(resource, form.cleaned_data)
+            except Forbidden as error:
+                form.add_error(None, str(error))
+                status = 403
+            except DomainError as error:
+                form.add_error(None, error_text(error))
+                status = 409 if error.__class__.__name__ == "StateConflict" else 400
+            else:
+                messages.success(request, message)
+                return redirect(back)
+        else:
+            status = 400
+    else:
+        form = form_class(initial=initial(resource))
+    return render_workspace(
+        request,
+        "web/provider/resource_form.html",
+        {"resource": resource, "form": form, "title": title, "back": back},
+        section="resources",
+        status=status,
+    )
+
+
+@provider_workspace
+def set_backend_id(request: HttpRequest, uuid: str) -> HttpResponse:
+    def apply(resource: Resource, data: dict[str, Any]) -> str:
+        changed = set_resource_backend_id(resource=resource, user=request.user, backend_id=data["backend_id"])
+        if changed:
+            return f"Backend ID of {resource} set to “{data['backend_id']}”."
+        return f"Backend ID of {resource} is unchanged."
+
+    return _resource_form_view(
+        request,
+        uuid,
+        form_class=BackendIdForm,
+        initial=lambda r: {"backend_id": r.backend_id},
+        title="Set backend ID",
+        apply=apply,
+    )
+
+
+@provider_workspace
+def edit_end_date(request: HttpRequest, uuid: str) -> HttpResponse:
+    def apply(resource: Resource, data: dict[str, Any]) -> str:
+        resource = set_resource_end_date_by_provider(
+            resource=resource, user=request.user, end_date=data["end_date"]
+        )
+        if resource.end_date:
+            return f"End date of {resource} set to {resource.end_date:%Y-%m-%d}."
+        return f"End date of {resource} removed."
+
+    return _resource_form_view(
+        request,
+        uuid,
+        form_class=EndDateForm,
+        initial=lambda r: {"end_date": r.end_date},
+        title="Edit end date",
+        apply=apply,
+    )
