@@ -25,15 +25,20 @@ class OrderingFilter(filters.OrderingFilter):
         return queryset
 
 
+def split_values(value: Any) -> list[str]:
+    """Repeated keys and comma lists alike: QueryArrayWidget splits `a,b` only outside a QueryDict."""
+    return [part.strip() for item in (value or []) if item for part in str(item).split(",") if part.strip()]
+
+
 class MultipleUUIDFormField(forms.Field):
     widget = QueryArrayWidget
 
     def clean(self, value: Any) -> list[uuid.UUID]:
-        values = [item for item in (value or []) if item not in ("", None)]
+        values = split_values(value)
         result = []
         for item in values:
             try:
-                result.append(uuid.UUID(str(item).strip()))
+                result.append(uuid.UUID(item))
             except ValueError as error:
                 raise ValidationError("Enter a valid UUID.", code="invalid") from error
         return result
@@ -65,7 +70,7 @@ class MultipleStringFilter(django_filters.Filter):
     field_class = forms.Field
 
     def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
-        values = [item for item in (value or []) if item]
+        values = split_values(value)
         if not values:
             return qs
         return qs.filter(**{f"{self.field_name}__in": values})

@@ -2,7 +2,7 @@
 
 from rest_framework.routers import BaseRouter
 
-from efp.marketplace.api import views
+from efp.marketplace.api import resources, usage, views
 
 
 def register(router: BaseRouter) -> None:
@@ -19,4 +19,18 @@ def register(router: BaseRouter) -> None:
     router.register("marketplace-categories", views.CategoryViewSet, basename="marketplace-category")
     router.register(
         "marketplace-service-providers", views.ServiceProviderViewSet, basename="marketplace-service-provider"
+    )
+    router.register("marketplace-resources", resources.ConsumerResourceViewSet, basename="marketplace-resource")
+    router.register(
+        "marketplace-provider-resources",
+        resources.ProviderResourceViewSet,
+        basename="marketplace-provider-resources",
+    )
+    router.register(
+        "marketplace-component-usages", usage.ComponentUsageViewSet, basename="marketplace-component-usage"
+    )
+    router.register(
+        "marketplace-component-user-usages",
+        usage.ComponentUserUsageViewSet,
+        basename="marketplace-component-user-usages",
     )

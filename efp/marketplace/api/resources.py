@@ -1,0 +1,667 @@
+"""Resources: `/api/marketplace-provider-resources/` (contract §6) and `/api/marketplace-resources/`.
+
+Views are thin: visible queryset (404), permission predicate (403), validate (400), service (409), render.
+Lists run a constant number of queries: related rows are joined or prefetched, `can_terminate` is an
+annotation, and `limit_usage` sums are fetched once per page by the list serializer.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+import django_filters
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.http import Http404
+from django.utils import timezone
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from efp.marketplace import selectors
+from efp.marketplace.api.filters import HyperlinkUUIDFilter
+from efp.marketplace.api.serializers import (
+    OfferingComponentSerializer,
+    OfferingPlanFieldsSerializer,
+    OrderDetailsSerializer,
+)
+from efp.marketplace.api.views import order_queryset
+from efp.marketplace.models import (
+    ComponentUsage,
+    OfferingComponent,
+    OfferingRole,
+    Order,
+    Plan,
+    Resource,
+    ResourcePlanPeriod,
+)
+from efp.marketplace.services import orders as order_services
+from efp.marketplace.services import resources as resource_services
+from efp.marketplace.services.usage import billing_period_of, month_start
+from efp.marketplace.states import ACTIVE_ORDER_STATES, OrderState, OrderType, ResourceState
+from efp.rest.fields import HexUUIDField, HyperlinkInputField, LinkField, UTCDateTimeField, absolute_url
+from efp.rest.filters import MultipleStringFilter, MultipleUUIDFilter, uuid_or_none
+from efp.rest.viewsets import ReadOnlyViewSet, acting_user
+from efp.structure.models import ProjectRole
+
+BT = OfferingComponent.BillingType
+LP = OfferingComponent.LimitPeriod
+TERMINABLE_STATES = (ResourceState.OK, ResourceState.ERRED)
+# limit_usage of limit components over longer periods sums the period's usage records (§6.2).
+SUMMED_PERIODS: dict[str, str] = {LP.QUARTERLY: "quarterly", LP.ANNUAL: "annual", LP.TOTAL: "total"}
+
+
+# --- representation -------------------------------------------------------------------------------
+
+
+def limit_usage_sums(resources: list[Resource]) -> dict[int, dict[str, dict[str, Decimal]]]:
+    """{resource id: {component type: {"quarterly"|"annual"|"total": sum}}} of limit components, one query."""
+    if not resources:
+        return {}
+    current = billing_period_of(timezone.now())
+    quarter = datetime.date(current.year, 3 * ((current.month - 1) // 3) + 1, 1)
+    rows = (
+        ComponentUsage.objects.filter(
+            resource_id__in=[r.pk for r in resources], component__billing_type=BT.LIMIT
+        )
+        .values("resource_id", "component__type")
+        .annotate(
+            total=Sum("usage"),
+            annual=Sum("usage", filter=Q(billing_period__gte=datetime.date(current.year, 1, 1))),
+            quarterly=Sum("usage", filter=Q(billing_period__gte=quarter)),
+        )
+        .order_by()
+    )
+    sums: dict[int, dict[str, dict[str, Decimal]]] = defaultdict(dict)
+    for row in rows:
+        sums[row["resource_id"]][row["component__type"]] = {
+            "total": row["total"],
+            "annual": row["annual"],
+            "quarterly": row["quarterly"],
+        }
+    return sums
+
+
+class ResourceListSerializer(serializers.ListSerializer):
+    def to_representation(self, data: Any) -> list[Any]:
+        items = list(data.all() if isinstance(data, QuerySet) else data)
+        self.child.usage_sums = limit_usage_sums(items)  # type: ignore[union-attr]
+        return [self.child.to_representation(item) for item in items]  # type: ignore[union-attr]
+
+
+class ResourceSerializer(OfferingPlanFieldsSerializer):
+    """The `Resource` of contract §6.2. Objects are never null: `{}` stands for "nothing"."""
+
+    url = LinkField("marketplace-resource-detail")
+    scope = serializers.SerializerMethodField()
+    resource_uuid = serializers.SerializerMethodField()
+    resource_type = serializers.SerializerMethodField()
+    project = LinkField("project-detail", attr="project")
+    project_uuid = HexUUIDField(source="project.uuid", read_only=True)
+    project_name = serializers.CharField(source="project.name", read_only=True)
+    project_description = serializers.CharField(source="project.description", read_only=True)
+    project_slug = serializers.CharField(source="project.slug", read_only=True)
+    project_end_date = serializers.DateField(source="project.end_date", read_only=True)
+    project_end_date_requested_by = LinkField("user-detail", attr="project.end_date_requested_by")
+    customer_uuid = HexUUIDField(source="project.customer.uuid", read_only=True)
+    customer_name = serializers.CharField(source="project.customer.name", read_only=True)
+    customer_slug = serializers.CharField(source="project.customer.slug", read_only=True)
+    offering_slug = serializers.CharField(source="offering.slug", read_only=True)
+    offering_backend_id = serializers.CharField(source="offering.backend_id", read_only=True)
+    offering_state = serializers.CharField(source="offering.state", read_only=True)
+    offering_customer_uuid = HexUUIDField(source="offering.customer.uuid", read_only=True)
+    offering_components = serializers.SerializerMethodField()
+    backend_metadata = serializers.SerializerMethodField()
+    is_usage_based = serializers.SerializerMethodField()
+    is_limit_based = serializers.SerializerMethodField()
+    current_usages = serializers.SerializerMethodField()
+    can_terminate = serializers.SerializerMethodField()
+    report = serializers.JSONField(read_only=True)
+    end_date_requested_by = LinkField("user-detail", attr="end_date_requested_by")
+    username = serializers.SerializerMethodField()
+    limit_usage = serializers.SerializerMethodField()
+    endpoints = serializers.SerializerMethodField()
+    options = serializers.SerializerMethodField()
+    available_actions = serializers.SerializerMethodField()
+    last_sync = UTCDateTimeField(read_only=True)
+    user_requires_reconsent = serializers.SerializerMethodField()
+    renewal_date = serializers.SerializerMethodField()
+
+    usage_sums: dict[int, dict[str, dict[str, Decimal]]] | None = None
+
+    class Meta:
+        model = Resource
+        list_serializer_class = ResourceListSerializer
+        fields: tuple[str, ...] = (
+            *OfferingPlanFieldsSerializer.SHARED_FIELDS,
+            "url", "scope", "description", "state", "resource_uuid", "backend_id", "effective_id",
+            "resource_type", "project", "project_uuid", "project_name", "project_description", "project_slug",
+            "project_end_date", "project_end_date_requested_by", "customer_uuid", "customer_name",
+            "customer_slug", "offering_slug", "offering_backend_id", "offering_state",
+            "offering_customer_uuid",
+            "offering_components", "backend_metadata", "is_usage_based", "is_limit_based", "name", "slug",
+            "current_usages", "can_terminate", "report", "end_date", "end_date_requested_by", "username",
+            "limit_usage", "downscaled", "restrict_member_access", "paused", "endpoints", "error_message",
+            "error_traceback", "options", "available_actions", "last_sync", "user_requires_reconsent",
+            "renewal_date",
+        )  # fmt: skip
+        read_only_fields = fields
+
+    def to_representation(self, instance: Any) -> Any:
+        data = super().to_representation(instance)
+        if "last_sync" in data and data["last_sync"] is None:
+            del data["last_sync"]  # the SDK parses it as a non-null datetime when present
+        return data
+
+    def _components(self, obj: Resource) -> list[OfferingComponent]:
+        return list(obj.offering.components.all())
+
+    def get_scope(self, obj: Resource) -> None:
+        return None
+
+    def get_resource_uuid(self, obj: Resource) -> None:
+        return None
+
+    def get_resource_type(self, obj: Resource) -> None:
+        return None
+
+    def get_offering_components(self, obj: Resource) -> Any:
+        return OfferingComponentSerializer(self._components(obj), many=True).data
+
+    def get_backend_metadata(self, obj: Resource) -> dict[str, Any]:
+        return dict(obj.backend_metadata or {})
+
+    def get_is_usage_based(self, obj: Resource) -> bool:
+        return any(c.billing_type == BT.USAGE for c in self._components(obj))
+
+    def get_is_limit_based(self, obj: Resource) -> bool:
+        return any(c.billing_type == BT.LIMIT for c in self._components(obj))
+
+    def get_current_usages(self, obj: Resource) -> dict[str, float]:
+        return {key: float(value) for key, value in (obj.current_usages or {}).items()}
+
+    def get_can_terminate(self, obj: Resource) -> bool:
+        has_active_order = getattr(obj, "has_active_order", None)
+        if has_active_order is None:
+            has_active_order = obj.orders.filter(state__in=list(ACTIVE_ORDER_STATES)).exists()
+        return obj.state in TERMINABLE_STATES and not has_active_order
+
+    def get_username(self, obj: Resource) -> None:
+        return None  # the caller's offering-user name; there are no offering users here
+
+    def get_limit_usage(self, obj: Resource) -> dict[str, float | None]:
+        """Per limit component: this month's usage, or the quarter's, year's or all-time sum (§6.2)."""
+        sums = self.usage_sums if self.usage_sums is not None else limit_usage_sums([obj])
+        current = obj.current_usages or {}
+        result: dict[str, float | None] = {}
+        for component in self._components(obj):
+            if component.billing_type != BT.LIMIT:
+                continue
+            if component.limit_period in SUMMED_PERIODS:
+                key = SUMMED_PERIODS[str(component.limit_period)]
+                value = sums.get(obj.pk, {}).get(component.type, {}).get(key)
+                result[component.type] = float(value) if value is not None else None
+            else:
+                value = current.get(component.type)
+                result[component.type] = float(value) if value is not None else None
+        return result
+
+    def get_endpoints(self, obj: Resource) -> list[Any]:
+        return []
+
+    def get_options(self, obj: Resource) -> dict[str, Any]:
+        return dict(obj.options or {})
+
+    def get_available_actions(self, obj: Resource) -> list[str]:
+        return []
+
+    def get_user_requires_reconsent(self, obj: Resource) -> bool:
+        return False
+
+    def get_renewal_date(self, obj: Resource) -> None:
+        return None
+
+
+class ResourceDetailSerializer(ResourceSerializer):
+    """Retrieve adds the order in progress and the creation order (§6.2)."""
+
+    order_in_progress = serializers.SerializerMethodField()
+    creation_order = serializers.SerializerMethodField()
+
+    class Meta(ResourceSerializer.Meta):
+        fields = (*ResourceSerializer.Meta.fields, "order_in_progress", "creation_order")
+        read_only_fields: tuple[str, ...] = fields
+
+    def _order(self, qs: QuerySet[Order]) -> dict[str, Any] | None:
+        order = order_queryset(qs).first()
+        if order is None:
+            return None
+        return OrderDetailsSerializer(order, context={**self.context, "nested": True}).data
+
+    def get_order_in_progress(self, obj: Resource) -> dict[str, Any] | None:
+        return self._order(
+            Order.objects.filter(resource=obj, state__in=list(ACTIVE_ORDER_STATES)).order_by(
+                "-created", "-pk"
+            )
+        )
+
+    def get_creation_order(self, obj: Resource) -> dict[str, Any] | None:
+        return self._order(
+            Order.objects.filter(resource=obj, type=OrderType.CREATE).order_by("created", "pk")
+        )
+
+
+def resource_queryset(qs: QuerySet[Resource]) -> QuerySet[Resource]:
+    active = Order.objects.filter(resource=OuterRef("pk"), state__in=list(ACTIVE_ORDER_STATES))
+    return (
+        qs.select_related(
+            "offering__customer__service_provider",
+            "offering__category",
+            "plan__offering",
+            "project__customer",
+            "project__end_date_requested_by",
+            "end_date_requested_by",
+        )
+        .prefetch_related(Prefetch("offering__components", queryset=OfferingComponent.objects.order_by("pk")))
+        .annotate(has_active_order=Exists(active), project_name=F("project__name"))  # for o=project_name
+    )
+
+
+class PlanPeriodComponentSerializer(serializers.Serializer):
+    uuid = HexUUIDField(read_only=True)
+    created = UTCDateTimeField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    type = serializers.CharField(source="component.type", read_only=True)
+    name = serializers.CharField(source="component.name", read_only=True)
+    measured_unit = serializers.CharField(source="component.measured_unit", read_only=True)
+    usage = serializers.DecimalField(max_digits=20, decimal_places=2, read_only=True)
+    date = UTCDateTimeField(read_only=True)
+    recurring = serializers.BooleanField(read_only=True)
+
+
+# --- input ----------------------------------------------------------------------------------------
+
+
+class ResourceBackendIdSerializer(serializers.Serializer):
+    backend_id = serializers.CharField(max_length=255, allow_blank=True, trim_whitespace=False)
+
+
+class ResourceLimitsSerializer(serializers.Serializer):
+    limits = serializers.DictField()
+
+
+class BackendMetadataSerializer(serializers.Serializer):
+    backend_metadata = serializers.DictField()
+
+
+class ReportSectionSerializer(serializers.Serializer):
+    header = serializers.CharField()
+    body = serializers.CharField()
+
+
+class ReportSerializer(serializers.Serializer):
+    report = ReportSectionSerializer(many=True)
+
+    def validate_report(self, value: list[Any]) -> list[Any]:
+        if not value:
+            raise serializers.ValidationError("Report object should contain at least one section.")
+        return value
+
+
+class EndDateSerializer(serializers.Serializer):
+    end_date = serializers.DateField(allow_null=True)
+
+
+class ErredSerializer(serializers.Serializer):
+    error_message = serializers.CharField(required=False, allow_blank=True, default="")
+    error_traceback = serializers.CharField(
+        required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+
+
+class TerminateSerializer(serializers.Serializer):
+    attributes = serializers.DictField(required=False, default=dict)
+
+
+class UpdateLimitsSerializer(serializers.Serializer):
+    limits = serializers.DictField()
+
+
+class SwitchPlanSerializer(serializers.Serializer):
+    plan = HyperlinkInputField(
+        ("marketplace-public-offering-plan-detail", "marketplace-plan-detail"),
+        lambda request: Plan.objects.select_related("offering"),
+        kwarg="plan_uuid",
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        # `/marketplace-plans/<uuid>/` names its key `uuid`, the public offering's plan URL `plan_uuid`.
+        plan = data.get("plan") if isinstance(data, dict) else None
+        if isinstance(plan, str) and "/marketplace-plans/" in plan:
+            key = uuid_or_none(plan.rstrip("/").rsplit("/", 1)[-1])
+            found = Plan.objects.filter(uuid=key).first() if key else None
+            if found is None:
+                raise serializers.ValidationError({"plan": ["Invalid hyperlink - Object does not exist."]})
+            return {"plan": found}
+        return super().to_internal_value(data)
+
+
+# --- filters --------------------------------------------------------------------------------------
+
+
+def _component_exists(billing_type: str) -> Exists:
+    return Exists(OfferingComponent.objects.filter(offering=OuterRef("offering"), billing_type=billing_type))
+
+
+class ResourceFilter(django_filters.FilterSet):
+    """Contract §6.1."""
+
+    offering_uuid = MultipleUUIDFilter(field_name="offering__uuid")
+    offering = HyperlinkUUIDFilter(field_name="offering__uuid")
+    offering_type = MultipleStringFilter(field_name="offering__type")
+    offering_slug = MultipleStringFilter(field_name="offering__slug")
+    offering_billable = django_filters.BooleanFilter(field_name="offering__billable")
+    offering_shared = django_filters.BooleanFilter(field_name="offering__shared")
+    project_uuid = MultipleUUIDFilter(field_name="project__uuid")
+    project_name = django_filters.CharFilter(field_name="project__name", lookup_expr="icontains")
+    customer_uuid = MultipleUUIDFilter(field_name="project__customer__uuid")
+    customer = HyperlinkUUIDFilter(field_name="project__customer__uuid")
+    provider_uuid = MultipleUUIDFilter(field_name="offering__customer__uuid")
+    category_uuid = MultipleUUIDFilter(field_name="offering__category__uuid")
+    plan_uuid = MultipleUUIDFilter(field_name="plan__uuid")
+    service_manager_uuid = django_filters.UUIDFilter(method="filter_service_manager")
+    state = django_filters.MultipleChoiceFilter(choices=ResourceState.choices)
+    order_state = django_filters.MultipleChoiceFilter(choices=OrderState.choices, method="filter_order_state")
+    backend_id = django_filters.CharFilter(field_name="backend_id")
+    name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+    name_exact = django_filters.CharFilter(field_name="name")
+    slug = django_filters.CharFilter(field_name="slug")
+    query = django_filters.CharFilter(method="filter_query")
+    runtime_state = django_filters.CharFilter(field_name="backend_metadata__runtime_state")
+    downscaled = django_filters.BooleanFilter()
+    restrict_member_access = django_filters.BooleanFilter()
+    paused = django_filters.BooleanFilter()
+    has_terminate_date = django_filters.BooleanFilter(
+        field_name="end_date", lookup_expr="isnull", exclude=True
+    )
+    usage_based = django_filters.BooleanFilter(method="filter_usage_based")
+    limit_based = django_filters.BooleanFilter(method="filter_limit_based")
+    only_usage_based = django_filters.BooleanFilter(method="filter_only_usage_based")
+    only_limit_based = django_filters.BooleanFilter(method="filter_only_limit_based")
+    created = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
+    modified = django_filters.IsoDateTimeFilter(field_name="modified", lookup_expr="gte")
+
+    class Meta:
+        model = Resource
+        fields: list[str] = []
+
+    def filter_service_manager(self, qs: QuerySet[Resource], name: str, value: Any) -> QuerySet[Resource]:
+        return qs.filter(offering_id__in=OfferingRole.objects.filter(user__uuid=value).values("offering_id"))
+
+    def filter_order_state(self, qs: QuerySet[Resource], name: str, value: list[str]) -> QuerySet[Resource]:
+        if not value:
+            return qs
+        return qs.filter(pk__in=Order.objects.filter(state__in=value).values("resource_id"))
+
+    def filter_query(self, qs: QuerySet[Resource], name: str, value: str) -> QuerySet[Resource]:
+        value = (value or "").strip()
+        if not value:
+            return qs
+        key = uuid_or_none(value)
+        if key is not None:
+            return qs.filter(uuid=key)
+        return qs.filter(
+            Q(name__icontains=value)
+            | Q(slug__icontains=value)
+            | Q(backend_id__iexact=value)
+            | Q(effective_id__iexact=value)
+        )
+
+    def _by_components(
+        self, qs: QuerySet[Resource], has: dict[str, bool], value: bool | None
+    ) -> QuerySet[Resource]:
+        if value is None:
+            return qs
+        condition = Q()
+        for billing_type, present in has.items():
+            exists = _component_exists(billing_type)
+            condition &= Q(exists) if present else ~Q(exists)
+        return qs.filter(condition) if value else qs.exclude(condition)
+
+    def filter_usage_based(self, qs: QuerySet[Resource], name: str, value: bool | None) -> QuerySet[Resource]:
+        return self._by_components(qs, {BT.USAGE: True}, value)
+
+    def filter_limit_based(self, qs: QuerySet[Resource], name: str, value: bool | None) -> QuerySet[Resource]:
+        return self._by_components(qs, {BT.LIMIT: True}, value)
+
+    def filter_only_usage_based(
+        self, qs: QuerySet[Resource], name: str, value: bool | None
+    ) -> QuerySet[Resource]:
+        return self._by_components(qs, {BT.USAGE: True, BT.LIMIT: False}, value)
+
+    def filter_only_limit_based(
+        self, qs: QuerySet[Resource], name: str, value: bool | None
+    ) -> QuerySet[Resource]:
+        return self._by_components(qs, {BT.LIMIT: True, BT.USAGE: False}, value)
+
+
+# --- views ----------------------------------------------------------------------------------------
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        raise PermissionDenied()
+
+
+class BaseResourceViewSet(ReadOnlyViewSet):
+    serializer_class = ResourceSerializer
+    filterset_class = ResourceFilter
+    ordering_fields = ("name", "created", "end_date", "state", "project_name")
+
+    def visible(self) -> QuerySet[Resource]:
+        raise NotImplementedError
+
+    def get_queryset(self) -> QuerySet[Resource]:
+        return resource_queryset(self.visible()).order_by("created", "pk")
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        if self.action == "retrieve":
+            return ResourceDetailSerializer
+        return ResourceSerializer
+
+    def _order_uuid(self, order: Order) -> Response:
+        return Response({"order_uuid": order.uuid.hex})
+
+    @action(detail=True, methods=["post"])
+    def terminate(self, request: Request, uuid: str | None = None) -> Response:
+        resource = self.get_object()
+        body = TerminateSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        order = order_services.terminate_resource(
+            resource=resource,
+            user=acting_user(request),
+            attributes=body.validated_data.get("attributes") or {},
+        )
+        return self._order_uuid(order)
+
+    @action(detail=True, methods=["get"])
+    def plan_periods(self, request: Request, uuid: str | None = None) -> Response:
+        resource = self.get_object()
+        current = billing_period_of(timezone.now())
+        periods = list(
+            ResourcePlanPeriod.objects.filter(resource=resource)
+            .filter(Q(end__isnull=True) | Q(end__gte=month_start(current)))
+            .select_related("plan")
+            .order_by("start", "pk")
+        )
+        usages: dict[int, list[ComponentUsage]] = defaultdict(list)
+        for usage in ComponentUsage.objects.filter(
+            plan_period__in=periods, billing_period=current
+        ).select_related("component"):
+            usages[usage.plan_period_id].append(usage)  # type: ignore[index]
+        data = [
+            {
+                "uuid": period.uuid.hex,
+                "plan_name": period.plan.name,
+                "plan_uuid": period.plan.uuid.hex,
+                "start": UTCDateTimeField().to_representation(period.start),
+                "end": UTCDateTimeField().to_representation(period.end) if period.end else None,
+                "components": PlanPeriodComponentSerializer(usages[period.pk], many=True).data,
+            }
+            for period in periods
+        ]
+        return Response(data)
+
+    @action(detail=True, methods=["get"])
+    def team(self, request: Request, uuid: str | None = None) -> Response:
+        resource = self.get_object()
+        roles = (
+            ProjectRole.objects.filter(project_id=resource.project_id).select_related("user").order_by("pk")
+        )
+        return Response(
+            [
+                {
+                    "url": absolute_url(request, "user-detail", uuid=role.user.uuid.hex),
+                    "uuid": role.user.uuid.hex,
+                    "username": role.user.username,
+                    "full_name": role.user.full_name,
+                    "email": role.user.email,
+                    "role": role.role,
+                    "expiration_time": None,
+                    "offering_user_username": None,
+                    "offering_user_state": None,
+                }
+                for role in roles
+            ]
+        )
+
+    @action(detail=True, methods=["get"])
+    def details(self, request: Request, uuid: str | None = None) -> Response:
+        self.get_object()
+        raise Http404("This resource has no backend scope.")
+
+
+class ProviderResourceViewSet(BaseResourceViewSet):
+    """Resources of the offerings of organisations where the user holds a role (§2.2): consumers get 404."""
+
+    def visible(self) -> QuerySet[Resource]:
+        return selectors.provider_resources(self.request.user)
+
+    @action(detail=True, methods=["post"])
+    def set_backend_id(self, request: Request, uuid: str | None = None) -> Response:
+        resource = self.get_object()
+        _require(resource_services.can_set_backend_id(acting_user(request), resource))
+        body = ResourceBackendIdSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        changed = resource_services.set_resource_backend_id(
+            resource=resource, user=acting_user(request), backend_id=body.validated_data["backend_id"]
+        )
+        text = "Resource backend_id has been changed." if changed else "Resource backend_id is not changed."
+        return Response({"status": text})
+
+    @action(detail=True, methods=["post"])
+    def set_limits(self, request: Request, uuid: str | None = None) -> Response:
+        resource = self.get_object()
+        _require(resource_services.can_sync(acting_user(request), resource))
+        body = ResourceLimitsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        resource_services.set_resource_limits(
+            resource=resource, user=acting_user(request), limits=body.validated_data["limits"]
+        )
+        return Response({"status": "Resource limits have been updated."})
+
+    @action(detail=True, methods=["post"])
+    def set_backend_metadata(self, request: Request, uuid: str | None = None) -> Response:
+        resource = self.get_object()
+        _require(resource_services.can_set_backend_metadata(acting_user(request), resource))
+        body = BackendMetadataSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        resource_services.set_resource_backend_metadata(
+            resource=resource,
+            user=acting_user(request),
+            backend_metadata=body.validated_data["backend_metadata"],
+        )
+        return Response({"status": "The backend metadata is updated"})
+
+    @action(detail=True, methods=["post"])
+    def submit_report(self, request: Request, uuid: str | None = None) -> Response:
+        resource = self.get_object()
+        _require(resource_services.can_submit_report(acting_user(request), resource))
+        body = ReportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        report = [dict(section) for section in body.validated_data["report"]]
+        resource_services.submit_resource_report(resource=resource, user=acting_user(request), report=report)
+        return Response({"status": "Report is submitted"})
+
+    @action(detail=True, methods=["post"])
+    def set_end_date_by_provider(self, request: Request, uuid: str | None = None) -> Response:
+        resource = self.get_object()
+        _require(resource_services.can_set_end_date(acting_user(request), resource))
+        body = EndDateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        resource_services.set_resource_end_date_by_provider(
+            resource=resource, user=acting_user(request), end_date=body.validated_data["end_date"]
+        )
+        return Response(status=status.HTTP_200_OK)
+
+    @action(detail=True, methods=["post"])
+    def set_as_erred(self, request: Request, uuid: str | None = None) -> Response:
+        resource = self.get_object()
+        _require(resource_services.can_sync(acting_user(request), resource))
+        body = ErredSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        resource_services.set_resource_erred(
+            resource=resource, user=acting_user(request), **body.validated_data
+        )
+        return Response({"status": "Resource has been set as erred."})
+
+    @action(detail=True, methods=["post"])
+    def set_as_ok(self, request: Request, uuid: str | None = None) -> Response:
+        resource_services.set_resource_ok(resource=self.get_object(), user=acting_user(request))
+        return Response({"status": "Resource has been set as OK."})
+
+    @action(detail=True, methods=["post"])
+    def set_state_ok(self, request: Request, uuid: str | None = None) -> Response:
+        resource_services.recover_resource(resource=self.get_object(), user=acting_user(request))
+        return Response({"status": "Resource state has been changed to OK."})
+
+    @action(detail=True, methods=["post"])
+    def refresh_last_sync(self, request: Request, uuid: str | None = None) -> Response:
+        resource_services.refresh_resource_last_sync(resource=self.get_object(), user=acting_user(request))
+        return Response({"status": "Last sync time has been refreshed."})
+
+    @action(detail=True, methods=["post"])
+    def unlink(self, request: Request, uuid: str | None = None) -> Response:
+        resource_services.unlink_resource(resource=self.get_object(), user=acting_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ConsumerResourceViewSet(BaseResourceViewSet):
+    """Resources of my projects and my organisations' projects (`/api/marketplace-resources/`)."""
+
+    def visible(self) -> QuerySet[Resource]:
+        return selectors.consumer_resources(self.request.user)
+
+    @action(detail=True, methods=["post"])
+    def update_limits(self, request: Request, uuid: str | None = None) -> Response:
+        resource = self.get_object()
+        body = UpdateLimitsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = order_services.update_resource_limits(
+            resource=resource, user=acting_user(request), limits=body.validated_data["limits"]
+        )
+        return self._order_uuid(order)
+
+    @action(detail=True, methods=["post"])
+    def switch_plan(self, request: Request, uuid: str | None = None) -> Response:
+        resource = self.get_object()
+        body = SwitchPlanSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        order = order_services.switch_resource_plan(
+            resource=resource, user=acting_user(request), plan=body.validated_data["plan"]
+        )
+        return self._order_uuid(order)

@@ -1,0 +1,643 @@
+"""Usage verbs: the only code that writes component usage (overall and per user) and its revisions.
+
+Rules (contract §7.3-§7.5): one ComponentUsage per (resource, component, plan period, billing month),
+overwritten by every report; the billing month is computed in `settings.TIME_ZONE`; validation runs
+before the permission check for `set_usage`. Writes lock the resource row, so concurrent reports for one
+resource are serialised and cannot race to create duplicate rows; an IntegrityError is still retried once.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from efp.accounts.models import User
+from efp.marketplace.exceptions import Forbidden, InvalidInput
+from efp.marketplace.models import (
+    ComponentUsage,
+    ComponentUserUsage,
+    OfferingComponent,
+    Resource,
+    ResourcePlanPeriod,
+    UsageRevision,
+)
+from efp.marketplace.states import USAGE_REPORTABLE_STATES
+from efp.structure.permissions import has_permission
+from efp.structure.roles import Permission
+
+BT = OfferingComponent.BillingType
+# Components whose usage is reported (contract §7.3 rule 5; prepaid `one` since 8.x).
+REPORTABLE_BILLING_TYPES = frozenset({BT.USAGE, BT.LIMIT, BT.ONE})
+# Components a service provider (not staff) may back-fill for past months (contract §7.3 rule 7).
+PROVIDER_BACKFILL_BILLING_TYPES = frozenset({BT.LIMIT, BT.ONE})
+# How far back the month selector of the GUI goes at least, for those allowed to back-fill.
+BACKFILL_MONTHS = 12
+MAX_INTEGER_DIGITS = 18
+AGENT_MARKER = "waldur-site-agent"
+
+MSG_FUTURE = "Cannot submit usage for future dates"
+MSG_PROVIDER_BACKFILL = (
+    "Service providers can only specify date for limit-based or prepaid billing components "
+    "when backfilling past billing periods."
+)
+MSG_BACKFILL_ROLE = "Only staff users and service providers can specify date for backfilling"
+MSG_INVALID_STATE = "Resource is not in valid state."
+MSG_NO_PLAN = "Resource must have a plan to report usage"
+MSG_CLOSED = "Billing period is closed."
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class UsageItem:
+    type: str
+    amount: Decimal
+    description: str = ""
+    recurring: bool = False
+
+
+@dataclass(frozen=True)
+class UserUsageItem:
+    username: str
+    usage: Decimal
+    user: User | None = None
+    date: datetime.datetime | None = None
+
+
+# --- billing months -----------------------------------------------------------------------------
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def billing_period_of(moment: datetime.datetime) -> datetime.date:
+    """The first day of the month of `moment` in settings.TIME_ZONE."""
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, _zone())
+    return moment.astimezone(_zone()).date().replace(day=1)
+
+
+def month_start(period: datetime.date) -> datetime.datetime:
+    """The instant a billing month starts, in settings.TIME_ZONE."""
+    return datetime.datetime(period.year, period.month, 1, tzinfo=_zone())
+
+
+def add_months(period: datetime.date, months: int) -> datetime.date:
+    index = period.year * 12 + period.month - 1 + months
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+def source_for(user_agent: str, default: str = UsageRevision.Source.API) -> str:
+    """API calls from the Waldur site agent are recorded as such."""
+    return UsageRevision.Source.AGENT if AGENT_MARKER in (user_agent or "").lower() else default
+
+
+# --- permissions --------------------------------------------------------------------------------
+
+
+def can_report_usage(user: Any, resource: Resource) -> bool:
+    """Staff, the provider's owner and offering managers (RESOURCE.SET_USAGE on the offering side)."""
+    offering = resource.offering
+    return has_permission(
+        user, Permission.RESOURCE_SET_USAGE, customers=[offering.customer], offerings=[offering]
+    )
+
+
+def reportable_months(*, user: Any, resource: Resource) -> list[datetime.date]:
+    """First days of the months `user` may report for `resource`, newest first.
+
+    Empty when the user may not report at all; otherwise the current month comes first. Staff may back-fill
+    every component, providers only limit and prepaid ones, so providers get past months only when the
+    offering has such components. Past months reach back to the resource's creation month, and at least
+    BACKFILL_MONTHS months.
+    """
+    if not can_report_usage(user, resource):
+        return []
+    current = billing_period_of(timezone.now())
+    backfills = bool(user.is_staff) or any(
+        c.billing_type in PROVIDER_BACKFILL_BILLING_TYPES for c in resource.offering.components.all()
+    )
+    if not backfills:
+        return [current]
+    oldest = min(billing_period_of(resource.created), add_months(current, -(BACKFILL_MONTHS - 1)))
+    months, month = [], current
+    while month >= oldest:
+        months.append(month)
+        month = add_months(month, -1)
+    return months
+
+
+# --- validation helpers -------------------------------------------------------------------------
+
+
+def _amount_errors(amount: Any) -> list[str]:
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        return ["A valid number is required."]
+    _sign, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)
+    problems = []
+    if amount < 0:
+        problems.append("Ensure this value is greater than or equal to 0.")
+    if exponent < -2 and amount != amount.quantize(Decimal("0.01")):
+        problems.append("Ensure that there are no more than 2 decimal places.")
+    if len(digits) + min(exponent, 0) > MAX_INTEGER_DIGITS:
+        problems.append(
+            f"Ensure that there are no more than {MAX_INTEGER_DIGITS} digits before the decimal point."
+        )
+    return problems
+
+
+def _raise_item_errors(field: str, errors: list[dict[str, list[str]]]) -> None:
+    if any(errors):
+        raise InvalidInput({field: errors})
+
+
+def _check_date(
+    *, user: Any, resource: Resource, date: datetime.datetime, components: Iterable[OfferingComponent]
+) -> None:
+    """Future dates never; past months by staff, or by the provider for limit and prepaid components only."""
+    now = timezone.now()
+    if date > now:
+        raise InvalidInput({"date": [MSG_FUTURE]})
+    if billing_period_of(date) >= billing_period_of(now) or user.is_staff:
+        return
+    if not can_report_usage(user, resource):
+        raise InvalidInput({"date": [MSG_BACKFILL_ROLE]})
+    if any(c.billing_type not in PROVIDER_BACKFILL_BILLING_TYPES for c in components):
+        raise InvalidInput({"date": [MSG_PROVIDER_BACKFILL]})
+
+
+def _locked(resource: Resource) -> Resource:
+    """Re-reads the resource under a row lock: every usage write for one resource is serialised here."""
+    return (
+        Resource.objects.select_for_update(of=("self",))
+        .select_related("offering__customer", "plan")
+        .get(pk=resource.pk)
+    )
+
+
+def _with_retry(write: Callable[[], T]) -> T:
+    """Runs `write` in a savepoint; a uniqueness race (IntegrityError) is retried once."""
+    try:
+        with transaction.atomic():
+            return write()
+    except IntegrityError:
+        with transaction.atomic():
+            return write()
+
+
+def _revision(
+    *,
+    component_usage: ComponentUsage,
+    old: Decimal | None,
+    new: Decimal,
+    user: Any,
+    source: str,
+    user_agent: str,
+    username: str = "",
+    description: str = "",
+) -> None:
+    UsageRevision.objects.create(
+        component_usage=component_usage,
+        username=username,
+        old_value=old,
+        new_value=new,
+        description=description[:1000],
+        actor=user if getattr(user, "is_authenticated", False) else None,
+        source=source,
+        user_agent=(user_agent or "")[:255],
+    )
+
+
+# --- plan periods -------------------------------------------------------------------------------
+
+
+def _plan_period_for(resource: Resource, date: datetime.datetime) -> ResourcePlanPeriod | None:
+    """The plan period covering `date`; else one overlapping its month (a period starting later that month
+    still takes month-start dated usage); else, for the current month of a resource that has none at all,
+    a period created now. Back-filled months without a period stay without one."""
+    periods = list(resource.plan_periods.select_related("plan").order_by("-start", "-pk"))
+    for period in periods:
+        if period.start <= date and (period.end is None or period.end > date):
+            return period
+    period_month = billing_period_of(date)
+    begins, ends = month_start(period_month), month_start(add_months(period_month, 1))
+    for period in periods:
+        if period.start < ends and (period.end is None or period.end > begins):
+            return period
+    if not periods and resource.plan_id is not None and period_month == billing_period_of(timezone.now()):
+        return ResourcePlanPeriod.objects.create(resource=resource, plan_id=resource.plan_id, start=begins)
+    return None
+
+
+def _find_usage(
+    resource: Resource,
+    component: OfferingComponent,
+    period: datetime.date,
+    plan_period: ResourcePlanPeriod | None,
+) -> ComponentUsage | None:
+    """The month's record, consolidating a plan_period=null record with the plan period's one."""
+    rows = list(
+        ComponentUsage.objects.filter(resource=resource, component=component, billing_period=period)
+        .filter(
+            Q(plan_period=plan_period) | Q(plan_period__isnull=True) if plan_period else Q(plan_period=None)
+        )
+        .order_by("plan_period_id", "pk")
+    )
+    if not rows:
+        return None
+    keep = next((row for row in rows if row.plan_period_id is not None), rows[0])
+    for duplicate in rows:
+        if duplicate.pk == keep.pk:
+            continue
+        taken = set(keep.user_usages.values_list("username", flat=True))
+        duplicate.user_usages.exclude(username__in=taken).update(component_usage=keep)
+        duplicate.delete()
+    if plan_period is not None and keep.plan_period_id is None:
+        keep.plan_period = plan_period
+    return keep
+
+
+# --- overall usage ------------------------------------------------------------------------------
+
+
+def _validate_usage_items(usages: list[UsageItem]) -> None:
+    if not usages:
+        raise InvalidInput({"usages": ["This list may not be empty."]})
+    errors: list[dict[str, list[str]]] = []
+    seen: set[str] = set()
+    for item in usages:
+        item_errors: dict[str, list[str]] = {}
+        if not item.type:
+            item_errors["type"] = ["This field is required."]
+        elif item.type in seen:
+            item_errors["type"] = [f"Component {item.type} is reported more than once."]
+        seen.add(item.type)
+        amount_errors = _amount_errors(item.amount)
+        if amount_errors:
+            item_errors["amount"] = amount_errors
+        if len(item.description or "") > 1000:
+            item_errors["description"] = ["Ensure this field has no more than 1000 characters."]
+        errors.append(item_errors)
+    _raise_item_errors("usages", errors)
+
+
+def _components_of(resource: Resource, usages: list[UsageItem]) -> list[OfferingComponent]:
+    by_type = {c.type: c for c in resource.offering.components.all()}
+    errors: list[dict[str, list[str]]] = []
+    for item in usages:
+        component = by_type.get(item.type)
+        if component is None or component.billing_type not in REPORTABLE_BILLING_TYPES:
+            errors.append({"type": [f"These components are invalid: {item.type}."]})
+        else:
+            errors.append({})
+    _raise_item_errors("usages", errors)
+    return [by_type[item.type] for item in usages]
+
+
+def set_usage(
+    *,
+    user: Any,
+    resource: Resource | None = None,
+    plan_period: ResourcePlanPeriod | None = None,
+    usages: list[UsageItem],
+    date: datetime.datetime | None = None,
+    source: str = UsageRevision.Source.API,
+    user_agent: str = "",
+) -> list[ComponentUsage]:
+    """Stores the month-to-date usage of each component (overwrite, not accumulate), contract §7.3."""
+    now = timezone.now()
+    date = date or now
+    if timezone.is_naive(date):
+        date = timezone.make_aware(date, _zone())
+    _validate_usage_items(usages)
+    if plan_period is not None:
+        if plan_period.end is not None and plan_period.end < month_start(billing_period_of(now)):
+            raise InvalidInput({"plan_period": [MSG_CLOSED]})
+        resource = plan_period.resource
+    if resource is None:
+        raise InvalidInput({"non_field_errors": ["Either plan_period or resource should be provided."]})
+    with transaction.atomic():
+        resource = _locked(resource)
+        if resource.state not in USAGE_REPORTABLE_STATES:
+            raise InvalidInput({"resource": [MSG_INVALID_STATE]})
+        components = _components_of(resource, usages)
+        if resource.plan_id is None:
+            raise InvalidInput({"resource": [MSG_NO_PLAN]})
+        _check_date(user=user, resource=resource, date=date, components=components)
+        if not can_report_usage(user, resource):
+            raise Forbidden()
+        period = billing_period_of(date)
+        if plan_period is None:
+            plan_period = _plan_period_for(resource, date)
+        written = [
+            _with_retry(
+                partial(
+                    _write_usage,
+                    resource=resource,
+                    component=component,
+                    plan_period=plan_period,
+                    period=period,
+                    item=item,
+                    date=date,
+                    user=user,
+                    source=source,
+                    user_agent=user_agent,
+                )
+            )
+            for item, component in zip(usages, components, strict=True)
+        ]
+        if period == billing_period_of(now):
+            # Contract §7.3: replaced by the types of this request ([8.x] numbers, not strings).
+            current = {item.type: float(item.amount) for item in usages}
+            Resource.objects.filter(pk=resource.pk).update(current_usages=current)
+    return written
+
+
+def _write_usage(
+    *,
+    resource: Resource,
+    component: OfferingComponent,
+    plan_period: ResourcePlanPeriod | None,
+    period: datetime.date,
+    item: UsageItem,
+    date: datetime.datetime,
+    user: Any,
+    source: str,
+    user_agent: str,
+) -> ComponentUsage:
+    actor = user if getattr(user, "is_authenticated", False) else None
+    amount = item.amount.quantize(Decimal("0.01"))
+    # A recurring flag belongs to one record of the month only.
+    ComponentUsage.objects.filter(resource=resource, component=component, billing_period=period).update(
+        recurring=False
+    )
+    usage = _find_usage(resource, component, period, plan_period)
+    old: Decimal | None = None
+    now = timezone.now()
+    if usage is None:
+        usage = ComponentUsage.objects.create(
+            resource=resource,
+            component=component,
+            plan_period=plan_period,
+            usage=amount,
+            date=date,
+            billing_period=period,
+            recurring=item.recurring,
+            description=item.description or "",
+            modified_by=actor,
+        )
+    else:
+        old = usage.usage
+        usage.usage = amount
+        usage.date = date
+        usage.description = item.description or ""
+        usage.recurring = item.recurring
+        usage.modified_by = actor
+        usage.modified = now
+        usage.save(
+            update_fields=[
+                "usage",
+                "date",
+                "description",
+                "recurring",
+                "modified_by",
+                "modified",
+                "plan_period",
+            ]
+        )
+    _revision(
+        component_usage=usage,
+        old=old,
+        new=amount,
+        user=user,
+        source=source,
+        user_agent=user_agent,
+        description=item.description or "",
+    )
+    return usage
+
+
+# --- per-user usage -----------------------------------------------------------------------------
+
+
+def _validate_user_items(items: list[UserUsageItem], field: str | None) -> None:
+    errors: list[dict[str, list[str]]] = []
+    for item in items:
+        item_errors: dict[str, list[str]] = {}
+        if not item.username:
+            item_errors["username"] = ["This field is required."]
+        elif len(item.username) > 100:
+            item_errors["username"] = ["Ensure this field has no more than 100 characters."]
+        amount_errors = _amount_errors(item.usage)
+        if amount_errors:
+            item_errors["usage"] = amount_errors
+        errors.append(item_errors)
+    if field is None:
+        if errors and errors[0]:
+            raise InvalidInput(errors[0])
+        return
+    _raise_item_errors(field, errors)
+
+
+def _target_usage(
+    *, user: Any, resource: Resource, component_usage: ComponentUsage, date: datetime.datetime | None
+) -> ComponentUsage | tuple[datetime.date, datetime.datetime]:
+    """The record an item goes to: the given one, or (for a `date` in another month) that month's record,
+    or the (month, date) for which one must be created."""
+    if date is None:
+        return component_usage
+    if timezone.is_naive(date):
+        date = timezone.make_aware(date, _zone())
+    _check_date(user=user, resource=resource, date=date, components=[component_usage.component])
+    period = billing_period_of(date)
+    if period == component_usage.billing_period:
+        return component_usage
+    existing = (
+        ComponentUsage.objects.filter(
+            resource=resource, component=component_usage.component, billing_period=period
+        )
+        .order_by("plan_period_id", "pk")
+        .first()
+    )
+    return existing if existing is not None else (period, date)
+
+
+def _user_usage_target(
+    *,
+    user: Any,
+    resource: Resource,
+    component_usage: ComponentUsage,
+    target: ComponentUsage | tuple[datetime.date, datetime.datetime],
+) -> ComponentUsage:
+    if isinstance(target, ComponentUsage):
+        return target
+    period, date = target
+    return ComponentUsage.objects.create(
+        resource=resource,
+        component=component_usage.component,
+        plan_period=_plan_period_for(resource, date),
+        usage=Decimal(0),
+        date=date,
+        billing_period=period,
+        modified_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+
+
+def _write_user_usage(
+    *, parent: ComponentUsage, item: UserUsageItem, user: Any, source: str, user_agent: str
+) -> ComponentUserUsage:
+    amount = item.usage.quantize(Decimal("0.01"))
+    row = ComponentUserUsage.objects.filter(component_usage=parent, username=item.username).first()
+    old: Decimal | None = None
+    if row is None:
+        row = ComponentUserUsage.objects.create(
+            component_usage=parent, username=item.username, user=item.user, usage=amount
+        )
+    else:
+        # Waldur updates only the value of an existing row; its user link stays.
+        old = row.usage
+        row.usage = amount
+        row.modified = timezone.now()
+        row.save(update_fields=["usage", "modified"])
+    _revision(
+        component_usage=parent,
+        old=old,
+        new=amount,
+        user=user,
+        source=source,
+        user_agent=user_agent,
+        username=item.username,
+    )
+    return row
+
+
+def _sync_totals(
+    parents: dict[int, tuple[ComponentUsage, Decimal]], *, user: Any, source: str, user_agent: str
+) -> None:
+    """A parent whose total was 0 before the call takes the sum of its user usages; others keep theirs."""
+    current_period = billing_period_of(timezone.now())
+    for parent, old_total in parents.values():
+        if old_total != 0:
+            continue
+        total = sum(parent.user_usages.values_list("usage", flat=True), Decimal(0))
+        if total == old_total:
+            continue
+        ComponentUsage.objects.filter(pk=parent.pk).update(usage=total, modified=timezone.now())
+        _revision(
+            component_usage=parent, old=old_total, new=total, user=user, source=source, user_agent=user_agent
+        )
+        if parent.billing_period == current_period:
+            resource = Resource.objects.get(pk=parent.resource_id)
+            current = dict(resource.current_usages or {})
+            current[parent.component.type] = float(total)
+            Resource.objects.filter(pk=resource.pk).update(current_usages=current)
+
+
+def set_user_usages(
+    *,
+    user: Any,
+    component_usage: ComponentUsage,
+    items: list[UserUsageItem],
+    source: str = UsageRevision.Source.API,
+    user_agent: str = "",
+) -> list[ComponentUserUsage]:
+    """Upserts usage per username within the component usage (or the month an item's `date` names).
+
+    All or nothing: every item is validated before anything is written (contract §7.5).
+    """
+    return _set_user_usages(
+        user=user,
+        component_usage=component_usage,
+        items=items,
+        source=source,
+        user_agent=user_agent,
+        field="usages",
+    )
+
+
+def set_user_usage(
+    *,
+    user: Any,
+    component_usage: ComponentUsage,
+    item: UserUsageItem,
+    source: str = UsageRevision.Source.API,
+    user_agent: str = "",
+) -> ComponentUserUsage:
+    """One user's usage within a component usage (contract §7.4)."""
+    rows = _set_user_usages(
+        user=user,
+        component_usage=component_usage,
+        items=[item],
+        source=source,
+        user_agent=user_agent,
+        field=None,
+    )
+    return rows[0]
+
+
+def _set_user_usages(
+    *,
+    user: Any,
+    component_usage: ComponentUsage,
+    items: list[UserUsageItem],
+    source: str,
+    user_agent: str,
+    field: str | None,
+) -> list[ComponentUserUsage]:
+    if not can_report_usage(user, component_usage.resource):
+        raise Forbidden()
+    if not items:
+        raise InvalidInput({"usages": ["This list may not be empty."]})
+    _validate_user_items(items, field)
+    with transaction.atomic():
+        resource = _locked(component_usage.resource)
+        if resource.state not in USAGE_REPORTABLE_STATES:
+            raise InvalidInput({"resource": [MSG_INVALID_STATE]})
+        component_usage = ComponentUsage.objects.select_related("component").get(pk=component_usage.pk)
+        targets = []
+        errors: list[dict[str, list[str]]] = []
+        for item in items:
+            try:
+                targets.append(
+                    _target_usage(
+                        user=user, resource=resource, component_usage=component_usage, date=item.date
+                    )
+                )
+                errors.append({})
+            except InvalidInput as error:
+                errors.append(error.field_errors())
+        if any(errors):
+            raise InvalidInput({field: errors} if field else errors[0])
+        parents: dict[int, tuple[ComponentUsage, Decimal]] = {}
+        rows = []
+        for item, target in zip(items, targets, strict=True):
+            parent = _user_usage_target(
+                user=user, resource=resource, component_usage=component_usage, target=target
+            )
+            parents.setdefault(parent.pk, (parent, parent.usage))
+            rows.append(
+                _with_retry(
+                    partial(
+                        _write_user_usage,
+                        parent=parent,
+                        item=item,
+                        user=user,
+                        source=source,
+                        user_agent=user_agent,
+                    )
+                )
+            )
+        _sync_totals(parents, user=user, source=source, user_agent=user_agent)
+    return rows
