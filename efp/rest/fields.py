@@ -89,7 +89,8 @@ class HyperlinkInputField(serializers.Field):
         if match.url_name not in self.view_names:
             self.fail("incorrect_match")
         try:
-            key = uuid.UUID(str(match.kwargs.get(self.kwarg)))
+            # `plans/<plan_uuid>/` under a public offering, or a plain `<uuid>/` route.
+            key = uuid.UUID(str(match.kwargs.get(self.kwarg, match.kwargs.get("uuid"))))
         except ValueError:
             self.fail("does_not_exist")
         obj = self.queryset_for(self.context.get("request")).filter(uuid=key).first()
