@@ -86,6 +86,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
     @action(detail=True, methods=["post"])
     def reject_by_consumer(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
+        order_services.guard_reject_by_consumer(order=order, user=acting_user(request))
         body = s.RejectionSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
         comment = body.validated_data.get("consumer_rejection_comment", "")
@@ -95,6 +96,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
     @action(detail=True, methods=["post"])
     def approve_by_provider(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
+        order_services.guard_approve_by_provider(order=order, user=acting_user(request))
         s.ApproveByProviderSerializer(data=request.data or {}).is_valid(raise_exception=True)
         order_services.approve_order_by_provider(order=order, user=acting_user(request))
         return Response({"detail": "Order has been approved by provider."})
@@ -102,6 +104,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
     @action(detail=True, methods=["post"])
     def reject_by_provider(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
+        order_services.guard_reject_by_provider(order=order, user=acting_user(request))
         body = s.RejectionSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
         comment = body.validated_data.get("provider_rejection_comment", "")
@@ -126,6 +129,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
     @action(detail=True, methods=["post"])
     def set_state_erred(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
+        order_services.guard_fail(order=order, user=acting_user(request))
         body = s.OrderErrorSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
         order_services.fail_order(

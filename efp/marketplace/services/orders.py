@@ -366,6 +366,32 @@ def _start_execution(order: Order, user: User) -> Order:
     return order
 
 
+# --- guards: the 403 / 409 / 405 checks of verbs that take a body --------------------------------
+# The API runs them before it validates the body, so a bad body never hides a 403 or a 409 (contract §1.6).
+
+
+def guard_reject_by_consumer(*, order: Order, user: User) -> None:
+    is_creator = order.created_by_id == user.pk
+    _require(is_creator or can_on_consumer_side(user, Permission.ORDER_REJECT, order))
+    require_order_state(order, [OS.PENDING_CONSUMER])
+
+
+def guard_approve_by_provider(*, order: Order, user: User) -> None:
+    _require(can_on_provider_side(user, Permission.ORDER_APPROVE, order.offering))
+    require_order_state(order, [OS.PENDING_PROVIDER])
+
+
+def guard_reject_by_provider(*, order: Order, user: User) -> None:
+    _require(can_on_provider_side(user, Permission.ORDER_REJECT, order.offering))
+    require_order_state(order, [OS.PENDING_PROVIDER])
+
+
+def guard_fail(*, order: Order, user: User) -> None:
+    _require(can_on_provider_side(user, Permission.ORDER_APPROVE, order.offering))
+    require_order_state(order, [OS.PENDING_CONSUMER, OS.PENDING_PROVIDER, OS.PENDING_PROJECT, OS.EXECUTING])
+    _require_agent_type(order, OfferingType.AGENT_DRIVEN)
+
+
 # --- consumer and provider decisions ------------------------------------------------------------
 
 
@@ -380,9 +406,7 @@ def approve_order_by_consumer(*, order: Order, user: User) -> Order:
 
 @transaction.atomic
 def reject_order_by_consumer(*, order: Order, user: User, comment: str = "") -> Order:
-    is_creator = order.created_by_id == user.pk
-    _require(is_creator or can_on_consumer_side(user, Permission.ORDER_REJECT, order))
-    require_order_state(order, [OS.PENDING_CONSUMER])
+    guard_reject_by_consumer(order=order, user=user)
     _check_customer_available(order.project)
     order = transition_order(
         order,
@@ -399,8 +423,7 @@ def reject_order_by_consumer(*, order: Order, user: User, comment: str = "") -> 
 
 @transaction.atomic
 def approve_order_by_provider(*, order: Order, user: User) -> Order:
-    _require(can_on_provider_side(user, Permission.ORDER_APPROVE, order.offering))
-    require_order_state(order, [OS.PENDING_PROVIDER])
+    guard_approve_by_provider(order=order, user=user)
     _check_provider_available(order.offering)
     _check_customer_available(order.project)
     if order.type != OrderType.TERMINATE:
@@ -418,8 +441,7 @@ def approve_order_by_provider(*, order: Order, user: User) -> Order:
 
 @transaction.atomic
 def reject_order_by_provider(*, order: Order, user: User, comment: str = "") -> Order:
-    _require(can_on_provider_side(user, Permission.ORDER_REJECT, order.offering))
-    require_order_state(order, [OS.PENDING_PROVIDER])
+    guard_reject_by_provider(order=order, user=user)
     _check_provider_available(order.offering)
     order = transition_order(
         order,
@@ -500,9 +522,7 @@ def complete_order(*, order: Order, user: User) -> Order:
 
 @transaction.atomic
 def fail_order(*, order: Order, user: User, error_message: str = "", error_traceback: str = "") -> Order:
-    _require(can_on_provider_side(user, Permission.ORDER_APPROVE, order.offering))
-    require_order_state(order, [OS.PENDING_CONSUMER, OS.PENDING_PROVIDER, OS.PENDING_PROJECT, OS.EXECUTING])
-    _require_agent_type(order, OfferingType.AGENT_DRIVEN)
+    guard_fail(order=order, user=user)
     now = timezone.now()
     order = transition_order(
         order,
