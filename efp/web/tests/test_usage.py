@@ -1,0 +1,231 @@
+import csv
+import datetime
+import io
+from decimal import Decimal
+
+import time_machine
+from django.utils import timezone
+
+from efp.marketplace.models import ComponentUsage, ComponentUserUsage, UsageRevision
+from efp.marketplace.services import usage as usage_services
+from efp.marketplace.tests.factories import make_order
+from efp.web.metering import add_months
+from efp.web.tests.base import WebTestCase
+
+NOW = datetime.datetime(2026, 6, 15, 12, 0, tzinfo=datetime.UTC)
+
+
+@time_machine.travel(NOW, tick=False)
+class ShowUsageTests(WebTestCase):
+    def setUp(self) -> None:
+        self.alloc = self.resource("alloc")
+        from efp.marketplace.models import Resource
+
+        Resource.objects.filter(pk=self.alloc.pk).update(created=NOW - datetime.timedelta(days=400))
+        june = datetime.date(2026, 6, 1)
+        self.report(self.alloc, month=add_months(june, -2), cpu=300, storage=2)
+        usage = self.report(self.alloc, cpu="120.5", storage=4)[0]
+        usage_services.set_user_usages(
+            user=self.staff,
+            component_usage=usage,
+            items=[
+                usage_services.UserUsageItem(username="bob", usage=Decimal("100")),
+                usage_services.UserUsageItem(username="erin", usage=Decimal("20.5")),
+            ],
+        )
+        self.url = f"/provider/resources/{self.alloc.uuid.hex}/usage/"
+
+    def test_it_shows_a_tab_per_component_and_twelve_months_by_default(self) -> None:
+        html = self.login(self.carol).get(self.url).content.decode()
+        for name in ("CPU", "GPU", "Storage"):
+            assert f">{name}</a>" in html
+        assert "Support</a>" not in html  # fixed-price components have no usage
+        assert '<svg class="chart"' in html
+        assert 'aria-current="page">12 months</a>' in html
+        assert html.count('<th scope="row">') >= 12
+        assert "July 2025" in html and "June 2026" in html and "June 2025" not in html
+
+    def test_it_draws_months_without_report_as_gaps(self) -> None:
+        html = self.login(self.carol).get(self.url).content.decode()
+        assert "May 2026: no report" in html
+        assert "<em>no report</em>" in html
+
+    def test_it_draws_the_limit_as_a_labelled_line(self) -> None:
+        html = self.login(self.carol).get(self.url + "?component=storage").content.decode()
+        assert 'class="limit"' in html and "limit 10 TB" in html
+
+    def test_it_switches_the_time_range(self) -> None:
+        client = self.login(self.carol)
+        six = client.get(self.url + "?months=6").content.decode()
+        assert "January 2026" in six and "December 2025" not in six
+        everything = client.get(self.url + "?months=all").content.decode()
+        assert "May 2025" in everything  # the resource's creation month
+        assert client.get(self.url + "?months=bogus").status_code == 200
+
+    def test_it_lists_usage_per_user_for_a_month(self) -> None:
+        html = self.login(self.carol).get(self.url + "?month=2026-06").content.decode()
+        assert '<th scope="row">bob</th>' in html and '<th scope="row">erin</th>' in html
+        assert "equals the total" in html
+        april = self.login(self.carol).get(self.url + "?month=2026-04").content.decode()
+        assert "No per-user usage reported for this month." in april
+
+    def test_it_downloads_csv(self) -> None:
+        response = self.login(self.carol).get(f"/provider/resources/{self.alloc.uuid.hex}/usage.csv")
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/csv")
+        lines = list(csv.reader(io.StringIO(response.content.decode())))
+        assert lines[0] == [
+            "month",
+            "component",
+            "component_name",
+            "unit",
+            "username",
+            "usage",
+            "description",
+        ]
+        assert ["2026-06", "cpu", "CPU", "core-hours", "", "120.50", ""] in lines
+        assert ["2026-06", "cpu", "CPU", "core-hours", "bob", "100.00", ""] in lines
+        assert any(row[0] == "2026-04" for row in lines[1:])
+
+
+@time_machine.travel(NOW, tick=False)
+class ReportUsageTests(WebTestCase):
+    def setUp(self) -> None:
+        self.alloc = self.resource("alloc")
+        self.url = f"/provider/resources/{self.alloc.uuid.hex}/report/"
+
+    def post(self, user=None, **data):  # type: ignore[no-untyped-def]
+        body = {"month": "2026-06", **data}
+        return self.login(user or self.carol).post(self.url, body)
+
+    def test_it_shows_a_field_per_usage_or_limit_component(self) -> None:
+        html = self.login(self.carol).get(self.url).content.decode()
+        for field in ("amount_cpu", "amount_gpu", "amount_storage", "description_cpu", "user_cpu_0_name"):
+            assert f'name="{field}"' in html, field
+        assert 'name="amount_support"' not in html
+        assert "June 2026 (current month)" in html
+        assert "% of limit after this report" in html
+        assert "Organisation <strong>Organisation A</strong>" in html
+
+    def test_it_reports_usage_through_the_service(self) -> None:
+        response = self.post(amount_cpu="12.5", description_cpu="batch", amount_storage="3")
+        assert response.status_code == 302, response.content.decode()
+        usage = ComponentUsage.objects.get(resource=self.alloc, component__type="cpu")
+        assert usage.usage == Decimal("12.50") and usage.description == "batch"
+        assert usage.billing_period == datetime.date(2026, 6, 1)
+        revision = UsageRevision.objects.filter(component_usage=usage).get()
+        assert revision.source == UsageRevision.Source.GUI and revision.actor == self.carol
+        assert "usage/?component=cpu" in response["Location"]
+
+    def test_it_shows_the_new_value_after_reporting(self) -> None:
+        client = self.login(self.carol)
+        response = client.post(self.url, {"month": "2026-06", "amount_cpu": "77"}, follow=True)
+        html = response.content.decode()
+        assert "Usage of alloc for June 2026 reported: CPU 77 core-hours." in html
+        assert "June 2026</th>" in html and ">77</td>" in html
+
+    def test_it_shows_a_negative_amount_error_beside_the_field_and_writes_nothing(self) -> None:
+        response = self.post(amount_cpu="-1", amount_storage="3")
+        assert response.status_code == 400
+        html = response.content.decode()
+        assert 'id="id_amount_cpu-error">Ensure this value is greater than or equal to 0.' in html
+        assert not ComponentUsage.objects.exists()
+
+    def test_it_shows_a_three_decimals_error_beside_the_field_and_writes_nothing(self) -> None:
+        response = self.post(amount_gpu="1.234", amount_cpu="5")
+        assert response.status_code == 400
+        assert (
+            'id="id_amount_gpu-error">Ensure that there are no more than 2 decimal places.'
+            in response.content.decode()
+        )
+        assert not ComponentUsage.objects.exists()
+
+    def test_it_shows_a_parse_error_for_text(self) -> None:
+        response = self.post(amount_cpu="lots")
+        assert response.status_code == 400
+        assert 'id="id_amount_cpu-error">Enter a number' in response.content.decode()
+
+    def test_it_asks_for_at_least_one_amount(self) -> None:
+        response = self.post()
+        assert response.status_code == 400
+        assert "Enter an amount for at least one component." in response.content.decode()
+
+    def test_it_writes_per_user_values_with_the_total(self) -> None:
+        response = self.post(
+            amount_cpu="30",
+            user_cpu_0_name="bob",
+            user_cpu_0_usage="20",
+            user_cpu_1_name="erin",
+            user_cpu_1_usage="10",
+        )
+        assert response.status_code == 302
+        assert sorted(ComponentUserUsage.objects.values_list("username", "usage")) == [
+            ("bob", Decimal("20.00")),
+            ("erin", Decimal("10.00")),
+        ]
+
+    def test_it_writes_nothing_when_a_per_user_value_is_invalid(self) -> None:
+        response = self.post(amount_cpu="30", user_cpu_0_name="bob", user_cpu_0_usage="1.001")
+        assert response.status_code == 400
+        assert 'id="id_user_cpu_0_usage-error">Ensure that there are no more than 2 decimal places.' in (
+            response.content.decode()
+        )
+        assert not ComponentUsage.objects.exists()
+        assert not ComponentUserUsage.objects.exists()
+
+    def test_it_needs_a_username_for_a_per_user_amount(self) -> None:
+        response = self.post(amount_cpu="30", user_cpu_0_usage="5")
+        assert response.status_code == 400
+        assert "Enter the username this amount belongs to." in response.content.decode()
+
+    def test_it_offers_past_months_for_limit_components_only(self) -> None:
+        from efp.marketplace.models import Resource
+
+        Resource.objects.filter(pk=self.alloc.pk).update(created=NOW - datetime.timedelta(days=70))
+        html = self.login(self.carol).get(self.url).content.decode()
+        assert '<option value="2026-05">May 2026</option>' in html
+        assert "Past months can be reported for limit-based components only (Storage)." in html
+        refused = self.post(month="2026-05", amount_cpu="5")
+        assert refused.status_code == 400
+        assert 'id="id_month-error">Service providers can only specify date' in refused.content.decode()
+        assert not ComponentUsage.objects.exists()
+        accepted = self.post(month="2026-05", amount_storage="5")
+        assert accepted.status_code == 302
+        assert ComponentUsage.objects.get().billing_period == datetime.date(2026, 5, 1)
+
+    def test_it_refuses_a_month_outside_the_selector(self) -> None:
+        response = self.post(month="2020-01", amount_storage="5")
+        assert response.status_code == 400
+        assert "Select a valid choice" in response.content.decode()
+
+    def test_it_lets_an_offering_manager_report(self) -> None:
+        assert self.post(self.oscar, amount_cpu="1").status_code == 302
+
+    def test_it_refuses_a_reader_with_a_reason(self) -> None:
+        response = self.login(self.rita).get(self.url)
+        assert response.status_code == 403
+        assert "owner or an offering manager may report usage" in response.content.decode()
+        assert self.post(self.rita, amount_cpu="1").status_code == 403
+        assert not ComponentUsage.objects.exists()
+
+    def test_it_refuses_a_resource_that_is_not_ready(self) -> None:
+        order = make_order(self.alice, self.project_a1, self.offering, name="new")
+        response = self.login(self.carol).get(f"/provider/resources/{order.resource.uuid.hex}/report/")
+        assert response.status_code == 409
+        assert "this one is Creating" in response.content.decode()
+
+    def test_it_forbids_consumers(self) -> None:
+        assert self.post(self.alice, amount_cpu="1").status_code == 403
+        assert self.post(self.bob, amount_cpu="1").status_code == 403
+        assert not ComponentUsage.objects.exists()
+
+
+class ReportUsageClockTests(WebTestCase):
+    def test_it_reports_the_current_month_with_the_current_time(self) -> None:
+        resource = self.resource()
+        month = timezone.localdate().strftime("%Y-%m")
+        response = self.login(self.carol).post(
+            f"/provider/resources/{resource.uuid.hex}/report/", {"month": month, "amount_cpu": "1"}
+        )
+        assert response.status_code == 302
+        assert ComponentUsage.objects.get().billing_period == timezone.localdate().replace(day=1)
