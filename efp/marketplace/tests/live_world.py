@@ -1,0 +1,42 @@
+"""The personas of `base.MarketplaceTestCase`, built per test for live-server (transactional) tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from efp.accounts.models import User
+from efp.accounts.services import get_or_create_token
+from efp.marketplace.models import Offering, Resource
+from efp.marketplace.services.offerings import grant_offering_manager
+from efp.marketplace.tests.factories import (
+    make_customer,
+    make_offering,
+    make_project,
+    make_resource,
+    make_user,
+)
+
+
+@dataclass(frozen=True)
+class World:
+    staff: User
+    alice: User
+    carol: User
+    oscar: User
+    offering: Offering
+    resource: Resource
+
+    def token(self, user: User) -> str:
+        return get_or_create_token(user=user)
+
+
+def build_world() -> World:
+    staff = make_user("staff", is_staff=True)
+    alice, carol, oscar = make_user("alice"), make_user("carol"), make_user("oscar")
+    org_a = make_customer("Organisation A", owner=alice)
+    project = make_project(org_a, "Project A1")
+    provider = make_customer("Provider P", owner=carol)
+    offering = make_offering(provider, name="Offering O")
+    grant_offering_manager(offering=offering, user=oscar)
+    resource = make_resource(alice, carol, project, offering, name="alloc")
+    return World(staff=staff, alice=alice, carol=carol, oscar=oscar, offering=offering, resource=resource)
