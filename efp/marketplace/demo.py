@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import random
 from decimal import Decimal
 from typing import Any
 
@@ -11,10 +12,28 @@ from django.utils import timezone
 
 from efp.accounts.models import User
 from efp.accounts.services import get_or_create_token
-from efp.marketplace.models import Category, Offering, OfferingComponent, OfferingType, Order, Resource
+from efp.marketplace.models import (
+    Category,
+    ComponentUsage,
+    Offering,
+    OfferingComponent,
+    OfferingType,
+    Order,
+    Resource,
+    UsageRevision,
+)
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
-from efp.marketplace.states import OrderState
+from efp.marketplace.services.usage import (
+    UsageItem,
+    UserUsageItem,
+    add_months,
+    billing_period_of,
+    month_start,
+    set_usage,
+    set_user_usages,
+)
+from efp.marketplace.states import USAGE_REPORTABLE_STATES, OrderState
 from efp.structure.models import Customer, Project
 from efp.structure.roles import Role
 from efp.structure.services import create_customer, create_project, grant_customer_role, grant_project_role
@@ -56,6 +75,7 @@ def build() -> dict[str, Any]:
     people = users()
     existing = Customer.objects.filter(slug=PROVIDER_SLUG).first()
     if existing is not None:
+        build_usage_history(actor=people["staff"])
         return {"users": people, "created": False}
 
     provider_org = create_customer(name="EFP HPC Centre", abbreviation="EFP-HPC")
@@ -207,7 +227,91 @@ def build() -> dict[str, Any]:
     assert {s.value for s in OrderState} - {"pending-start-date"} <= set(
         Order.objects.values_list("state", flat=True)
     ), "the demo must hold orders in every state"
+    build_usage_history(actor=staff)
     return {"users": people, "created": True, "staff": staff, "offering": slurm}
+
+
+# --- usage history --------------------------------------------------------------------------------
+
+USAGE_MONTHS = 12
+DEMO_CLUSTER_USERS = ("anna", "bruno", "chen", "dana", "emil", "fatima", "gustav")
+# Typical month of a busy project, per usage component type.
+MONTHLY_SCALE = {"cpu": 8000, "gpu": 250}
+
+
+def _split(total: Decimal, people: list[str], rng: random.Random) -> list[UserUsageItem]:
+    """Per-user shares that add up to the total exactly."""
+    weights = [rng.uniform(0.2, 1.0) for _ in people]
+    shares = [(total * Decimal(w / sum(weights))).quantize(Decimal("0.01")) for w in weights]
+    shares[-1] = total - sum(shares[:-1], Decimal(0))
+    return [UserUsageItem(username=name, usage=share) for name, share in zip(people, shares, strict=True)]
+
+
+def build_usage_history(*, actor: User) -> int:
+    """Twelve months of usage (this month so far and the eleven before) for the usage components of every
+    demo resource that may report usage, split among 3 to 5 cluster users a month; this month also reports
+    limit components. Written through the usage service as staff (who may back-fill), source "demo".
+    Months that already hold usage are left alone, so a second run adds nothing. Returns the months written.
+    """
+    now = timezone.now()
+    current = billing_period_of(now)
+    written = 0
+    resources = (
+        Resource.objects.filter(
+            offering__customer__slug=PROVIDER_SLUG, state__in=list(USAGE_REPORTABLE_STATES)
+        )
+        .select_related("offering")
+        .order_by("pk")
+    )
+    for resource in resources:
+        components = list(resource.offering.components.all())
+        usage_components = [c for c in components if c.billing_type == BW.USAGE]
+        if not usage_components:
+            continue
+        rng = random.Random(resource.name)  # noqa: S311 - demo figures, not secrets
+        done = set(ComponentUsage.objects.filter(resource=resource).values_list("billing_period", flat=True))
+        for offset in range(USAGE_MONTHS - 1, -1, -1):
+            month = add_months(current, -offset)
+            if month in done:
+                continue
+            growth = 0.6 + 0.4 * (USAGE_MONTHS - offset) / USAGE_MONTHS
+            # The current month is reported so far; past months are full.
+            share_of_month = min(1.0, (now.day / 28) if offset == 0 else 1.0)
+            items = [
+                UsageItem(
+                    type=c.type,
+                    amount=Decimal(
+                        MONTHLY_SCALE.get(c.type, 100) * growth * share_of_month * rng.uniform(0.5, 1.2)
+                    ).quantize(Decimal("0.01")),
+                    description="demo",
+                )
+                for c in usage_components
+            ]
+            if offset == 0:
+                items += [
+                    UsageItem(
+                        type=c.type,
+                        amount=Decimal(int(resource.limits.get(c.type, 0) * rng.uniform(0.3, 0.9))),
+                    )
+                    for c in components
+                    if c.billing_type == BW.LIMIT and resource.limits.get(c.type)
+                ]
+            date = now if offset == 0 else month_start(month) + datetime.timedelta(days=27, hours=12)
+            usages = set_usage(
+                user=actor, resource=resource, usages=items, date=date, source=UsageRevision.Source.DEMO
+            )
+            for usage in usages:
+                if usage.component.billing_type != BW.USAGE:
+                    continue
+                people = rng.sample(DEMO_CLUSTER_USERS, rng.randint(3, 5))
+                set_user_usages(
+                    user=actor,
+                    component_usage=usage,
+                    items=_split(usage.usage, people, rng),
+                    source=UsageRevision.Source.DEMO,
+                )
+            written += 1
+    return written
 
 
 def tokens() -> dict[str, str]:
