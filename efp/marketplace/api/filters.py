@@ -6,6 +6,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
+from django_filters.rest_framework import BooleanFilter  # accepts true/false/True/1/0 (contract §1.5)
 
 from efp.marketplace.models import Offering, OfferingRole, Order, Plan, ServiceProvider
 from efp.marketplace.states import OrderState, OrderType
@@ -45,8 +46,8 @@ class OrderFilter(django_filters.FilterSet):
     created_before = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt")
     modified = django_filters.IsoDateTimeFilter(field_name="modified", lookup_expr="gte")
     modified_before = django_filters.IsoDateTimeFilter(field_name="modified", lookup_expr="lt")
-    can_approve_as_consumer = django_filters.BooleanFilter(method="filter_can_approve_as_consumer")
-    can_approve_as_provider = django_filters.BooleanFilter(method="filter_can_approve_as_provider")
+    can_approve_as_consumer = BooleanFilter(method="filter_can_approve_as_consumer")
+    can_approve_as_provider = BooleanFilter(method="filter_can_approve_as_provider")
     query = django_filters.CharFilter(method="filter_query")
 
     class Meta:
@@ -115,8 +116,8 @@ class OfferingFilter(django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=Offering.State.choices)
     type = MultipleStringFilter(field_name="type")
     name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
-    shared = django_filters.BooleanFilter()
-    billable = django_filters.BooleanFilter()
+    shared = BooleanFilter()
+    billable = BooleanFilter()
 
     class Meta:
         model = Offering
