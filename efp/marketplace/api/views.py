@@ -199,7 +199,7 @@ class PublicOfferingViewSet(ReadOnlyViewSet):
     def plan(self, request: Request, uuid: str | None = None, plan_uuid: str | None = None) -> Response:
         offering = self.get_object()
         key = uuid_or_none(plan_uuid or "")
-        plan = plan_queryset(offering.plans.all()).filter(uuid=key).first() if key else None
+        plan = plan_queryset(Plan.objects.filter(offering=offering, uuid=key)).first() if key else None
         if plan is None:
             return Response({"detail": "No Plan matches the given query."}, status=404)
         return Response(s.PlanSerializer(plan, context=self.get_serializer_context()).data)
