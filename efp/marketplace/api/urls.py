@@ -20,11 +20,13 @@ def register(router: BaseRouter) -> None:
     router.register(
         "marketplace-service-providers", views.ServiceProviderViewSet, basename="marketplace-service-provider"
     )
-    router.register("marketplace-resources", resources.ConsumerResourceViewSet, basename="marketplace-resource")
+    router.register(
+        "marketplace-resources", resources.ConsumerResourceViewSet, basename="marketplace-resource"
+    )
     router.register(
         "marketplace-provider-resources",
         resources.ProviderResourceViewSet,
-        basename="marketplace-provider-resources",
+        basename="marketplace-provider-resource",
     )
     router.register(
         "marketplace-component-usages", usage.ComponentUsageViewSet, basename="marketplace-component-usage"
@@ -32,5 +34,5 @@ def register(router: BaseRouter) -> None:
     router.register(
         "marketplace-component-user-usages",
         usage.ComponentUserUsageViewSet,
-        basename="marketplace-component-user-usages",
+        basename="marketplace-component-user-usage",
     )
