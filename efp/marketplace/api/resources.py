@@ -240,7 +240,9 @@ class ResourceDetailSerializer(ResourceSerializer):
         order = order_queryset(qs).first()
         if order is None:
             return None
-        return OrderDetailsSerializer(order, context={**self.context, "nested": True}).data
+        nested = OrderDetailsSerializer(order, context=self.context)
+        nested.bind(field_name="", parent=self)  # nested: `?field=` names the resource's fields, not these
+        return nested.data
 
     def get_order_in_progress(self, obj: Resource) -> dict[str, Any] | None:
         return self._order(

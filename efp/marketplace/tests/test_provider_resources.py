@@ -138,6 +138,11 @@ class ProviderResourceListTests(ProviderResourceTestCase):
         assert item["order_in_progress"]["type"] == "Terminate"
         assert item["can_terminate"] is False
 
+    def test_it_keeps_nested_orders_whole_under_sparse_fields(self) -> None:
+        item = self.get(self.carol, f"{self.resource.uuid.hex}/?field=uuid&field=creation_order").json()
+        assert set(item) == {"uuid", "creation_order"}
+        assert item["creation_order"]["state"] == "done" and item["creation_order"]["url"].startswith("http")
+
     def test_it_has_no_details_scope(self) -> None:
         assert self.get(self.carol, f"{self.resource.uuid.hex}/details/").status_code == 404
         assert self.get(self.alice, f"{self.resource.uuid.hex}/details/").status_code == 404
