@@ -29,6 +29,15 @@ def number(value: Decimal | float | int | None) -> str:
     return f"{value.normalize():,f}".rstrip("0").rstrip(".")
 
 
+def short_number(value: Decimal) -> str:
+    """Bar labels: whole numbers from 100 up, thousands as "123k" from 100,000 up, so labels do not collide."""
+    if value >= 100_000:
+        return f"{value / 1000:,.0f}k"
+    if value >= 100:
+        return f"{value:,.0f}"
+    return number(value)
+
+
 def svg(template: str, *args: object) -> SafeString:
     """format_html with floats rounded to one decimal (it escapes its arguments, so no format specs)."""
     return format_html(template, *[f"{a:.1f}" if isinstance(a, float) else a for a in args])
@@ -171,7 +180,7 @@ def bar_chart(
                         '<text class="value" x="{}" y="{}" text-anchor="middle">{}{}</text>',
                         cx,
                         bar_y - 4,
-                        number(point.value),
+                        short_number(point.value),
                         " ▲" if over else "",
                     )
                 )

@@ -58,6 +58,7 @@ class ComponentStatus:
     used: Decimal
     this_month: Decimal | None  # None: nothing reported this month
     last_month: Decimal | None
+    reported: bool = False  # anything ever reported for this component
     last_reported_at: datetime.datetime | None = None
     last_reported_period: datetime.date | None = None
     last_reported_by: str = ""
@@ -180,6 +181,7 @@ def _summarise(
                 used=used or zero,
                 this_month=row.get("month") if row.get("months") else None,
                 last_month=row.get("previous") if row.get("previous_count") else None,
+                reported=bool(row),
             )
             report = last.get((resource.pk, component.pk))
             if report is not None:

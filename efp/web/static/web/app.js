@@ -95,10 +95,21 @@
       try { stored = JSON.parse(row.dataset.stored || "{}"); } catch (e) { stored = {}; }
       var unit = row.dataset.unit || "";
       var storedValue = stored[month] !== undefined ? parseFloat(stored[month]) : null;
-      var storedEl = row.querySelector(".stored");
-      if (storedEl) storedEl.textContent = storedValue === null ? "nothing" : fmt(storedValue) + " " + unit;
       var amountInput = row.querySelector(".amount input");
       var amount = parse(amountInput && amountInput.value);
+      var storedEl = row.querySelector(".stored");
+      if (storedEl) {
+        var text = storedValue === null ? "nothing" : fmt(storedValue) + " " + unit;
+        if (amount !== null) {
+          if (storedValue === null) text += "; this report adds " + fmt(amount) + " " + unit;
+          else {
+            var delta = amount - storedValue;
+            text += "; this report replaces it with " + fmt(amount) + " " + unit +
+              " (" + (delta >= 0 ? "+" : "−") + fmt(Math.abs(delta)) + ")";
+          }
+        }
+        storedEl.textContent = text;
+      }
       var pctEl = row.querySelector(".pct");
       var limit = parse(row.dataset.limit);
       if (pctEl && limit !== null) {
