@@ -30,7 +30,7 @@ def number(value: Decimal | float | int | None) -> str:
 
 
 def short_number(value: Decimal) -> str:
-    """Bar labels: whole numbers from 100 up, thousands as "123k" from 100,000 up, so labels do not collide."""
+    """Bar labels: whole numbers from 100, "123k" from 100,000, so that labels do not collide."""
     if value >= 100_000:
         return f"{value / 1000:,.0f}k"
     if value >= 100:
