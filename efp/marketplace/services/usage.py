@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from efp.accounts.models import User
@@ -179,7 +179,14 @@ def _check_date(
 
 
 def _locked(resource: Resource) -> Resource:
-    """Re-reads the resource under a row lock: every usage write for one resource is serialised here."""
+    """Re-reads the resource under a row lock: every usage write for one resource is serialised here.
+
+    SQLite ignores FOR UPDATE; there a no-op write as the transaction's first statement takes the database
+    write lock at once, so concurrent reports queue (busy timeout) instead of failing with "database is
+    locked" when a reader later tries to become a writer.
+    """
+    if connection.vendor == "sqlite":
+        Resource.objects.filter(pk=resource.pk).update(modified=F("modified"))
     return (
         Resource.objects.select_for_update(of=("self",))
         .select_related("offering__customer", "plan")
