@@ -48,6 +48,15 @@ class SetUsageTests(MarketplaceTestCase):
         self.resource.refresh_from_db()
         assert self.resource.current_usages == {"cpu": 12.5, "storage": 3.0}
 
+    def test_it_takes_the_resource_as_hex_dashed_or_url(self) -> None:
+        url = f"http://testserver/api/marketplace-resources/{self.resource.uuid.hex}/"
+        for key in (self.resource.uuid.hex, str(self.resource.uuid), url):
+            data = {"resource": key, "usages": [{"type": "cpu", "amount": "1"}]}
+            assert self.post(self.carol, data).status_code == 201, key
+        assert ComponentUsage.objects.filter(resource=self.resource).count() == 1
+        response = self.post(self.carol, {"resource": "junk", "usages": [{"type": "cpu", "amount": "1"}]})
+        assert response.status_code == 400 and "resource" in response.json()
+
     def test_it_overwrites_instead_of_accumulating(self) -> None:
         self.post(self.carol, body(self.resource, ("cpu", "10")))
         response = self.post(self.oscar, body(self.resource, ("cpu", "15.25")))

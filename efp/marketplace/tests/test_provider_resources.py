@@ -179,6 +179,7 @@ class ProviderResourceActionTests(ProviderResourceTestCase):
             ("set_backend_metadata", {"backend_metadata": {}}),
             ("set_as_erred", {}),
             ("set_as_ok", {}),
+            ("set_state_ok", {}),
             ("refresh_last_sync", {}),
             ("terminate", {}),
             ("unlink", {}),
