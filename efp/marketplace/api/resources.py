@@ -340,17 +340,6 @@ class SwitchPlanSerializer(serializers.Serializer):
         kwarg="plan_uuid",
     )
 
-    def to_internal_value(self, data: Any) -> Any:
-        # `/marketplace-plans/<uuid>/` names its key `uuid`, the public offering's plan URL `plan_uuid`.
-        plan = data.get("plan") if isinstance(data, dict) else None
-        if isinstance(plan, str) and "/marketplace-plans/" in plan:
-            key = uuid_or_none(plan.rstrip("/").rsplit("/", 1)[-1])
-            found = Plan.objects.filter(uuid=key).first() if key else None
-            if found is None:
-                raise serializers.ValidationError({"plan": ["Invalid hyperlink - Object does not exist."]})
-            return {"plan": found}
-        return super().to_internal_value(data)
-
 
 # --- filters --------------------------------------------------------------------------------------
 
