@@ -43,8 +43,8 @@ class OrderListTests(WebTestCase):
     def test_it_shows_consumer_and_provider_decisions_separately(self) -> None:
         html = self.login(self.carol).get("/provider/orders/?filtered=1").content.decode()
         row = html.split(">approved</a>")[1].split("</tr>")[0]
-        consumer = row.split('data-label="Consumer decision">')[1].split("</td>")[0]
-        provider = row.split('data-label="Provider decision">')[1].split("</td>")[0]
+        consumer = row.split('<span class="decision-side">Consumer:</span>')[1].split("</p>")[0]
+        provider = row.split('<span class="decision-side">Provider:</span>')[1].split("</p>")[0]
         assert "Approved by alice" in consumer
         assert "Approved by carol" in provider
         assert "storage: 10 TB" in row
