@@ -16,6 +16,7 @@ import django_filters
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -467,6 +468,7 @@ class BaseResourceViewSet(ReadOnlyViewSet):
     def _order_uuid(self, order: Order) -> Response:
         return Response({"order_uuid": order.uuid.hex})
 
+    @extend_schema(request=TerminateSerializer)
     @action(detail=True, methods=["post"])
     def terminate(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
@@ -542,6 +544,7 @@ class ProviderResourceViewSet(BaseResourceViewSet):
     def visible(self) -> QuerySet[Resource]:
         return selectors.provider_resources(self.request.user)
 
+    @extend_schema(request=ResourceBackendIdSerializer)
     @action(detail=True, methods=["post"])
     def set_backend_id(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
@@ -554,6 +557,7 @@ class ProviderResourceViewSet(BaseResourceViewSet):
         text = "Resource backend_id has been changed." if changed else "Resource backend_id is not changed."
         return Response({"status": text})
 
+    @extend_schema(request=ResourceLimitsSerializer)
     @action(detail=True, methods=["post"])
     def set_limits(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
@@ -565,6 +569,7 @@ class ProviderResourceViewSet(BaseResourceViewSet):
         )
         return Response({"status": "Resource limits have been updated."})
 
+    @extend_schema(request=BackendMetadataSerializer)
     @action(detail=True, methods=["post"])
     def set_backend_metadata(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
@@ -578,6 +583,7 @@ class ProviderResourceViewSet(BaseResourceViewSet):
         )
         return Response({"status": "The backend metadata is updated"})
 
+    @extend_schema(request=ReportSerializer)
     @action(detail=True, methods=["post"])
     def submit_report(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
@@ -588,6 +594,7 @@ class ProviderResourceViewSet(BaseResourceViewSet):
         resource_services.submit_resource_report(resource=resource, user=acting_user(request), report=report)
         return Response({"status": "Report is submitted"})
 
+    @extend_schema(request=EndDateSerializer)
     @action(detail=True, methods=["post"])
     def set_end_date_by_provider(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
@@ -599,6 +606,7 @@ class ProviderResourceViewSet(BaseResourceViewSet):
         )
         return Response(status=status.HTTP_200_OK)
 
+    @extend_schema(request=ErredSerializer)
     @action(detail=True, methods=["post"])
     def set_as_erred(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
@@ -610,21 +618,25 @@ class ProviderResourceViewSet(BaseResourceViewSet):
         )
         return Response({"status": "Resource has been set as erred."})
 
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def set_as_ok(self, request: Request, uuid: str | None = None) -> Response:
         resource_services.set_resource_ok(resource=self.get_object(), user=acting_user(request))
         return Response({"status": "Resource has been set as OK."})
 
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def set_state_ok(self, request: Request, uuid: str | None = None) -> Response:
         resource_services.recover_resource(resource=self.get_object(), user=acting_user(request))
         return Response({"status": "Resource state has been changed to OK."})
 
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def refresh_last_sync(self, request: Request, uuid: str | None = None) -> Response:
         resource_services.refresh_resource_last_sync(resource=self.get_object(), user=acting_user(request))
         return Response({"status": "Last sync time has been refreshed."})
 
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def unlink(self, request: Request, uuid: str | None = None) -> Response:
         resource_services.unlink_resource(resource=self.get_object(), user=acting_user(request))
@@ -637,6 +649,7 @@ class ConsumerResourceViewSet(BaseResourceViewSet):
     def visible(self) -> QuerySet[Resource]:
         return selectors.consumer_resources(self.request.user)
 
+    @extend_schema(request=UpdateLimitsSerializer)
     @action(detail=True, methods=["post"])
     def update_limits(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
@@ -647,6 +660,7 @@ class ConsumerResourceViewSet(BaseResourceViewSet):
         )
         return self._order_uuid(order)
 
+    @extend_schema(request=SwitchPlanSerializer)
     @action(detail=True, methods=["post"])
     def switch_plan(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 import django_filters
 from django.db.models import QuerySet
 from django.urls import Resolver404, resolve
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -281,6 +282,7 @@ class ComponentUsageViewSet(ReadOnlyViewSet):
             "-date", "component__type", "pk"
         )
 
+    @extend_schema(request=SetUsageSerializer, responses={201: None})
     @action(detail=False, methods=["post"])
     def set_usage(self, request: Request) -> Response:
         # Contract §1.6: the payload is validated before the permission is checked.
@@ -305,6 +307,7 @@ class ComponentUsageViewSet(ReadOnlyViewSet):
             raise PermissionDenied()
         return usage
 
+    @extend_schema(request=UserUsageSerializer, responses={201: None})
     @action(detail=True, methods=["post"])
     def set_user_usage(self, request: Request, uuid: str | None = None) -> Response:
         usage = self._writable_usage(request)
@@ -320,6 +323,7 @@ class ComponentUsageViewSet(ReadOnlyViewSet):
         )
         return Response(status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=UserUsagesSerializer, responses={201: None})
     @action(detail=True, methods=["post"])
     def set_user_usages(self, request: Request, uuid: str | None = None) -> Response:
         usage = self._writable_usage(request)
