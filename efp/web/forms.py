@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -24,6 +24,10 @@ def parse_month(value: str | None) -> datetime.date | None:
     if not 1 <= month <= 12 or year < 1900:
         return None
     return datetime.date(year, month, 1)
+
+
+def set_choices(field: forms.Field, choices: list[tuple[str, str]]) -> None:
+    cast(forms.ChoiceField, field).choices = choices
 
 
 class MonthField(forms.CharField):
@@ -64,8 +68,8 @@ class ResourceFilterForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["offering"].choices = [("", "Any offering"), *offerings]
-        self.fields["organisation"].choices = [("", "Any organisation"), *organisations]
+        set_choices(self.fields["offering"], [("", "Any offering"), *offerings])
+        set_choices(self.fields["organisation"], [("", "Any organisation"), *organisations])
 
 
 class OrderFilterForm(forms.Form):
@@ -96,8 +100,8 @@ class OrderFilterForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["offering"].choices = [("", "Any offering"), *offerings]
-        self.fields["organisation"].choices = [("", "Any organisation"), *organisations]
+        set_choices(self.fields["offering"], [("", "Any offering"), *offerings])
+        set_choices(self.fields["organisation"], [("", "Any organisation"), *organisations])
 
 
 class RejectForm(forms.Form):
@@ -153,10 +157,13 @@ class ReportUsageForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.components = components
         self.user_rows = user_rows
-        self.fields["month"].choices = [
-            (m.strftime("%Y-%m"), m.strftime("%B %Y") + (" (current month)" if i == 0 else ""))
-            for i, m in enumerate(months)
-        ]
+        set_choices(
+            self.fields["month"],
+            [
+                (m.strftime("%Y-%m"), m.strftime("%B %Y") + (" (current month)" if i == 0 else ""))
+                for i, m in enumerate(months)
+            ],
+        )
         for c in components:
             unit = f" ({c.measured_unit})" if c.measured_unit else ""
             self.fields[f"amount_{c.type}"] = forms.CharField(
@@ -193,7 +200,8 @@ class ReportUsageForm(forms.Form):
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         reported = False
         for c in self.components:
             raw = (data.get(f"amount_{c.type}") or "").strip()

@@ -38,7 +38,7 @@ def quarter_start(day: datetime.date) -> datetime.date:
     return datetime.date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
 
 
-PERIOD_LABELS = {
+PERIOD_LABELS: dict[str | None, str] = {
     None: "this month",
     LP.MONTH: "this month",
     LP.QUARTERLY: "this quarter",
@@ -147,8 +147,8 @@ def _summarise(
     this_month = month_start(today)
     last_month = add_months(this_month, -1)
     components = metered_components(r.offering_id for r in resources)
-    totals: dict[tuple[int, int], dict[str, Any]] = {}
-    for row in usages.values("resource_id", "component_id").annotate(
+    totals: dict[tuple[int, int], Any] = {}
+    for totals_row in usages.values("resource_id", "component_id").annotate(
         total=Sum("usage"),
         month=Sum("usage", filter=Q(billing_period=this_month)),
         months=Count("pk", filter=Q(billing_period=this_month)),
@@ -157,20 +157,21 @@ def _summarise(
         quarter=Sum("usage", filter=Q(billing_period__gte=quarter_start(today))),
         year=Sum("usage", filter=Q(billing_period__gte=datetime.date(today.year, 1, 1))),
     ):
-        totals[(row["resource_id"], row["component_id"])] = row
+        totals[(totals_row["resource_id"], totals_row["component_id"])] = totals_row
     last = _last_reports(usages) if with_last_report else {}
 
     result: dict[int, list[ComponentStatus]] = {}
     for resource in resources:
         statuses = []
         for component in components.get(resource.offering_id, []):
-            row = totals.get((resource.pk, component.pk), {})
+            row: dict[str, Any] = totals.get((resource.pk, component.pk), {})
             zero = Decimal(0)
-            used = {
+            by_period: dict[str, Decimal | None] = {
                 LP.QUARTERLY: row.get("quarter"),
                 LP.ANNUAL: row.get("year"),
                 LP.TOTAL: row.get("total"),
-            }.get(component.limit_period or "", row.get("month"))
+            }
+            used = by_period.get(component.limit_period or "", row.get("month"))
             status = ComponentStatus(
                 type=component.type,
                 name=component.name,
@@ -198,7 +199,7 @@ def _summarise(
     return result
 
 
-def _last_reports(usages: QuerySet[ComponentUsage]) -> dict[tuple[int, int], dict[str, Any]]:
+def _last_reports(usages: QuerySet[ComponentUsage]) -> dict[tuple[int, int], Any]:
     """The most recently written ComponentUsage per (resource, component), with who wrote it and how."""
     revisions = UsageRevision.objects.filter(component_usage=OuterRef("pk"), username="").order_by(
         "-created", "-pk"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from efp.accounts.models import User
 from efp.marketplace.exceptions import DomainError, InvalidInput
 from efp.marketplace.selectors import provider_orders
 from efp.marketplace.states import OrderState
@@ -26,6 +27,11 @@ def render_workspace(
         "pending_count": provider_orders(request.user).filter(state=OrderState.PENDING_PROVIDER).count(),
     }
     return render(request, template, context, status=status)
+
+
+def current_user(request: HttpRequest) -> User:
+    """The signed-in user (workspace views are behind login_required)."""
+    return cast(User, request.user)
 
 
 def paginate(request: HttpRequest, items: Any, per_page: int = PAGE_SIZE) -> Page:

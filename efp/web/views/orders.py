@@ -153,7 +153,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
 
 
 def _order(request: HttpRequest, uuid: str) -> Order:
-    return get_by_uuid(order_queryset(provider_orders(request.user)), uuid)  # type: ignore[no-any-return]
+    return get_by_uuid(order_queryset(provider_orders(request.user)), uuid)
 
 
 def _detail_context(order: Order) -> dict[str, Any]:

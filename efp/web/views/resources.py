@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,15 @@ from efp.structure.roles import Permission
 from efp.web import metering
 from efp.web.access import ProviderGrants, provider_workspace
 from efp.web.forms import BackendIdForm, EndDateForm, ResourceFilterForm
-from efp.web.views.common import error_text, get_by_uuid, paginate, render_workspace, safe_next, today
+from efp.web.views.common import (
+    current_user,
+    error_text,
+    get_by_uuid,
+    paginate,
+    render_workspace,
+    safe_next,
+    today,
+)
 
 ROW_PERMISSIONS = [
     Permission.RESOURCE_SET_USAGE,
@@ -166,7 +175,13 @@ def resource_list(request: HttpRequest) -> HttpResponse:
 
 
 def _resource_form_view(
-    request: HttpRequest, uuid: str, *, form_class: Any, initial: dict[str, Any], title: str, apply: Any
+    request: HttpRequest,
+    uuid: str,
+    *,
+    form_class: Any,
+    initial: Callable[[Resource], dict[str, Any]],
+    title: str,
+    apply: Callable[[Resource, dict[str, Any]], str],
 ) -> HttpResponse:
     resource = get_by_uuid(
         provider_resources(request.user).select_related("offering", "project__customer"), uuid
@@ -203,7 +218,9 @@ def _resource_form_view(
 @provider_workspace
 def set_backend_id(request: HttpRequest, uuid: str) -> HttpResponse:
     def apply(resource: Resource, data: dict[str, Any]) -> str:
-        changed = set_resource_backend_id(resource=resource, user=request.user, backend_id=data["backend_id"])
+        changed = set_resource_backend_id(
+            resource=resource, user=current_user(request), backend_id=data["backend_id"]
+        )
         if changed:
             return f"Backend ID of {resource} set to “{data['backend_id']}”."
         return f"Backend ID of {resource} is unchanged."
@@ -222,7 +239,7 @@ def set_backend_id(request: HttpRequest, uuid: str) -> HttpResponse:
 def edit_end_date(request: HttpRequest, uuid: str) -> HttpResponse:
     def apply(resource: Resource, data: dict[str, Any]) -> str:
         resource = set_resource_end_date_by_provider(
-            resource=resource, user=request.user, end_date=data["end_date"]
+            resource=resource, user=current_user(request), end_date=data["end_date"]
         )
         if resource.end_date:
             return f"End date of {resource} set to {resource.end_date:%Y-%m-%d}."

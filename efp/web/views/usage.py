@@ -41,7 +41,7 @@ DEFAULT_RANGE = "12"
 
 def _resource(request: HttpRequest, uuid: str) -> Resource:
     qs = provider_resources(request.user).select_related("offering__customer", "project__customer", "plan")
-    return get_by_uuid(qs, uuid)  # type: ignore[no-any-return]
+    return get_by_uuid(qs, uuid)
 
 
 def _month_range(start: datetime.date, end: datetime.date) -> list[datetime.date]:
@@ -65,7 +65,7 @@ def monthly_points(
         if row["description"]:
             descriptions[row["billing_period"]].append(row["description"])
     users: dict[datetime.date, list[tuple[str, Decimal]]] = defaultdict(list)
-    for row in (
+    for share in (
         ComponentUserUsage.objects.filter(
             component_usage__resource=resource,
             component_usage__component=component,
@@ -75,7 +75,7 @@ def monthly_points(
         .annotate(total=Sum("usage"))
         .order_by("-total", "username")
     ):
-        users[row["component_usage__billing_period"]].append((row["username"], row["total"]))
+        users[share["component_usage__billing_period"]].append((share["username"], share["total"]))
     return [
         charts.MonthPoint(
             month=m,
@@ -122,8 +122,9 @@ def show_usage(request: HttpRequest, uuid: str) -> HttpResponse:
     user_month = parse_month(request.GET.get("month")) or (
         reported_months[-1] if reported_months else current
     )
-    user_rows = list(
-        ComponentUserUsage.objects.filter(
+    user_rows: list[dict[str, Any]] = [
+        dict(row)
+        for row in ComponentUserUsage.objects.filter(
             component_usage__resource=resource,
             component_usage__component=chosen,
             component_usage__billing_period=user_month,
@@ -131,7 +132,7 @@ def show_usage(request: HttpRequest, uuid: str) -> HttpResponse:
         .values("username")
         .annotate(total=Sum("usage"))
         .order_by("-total", "username")
-    )
+    ]
     month_total = sum(
         ComponentUsage.objects.filter(
             resource=resource, component=chosen, billing_period=user_month
