@@ -5,12 +5,14 @@ import time
 from decimal import Decimal
 
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from efp.marketplace.models import ComponentUsage, OfferingComponent, Resource
 from efp.marketplace.tests.factories import plan_of
 from efp.web.tests.base import WebTestCase
+from efp.web.views.resources import resource_list
 
 BUDGET_SECONDS = 0.3  # issue 4: first page under 300 ms server time with 2,000 resources
 
@@ -72,15 +74,19 @@ class ResourceListPerformanceTests(WebTestCase):
         assert self.queries_for(path) == few
 
     def test_it_renders_the_first_page_of_2000_resources_quickly(self) -> None:
+        """Server time of the view itself; the test client would add the cost of recording every context."""
         self.add_resources(2000)
-        client = self.login(self.carol)
-        client.get("/provider/resources/")
+        factory = RequestFactory()
         timings = []
-        for _ in range(5):
+        for _ in range(6):
+            request = factory.get("/provider/resources/")
+            request.user = self.carol
             started = time.perf_counter()
-            response = client.get("/provider/resources/")
+            response = resource_list(request)
             timings.append(time.perf_counter() - started)
             assert response.status_code == 200
+            assert response.content.count(b'aria-label="Expand bulk-') == 25
+        timings = timings[1:]  # the first request warms the template cache
         median = statistics.median(timings)
-        print(f"\nresources page, 2,000 resources: median {median * 1000:.0f} ms over 5 requests")
+        print(f"\nresources page, 2,000 resources: median {median * 1000:.0f} ms over 5 requests (view time)")
         assert median < BUDGET_SECONDS, f"{median * 1000:.0f} ms"
