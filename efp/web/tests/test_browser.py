@@ -212,7 +212,13 @@ def test_menus_and_rows_work_with_the_keyboard_and_in_dark_mode(browser_page: An
     page.keyboard.press("Escape")
     expect(menu).to_be_hidden()
     expect(button).to_be_focused()
-    page.goto("/provider/resources/?include_terminated=on&state=Terminated")
+    # Filters apply in place (htmx) and land in the address bar.
+    page.get_by_text("Filters", exact=True).click()
+    page.get_by_label("Terminated", exact=True).check()
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.get_by_role("button", name="Expand materials-broken")).to_be_visible()
+    expect(page.get_by_role("button", name="Expand climate-ensembles")).to_have_count(0)
+    assert "state=Terminated" in page.url
     page.get_by_role("button", name="Actions for materials-broken").click()
     disabled = page.get_by_role("menu", name="Actions for materials-broken").get_by_role(
         "menuitem", name="Report usage"
