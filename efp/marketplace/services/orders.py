@@ -191,6 +191,9 @@ def _resource_end_date(offering: Offering, attributes: dict[str, Any]) -> dateti
 
 
 def _check_single_active_order(resource: Resource) -> None:
+    # Lock the resource row first: two orders created at once for one resource queue here, and the second
+    # sees the first (PostgreSQL; SQLite serialises writers anyway).
+    Resource.objects.select_for_update().filter(pk=resource.pk).first()
     if Order.objects.filter(resource=resource, state__in=list(ACTIVE_ORDER_STATES)).exists():
         raise InvalidInput("Pending order for resource already exists.")
 
