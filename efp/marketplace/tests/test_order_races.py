@@ -145,3 +145,26 @@ class ThreadedApprovalRaceTests(TransactionTestCase):
             assert (
                 OrderEvent.objects.filter(order=order).exclude(old_state="").count() == 2
             )  # routed, decided
+
+    def test_it_creates_only_one_active_order_for_a_resource(self) -> None:
+        from efp.marketplace.exceptions import InvalidInput
+        from efp.marketplace.tests.factories import make_resource
+
+        for round_ in range(self.ROUNDS):
+            resource = make_resource(self.alice, self.carol, self.project, self.offering, name=f"res{round_}")
+            views = [Resource.objects.get(pk=resource.pk), Resource.objects.get(pk=resource.pk)]
+            results = self.race(
+                partial(order_services.terminate_resource, resource=views[0], user=self.alice),
+                partial(
+                    order_services.update_resource_limits,
+                    resource=views[1],
+                    user=self.alice,
+                    limits={"storage": 1},
+                ),
+            )
+            assert sum(isinstance(r, Order) for r in results) == 1, results
+            assert all(isinstance(r, Order | InvalidInput | StateConflict) for r in results), results
+            active = Order.objects.filter(resource=resource).exclude(
+                state__in=["done", "rejected", "canceled", "erred"]
+            )
+            assert active.count() == 1

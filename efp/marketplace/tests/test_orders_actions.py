@@ -578,3 +578,55 @@ class ResourceEffectsTests(OrderActionTestCase):
         order_services.complete_order(order=Order.objects.get(pk=first.pk), user=self.carol)
         order_services.terminate_resource(resource=Resource.objects.get(pk=self.resource.pk), user=self.alice)
         assert Order.objects.count() == before + 1
+
+
+class MoreApprovalRulesTests(OrderActionTestCase):
+    def test_it_sends_a_consumer_approved_basic_order_to_the_provider(self) -> None:
+        order = self.pending_consumer(self.basic)
+        assert self.post(self.alice, order, "approve_by_consumer").status_code == 200
+        assert self.state_of(order) == "pending-provider"
+        assert self.state_of(order.resource) == "Creating"
+
+    def test_it_skips_consumer_review_when_the_provider_terminates(self) -> None:
+        resource = make_resource(self.alice, self.carol, self.project_a1, self.offering)
+        order = order_services.terminate_resource(resource=resource, user=self.carol)
+        assert (order.type, order.state, order.consumer_reviewed_by) == (
+            "Terminate",
+            "pending-provider",
+            self.carol,
+        )
+        assert self.state_of(resource) == "OK"
+
+    def test_it_keeps_a_project_admins_termination_for_consumer_review(self) -> None:
+        resource = make_resource(self.alice, self.carol, self.project_a1, self.offering)
+        order = order_services.terminate_resource(resource=resource, user=self.erin)
+        assert order.state == "pending-consumer"
+
+
+class SupportUserTests(OrderActionTestCase):
+    """`is_support` sees everything and may do nothing (contract §2.1)."""
+
+    def setUp(self) -> None:
+        from efp.marketplace.tests.factories import make_user
+
+        self.support = make_user("sue", is_support=True)
+
+    def test_it_lets_support_see_every_order_and_its_traceback(self) -> None:
+        order = self.erred()
+        Order.objects.filter(pk=order.pk).update(error_traceback="tb")
+        response = self.as_user(self.support).get(f"/api/marketplace-orders/{order.uuid.hex}/")
+        assert response.status_code == 200
+        assert response.json()["error_traceback"] == "tb"
+        assert self.as_user(self.support).get("/api/marketplace-orders/")["X-Result-Count"] == "1"
+
+    def test_it_refuses_support_every_action(self) -> None:
+        pending_consumer, pending_provider = self.pending_consumer(), self.pending_provider()
+        self.assert_refused(pending_consumer, "approve_by_consumer", [(self.support, 403)])
+        self.assert_refused(pending_consumer, "reject_by_consumer", [(self.support, 403)])
+        self.assert_refused(pending_provider, "approve_by_provider", [(self.support, 403)])
+        self.assert_refused(pending_provider, "reject_by_provider", [(self.support, 403)])
+        self.assert_refused(pending_provider, "set_state_executing", [(self.support, 403)])
+        self.assert_refused(pending_provider, "unlink", [(self.support, 403)])
+        response = self.as_user(self.support).delete(f"/api/marketplace-orders/{pending_provider.uuid.hex}/")
+        assert response.status_code == 403
+        assert Order.objects.filter(pk=pending_provider.pk).exists()

@@ -72,7 +72,8 @@ class SdkOrderTests(LiveServerTestCase):
             base_url=self.live_server_url,
             token=get_or_create_token(user=user),
             prefix="Token",
-            headers={"User-Agent": AGENT},
+            # One request per connection: no keep-alive request thread outlives the test (SQLite in memory).
+            headers={"User-Agent": AGENT, "Connection": "close"},
         )
 
     def bulk_pending(self, count: int) -> None:
