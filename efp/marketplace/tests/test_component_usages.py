@@ -13,7 +13,7 @@ from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services._transitions import transition_resource
 from efp.marketplace.states import ResourceState
 from efp.marketplace.tests.base import MarketplaceTestCase
-from efp.marketplace.tests.factories import make_resource
+from efp.marketplace.tests.factories import make_customer, make_offering, make_resource, make_user
 
 SET_USAGE = "/api/marketplace-component-usages/set_usage/"
 
@@ -91,6 +91,14 @@ class SetUsageTests(MarketplaceTestCase):
         response = self.post(self.dave, body(self.resource, ("cpu", "1")))
         assert response.status_code == 400
         assert "resource" in response.json()
+        assert not ComponentUsage.objects.exists()
+
+    def test_it_answers_another_provider_with_400_naming_the_resource(self) -> None:
+        quentin = make_user("quentin")
+        make_offering(make_customer("Provider Q", owner=quentin), name="Offering Q")
+        response = self.post(quentin, body(self.resource, ("cpu", "1")))
+        assert response.status_code == 400
+        assert list(response.json()) == ["resource"]
         assert not ComponentUsage.objects.exists()
 
     def test_it_answers_401_without_a_token(self) -> None:
