@@ -55,10 +55,18 @@ def _nice_max(value: Decimal) -> Decimal:
 
 
 def bar_chart(
-    points: list[MonthPoint], *, limit: Decimal | None, unit: str, title: str, chart_id: str
+    points: list[MonthPoint],
+    *,
+    limit: Decimal | None,
+    unit: str,
+    title: str,
+    chart_id: str,
+    narrow: bool = False,
 ) -> SafeString:
-    width, height = 720, 280
-    left, right, top, bottom = 64, 16, 20, 44
+    """`narrow`: a phone-sized variant (fewer labels on a smaller canvas, so the text stays legible)."""
+    width, height = (360, 260) if narrow else (720, 280)
+    left, right, top, bottom = (48, 8, 20, 44) if narrow else (64, 16, 20, 44)
+    labelled = 6 if narrow else 12  # up to this many bars carry their value
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [p.value for p in points if p.value is not None]
     peak = max([*values, limit or Decimal(0), Decimal(0)])
@@ -70,8 +78,9 @@ def bar_chart(
     parts: list[str] = []
     parts.append(
         svg(
-            '<svg class="chart" viewBox="0 0 {} {}" role="img" aria-labelledby="{}-title {}-desc" '
+            '<svg class="chart {}" viewBox="0 0 {} {}" role="img" aria-labelledby="{}-title {}-desc" '
             'preserveAspectRatio="xMidYMid meet">',
+            "chart-narrow" if narrow else "chart-wide",
             width,
             height,
             chart_id,
@@ -125,7 +134,7 @@ def bar_chart(
     n = max(len(points), 1)
     slot = plot_w / n
     bar_w = max(2.0, slot * 0.7)
-    label_every = 1 if n <= 12 else (2 if n <= 24 else max(1, n // 12))
+    label_every = 1 if n <= labelled else max(1, -(-n // labelled))
     for i, point in enumerate(points):
         x = left + i * slot + (slot - bar_w) / 2
         cx = left + i * slot + slot / 2
@@ -142,7 +151,7 @@ def bar_chart(
                     3,
                 )
             )
-            if n <= 12:
+            if n <= labelled:
                 parts.append(
                     svg(
                         '<text class="gap-label" x="{}" y="{}" text-anchor="middle">no report</text>',
@@ -174,7 +183,7 @@ def bar_chart(
                     fill,
                 )
             )
-            if n <= 12:
+            if n <= labelled:
                 parts.append(
                     svg(
                         '<text class="value" x="{}" y="{}" text-anchor="middle">{}{}</text>',
@@ -193,7 +202,7 @@ def bar_chart(
                     point.month.strftime("%b"),
                 )
             )
-            if i == 0 or point.month.month == 1 or (n <= 12 and i == n - 1):
+            if i == 0 or point.month.month == 1 or (n <= labelled and i == n - 1):
                 parts.append(
                     svg(
                         '<text class="tick" x="{}" y="{}" text-anchor="middle">{}</text>',

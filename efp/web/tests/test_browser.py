@@ -113,7 +113,7 @@ def test_a_provider_walks_from_login_to_decided_orders(browser_page: Any) -> Non
     shot(page, "05-actions-menu")
     menu.get_by_role("menuitem", name="Show usage").click()
     expect(page.get_by_role("heading", name="Usage: climate-ensembles")).to_be_visible()
-    expect(page.locator("svg.chart")).to_be_visible()
+    expect(page.locator("svg.chart-wide")).to_be_visible()
     shot(page, "06-show-usage")
     page.get_by_role("link", name="24 months").click()
     expect(page.get_by_role("link", name="24 months")).to_have_attribute("aria-current", "page")

@@ -40,7 +40,7 @@ class ShowUsageTests(WebTestCase):
         for name in ("CPU", "GPU", "Storage"):
             assert f">{name}</a>" in html
         assert "Support</a>" not in html  # fixed-price components have no usage
-        assert '<svg class="chart"' in html
+        assert '<svg class="chart chart-wide"' in html and '<svg class="chart chart-narrow"' in html
         assert 'aria-current="page">12 months</a>' in html
         assert html.count('<th scope="row">') >= 12
         assert "July 2025" in html and "June 2026" in html and "June 2025" not in html
