@@ -173,7 +173,10 @@ def _resource_end_date(offering: Offering, attributes: dict[str, Any]) -> dateti
                 {"attributes": ["The end date of the resource is required for this offering."]}
             )
         return None
-    end_date = parse_date(str(raw)) if not isinstance(raw, datetime.date) else raw
+    try:
+        end_date = parse_date(str(raw)) if not isinstance(raw, datetime.date) else raw
+    except ValueError:  # well formed but impossible, e.g. 2030-02-31
+        end_date = None
     if end_date is None:
         raise InvalidInput({"attributes": ["end_date: Date has wrong format. Use YYYY-MM-DD."]})
     if end_date < today:
