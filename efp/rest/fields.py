@@ -84,7 +84,7 @@ class HyperlinkInputField(serializers.Field):
             self.fail("incorrect_type", data_type=type(data).__name__)
         try:
             match = resolve(urlparse(data).path)
-        except Resolver404:
+        except (Resolver404, ValueError):  # ValueError: unparsable URL such as "http://[::1"
             self.fail("incorrect_match")
         if match.url_name not in self.view_names:
             self.fail("incorrect_match")
