@@ -59,6 +59,16 @@ class MultipleUUIDFilter(django_filters.Filter):
         return qs.filter(**{f"{self.field_name}__{self.lookup_expr}": value})
 
 
+class MultipleStringFormField(forms.Field):
+    widget = QueryArrayWidget
+
+    def clean(self, value: Any) -> Any:
+        # PostgreSQL refuses NUL bytes in text; answer 400 like Django's CharField instead of a 500.
+        if any("\x00" in str(item) for item in (value or [])):
+            raise ValidationError("Null characters are not allowed.", code="null_characters_not_allowed")
+        return value
+
+
 class MultipleStringFilter(django_filters.Filter):
     """Repeated keys (and comma lists) of loose strings, matched exactly."""
 
@@ -67,7 +77,7 @@ class MultipleStringFilter(django_filters.Filter):
         kwargs.setdefault("lookup_expr", "in")
         super().__init__(*args, **kwargs)
 
-    field_class = forms.Field
+    field_class = MultipleStringFormField
 
     def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
         values = split_values(value)
