@@ -292,6 +292,16 @@ def _all_plans(request: Any) -> Any:
     return Plan.objects.select_related("offering")
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 class OrderCreateSerializer(serializers.Serializer):
     project = HyperlinkInputField(("project-detail",), lambda request: visible_projects(request.user))
     offering = HyperlinkInputField(
@@ -311,6 +321,11 @@ class OrderCreateSerializer(serializers.Serializer):
     callback_url = serializers.URLField(required=False, allow_null=True, max_length=200)
     request_comment = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
     start_date = serializers.DateField(required=False, allow_null=True)
+
+    def validate_attributes(self, value: dict[str, Any]) -> dict[str, Any]:
+        if _has_nul(value):  # PostgreSQL's jsonb refuses \u0000
+            raise serializers.ValidationError("Null characters are not allowed.")
+        return value
 
     def validate_type(self, value: str) -> str:
         if value != OrderType.CREATE:
@@ -531,6 +546,13 @@ class OfferingCreateSerializer(serializers.Serializer):
     backend_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
     components = OfferingComponentSerializer(many=True, required=False, default=list)
     plans = serializers.ListField(child=serializers.DictField(), required=False, default=list)
+
+    def validate_plugin_options(self, value: dict[str, Any]) -> dict[str, Any]:
+        if _has_nul(value):  # PostgreSQL's jsonb refuses \u0000
+            raise serializers.ValidationError("Null characters are not allowed.")
+        return value
+
+    validate_options = validate_plugin_options
 
 
 def _customers() -> Any:
