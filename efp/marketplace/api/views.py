@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
@@ -214,6 +215,7 @@ class ProviderOfferingViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
         return offering_queryset(selectors.provider_offerings(self.request.user)).order_by("name", "pk")
 
     @extend_schema(request=s.OfferingCreateSerializer, responses={201: s.ProviderOfferingSerializer})
+    @transaction.atomic  # a bad component or plan further down leaves no half-made offering behind
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if not request.user.is_staff:
             raise PermissionDenied()
