@@ -292,3 +292,64 @@ class ActionValidationTests(OrderValidationTestCase):
         response = self.as_user(self.staff).post(f"{ORDERS}{order.uuid.hex}/approve_by_consumer/")
         assert (response.status_code, response.json()) == (400, ["Project 'Project A1' is expired."])
         assert self.snapshot() == before
+
+
+class NoServerErrorTests(OrderValidationTestCase):
+    """Odd input gets a 4xx, never a 500, on SQLite and PostgreSQL (which refuses NUL bytes in text)."""
+
+    def client_for(self, user: Any) -> Any:
+        client = self.as_user(user)
+        client.raise_request_exception = False  # see the status code instead of the exception
+        return client
+
+    def test_it_answers_odd_filter_values_with_4xx_or_200(self) -> None:
+        make_order(self.alice, self.project_a1, self.offering)
+        client = self.client_for(self.carol)
+        params = (
+            "query", "resource_name", "offering_slug", "offering_type", "offering", "resource", "created",
+            "modified", "state", "type", "o", "field", "page", "page_size", "can_approve_as_consumer",
+            "offering_uuid", "service_manager_uuid", "created_before",
+        )  # fmt: skip
+        for param in params:
+            for value in ("%00", "a%00b", "%ff", "'", "%", "1e309", "[]", "\\", "x" * 3000):
+                response = client.get(f"{ORDERS}?{param}={value}")
+                assert response.status_code in (200, 400, 404), (param, value, response.status_code)
+        response = client.get(f"{ORDERS}?offering_type=a%00b")
+        assert response.json() == {"offering_type": ["Null characters are not allowed."]}
+
+    def test_it_answers_odd_bodies_with_400(self) -> None:
+        for extra in (
+            {"attributes": {"name": "a\u0000b"}},
+            {"attributes": {"name": "ok", "nested": ["\u0000"]}},
+            {"attributes": {"name": "ok", "end_date": "2999-02-31"}},
+            {"attributes": {"name": "ok", "end_date": ["x"]}},
+            {"limits": {"\u0000": 1}},
+            {"limits": {"storage": 10**30}},
+            {"request_comment": "a\u0000b"},
+            {"project": "http://[::1"},
+            {"project": "http://testserver/api/projects/\u0000/"},
+        ):
+            before = self.snapshot()
+            response = self.client_for(self.alice).post(ORDERS, self.body(**extra), format="json")
+            assert response.status_code == 400, (extra, response.status_code)
+            assert self.snapshot() == before
+        response = self.client_for(self.alice).post(
+            ORDERS, self.body(attributes={"x": "\u0000"}), format="json"
+        )
+        assert response.json() == {"attributes": ["Null characters are not allowed."]}
+
+    def test_it_answers_odd_action_bodies_with_400(self) -> None:
+        order = make_order(self.alice, self.project_a1, self.offering)
+        for action, body in (
+            ("reject_by_provider", {"provider_rejection_comment": "a\u0000b"}),
+            ("set_backend_id", {"backend_id": "a\u0000b"}),
+            ("set_backend_id", ["x"]),
+            ("set_state_erred", {"error_message": "a\u0000b"}),
+            ("approve_by_provider", {"attributes": "x"}),
+        ):
+            response = self.client_for(self.carol).post(
+                f"{ORDERS}{order.uuid.hex}/{action}/", body, format="json"
+            )
+            assert response.status_code == 400, (action, response.status_code)
+        order.refresh_from_db()
+        assert (order.state, order.backend_id) == ("pending-provider", "")

@@ -283,3 +283,54 @@ class StaffCatalogueWritesTests(MarketplaceTestCase):
         assert response.status_code == 201
         assert HEX.match(response.json()["uuid"])
         assert Category.objects.filter(title="AI").count() == 1
+
+
+class CatalogueWriteValidationTests(MarketplaceTestCase):
+    offering_body = StaffCatalogueWritesTests.offering_body
+
+    def client_for(self, user: Any) -> Any:
+        client = self.as_user(user)
+        client.raise_request_exception = False
+        return client
+
+    def test_it_leaves_no_half_made_offering_behind(self) -> None:
+        for broken in (
+            {"plans": [{"name": "p", "unit_price": "-1"}]},
+            {"plans": [{"name": "p", "prices": {"cpu": "cheap"}}]},
+            {"components": [{"type": "a", "name": "A"}, {"type": "a", "name": "B"}]},
+            {"plugin_options": {"note": "\u0000"}},
+            {"options": {"\u0000": 1}},
+        ):
+            response = self.client_for(self.staff).post(
+                "/api/marketplace-provider-offerings/", {**self.offering_body(), **broken}, format="json"
+            )
+            assert response.status_code == 400, (broken, response.status_code)
+            assert not Offering.objects.filter(name="Lumi").exists(), broken
+            assert not OfferingComponent.objects.filter(offering__name="Lumi").exists()
+
+    def test_it_answers_odd_catalogue_input_with_4xx(self) -> None:
+        client = self.client_for(self.staff)
+        for path in ("/api/customers/", "/api/projects/", "/api/marketplace-public-offerings/", "/api/users/",
+                     "/api/marketplace-provider-offerings/", "/api/marketplace-plans/",
+                     "/api/marketplace-service-providers/"):  # fmt: skip
+            for query in (
+                "name=%00",
+                "type=%00",
+                "customer_uuid=%00",
+                "offering_uuid=1",
+                "o=%00",
+                "shared=maybe",
+            ):
+                response = client.get(f"{path}?{query}")
+                assert response.status_code in (200, 400), (path, query, response.status_code)
+        customer = f"http://testserver/api/customers/{self.org_a.uuid.hex}/"
+        for path, body in (
+            ("/api/customers/", {"name": "a\u0000"}),
+            ("/api/projects/", {"name": "p", "customer": "http://[::1"}),
+            ("/api/projects/", {"name": "p", "customer": customer, "start_date": "2020-02-31"}),
+            ("/api/marketplace-categories/", {"title": "a\u0000"}),
+            ("/api-auth/password/", {"username": "a\u0000", "password": "x"}),
+        ):
+            response = client.post(path, body, format="json")
+            assert response.status_code in (400, 401), (path, body, response.status_code)
+        assert not Project.objects.filter(name="p").exists()
