@@ -34,6 +34,7 @@ from waldur_api_client.models import (
     OrderBackendIDRequest,
     OrderCreateRequest,
     OrderCreateRequestLimits,
+    OrderDetails,
     OrderErrorDetailsRequest,
     OrderProviderRejectionRequest,
     OrderState,
@@ -43,6 +44,7 @@ from waldur_api_client.models.order_details_field_enum import OrderDetailsFieldE
 from efp.accounts.services import get_or_create_token
 from efp.marketplace.models import OfferingType, Order, Resource
 from efp.marketplace.services.offerings import grant_offering_manager
+from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import (
     make_customer,
     make_offering,
@@ -240,3 +242,40 @@ class SdkOrderTests(LiveServerTestCase):
             == 204
         )
         assert not Order.objects.filter(pk=first.pk).exists()
+
+
+class SdkParsesEveryOrderTests(MarketplaceTestCase):
+    """Every kind of order our API renders parses with the SDK's strict OrderDetails model."""
+
+    def test_it_renders_orders_of_every_type_and_state_the_sdk_can_parse(self) -> None:
+        from efp.marketplace.services import orders as order_services
+        from efp.marketplace.tests.factories import make_resource
+
+        resource = make_resource(self.alice, self.carol, self.project_a1, self.offering, name="kept")
+        order_services.update_resource_limits(resource=resource, user=self.alice, limits={"storage": 50})
+        doomed = make_resource(self.alice, self.carol, self.project_a1, self.basic, name="doomed")
+        terminate = order_services.terminate_resource(resource=doomed, user=self.alice)
+        order_services.approve_order_by_provider(order=terminate, user=self.carol)
+        make_order(self.erin, self.project_a1, self.offering, name="waiting")
+        rejected = make_order(self.alice, self.project_a1, self.offering, name="rejected")
+        order_services.reject_order_by_provider(order=rejected, user=self.carol, comment="no")
+        failed = make_order(self.alice, self.project_a1, self.offering, name="failed")
+        order_services.fail_order(order=failed, user=self.carol, error_message="x", error_traceback="tb")
+        canceled = make_order(self.alice, self.project_a1, self.basic, name="canceled")
+        order_services.cancel_order(order=canceled, user=self.alice)
+        planless = make_offering(self.provider_p, name="Planless", offering_type="Support.OfferingTemplate")
+        planless.plans.all().delete()
+        order_services.create_order(user=self.alice, project=self.project_a1, offering=planless)
+
+        for user in (self.staff, self.carol, self.alice):
+            rows = self.as_user(user).get("/api/marketplace-orders/?page_size=100").json()
+            parsed = [OrderDetails.from_dict(row) for row in rows]
+            assert {order.state for order in parsed} >= {
+                OrderState.DONE,
+                OrderState.REJECTED,
+                OrderState.ERRED,
+            }
+            assert {order.type_.value for order in parsed} == {"Create", "Update", "Terminate"}
+            for order in parsed:
+                order.to_dict()
+        assert len(rows) == Order.objects.count()
