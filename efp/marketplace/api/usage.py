@@ -12,6 +12,7 @@ from typing import Any, cast
 from urllib.parse import urlparse
 
 import django_filters
+from django import forms
 from django.db.models import QuerySet
 from django.urls import Resolver404, resolve
 from drf_spectacular.utils import extend_schema
@@ -227,6 +228,18 @@ class UserUsagesSerializer(serializers.Serializer):
 # --- filters --------------------------------------------------------------------------------------
 
 
+class WholeNumberFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+def year_filter(field_name: str) -> WholeNumberFilter:
+    return WholeNumberFilter(field_name=field_name, min_value=1, max_value=9999)
+
+
+def month_filter(field_name: str) -> WholeNumberFilter:
+    return WholeNumberFilter(field_name=field_name, min_value=1, max_value=12)
+
+
 class ComponentUsageFilter(django_filters.FilterSet):
     resource_uuid = MultipleUUIDFilter(field_name="resource__uuid")
     resource = HyperlinkUUIDFilter(field_name="resource__uuid")
@@ -235,8 +248,8 @@ class ComponentUsageFilter(django_filters.FilterSet):
     customer_uuid = MultipleUUIDFilter(field_name="resource__project__customer__uuid")
     type = django_filters.CharFilter(field_name="component__type")
     billing_period = django_filters.DateFilter(field_name="billing_period")
-    billing_period_year = django_filters.NumberFilter(field_name="billing_period__year")
-    billing_period_month = django_filters.NumberFilter(field_name="billing_period__month")
+    billing_period_year = year_filter("billing_period__year")
+    billing_period_month = month_filter("billing_period__month")
     date_after = django_filters.DateFilter(field_name="date__date", lookup_expr="gte")
     date_before = django_filters.DateFilter(field_name="date__date", lookup_expr="lte")
 
@@ -254,8 +267,8 @@ class ComponentUserUsageFilter(django_filters.FilterSet):
     component_usage_uuid = MultipleUUIDFilter(field_name="component_usage__uuid")
     type = django_filters.CharFilter(field_name="component_usage__component__type")
     component_usage__billing_period = django_filters.DateFilter(field_name="component_usage__billing_period")
-    billing_period_year = django_filters.NumberFilter(field_name="component_usage__billing_period__year")
-    billing_period_month = django_filters.NumberFilter(field_name="component_usage__billing_period__month")
+    billing_period_year = year_filter("component_usage__billing_period__year")
+    billing_period_month = month_filter("component_usage__billing_period__month")
     date_after = django_filters.DateFilter(field_name="component_usage__date__date", lookup_expr="gte")
     date_before = django_filters.DateFilter(field_name="component_usage__date__date", lookup_expr="lte")
     username = django_filters.CharFilter(field_name="username", lookup_expr="icontains")

@@ -6,6 +6,7 @@ State changes go through `transition_resource`; other fields are plain updates o
 from __future__ import annotations
 
 import datetime
+import math
 from typing import Any
 
 from django.db import transaction
@@ -88,7 +89,8 @@ def clean_limits(resource: Resource, limits: Any) -> dict[str, int]:
     clean: dict[str, int] = {}
     problems = []
     for key, raw in limits.items():
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0 or int(raw) != raw:
+        whole = isinstance(raw, int) or (isinstance(raw, float) and math.isfinite(raw) and raw.is_integer())
+        if isinstance(raw, bool) or not whole or raw < 0:
             problems.append(f"The limit of {key} must be a whole number not below 0.")
             continue
         clean[key] = int(raw)

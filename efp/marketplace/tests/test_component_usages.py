@@ -371,6 +371,15 @@ class ComponentUsageListTests(MarketplaceTestCase):
         assert self.get(self.carol, f"?resource_uuid={dashed}")["X-Result-Count"] == "4"
         assert self.get(self.carol, "?billing_period=junk").status_code == 400
 
+    def test_it_refuses_impossible_years_and_months(self) -> None:
+        for query in ("?billing_period_year=0", "?billing_period_year=99999", "?billing_period_month=13"):
+            response = self.get(self.carol, query)
+            assert response.status_code == 400, query
+        user_usages = self.as_user(self.carol).get(
+            "/api/marketplace-component-user-usages/?billing_period_year=-1"
+        )
+        assert user_usages.status_code == 400
+
     def test_it_orders_by_usage(self) -> None:
         values = [item["usage"] for item in self.get(self.carol, "?o=-usage").json()]
         assert values == ["9.00", "5.00", "5.00", "1.50"]

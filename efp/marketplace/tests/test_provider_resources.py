@@ -205,6 +205,12 @@ class ProviderResourceActionTests(ProviderResourceTestCase):
         response = self.post(self.carol, "set_limits", {"limits": {"warp": 1}})
         assert response.status_code == 400
         assert self.post(self.carol, "set_limits", {"limits": {"storage": -1}}).status_code == 400
+        for bad in ('{"limits": {"storage": 1e400}}', '{"limits": {"storage": 2.5}}', '{"limits": "x"}'):
+            url = f"{BASE}{self.resource.uuid.hex}/set_limits/"
+            response = self.as_user(self.carol).post(url, bad, content_type="application/json")
+            assert response.status_code == 400, bad
+        self.resource.refresh_from_db()
+        assert self.resource.limits == {"storage": 25, "cpu": 1000}
 
     def test_it_replaces_backend_metadata(self) -> None:
         self.post(
