@@ -18,7 +18,7 @@ from efp.marketplace.models import (
     PlanComponent,
     ServiceProvider,
 )
-from efp.marketplace.states import OrderType
+from efp.marketplace.states import OrderType, ResourceState
 from efp.rest.fields import (
     HexUUIDField,
     HyperlinkInputField,
@@ -372,6 +372,16 @@ class OfferingComponentSerializer(WaldurModelSerializer):
         read_only_fields = ("uuid", "factor")
 
 
+# Waldur's plan_type: the kind of a plan whose components share one billing type ("mixed" otherwise).
+PLAN_TYPES = {
+    "usage": "usage-based",
+    "fixed": "fixed",
+    "one": "one-time",
+    "few": "on-plan-switch",
+    "limit": "limit",
+}
+
+
 class PlanSerializer(WaldurModelSerializer):
     url = serializers.SerializerMethodField()
     offering = LinkField("marketplace-public-offering-detail", attr="offering")
@@ -384,13 +394,18 @@ class PlanSerializer(WaldurModelSerializer):
     switch_price = serializers.SerializerMethodField()
     is_active = serializers.SerializerMethodField()
     organization_groups = serializers.SerializerMethodField()
+    # Required by the SDK's ProviderPlanDetails (GET /api/marketplace-plans/{uuid}/).
+    resources_count = serializers.SerializerMethodField()
+    plan_type = serializers.SerializerMethodField()
+    minimal_price = serializers.SerializerMethodField()
 
     class Meta:
         model = Plan
         fields = (
             "url", "uuid", "name", "description", "unit", "unit_price", "archived", "max_amount", "is_active",
             "init_price", "switch_price", "prices", "future_prices", "quotas", "components", "offering",
-            "offering_uuid", "article_code", "backend_id", "organization_groups",
+            "offering_uuid", "article_code", "backend_id", "organization_groups", "resources_count",
+            "plan_type", "minimal_price",
         )  # fmt: skip
         read_only_fields = fields
 
@@ -446,6 +461,23 @@ class PlanSerializer(WaldurModelSerializer):
 
     def get_is_active(self, plan: Plan) -> bool:
         return not plan.archived
+
+    def get_resources_count(self, plan: Plan) -> int:
+        annotated = getattr(plan, "resources_count", None)  # see views.plan_queryset
+        if annotated is not None:
+            return int(annotated)
+        return plan.resources.exclude(state=ResourceState.TERMINATED).count()
+
+    def get_plan_type(self, plan: Plan) -> str | None:
+        kinds = {pc.component.billing_type for pc in self._plan_components(plan)}
+        if len(kinds) > 1:
+            return "mixed"
+        return PLAN_TYPES.get(kinds.pop()) if kinds else None
+
+    def get_minimal_price(self, plan: Plan) -> str:
+        """What a resource costs per period at least: the unit price and the fixed components."""
+        fixed = Decimal(self._sum(plan, OfferingComponent.BillingType.FIXED))
+        return f"{Decimal(plan.unit_price) + fixed:.10f}"
 
     def get_organization_groups(self, plan: Plan) -> list[Any]:
         return []

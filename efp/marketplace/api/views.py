@@ -19,6 +19,7 @@ from efp.marketplace.api.filters import OfferingFilter, OrderFilter, PlanFilter,
 from efp.marketplace.models import Category, Offering, Order, Plan, PlanComponent, ServiceProvider
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
+from efp.marketplace.states import ResourceState
 from efp.rest.filters import uuid_or_none
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 from efp.structure.roles import Permission
@@ -177,8 +178,11 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
 
 
 def plan_queryset(qs: QuerySet[Plan]) -> QuerySet[Plan]:
-    return qs.select_related("offering").prefetch_related(
-        Prefetch("components", queryset=PlanComponent.objects.select_related("component"))
+    alive = ~Q(resources__state=ResourceState.TERMINATED) & Q(resources__isnull=False)
+    return (
+        qs.select_related("offering")
+        .prefetch_related(Prefetch("components", queryset=PlanComponent.objects.select_related("component")))
+        .annotate(resources_count=Count("resources", filter=alive, distinct=True))
     )
 
 
