@@ -195,6 +195,29 @@ class CatalogueApiTests(MarketplaceTestCase):
         assert body["quotas"] == {"cpu": 0, "gpu": 0, "storage": 0, "support": 0}
         assert body["unit_price"] == "0.0000000000"
         assert body["url"] == self.plan_url(plan)
+        assert (body["plan_type"], body["minimal_price"], body["resources_count"]) == (
+            "mixed",
+            "0.0000000000",
+            0,
+        )
+
+    def test_it_counts_the_live_resources_of_a_plan(self) -> None:
+        from efp.marketplace.services import orders as order_services
+        from efp.marketplace.tests.factories import make_order, make_resource
+
+        make_resource(self.alice, self.carol, self.project_a1, self.offering, name="live")
+        rejected = make_order(self.alice, self.project_a1, self.offering, name="gone")
+        order_services.reject_order_by_provider(order=rejected, user=self.carol)
+        make_order(self.alice, self.project_a1, self.offering, name="coming")
+        plan = plan_of(self.offering)
+        assert (
+            self.as_user(self.carol).get(f"/api/marketplace-plans/{plan.uuid}/").json()["resources_count"]
+            == 2
+        )
+        offering = (
+            self.as_user(self.carol).get(f"/api/marketplace-public-offerings/{self.offering.uuid}/").json()
+        )
+        assert offering["plans"][0]["resources_count"] == 2
 
     def test_it_lists_categories(self) -> None:
         response = self.as_user(self.dave).get("/api/marketplace-categories/")
