@@ -328,3 +328,37 @@ class OrderFilterTests(MarketplaceTestCase):
     def test_it_applies_visibility_before_filters(self) -> None:
         assert self.names(f"?customer_uuid={self.org_b.uuid}", self.alice) == []
         assert self.names("", self.dave) == ["delta"]
+
+
+class CatalogueQueryCountTests(MarketplaceTestCase):
+    """Offerings (with components and plans), plans, organisations and projects: flat query counts too."""
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        super().setUpTestData()
+        from efp.marketplace.tests.factories import make_offering
+
+        for index in range(12):
+            make_offering(cls.provider_p, name=f"Offering {index:02}")
+            make_project(cls.org_a, f"Project {index:02}")
+            make_customer(f"Organisation {index:02}", owner=cls.alice)
+
+    def test_it_runs_as_many_queries_for_a_long_page_as_for_a_short_one(self) -> None:
+        client = self.as_user(self.staff)
+        for path in (
+            "/api/marketplace-public-offerings/",
+            "/api/marketplace-provider-offerings/",
+            "/api/marketplace-plans/",
+            "/api/customers/",
+            "/api/projects/",
+            "/api/marketplace-service-providers/",
+        ):
+            counts = []
+            for size in (3, 300):
+                client.get(f"{path}?page_size=1")
+                with CaptureQueriesContext(connection) as captured:
+                    response = client.get(f"{path}?page_size={size}")
+                assert response.status_code == 200
+                counts.append((len(captured), min(len(response.json()), size)))
+            assert counts[0][0] == counts[1][0], (path, counts)
+            assert counts[1][1] > 3 or path.endswith("service-providers/"), (path, counts)
