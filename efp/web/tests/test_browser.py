@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 from efp.marketplace import demo
 from efp.marketplace.models import Order, Resource
@@ -53,7 +54,11 @@ def browser_page(live_server: Any) -> Iterator[Any]:
         yield page
         context.close()
         browser.close()
-        assert not errors, errors
+        # While Playwright's event loop runs, Django keeps this thread's database connections in a context
+        # variable: the test's queries used a connection of their own, which must be closed here or
+        # PostgreSQL cannot drop the test database at the end of the run.
+        connections.close_all()
+    assert not errors, errors
 
 
 def shot(page: Any, name: str) -> None:
@@ -184,6 +189,21 @@ def test_a_provider_walks_from_login_to_decided_orders(browser_page: Any) -> Non
     ).to_be_visible()
     shot(page, "14-rejected-order")
 
+    # The profile shows the API token, and regenerating it asks first.
+    page.get_by_role("link", name="Profile").click()
+    token = page.get_by_label("Your API token")
+    old_token = token.input_value()
+    assert len(old_token) == 40
+    page.get_by_role("link", name="Regenerate token…").click()
+    shot(page, "15-regenerate-token-confirm")
+    page.get_by_role("button", name="Regenerate token").click()
+    expect(page.get_by_text("A new API token was created.")).to_be_visible()
+    assert page.get_by_label("Your API token").input_value() != old_token
+    shot(page, "16-profile")
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+
 
 def test_menus_and_rows_work_with_the_keyboard_and_in_dark_mode(browser_page: Any) -> None:
     from playwright.sync_api import expect
@@ -208,7 +228,7 @@ def test_menus_and_rows_work_with_the_keyboard_and_in_dark_mode(browser_page: An
     expect(menu.get_by_role("menuitem", name="Show usage")).to_be_focused()
     page.keyboard.press("ArrowDown")
     expect(menu.get_by_role("menuitem", name="Report usage")).to_be_focused()
-    shot(page, "15-dark-keyboard-menu")
+    shot(page, "17-dark-keyboard-menu")
     page.keyboard.press("Escape")
     expect(menu).to_be_hidden()
     expect(button).to_be_focused()
@@ -227,4 +247,4 @@ def test_menus_and_rows_work_with_the_keyboard_and_in_dark_mode(browser_page: An
     terminated_menu = page.get_by_role("menu", name="Actions for materials-broken")
     expect(terminated_menu.get_by_text("this one is Terminated")).to_be_visible()
     page.goto(f"/provider/resources/{Resource.objects.get(name='climate-ensembles').uuid.hex}/usage/")
-    shot(page, "16-dark-show-usage")
+    shot(page, "18-dark-show-usage")
