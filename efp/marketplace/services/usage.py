@@ -491,6 +491,16 @@ def _user_usage_target(
     if isinstance(target, ComponentUsage):
         return target
     period, date = target
+    # An earlier item of the same call may have created that month's record already.
+    existing = (
+        ComponentUsage.objects.filter(
+            resource=resource, component=component_usage.component, billing_period=period
+        )
+        .order_by("plan_period_id", "pk")
+        .first()
+    )
+    if existing is not None:
+        return existing
     return ComponentUsage.objects.create(
         resource=resource,
         component=component_usage.component,

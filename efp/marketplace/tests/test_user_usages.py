@@ -114,6 +114,25 @@ class SetUserUsagesTests(UserUsageTestCase):
         )
         assert sources == {UsageRevision.Source.AGENT}
 
+    def test_it_routes_several_items_to_one_new_month(self) -> None:
+        previous = usage_services.add_months(usage_services.billing_period_of(timezone.now()), -1)
+        date = usage_services.month_start(previous).replace(day=5).isoformat()
+        data = {
+            "usages": [
+                {"username": "anna", "usage": "2", "date": date},
+                {"username": "ben", "usage": "3", "date": date},
+                {"username": "carl", "usage": "4"},
+            ]
+        }
+        response = self.post(self.staff, "set_user_usages", data)
+        assert response.status_code == 201, response.content
+        past = ComponentUsage.objects.get(
+            resource=self.resource, component__type="cpu", billing_period=previous
+        )
+        assert sorted(past.user_usages.values_list("username", flat=True)) == ["anna", "ben"]
+        assert past.usage == Decimal("5.00")
+        assert list(self.cpu.user_usages.values_list("username", flat=True)) == ["carl"]
+
     def test_it_refuses_an_empty_list(self) -> None:
         response = self.post(self.carol, "set_user_usages", {"usages": []})
         assert response.status_code == 400
