@@ -31,6 +31,13 @@ class OrderListTests(WebTestCase):
         names = re.findall(r'<td data-label="Order"><a href="[^"]+">([^<]+)</a>', html)
         assert names == ["waiting", "approved"]
 
+    def test_it_keeps_the_valid_filters_when_one_is_invalid(self) -> None:
+        response = self.login(self.carol).get("/provider/orders/?created_after=yesterday")
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert "Enter a valid date." in html
+        assert re.findall(r'<td data-label="Order"><a href="[^"]+">([^<]+)</a>', html) == ["waiting"]
+
     def test_it_filters_by_type_offering_and_search(self) -> None:
         client = self.login(self.carol)
         html = client.get("/provider/orders/?filtered=1&type=Update").content.decode()

@@ -125,7 +125,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
         # Opens on the provider's queue (Waldur opens on "executing" and providers miss it).
         params.setlist("state", list(OrderFilterForm.DEFAULT_STATES))
     form = OrderFilterForm(params, **_filter_choices(request.user, visible))
-    data = form.cleaned_data if form.is_valid() else {}
+    form.is_valid()
+    data = form.cleaned_data  # the fields that are valid still filter; the others show their error
     qs = order_queryset(filter_orders(visible, data)).order_by("created", "pk")
     page = paginate(request, qs)
     orders = list(page.object_list)

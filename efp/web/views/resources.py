@@ -152,7 +152,10 @@ def resource_list(request: HttpRequest) -> HttpResponse:
         for c in Customer.objects.filter(pk__in=visible.values("project__customer_id")).order_by("name")
     ]
     form = ResourceFilterForm(request.GET or None, offerings=offerings, organisations=organisations)
-    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    data: dict[str, Any] = {}
+    if form.is_bound:
+        form.is_valid()
+        data = form.cleaned_data  # the fields that are valid still filter; the others show their error
     qs = filter_resources(visible, data, day)
     qs = qs.select_related("offering", "project__customer", "plan").order_by("name", "pk")
     page = paginate(request, qs)
