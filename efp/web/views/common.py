@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.core.paginator import Page, Paginator
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -13,6 +14,7 @@ from efp.accounts.models import User
 from efp.marketplace.exceptions import DomainError, InvalidInput
 from efp.marketplace.selectors import provider_orders
 from efp.marketplace.states import OrderState
+from efp.structure.models import Customer
 
 PAGE_SIZE = 25
 
@@ -24,6 +26,7 @@ def render_workspace(
     context = {
         **context,
         "section": section,
+        "workspace_names": workspace_names(request.user),
         "pending_count": provider_orders(request.user).filter(state=OrderState.PENDING_PROVIDER).count(),
     }
     return render(request, template, context, status=status)
@@ -32,6 +35,20 @@ def render_workspace(
 def current_user(request: HttpRequest) -> User:
     """The signed-in user (workspace views are behind login_required)."""
     return cast(User, request.user)
+
+
+def workspace_names(user: Any) -> str:
+    """The provider organisations whose workspace this is (one query)."""
+    if user.is_staff or getattr(user, "is_support", False):
+        return "all providers"
+    names = (
+        Customer.objects.filter(service_provider__isnull=False)
+        .filter(Q(roles__user=user) | Q(offerings__roles__user=user))
+        .values_list("name", flat=True)
+        .distinct()
+        .order_by("name")
+    )
+    return ", ".join(names)
 
 
 def paginate(request: HttpRequest, items: Any, per_page: int = PAGE_SIZE) -> Page:
