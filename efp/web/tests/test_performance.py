@@ -10,7 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from efp.marketplace.models import ComponentUsage, OfferingComponent, Resource
-from efp.marketplace.tests.factories import plan_of
+from efp.marketplace.services import orders as order_services
+from efp.marketplace.tests.factories import make_order, plan_of
 from efp.web.tests.base import WebTestCase
 from efp.web.views.resources import resource_list
 
@@ -72,6 +73,16 @@ class ResourceListPerformanceTests(WebTestCase):
         few = self.queries_for(path)
         self.add_resources(100)
         assert self.queries_for(path) == few
+
+    def test_it_keeps_the_order_list_query_count_flat(self) -> None:
+        for i in range(3):
+            make_order(self.alice, self.project_a1, self.offering, name=f"few-{i}")
+        few = self.queries_for("/provider/orders/?filtered=1")
+        resource = self.resource("grown")
+        order_services.update_resource_limits(resource=resource, user=self.alice, limits={"storage": 20})
+        for i in range(25):
+            make_order(self.alice, self.project_a1, self.offering, name=f"many-{i}")
+        assert self.queries_for("/provider/orders/?filtered=1") == few
 
     def test_it_renders_the_first_page_of_2000_resources_quickly(self) -> None:
         """Server time of the view itself; the test client would add the cost of recording every context."""
