@@ -353,3 +353,55 @@ class NoServerErrorTests(OrderValidationTestCase):
             assert response.status_code == 400, (action, response.status_code)
         order.refresh_from_db()
         assert (order.state, order.backend_id) == ("pending-provider", "")
+
+
+class UnavailableOrganisationTests(OrderValidationTestCase):
+    """Blocked or archived organisations and expired projects stop every consumer verb with a bare list."""
+
+    def setUp(self) -> None:
+        self.order = make_order(self.erin, self.project_a1, self.basic)  # pending-consumer
+
+    def post(self, user: Any, action: str) -> Any:
+        return self.as_user(user).post(f"{ORDERS}{self.order.uuid.hex}/{action}/", {}, format="json")
+
+    def test_it_refuses_consumer_verbs_for_a_blocked_organisation(self) -> None:
+        Customer.objects.filter(pk=self.org_a.pk).update(blocked=True)
+        before = self.snapshot()
+        for user, action in ((self.alice, "approve_by_consumer"), (self.erin, "reject_by_consumer")):
+            response = self.post(user, action)
+            assert (response.status_code, response.json()) == (
+                400,
+                ["Blocked organization is not available."],
+            )
+        response = self.as_user(self.erin).delete(f"{ORDERS}{self.order.uuid.hex}/")
+        assert (response.status_code, response.json()) == (400, ["Blocked organization is not available."])
+        assert self.snapshot() == before
+        assert Order.objects.get(pk=self.order.pk).state == "pending-consumer"
+
+    def test_it_refuses_consumer_verbs_for_an_archived_organisation(self) -> None:
+        Customer.objects.filter(pk=self.org_a.pk).update(archived=True)
+        before = self.snapshot()
+        response = self.post(self.alice, "approve_by_consumer")
+        assert (response.status_code, response.json()) == (400, ["Archived organization is not available."])
+        response = self.as_user(self.alice).delete(f"{ORDERS}{self.order.uuid.hex}/")
+        assert response.status_code == 400
+        assert self.snapshot() == before
+
+    def test_it_checks_permission_and_state_before_availability(self) -> None:
+        Customer.objects.filter(pk=self.org_a.pk).update(blocked=True)
+        assert self.post(self.erin, "approve_by_consumer").status_code == 403
+        assert self.post(self.carol, "approve_by_provider").status_code == 409
+        assert self.post(self.dave, "approve_by_consumer").status_code == 404
+
+    def test_it_refuses_a_blocked_provider_to_approve_or_reject(self) -> None:
+        order_services.approve_order_by_consumer(order=self.order, user=self.alice)
+        Customer.objects.filter(pk=self.provider_p.pk).update(blocked=True)
+        before = self.snapshot()
+        for action in ("approve_by_provider", "reject_by_provider"):
+            response = self.post(self.carol, action)
+            assert (response.status_code, response.json()) == (
+                400,
+                ["Blocked organization is not available."],
+            )
+        assert self.snapshot() == before
+        assert Order.objects.get(pk=self.order.pk).state == "pending-provider"
