@@ -60,3 +60,29 @@ class EveryPageTests(WebTestCase):
         assert client.post("/provider/orders/bulk/", {}).status_code == 302
         assert client.post("/provider/orders/bulk/", {"action": "approve"}).status_code == 302
         assert client.post("/logout/", {}).status_code == 302
+
+    def test_it_answers_nul_bytes_and_junk_without_a_server_error(self) -> None:
+        client = self.login(self.carol)
+        junk = "a\x00b"
+        r = self.alloc.uuid.hex
+        for path in self.pages:
+            response = client.get(
+                path, {"q": junk, "project": junk, "month": junk, "component": junk, "next": junk}
+            )
+            assert response.status_code < 500, (path, response.status_code)
+        posts = {
+            f"/provider/resources/{r}/backend-id/": {"backend_id": junk},
+            f"/provider/resources/{r}/end-date/": {"end_date": "", "next": "/provider/\x00\r\nX: y"},
+            f"/provider/resources/{r}/report/": {"month": junk, "amount_cpu": "1", "description_cpu": junk},
+            f"/provider/orders/{self.order.uuid.hex}/reject/": {"comment": junk, "next": junk},
+            "/provider/orders/bulk/": {
+                "action": "reject",
+                "order": [junk, self.order.uuid.hex],
+                "confirm": "1",
+            },
+        }
+        for path, data in posts.items():
+            response = client.post(path, data)
+            assert response.status_code < 500, (path, response.status_code)
+        self.order.refresh_from_db()
+        assert self.order.state == "pending-provider"
