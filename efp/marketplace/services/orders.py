@@ -505,12 +505,22 @@ def _require_agent_type(order: Order, allowed: frozenset[str]) -> None:
         )
 
 
+def _require_restartable(order: Order) -> None:
+    """A creation that failed before the backend had it left a Terminated resource, which never returns:
+    restarted, the order would stay executing with nothing to complete (set_state_done answers 409)."""
+    resource = order.resource
+    if order.type == OrderType.CREATE and resource is not None and resource.state == ResourceState.TERMINATED:
+        raise StateConflict(message="The resource of this order is terminated; create a new order.")
+
+
 @transaction.atomic
 def set_order_executing(*, order: Order, user: User) -> Order:
     _require(can_on_provider_side(user, Permission.ORDER_APPROVE, order.offering))
     require_order_state(order, [OS.PENDING_CONSUMER, OS.PENDING_PROVIDER, OS.ERRED])
     _require_agent_type(order, OfferingType.AGENT_DRIVEN)
     was_erred = order.state == OS.ERRED
+    if was_erred:
+        _require_restartable(order)
     order = transition_order(order, OS.EXECUTING, actor=user, reason="set executing by provider")
     if was_erred:
         _reset_resource_for_retry(order, user)
@@ -566,6 +576,7 @@ def retry_order(*, order: Order, user: User) -> Order:
     _require(can_on_provider_side(user, Permission.ORDER_APPROVE, order.offering))
     require_order_state(order, [OS.ERRED])
     _require_agent_type(order, OfferingType.AGENT_DRIVEN | OfferingType.PROCESSED_AT_ONCE)
+    _require_restartable(order)
     order = transition_order(
         order,
         OS.EXECUTING,
