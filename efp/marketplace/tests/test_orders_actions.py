@@ -490,6 +490,29 @@ class RetryTests(OrderActionTestCase):
         assert self.post(self.carol, order, "retry").status_code == 405
 
 
+class RetryTerminatedCreationTests(OrderActionTestCase):
+    """A failed creation without backend_id terminates its resource; restarting that order would strand it."""
+
+    def test_it_refuses_to_restart_a_creation_whose_resource_is_terminated(self) -> None:
+        for action in ("retry", "set_state_executing"):
+            order = self.erred()
+            assert self.state_of(order.resource) == "Terminated"
+            response = self.post(self.carol, order, action)
+            assert response.status_code == 409, (action, response.content)
+            assert response.json() == {
+                "detail": "The resource of this order is terminated; create a new order."
+            }
+            assert self.state_of(order) == "erred"
+
+    def test_it_restarts_a_creation_whose_resource_survived(self) -> None:
+        order = self.executing()
+        Resource.objects.filter(pk=order.resource_id).update(backend_id="acct")
+        order_services.fail_order(order=Order.objects.get(pk=order.pk), user=self.carol)
+        assert self.post(self.carol, order, "retry").status_code == 200
+        assert self.post(self.carol, order, "set_state_done").status_code == 200
+        assert self.state_of(order.resource) == "OK"
+
+
 class ResourceEffectsTests(OrderActionTestCase):
     """Update and Terminate orders (created through the resource verbs) and what they do to the resource."""
 

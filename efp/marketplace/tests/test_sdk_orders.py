@@ -204,6 +204,7 @@ class SdkOrderTests(LiveServerTestCase):
             marketplace_orders_set_state_executing.sync_detailed(order.uuid, client=oscar).status_code == 200
         )
         assert Order.objects.get(pk=order.pk).state == "executing"
+        Resource.objects.filter(pk=order.resource_id).update(backend_id="acct-1")  # the backend knows it
         marketplace_orders_set_state_erred.sync_detailed(
             order.uuid,
             client=oscar,
