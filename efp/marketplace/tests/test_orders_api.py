@@ -124,6 +124,12 @@ class OrderRetrieveTests(MarketplaceTestCase):
         assert body["cost"] == "80.0000000000"  # 10 TB at 8 per TB
         assert body["can_terminate"] is False  # Slurm orders are not cancelable
 
+    def test_it_tells_whether_the_order_can_still_be_canceled(self) -> None:
+        basic = make_order(self.alice, self.project_a1, self.basic, name="b")
+        assert self.as_user(self.alice).get(order_path(basic)).json()["can_terminate"] is True
+        order_services.approve_order_by_provider(order=basic, user=self.carol)  # Basic: done at once
+        assert self.as_user(self.alice).get(order_path(basic)).json()["can_terminate"] is False
+
     def test_it_answers_404_to_an_outsider(self) -> None:
         response = self.as_user(self.dave).get(order_path(self.order))
         assert response.status_code == 404
