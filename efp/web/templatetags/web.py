@@ -9,6 +9,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
+from efp.marketplace.selectors import is_provider_user
 from efp.web import charts
 
 register = template.Library()
@@ -51,7 +52,5 @@ def get(mapping: dict[str, Any], key: str) -> Any:
 @register.simple_tag(takes_context=True)
 def provider_entry(context: template.Context) -> bool:
     """Whether the top bar shows "Service Provider": only for users with a provider role."""
-    from efp.marketplace.selectors import is_provider_user
-
     request = context.get("request")
     return bool(request is not None and is_provider_user(request.user))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
+import uuid
 from typing import Any, cast
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from efp.accounts.models import User
 from efp.marketplace.exceptions import DomainError, InvalidInput
@@ -61,17 +64,12 @@ def error_text(error: DomainError) -> str:
     return str(error)
 
 
-def today() -> Any:
+def today() -> datetime.date:
     return timezone.localdate()
 
 
 def get_by_uuid(queryset: Any, raw: str) -> Any:
     """The object with this UUID (hex or dashed) if the queryset holds it, else 404."""
-    import uuid
-
-    from django.http import Http404
-    from django.shortcuts import get_object_or_404
-
     try:
         value = uuid.UUID(raw)
     except ValueError:
@@ -80,8 +78,6 @@ def get_by_uuid(queryset: Any, raw: str) -> Any:
 
 
 def safe_next(request: HttpRequest, default: str) -> str:
-    from django.utils.http import url_has_allowed_host_and_scheme
-
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target

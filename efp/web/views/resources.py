@@ -6,14 +6,15 @@ import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from django.contrib import messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from efp.marketplace.exceptions import DomainError, Forbidden
+from efp.marketplace.exceptions import DomainError, Forbidden, StateConflict
 from efp.marketplace.models import Resource
 from efp.marketplace.selectors import provider_offerings, provider_resources
 from efp.marketplace.services.resources import set_resource_backend_id, set_resource_end_date_by_provider
@@ -105,8 +106,6 @@ def row_actions(resource: Resource, statuses: list[Any], grants: ProviderGrants,
 
 
 def filter_resources(qs: QuerySet[Resource], data: dict[str, Any], day: datetime.date) -> QuerySet[Resource]:
-    from django.db.models import Q
-
     if data.get("q"):
         q = data["q"].strip()
         qs = qs.filter(Q(name__icontains=q) | Q(backend_id__iexact=q) | Q(effective_id__iexact=q))
@@ -163,8 +162,6 @@ def resource_list(request: HttpRequest) -> HttpResponse:
     summaries = metering.summarise(resources, today=day)
     grants = ProviderGrants(user, ROW_PERMISSIONS)
     back = request.get_full_path()
-    from urllib.parse import quote
-
     rows = [
         ResourceRow(r, summaries.get(r.pk, []), row_actions(r, summaries.get(r.pk, []), grants, quote(back)))
         for r in resources
@@ -201,7 +198,7 @@ def _resource_form_view(
                 status = 403
             except DomainError as error:
                 form.add_error(None, error_text(error))
-                status = 409 if error.__class__.__name__ == "StateConflict" else 400
+                status = 409 if isinstance(error, StateConflict) else 400
             else:
                 messages.success(request, message)
                 return redirect(back)

@@ -28,6 +28,7 @@ from efp.marketplace.models import (
 from efp.marketplace.selectors import provider_resources
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services.usage import UsageItem, UserUsageItem
+from efp.structure.models import ProjectRole
 from efp.structure.roles import Permission
 from efp.web import charts, metering
 from efp.web.access import ProviderGrants, provider_workspace
@@ -318,8 +319,6 @@ def report_usage(request: HttpRequest, uuid: str) -> HttpResponse:
 
 
 def _project_usernames(resource: Resource) -> list[str]:
-    from efp.structure.models import ProjectRole
-
     return sorted(
         set(ProjectRole.objects.filter(project=resource.project).values_list("user__username", flat=True))
     )
