@@ -283,6 +283,8 @@ def report_usage(request: HttpRequest, uuid: str) -> HttpResponse:
         s.type: s for s in metering.summarise([resource], today=today(), with_last_report=False)[resource.pk]
     }
     stored = _stored_values(resource, months)
+    users_month = parse_month(request.POST.get("month")) or months[0]
+    stored_users = _stored_user_values(resource, users_month)
     backfill_types = [
         c.name for c in components if c.billing_type in usage_services.PROVIDER_BACKFILL_BILLING_TYPES
     ]
@@ -305,6 +307,7 @@ def report_usage(request: HttpRequest, uuid: str) -> HttpResponse:
         row["status"] = status_by_type.get(c.type)
         row["stored"] = stored.get(c.type, {})
         row["stored_now"] = stored.get(c.type, {}).get(selected)
+        row["stored_users"] = stored_users.get(c.type, [])
         row["stored_json"] = json.dumps(stored.get(c.type, {}))
     context.update(
         {
@@ -313,9 +316,25 @@ def report_usage(request: HttpRequest, uuid: str) -> HttpResponse:
             "backfill_types": backfill_types,
             "is_staff": request.user.is_staff,
             "usernames": _project_usernames(resource),
+            "users_month": users_month,
         }
     )
     return render_workspace(request, "web/provider/report.html", context, section="resources", status=status)
+
+
+def _stored_user_values(resource: Resource, month: datetime.date) -> dict[str, list[tuple[str, Decimal]]]:
+    """{component type: [(username, amount)]} stored for `month`."""
+    result: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
+    for row in (
+        ComponentUserUsage.objects.filter(
+            component_usage__resource=resource, component_usage__billing_period=month
+        )
+        .values("component_usage__component__type", "username")
+        .annotate(total=Sum("usage"))
+        .order_by("component_usage__component__type", "-total", "username")
+    ):
+        result[row["component_usage__component__type"]].append((row["username"], row["total"]))
+    return result
 
 
 def _project_usernames(resource: Resource) -> list[str]:
