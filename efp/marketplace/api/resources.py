@@ -289,16 +289,32 @@ class PlanPeriodComponentSerializer(serializers.Serializer):
 # --- input ----------------------------------------------------------------------------------------
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def no_nul_characters(value: Any) -> None:
+    """PostgreSQL's jsonb refuses \\u0000: a 400 instead of a server error."""
+    if _has_nul(value):
+        raise serializers.ValidationError("Null characters are not allowed.")
+
+
 class ResourceBackendIdSerializer(serializers.Serializer):
     backend_id = serializers.CharField(max_length=255, allow_blank=True, trim_whitespace=False)
 
 
 class ResourceLimitsSerializer(serializers.Serializer):
-    limits = serializers.DictField()
+    limits = serializers.DictField(validators=[no_nul_characters])
 
 
 class BackendMetadataSerializer(serializers.Serializer):
-    backend_metadata = serializers.DictField()
+    backend_metadata = serializers.DictField(validators=[no_nul_characters])
 
 
 class ReportSectionSerializer(serializers.Serializer):
@@ -327,11 +343,11 @@ class ErredSerializer(serializers.Serializer):
 
 
 class TerminateSerializer(serializers.Serializer):
-    attributes = serializers.DictField(required=False, default=dict)
+    attributes = serializers.DictField(required=False, default=dict, validators=[no_nul_characters])
 
 
 class UpdateLimitsSerializer(serializers.Serializer):
-    limits = serializers.DictField()
+    limits = serializers.DictField(validators=[no_nul_characters])
 
 
 class SwitchPlanSerializer(serializers.Serializer):

@@ -221,6 +221,13 @@ class ProviderResourceActionTests(ProviderResourceTestCase):
         self.resource.refresh_from_db()
         assert self.resource.backend_metadata == {"action": "sync"}
         assert self.post(self.carol, "set_backend_metadata", {}).status_code == 400
+        for metadata in ({"a": "\x00"}, {"\x00": 1}):  # PostgreSQL's jsonb would refuse them with a 500
+            response = self.post(self.carol, "set_backend_metadata", {"backend_metadata": metadata})
+            assert response.json() == {"backend_metadata": ["Null characters are not allowed."]}
+        response = self.post(self.carol, "terminate", {"attributes": {"note": "\x00"}})
+        assert response.status_code == 400 and not Order.objects.filter(type=OrderType.TERMINATE).exists()
+        self.resource.refresh_from_db()
+        assert self.resource.backend_metadata == {"action": "sync"}
 
     def test_it_takes_a_report(self) -> None:
         report = [{"header": "Usage", "body": "All fine"}]
