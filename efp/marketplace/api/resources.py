@@ -29,6 +29,7 @@ from efp.marketplace.api.serializers import (
     OfferingComponentSerializer,
     OfferingPlanFieldsSerializer,
     OrderDetailsSerializer,
+    OrderErrorSerializer,
 )
 from efp.marketplace.api.views import order_queryset
 from efp.marketplace.models import (
@@ -335,13 +336,6 @@ class EndDateSerializer(serializers.Serializer):
     end_date = serializers.DateField(allow_null=True)
 
 
-class ErredSerializer(serializers.Serializer):
-    error_message = serializers.CharField(required=False, allow_blank=True, default="")
-    error_traceback = serializers.CharField(
-        required=False, allow_blank=True, default="", trim_whitespace=False
-    )
-
-
 class TerminateSerializer(serializers.Serializer):
     attributes = serializers.DictField(required=False, default=dict, validators=[no_nul_characters])
 
@@ -622,12 +616,12 @@ class ProviderResourceViewSet(BaseResourceViewSet):
         )
         return Response(status=status.HTTP_200_OK)
 
-    @extend_schema(request=ErredSerializer)
+    @extend_schema(request=OrderErrorSerializer)
     @action(detail=True, methods=["post"])
     def set_as_erred(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
         _require(resource_services.can_sync(acting_user(request), resource))
-        body = ErredSerializer(data=request.data or {})
+        body = OrderErrorSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
         resource_services.set_resource_erred(
             resource=resource, user=acting_user(request), **body.validated_data

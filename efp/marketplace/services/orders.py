@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.text import slugify
@@ -396,6 +397,28 @@ def guard_fail(*, order: Order, user: User) -> None:
     _require(can_on_provider_side(user, Permission.ORDER_APPROVE, order.offering))
     require_order_state(order, [OS.PENDING_CONSUMER, OS.PENDING_PROVIDER, OS.PENDING_PROJECT, OS.EXECUTING])
     _require_agent_type(order, OfferingType.AGENT_DRIVEN)
+
+
+def release_orders_of_started_projects(*, today: datetime.date | None = None) -> list[Order]:
+    """Moves `pending-project` orders whose project has started on to the provider (or to executing).
+
+    Run daily by `efp release_started_projects` (cron); each order moves in its own transaction.
+    """
+    today = today or timezone.localdate()
+    due = Order.objects.filter(state=OS.PENDING_PROJECT).filter(
+        Q(project__start_date__isnull=True) | Q(project__start_date__lte=today)
+    )
+    released = []
+    for order in due.select_related("offering__customer", "project", "consumer_reviewed_by", "created_by"):
+        reviewer = order.consumer_reviewed_by or order.created_by
+        with transaction.atomic():
+            if provider_review_needed(order, reviewer):  # type: ignore[arg-type]
+                order = transition_order(order, OS.PENDING_PROVIDER, actor=None, reason="project started")
+            else:
+                order = transition_order(order, OS.EXECUTING, actor=None, reason="project started")
+                order = _start_execution(order, reviewer)  # type: ignore[arg-type]
+        released.append(order)
+    return released
 
 
 # --- consumer and provider decisions ------------------------------------------------------------

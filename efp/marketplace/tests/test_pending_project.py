@@ -1,0 +1,53 @@
+import datetime
+from io import StringIO
+
+from django.core.management import call_command
+from django.utils import timezone
+
+from efp.marketplace.models import Order, OrderEvent
+from efp.marketplace.services.orders import release_orders_of_started_projects
+from efp.marketplace.tests.base import MarketplaceTestCase
+from efp.marketplace.tests.factories import make_order, make_project
+from efp.structure.models import Project
+
+
+class PendingProjectTests(MarketplaceTestCase):
+    def setUp(self) -> None:
+        self.today = timezone.localdate()
+        self.project = make_project(self.org_a, "Starts next week")
+        Project.objects.filter(pk=self.project.pk).update(start_date=self.today + datetime.timedelta(days=7))
+        self.project.refresh_from_db()
+
+    def test_it_parks_an_approved_order_until_the_project_starts(self) -> None:
+        order = make_order(self.alice, self.project, self.offering)
+        assert order.state == "pending-project"
+
+        assert release_orders_of_started_projects(today=self.today) == []
+        order.refresh_from_db()
+        assert order.state == "pending-project"
+
+    def test_it_hands_the_order_to_the_provider_once_the_project_started(self) -> None:
+        order = make_order(self.alice, self.project, self.offering)
+
+        released = release_orders_of_started_projects(today=self.today + datetime.timedelta(days=7))
+
+        assert [o.pk for o in released] == [order.pk]
+        order.refresh_from_db()
+        assert order.state == "pending-provider"
+        event = OrderEvent.objects.filter(order=order).last()
+        assert event is not None
+        assert (event.old_state, event.new_state, event.reason) == (
+            "pending-project",
+            "pending-provider",
+            "project started",
+        )
+
+    def test_it_releases_orders_when_the_start_date_is_cleared(self) -> None:
+        order = make_order(self.alice, self.project, self.offering)
+        Project.objects.filter(pk=self.project.pk).update(start_date=None)
+
+        out = StringIO()
+        call_command("release_started_projects", stdout=out)
+
+        assert Order.objects.get(pk=order.pk).state == "pending-provider"
+        assert "1 order(s) released." in out.getvalue()
