@@ -49,6 +49,10 @@ class OrderFilter(django_filters.FilterSet):
     can_approve_as_consumer = BooleanFilter(method="filter_can_approve_as_consumer")
     can_approve_as_provider = BooleanFilter(method="filter_can_approve_as_provider")
     query = django_filters.CharFilter(method="filter_query")
+    # 8.x filters on things this service never has (parent offerings, auto-approval rules): a well-formed
+    # value matches what such an order would, i.e. nothing, instead of being ignored.
+    parent_offering_uuid = MultipleUUIDFilter(method="filter_nothing_has_it")
+    was_auto_approved = BooleanFilter(method="filter_nothing_has_it")
 
     class Meta:
         model = Order
@@ -56,6 +60,9 @@ class OrderFilter(django_filters.FilterSet):
 
     def _user(self) -> Any:
         return getattr(self.request, "user", None)
+
+    def filter_nothing_has_it(self, qs: QuerySet[Order], name: str, value: Any) -> QuerySet[Order]:
+        return qs.none() if value else qs
 
     def filter_service_manager(self, qs: QuerySet[Order], name: str, value: Any) -> QuerySet[Order]:
         offering_ids = OfferingRole.objects.filter(user__uuid=value).values("offering_id")

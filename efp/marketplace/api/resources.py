@@ -482,6 +482,7 @@ class BaseResourceViewSet(ReadOnlyViewSet):
     @action(detail=True, methods=["post"])
     def terminate(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
+        order_services.guard_terminate_resource(resource=resource, user=acting_user(request))
         body = TerminateSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
         order = order_services.terminate_resource(
@@ -663,6 +664,7 @@ class ConsumerResourceViewSet(BaseResourceViewSet):
     @action(detail=True, methods=["post"])
     def update_limits(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
+        order_services.guard_update_resource_limits(resource=resource, user=acting_user(request))
         body = UpdateLimitsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         order = order_services.update_resource_limits(
@@ -674,6 +676,7 @@ class ConsumerResourceViewSet(BaseResourceViewSet):
     @action(detail=True, methods=["post"])
     def switch_plan(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
+        order_services.guard_switch_resource_plan(resource=resource, user=acting_user(request))
         body = SwitchPlanSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         order = order_services.switch_resource_plan(

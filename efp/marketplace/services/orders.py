@@ -694,7 +694,10 @@ def _reset_resource_for_retry(order: Order, user: User) -> None:
 # --- orders created from a resource -------------------------------------------------------------
 
 
-def terminate_resource(*, resource: Resource, user: User, attributes: dict[str, Any] | None = None) -> Order:
+# The guards are the 403 / 409 checks; the API runs them before it validates the body (contract §1.6).
+
+
+def guard_terminate_resource(*, resource: Resource, user: User) -> None:
     allowed = has_permission(
         user,
         Permission.RESOURCE_TERMINATE,
@@ -703,6 +706,34 @@ def terminate_resource(*, resource: Resource, user: User, attributes: dict[str, 
     )
     _require(allowed)
     require_resource_state(resource, [ResourceState.OK, ResourceState.ERRED])
+
+
+def guard_update_resource_limits(*, resource: Resource, user: User) -> None:
+    _require(
+        has_permission(
+            user,
+            Permission.RESOURCE_SET_LIMITS,
+            projects=[resource.project],
+            customers=[resource.project.customer],
+        )
+    )
+    require_resource_state(resource, [ResourceState.OK])
+
+
+def guard_switch_resource_plan(*, resource: Resource, user: User) -> None:
+    _require(
+        has_permission(
+            user,
+            Permission.RESOURCE_SET_PLAN,
+            projects=[resource.project],
+            customers=[resource.project.customer],
+        )
+    )
+    require_resource_state(resource, [ResourceState.OK])
+
+
+def terminate_resource(*, resource: Resource, user: User, attributes: dict[str, Any] | None = None) -> Order:
+    guard_terminate_resource(resource=resource, user=user)
     return create_order(
         user=user,
         project=resource.project,
@@ -715,15 +746,7 @@ def terminate_resource(*, resource: Resource, user: User, attributes: dict[str, 
 
 
 def update_resource_limits(*, resource: Resource, user: User, limits: dict[str, Any]) -> Order:
-    _require(
-        has_permission(
-            user,
-            Permission.RESOURCE_SET_LIMITS,
-            projects=[resource.project],
-            customers=[resource.project.customer],
-        )
-    )
-    require_resource_state(resource, [ResourceState.OK])
+    guard_update_resource_limits(resource=resource, user=user)
     clean = validate_limits(resource.offering, limits)
     if clean == {k: int(v) for k, v in (resource.limits or {}).items()}:
         raise InvalidInput("Impossible to create update orders with limits set to exactly the same.")
@@ -740,15 +763,7 @@ def update_resource_limits(*, resource: Resource, user: User, limits: dict[str, 
 
 
 def switch_resource_plan(*, resource: Resource, user: User, plan: Plan) -> Order:
-    _require(
-        has_permission(
-            user,
-            Permission.RESOURCE_SET_PLAN,
-            projects=[resource.project],
-            customers=[resource.project.customer],
-        )
-    )
-    require_resource_state(resource, [ResourceState.OK])
+    guard_switch_resource_plan(resource=resource, user=user)
     if plan.offering_id != resource.offering_id or plan.archived:
         raise InvalidInput({"plan": ["This plan is not available for selected offering."]})
     if plan.pk == resource.plan_id:
