@@ -20,13 +20,20 @@ class MonthPoint:
 
 
 def number(value: Decimal | float | int | None) -> str:
-    """12345.5 → "12,345.5"; whole numbers without decimals."""
+    """Limits and axis ticks: 12345.5 → "12,345.5"; whole numbers without decimals."""
     if value is None:
         return "\u2013"  # en dash
     value = Decimal(value)
     if value == value.to_integral_value():
         return f"{value:,.0f}"
     return f"{value.normalize():,f}".rstrip("0").rstrip(".")
+
+
+def amount(value: Decimal | float | int | None) -> str:
+    """Usage amounts, always with the two decimals they are stored with: 1126.3 → "1,126.30"."""
+    if value is None:
+        return "\u2013"  # en dash
+    return f"{Decimal(value):,.2f}"
 
 
 def short_number(value: Decimal) -> str:
@@ -161,13 +168,13 @@ def bar_chart(
                 )
         else:
             over = limit is not None and point.value > limit
-            tooltip = f"{month_text}: {number(point.value)} {unit}"
+            tooltip = f"{month_text}: {amount(point.value)} {unit}"
             if over:
                 tooltip += " (over the limit)"
             if point.description:
                 tooltip += f" — {point.description}"
             if point.top_users:
-                tooltip += " — top users: " + ", ".join(f"{u} {number(v)}" for u, v in point.top_users)
+                tooltip += " — top users: " + ", ".join(f"{u} {amount(v)}" for u, v in point.top_users)
             bar_y = y(point.value)
             fill = svg('fill="url(#{}-hatch)"', chart_id) if over else ""
             parts.append(

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from django import forms
 
-from efp.marketplace.models import OfferingComponent, Resource
+from efp.marketplace.models import OfferingComponent
 from efp.marketplace.states import OrderState, OrderType, ResourceState
 
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
@@ -43,22 +43,8 @@ class MonthField(forms.CharField):
         return month
 
 
-class ResourceFilterForm(forms.Form):
-    q = forms.CharField(label="Search name or backend ID", required=False)
-    offering = forms.ChoiceField(label="Offering", required=False)
-    organisation = forms.ChoiceField(label="Organisation", required=False)
-    project = forms.CharField(label="Project name contains", required=False)
-    state = forms.MultipleChoiceField(
-        label="State", required=False, choices=ResourceState.choices, widget=forms.CheckboxSelectMultiple
-    )
-    min_percent = forms.IntegerField(
-        label="At least this % of a limit used", required=False, min_value=0, max_value=10000
-    )
-    ending_within = forms.IntegerField(
-        label="Ending within (days)", required=False, min_value=0, max_value=3650
-    )
-    no_report = MonthField(label="No usage reported for month", required=False)
-    include_terminated = forms.BooleanField(label="Include terminated resources", required=False)
+class ListFilterForm(forms.Form):
+    """Filters both lists share; the offering and organisation choices are what the user may see."""
 
     def __init__(
         self,
@@ -72,7 +58,28 @@ class ResourceFilterForm(forms.Form):
         set_choices(self.fields["organisation"], [("", "Any organisation"), *organisations])
 
 
-class OrderFilterForm(forms.Form):
+class ResourceFilterForm(ListFilterForm):
+    q = forms.CharField(label="Search name or backend ID", required=False)
+    offering = forms.ChoiceField(label="Offering", required=False)
+    organisation = forms.ChoiceField(label="Organisation", required=False)
+    project = forms.CharField(label="Project name contains", required=False)
+    state = forms.MultipleChoiceField(
+        label="State",
+        required=False,
+        choices=[(s.value, s.value) for s in ResourceState],  # "OK" as the table shows it, not "Ok"
+        widget=forms.CheckboxSelectMultiple,
+    )
+    min_percent = forms.IntegerField(
+        label="At least this % of a limit used", required=False, min_value=0, max_value=10000
+    )
+    ending_within = forms.IntegerField(
+        label="Ending within (days)", required=False, min_value=0, max_value=3650
+    )
+    no_report = MonthField(label="No usage reported for month", required=False)
+    include_terminated = forms.BooleanField(label="Include terminated resources", required=False)
+
+
+class OrderFilterForm(ListFilterForm):
     DEFAULT_STATES = (OrderState.PENDING_PROVIDER.value,)
 
     q = forms.CharField(label="Search resource name or order ID", required=False)
@@ -91,17 +98,6 @@ class OrderFilterForm(forms.Form):
     created_before = forms.DateField(
         label="Created on or before", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-
-    def __init__(
-        self,
-        *args: Any,
-        offerings: list[tuple[str, str]],
-        organisations: list[tuple[str, str]],
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        set_choices(self.fields["offering"], [("", "Any offering"), *offerings])
-        set_choices(self.fields["organisation"], [("", "Any organisation"), *organisations])
 
 
 class RejectForm(forms.Form):
@@ -240,7 +236,3 @@ class ReportUsageForm(forms.Form):
         month = parse_month(self.cleaned_data["month"])
         assert month is not None
         return month
-
-
-def resource_label(resource: Resource) -> str:
-    return resource.name or resource.uuid.hex

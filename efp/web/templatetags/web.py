@@ -10,6 +10,7 @@ from django import template
 from django.utils import timezone
 
 from efp.marketplace.selectors import is_provider_user
+from efp.marketplace.states import OrderState
 from efp.web import charts
 
 register = template.Library()
@@ -17,19 +18,37 @@ register = template.Library()
 
 @register.filter
 def num(value: Decimal | float | int | None) -> str:
+    """Limits: whole numbers without decimals."""
     return charts.number(value)
 
 
 @register.filter
-def age(since: datetime.datetime | None) -> str:
+def amount(value: Decimal | float | int | None) -> str:
+    """Usage amounts: always two decimals, so that a column of them lines up."""
+    return charts.amount(value)
+
+
+@register.filter
+def age(since: datetime.datetime | None, now: datetime.datetime | None = None) -> str:
+    """How long ago: "5 min", "3 h", "2 days"."""
     if since is None:
         return ""
-    seconds = int((timezone.now() - since).total_seconds())
+    seconds = int(((now or timezone.now()) - since).total_seconds())
     if seconds < 3600:
         return f"{max(seconds // 60, 0)} min"
     if seconds < 86400:
         return f"{seconds // 3600} h"
-    return f"{seconds // 86400} d"
+    days = seconds // 86400
+    return f"{days} day{'s' if days != 1 else ''}"
+
+
+@register.filter
+def order_state(value: str) -> str:
+    """An order state as the lists show it ("pending-provider" → "Pending Provider")."""
+    try:
+        return str(OrderState(value).label)
+    except ValueError:
+        return value
 
 
 @register.filter

@@ -140,7 +140,7 @@ def test_a_provider_walks_from_login_to_decided_orders(browser_page: Any) -> Non
     expect(page.get_by_text("(matches)")).to_be_visible()
     shot(page, "07-report-usage")
     page.get_by_role("button", name="Report usage").click()
-    expect(page.get_by_text("reported: CPU 4,321.5 core-hours; Storage 36 TB")).to_be_visible()
+    expect(page.get_by_text("reported: CPU 4,321.50 core-hours; Storage 36.00 TB")).to_be_visible()
     newest = page.locator(".table-twin tbody tr").first  # the current month comes first
     expect(newest.get_by_role("cell", name="4,321.5", exact=True)).to_be_visible()
     expect(newest).to_contain_text("November batch jobs")
@@ -149,7 +149,7 @@ def test_a_provider_walks_from_login_to_decided_orders(browser_page: Any) -> Non
     # Orders: opens on pending provider approval.
     workspace_link(page, "Orders").click()
     expect(page.get_by_role("heading", name="Orders")).to_be_visible()
-    expect(page.get_by_text("Showing: pending-provider.")).to_be_visible()
+    expect(page.get_by_text("Showing: Pending Provider.")).to_be_visible()
     shot(page, "09-orders")
 
     # Approve the limit change (confirm shows current → requested).

@@ -70,9 +70,10 @@ class OrderPageTests(WebTestCase):
         order_services.reject_order_by_provider(order=order, user=self.carol, comment="Too big for us")
         html = self.login(self.carol).get(f"/provider/orders/{order.uuid.hex}/").content.decode()
         assert "Create order: timeline" in html
-        assert "pending-consumer → <strong>pending-provider</strong>" in html
-        rejected = '<strong>rejected</strong></span> by carol: <span class="reason">Too big for us'
-        assert "pending-provider → " + rejected in html
+        # The timeline names states as the lists and filters do.
+        assert "Pending Consumer → <strong>Pending Provider</strong>" in html
+        rejected = '<strong>Rejected</strong></span> by carol: <span class="reason">Too big for us'
+        assert "Pending Provider → " + rejected in html
         assert "Reason: Too big for us" in html
 
     def test_it_forbids_the_order_page_to_consumers(self) -> None:

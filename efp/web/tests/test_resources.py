@@ -20,6 +20,13 @@ class WorkspaceAccessTests(WebTestCase):
             for path in ("/provider/", "/provider/resources/", "/provider/orders/"):
                 assert client.get(path).status_code == 403, (user, path)
 
+    def test_it_explains_the_refusal_in_the_page_layout(self) -> None:
+        response = self.login(self.alice).get("/provider/resources/")
+        html = response.content.decode()
+        assert response.status_code == 403
+        assert "You may not open this page" in html and "for users with a role in a service provider" in html
+        assert ">Log out</button>" in html and "Service Provider</a>" not in html
+
     def test_it_opens_the_workspace_for_provider_users(self) -> None:
         for user in (self.carol, self.oscar, self.staff):
             response = self.login(user).get("/provider/resources/")
@@ -123,16 +130,21 @@ class ResourceListTests(WebTestCase):
         html = self.login(self.carol).get("/provider/resources/").content.decode()
         assert f'aria-controls="details-{resource.uuid.hex}" aria-label="Expand tiled"' in html
         details = html.split(f'id="details-{resource.uuid.hex}"')[1].split("</tr>")[0]
-        assert '4 <span class="of">of 10</span> TB' in details
+        assert '4.00 <span class="of">of 10</span> TB' in details
         assert "40 % of the limit" in details
-        assert "This month: <strong>120 core-hours</strong>" in details
+        assert "This month: <strong>120.00 core-hours</strong>" in details
         assert "Last reported" in details and "by staff via API" in details
+
+    def test_it_names_states_in_the_filter_as_the_table_does(self) -> None:
+        self.resource("ok-one")
+        html = self.login(self.carol).get("/provider/resources/").content.decode()
+        assert 'value="OK"' in html and "> OK</label>" in html and "> Ok</label>" not in html
 
     def test_it_shows_usage_bars_with_a_text_label(self) -> None:
         resource = self.resource("barred")
         self.report(resource, storage=11)
         html = self.login(self.carol).get("/provider/resources/").content.decode()
-        assert "Storage: 11 / 10 TB · 110 % <strong>over</strong>" in html
+        assert "Storage: 11.00 / 10 TB · 110 % <strong>over</strong>" in html
 
     def test_it_offers_actions_and_disables_those_that_do_not_apply(self) -> None:
         self.resource("ok-one")

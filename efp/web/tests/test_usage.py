@@ -69,6 +69,15 @@ class ShowUsageTests(WebTestCase):
         april = self.login(self.carol).get(self.url + "?month=2026-04").content.decode()
         assert "No per-user usage reported for this month." in april
 
+    def test_it_shows_usage_amounts_with_two_decimals(self) -> None:
+        html = self.login(self.carol).get(self.url + "?month=2026-06").content.decode()
+        # A column of amounts lines up: "120.50" and "100.00", not "120.5" beside "100".
+        assert '<td class="num" data-label="Usage">120.50</td>' in html
+        assert '<td class="num" data-label="Amount">100.00</td>' in html
+        assert '<td class="num" data-label="Amount">20.50</td>' in html
+        assert "<title>Jun 2026: 120.50 core-hours" in html  # the bar's tooltip
+        assert "limit 10 TB" in self.login(self.carol).get(self.url + "?component=storage").content.decode()
+
     def test_it_downloads_csv(self) -> None:
         response = self.login(self.carol).get(f"/provider/resources/{self.alloc.uuid.hex}/usage.csv")
         assert response.status_code == 200
@@ -121,8 +130,8 @@ class ReportUsageTests(WebTestCase):
         client = self.login(self.carol)
         response = client.post(self.url, {"month": "2026-06", "amount_cpu": "77"}, follow=True)
         html = response.content.decode()
-        assert "Usage of alloc for June 2026 reported: CPU 77 core-hours." in html
-        assert "June 2026</th>" in html and ">77</td>" in html
+        assert "Usage of alloc for June 2026 reported: CPU 77.00 core-hours." in html
+        assert "June 2026</th>" in html and ">77.00</td>" in html
 
     def test_it_shows_a_negative_amount_error_beside_the_field_and_writes_nothing(self) -> None:
         response = self.post(amount_cpu="-1", amount_storage="3")

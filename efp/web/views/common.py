@@ -7,7 +7,7 @@ import uuid
 from typing import Any, cast
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -52,6 +52,17 @@ def workspace_names(user: Any) -> str:
         .order_by("name")
     )
     return ", ".join(names)
+
+
+def filter_by_place(qs: QuerySet[Any], data: dict[str, Any]) -> QuerySet[Any]:
+    """The offering, client organisation and project filters the order and resource lists share."""
+    if data.get("offering"):
+        qs = qs.filter(offering__uuid=data["offering"])
+    if data.get("organisation"):
+        qs = qs.filter(project__customer__uuid=data["organisation"])
+    if data.get("project"):
+        qs = qs.filter(project__name__icontains=data["project"].strip())
+    return qs
 
 
 def paginate(request: HttpRequest, items: Any, per_page: int = PAGE_SIZE) -> Page:

@@ -18,23 +18,13 @@ from efp.marketplace.selectors import provider_orders, provider_resources
 from efp.marketplace.states import OrderState, ResourceState
 from efp.web import charts, metering
 from efp.web.access import provider_workspace
+from efp.web.templatetags.web import age
 from efp.web.views.common import render_workspace, today
 from efp.web.views.resources import filter_resources
 
 
 def _url(name: str, **params: Any) -> str:
     return reverse(name) + ("?" + urlencode(params, doseq=True) if params else "")
-
-
-def age(since: datetime.datetime | None, now: datetime.datetime) -> str:
-    if since is None:
-        return ""
-    seconds = int((now - since).total_seconds())
-    if seconds < 3600:
-        return f"{max(seconds // 60, 0)} min"
-    if seconds < 86400:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} days"
 
 
 @provider_workspace
@@ -126,7 +116,7 @@ def _sparklines(resources: Any, day: datetime.date) -> list[dict[str, Any]]:
         values = [by_month.get(m) for m in months]
         label = (
             f"{offering}, {name}: monthly usage over 12 months, last month "
-            + charts.number(values[-2])
+            + charts.amount(values[-2])
             + f" {unit}"
         )
         result.append(

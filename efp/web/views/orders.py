@@ -21,7 +21,7 @@ from efp.marketplace.states import OrderState, OrderType
 from efp.structure.models import Customer
 from efp.web.access import provider_workspace
 from efp.web.forms import OrderFilterForm, RejectForm
-from efp.web.views.common import get_by_uuid, paginate, render_workspace, safe_next
+from efp.web.views.common import filter_by_place, get_by_uuid, paginate, render_workspace, safe_next
 
 
 def order_queryset(qs: QuerySet[Order]) -> QuerySet[Order]:
@@ -104,12 +104,7 @@ def filter_orders(qs: QuerySet[Order], data: dict[str, Any]) -> QuerySet[Order]:
         qs = qs.filter(state__in=data["state"])
     if data.get("type"):
         qs = qs.filter(type__in=data["type"])
-    if data.get("offering"):
-        qs = qs.filter(offering__uuid=data["offering"])
-    if data.get("organisation"):
-        qs = qs.filter(project__customer__uuid=data["organisation"])
-    if data.get("project"):
-        qs = qs.filter(project__name__icontains=data["project"].strip())
+    qs = filter_by_place(qs, data)
     if data.get("created_after"):
         qs = qs.filter(created__date__gte=data["created_after"])
     if data.get("created_before"):

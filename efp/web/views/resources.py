@@ -27,6 +27,7 @@ from efp.web.forms import BackendIdForm, EndDateForm, ResourceFilterForm
 from efp.web.views.common import (
     current_user,
     error_text,
+    filter_by_place,
     get_by_uuid,
     paginate,
     render_workspace,
@@ -109,12 +110,7 @@ def filter_resources(qs: QuerySet[Resource], data: dict[str, Any], day: datetime
     if data.get("q"):
         q = data["q"].strip()
         qs = qs.filter(Q(name__icontains=q) | Q(backend_id__iexact=q) | Q(effective_id__iexact=q))
-    if data.get("offering"):
-        qs = qs.filter(offering__uuid=data["offering"])
-    if data.get("organisation"):
-        qs = qs.filter(project__customer__uuid=data["organisation"])
-    if data.get("project"):
-        qs = qs.filter(project__name__icontains=data["project"].strip())
+    qs = filter_by_place(qs, data)
     states = data.get("state") or []
     if states:
         qs = qs.filter(state__in=states)

@@ -158,21 +158,18 @@ def show_usage(request: HttpRequest, uuid: str) -> HttpResponse:
             "status": status,
             "span": span,
             "spans": [("6", "6 months"), ("12", "12 months"), ("24", "24 months"), ("all", "All")],
-            "chart": charts.bar_chart(
-                points,
-                limit=limit,
-                unit=chosen.measured_unit,
-                title=f"{chosen.name} usage of {resource.name} per month",
-                chart_id=f"chart-{chosen.type}",
-            ),
-            "chart_narrow": charts.bar_chart(
-                points,
-                limit=limit,
-                unit=chosen.measured_unit,
-                title=f"{chosen.name} usage of {resource.name} per month",
-                chart_id=f"chart-{chosen.type}-narrow",
-                narrow=True,
-            ),
+            # The same chart twice; CSS shows the narrow one on a phone.
+            "charts": [
+                charts.bar_chart(
+                    points,
+                    limit=limit,
+                    unit=chosen.measured_unit,
+                    title=f"{chosen.name} usage of {resource.name} per month",
+                    chart_id=f"chart-{chosen.type}{suffix}",
+                    narrow=narrow,
+                )
+                for suffix, narrow in (("", False), ("-narrow", True))
+            ],
             "table": table,
             "user_month": user_month,
             "user_month_choices": list(reversed(months)),
@@ -408,7 +405,7 @@ def _submit(
         form.add_error(None, error_text(error))
         return 409
     summary = "; ".join(
-        f"{c.name} {charts.number(i.amount)} {c.measured_unit}".strip()
+        f"{c.name} {charts.amount(i.amount)} {c.measured_unit}".strip()
         for c, i in zip(reported, items, strict=True)
     )
     messages.success(request, f"Usage of {resource.name} for {month:%B %Y} reported: {summary}.")

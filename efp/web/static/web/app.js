@@ -84,8 +84,10 @@
     var value = parseFloat(String(text || "").replace(",", "."));
     return isNaN(value) ? null : value;
   }
+  /* An amount the server accepts: not negative, at most two decimals (a comma counts as the point). */
+  var AMOUNT = /^\s*\d+(?:[.,]\d{0,2})?\s*$/;
   function fmt(value) {
-    return (Math.round(value * 100) / 100).toLocaleString("en-GB");
+    return value.toLocaleString("en-GB", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   }
   function updateReport(form) {
     var monthSelect = form.querySelector("select[name=month]");
@@ -96,11 +98,14 @@
       var unit = row.dataset.unit || "";
       var storedValue = stored[month] !== undefined ? parseFloat(stored[month]) : null;
       var amountInput = row.querySelector(".amount input");
-      var amount = parse(amountInput && amountInput.value);
+      var raw = amountInput ? amountInput.value.trim() : "";
+      var invalid = raw !== "" && !AMOUNT.test(raw);
+      var amount = invalid ? null : parse(raw);
       var storedEl = row.querySelector(".stored");
       if (storedEl) {
         var text = storedValue === null ? "nothing" : fmt(storedValue) + " " + unit;
-        if (amount !== null) {
+        if (invalid) text += "; the amount must be a number of at least 0 with at most 2 decimals";
+        else if (amount !== null) {
           if (storedValue === null) text += "; this report adds " + fmt(amount) + " " + unit;
           else {
             var delta = amount - storedValue;
