@@ -45,6 +45,18 @@ class DashboardTests(WebTestCase):
         count, url = tile(html, "No usage reported for")
         assert url.startswith("/provider/resources/?no_report=")
 
+    def test_it_counts_the_resources_without_last_months_report_that_its_list_shows(self) -> None:
+        silent, talkative = self.resource("silent"), self.resource("talkative")
+        Resource.objects.filter(pk__in=[silent.pk, talkative.pk]).update(
+            created=timezone.now() - datetime.timedelta(days=70)
+        )
+        last_month = (timezone.localdate().replace(day=1) - datetime.timedelta(days=1)).replace(day=1)
+        self.report(talkative, month=last_month, cpu=5)
+        client = self.login(self.carol)
+        count, url = tile(client.get("/provider/").content.decode(), "No usage reported for")
+        assert count == 1 and url == f"/provider/resources/?no_report={last_month:%Y-%m}"
+        assert re.findall(r'aria-label="Expand ([^"]+)"', client.get(url).content.decode()) == ["silent"]
+
     def test_it_shows_a_sparkline_per_component(self) -> None:
         self.report(self.resource(), cpu=5)
         html = self.login(self.carol).get("/provider/").content.decode()
