@@ -217,6 +217,15 @@ class EndDateTests(WebTestCase):
         resource.refresh_from_db()
         assert resource.end_date is None
 
+    def test_it_links_the_date_field_to_its_help_and_its_error(self) -> None:
+        resource = self.resource()
+        url = f"/provider/resources/{resource.uuid.hex}/end-date/"
+        html = self.login(self.carol).get(url).content.decode()
+        assert 'aria-describedby="id_end_date_helptext"' in html and 'id="id_end_date_helptext"' in html
+        html = self.login(self.carol).post(url, {"end_date": "31.31.2026"}).content.decode()
+        assert 'aria-describedby="id_end_date_helptext id_end_date_error"' in html
+        assert 'id="id_end_date_error"><p class="field-error">Enter a valid date.' in html
+
     def test_it_refuses_a_reader(self) -> None:
         resource = self.resource()
         end = timezone.localdate() + datetime.timedelta(days=30)

@@ -196,7 +196,10 @@ class ReportUsageTests(WebTestCase):
         assert "Past months can be reported for limit-based components only (Storage)." in html
         refused = self.post(month="2026-05", amount_cpu="5")
         assert refused.status_code == 400
-        assert 'id="id_month-error">Service providers can only specify date' in refused.content.decode()
+        refused_html = refused.content.decode()
+        assert 'aria-describedby="id_month_error"' in refused_html
+        error = 'id="id_month_error"><p class="field-error">Service providers can only specify date'
+        assert error in refused_html
         assert not ComponentUsage.objects.exists()
         accepted = self.post(month="2026-05", amount_storage="5")
         assert accepted.status_code == 302
