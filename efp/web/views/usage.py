@@ -281,7 +281,7 @@ def report_usage(request: HttpRequest, uuid: str) -> HttpResponse:
     }
     stored = _stored_values(resource, months)
     users_month = parse_month(request.POST.get("month")) or months[0]
-    stored_users = _stored_user_values(resource, users_month)
+    stored_users = _stored_user_values(resource, months)
     backfill_types = [
         c.name for c in components if c.billing_type in usage_services.PROVIDER_BACKFILL_BILLING_TYPES
     ]
@@ -302,10 +302,14 @@ def report_usage(request: HttpRequest, uuid: str) -> HttpResponse:
     for row in rows:
         c = row["component"]
         row["status"] = status_by_type.get(c.type)
-        row["stored"] = stored.get(c.type, {})
         row["stored_now"] = stored.get(c.type, {}).get(selected)
-        row["stored_users"] = stored_users.get(c.type, [])
+        by_month = stored_users.get(c.type, {})
+        row["stored_users"] = by_month.get(users_month.strftime("%Y-%m"), [])
         row["stored_json"] = json.dumps(stored.get(c.type, {}))
+        # The running total adds what users left out of the grid keep, so it matches what will be stored.
+        row["stored_users_json"] = json.dumps(
+            {month: {name: str(value) for name, value in users} for month, users in by_month.items()}
+        )
     context.update(
         {
             "form": form,
@@ -319,18 +323,21 @@ def report_usage(request: HttpRequest, uuid: str) -> HttpResponse:
     return render_workspace(request, "web/provider/report.html", context, section="resources", status=status)
 
 
-def _stored_user_values(resource: Resource, month: datetime.date) -> dict[str, list[tuple[str, Decimal]]]:
-    """{component type: [(username, amount)]} stored for `month`."""
-    result: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
+def _stored_user_values(
+    resource: Resource, months: list[datetime.date]
+) -> dict[str, dict[str, list[tuple[str, Decimal]]]]:
+    """{component type: {"YYYY-MM": [(username, amount)]}} stored for the months of the selector."""
+    result: dict[str, dict[str, list[tuple[str, Decimal]]]] = defaultdict(lambda: defaultdict(list))
     for row in (
         ComponentUserUsage.objects.filter(
-            component_usage__resource=resource, component_usage__billing_period=month
+            component_usage__resource=resource, component_usage__billing_period__in=months
         )
-        .values("component_usage__component__type", "username")
+        .values("component_usage__component__type", "component_usage__billing_period", "username")
         .annotate(total=Sum("usage"))
         .order_by("component_usage__component__type", "-total", "username")
     ):
-        result[row["component_usage__component__type"]].append((row["username"], row["total"]))
+        month = row["component_usage__billing_period"].strftime("%Y-%m")
+        result[row["component_usage__component__type"]][month].append((row["username"], row["total"]))
     return result
 
 

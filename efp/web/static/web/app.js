@@ -129,14 +129,36 @@
           pctEl.className = pct > 100 ? "pct warn" : "pct";
         }
       }
-      var sum = 0, any = false;
-      row.querySelectorAll(".user-amount").forEach(function (input) {
-        var v = parse(input.value);
+      var storedUsers = {};
+      try { storedUsers = JSON.parse(row.dataset.storedUsers || "{}")[month] || {}; } catch (e) { storedUsers = {}; }
+      var monthLabel = monthSelect ? monthSelect.options[monthSelect.selectedIndex].text.replace(/ \(.*\)$/, "") : "";
+      var storedNames = Object.keys(storedUsers);
+      var storedList = row.querySelector(".stored-users");
+      if (storedList) {
+        storedList.textContent = storedNames.length ? "Stored for " + monthLabel + ": " + storedNames.map(function (u) {
+          return u + " " + fmt(parseFloat(storedUsers[u]));
+        }).join(", ") + "." : "";
+      }
+      var sum = 0, any = false, listed = {};
+      row.querySelectorAll(".user-grid tbody tr").forEach(function (tr) {
+        var inputs = tr.querySelectorAll("input");
+        var name = inputs[0] ? inputs[0].value.trim() : "";
+        var v = inputs[1] ? parse(inputs[1].value) : null;
+        if (name) listed[name] = true;
         if (v !== null) { sum += v; any = true; }
       });
+      /* Users left out of the grid keep their stored amounts: count them, so the sum is what will be stored. */
+      var kept = 0, keptNames = [];
+      if (any) {
+        storedNames.forEach(function (u) {
+          if (!listed[u]) { kept += parseFloat(storedUsers[u]); keptNames.push(u); }
+        });
+      }
+      sum += kept;
       var running = row.querySelector(".running");
       if (running) {
         var text = fmt(sum) + " " + unit;
+        if (kept) text += " (with " + fmt(kept) + " kept for " + keptNames.join(", ") + ")";
         if (amount !== null) {
           text += " of the total " + fmt(amount) + " " + unit;
           if (any && Math.abs(sum - amount) > 0.001) text += sum > amount ? " (users exceed the total)" : " (less than the total)";
