@@ -13,12 +13,15 @@ from efp.structure.roles import CUSTOMER_ROLES, PROJECT_ROLES, Role
 
 
 def unique_slug(model: Any, text: str) -> str:
+    """`text` slugified, with `-2`, `-3`, ... appended when taken (one query)."""
     base = (slugify(text) or "x")[:90]
-    slug, n = base, 1
-    while model.objects.filter(slug=slug).exists():
+    taken = set(model.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
         n += 1
-        slug = f"{base}-{n}"
-    return slug
+    return f"{base}-{n}"
 
 
 @transaction.atomic

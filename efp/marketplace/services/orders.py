@@ -10,7 +10,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
-from django.utils.text import slugify
 
 from efp.accounts.models import User
 from efp.marketplace.exceptions import Forbidden, InvalidInput, NotSupported, StateConflict
@@ -40,6 +39,7 @@ from efp.marketplace.states import (
 from efp.structure.models import Project
 from efp.structure.permissions import has_permission, is_owner
 from efp.structure.roles import Permission
+from efp.structure.services import unique_slug
 
 OS = OrderState
 LIMIT = OfferingComponent.BillingType.LIMIT
@@ -283,7 +283,8 @@ def create_order(
     if order_type == OrderType.CREATE:
         resource = Resource.objects.create(
             name=name or "",
-            slug=slugify(name)[:100] if name else "",
+            # The site agent names the SLURM account after the slug, so it must not collide.
+            slug=unique_slug(Resource, name or "resource"),
             project=project,
             offering=offering,
             plan=plan,

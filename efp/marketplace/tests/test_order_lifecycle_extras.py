@@ -51,3 +51,13 @@ class PendingProjectTests(MarketplaceTestCase):
 
         assert Order.objects.get(pk=order.pk).state == "pending-provider"
         assert "1 order(s) released." in out.getvalue()
+
+
+class ResourceSlugTests(MarketplaceTestCase):
+    def test_it_gives_resources_of_the_same_name_distinct_slugs(self) -> None:
+        first = make_order(self.alice, self.project_a1, self.offering, name="Climate runs").resource
+        second = make_order(self.alice, self.project_a1, self.offering, name="Climate runs").resource
+        unnamed = make_order(self.alice, self.project_a1, self.offering, name="").resource
+
+        assert first is not None and second is not None and unnamed is not None
+        assert (first.slug, second.slug, unnamed.slug) == ("climate-runs", "climate-runs-2", "resource")
