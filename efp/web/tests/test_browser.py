@@ -242,6 +242,13 @@ def test_menus_and_rows_work_with_the_keyboard_and_in_dark_mode(browser_page: An
     expect(page.get_by_role("button", name="Expand materials-broken")).to_be_visible()
     expect(page.get_by_role("button", name="Expand climate-ensembles")).to_have_count(0)
     assert "state=Terminated" in page.url
+    # A filter the server refuses shows its error after the in-place swap (past the browser's own checks).
+    page.evaluate("document.querySelector('.filter-form').noValidate = true")
+    page.get_by_label("At least this % of a limit used").fill("-5")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.get_by_text("Ensure this value is greater than or equal to 0.")).to_be_visible()
+    expect(page.get_by_role("button", name="Apply filters")).to_be_focused()
+    expect(page.get_by_role("button", name="Expand materials-broken")).to_be_visible()
     page.get_by_role("button", name="Actions for materials-broken").click()
     disabled = page.get_by_role("menu", name="Actions for materials-broken").get_by_role(
         "menuitem", name="Report usage"
