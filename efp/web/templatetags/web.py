@@ -64,8 +64,9 @@ def state_class(state: str) -> str:
 
 
 @register.filter
-def get(mapping: dict[str, Any], key: str) -> Any:
-    return mapping.get(key) if mapping else None
+def equals(value: Any, other: Any) -> bool:
+    """For `include ... with waiting=order.state|equals:pending` (include cannot take an expression)."""
+    return bool(value == other)
 
 
 @register.simple_tag(takes_context=True)

@@ -56,6 +56,21 @@ class OrderListTests(WebTestCase):
         assert "Approved by carol" in provider
         assert "storage: 10 TB" in row
 
+    def test_it_says_which_side_an_order_waits_for(self) -> None:
+        asked = make_order(self.bob, self.project_a1, self.offering, name="asked")
+        assert asked.state == "pending-consumer"
+        html = self.login(self.carol).get("/provider/orders/?filtered=1").content.decode()
+
+        def side(name: str, who: str) -> str:
+            row = html.split(f">{name}</a>")[1].split("</tr>")[0]
+            return row.split(f'<span class="decision-side">{who}:</span> ')[1].split("</p>")[0].strip()
+
+        assert side("asked", "Consumer") == '<span class="muted">waiting</span>'
+        assert side("asked", "Provider") == '<span class="muted">no decision</span>'
+        assert side("waiting", "Provider") == '<span class="muted">waiting</span>'
+        page = self.login(self.carol).get(f"/provider/orders/{asked.uuid.hex}/").content.decode()
+        assert '<dt>Consumer decision</dt><dd><span class="muted">waiting</span>' in page
+
     def test_it_lists_only_orders_of_my_offerings(self) -> None:
         theirs = make_order(self.alice, self.project_a1, self.offering_q, name="theirs")
         html = self.login(self.carol).get("/provider/orders/?filtered=1").content.decode()

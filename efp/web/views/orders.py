@@ -143,6 +143,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "now": timezone.now(),
             "pending": OrderState.PENDING_PROVIDER,
+            "pending_consumer": OrderState.PENDING_CONSUMER,
         },
         section="orders",
     )
@@ -161,6 +162,7 @@ def _detail_context(order: Order) -> dict[str, Any]:
         "since": waiting_since(order),
         "now": timezone.now(),
         "pending": OrderState.PENDING_PROVIDER,
+        "pending_consumer": OrderState.PENDING_CONSUMER,
     }
 
 
