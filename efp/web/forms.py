@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
@@ -13,7 +14,18 @@ from efp.marketplace.models import OfferingComponent
 from efp.marketplace.states import OrderState, OrderType, ResourceState
 
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
-USER_ROWS = 3
+USER_ROWS = 3  # empty rows of the per-user grid, at least
+MAX_USER_ROWS = 200
+USER_FIELD_RE = re.compile(r"^user_.+_(\d+)_(?:name|usage)$")
+
+
+def user_grid_rows(posted: Mapping[str, Any] | None, most_stored: int) -> int:
+    """Rows of the per-user grid: room for every user stored for a month plus one; on submit, as many as
+    were sent (the stored users may have changed in between, and no typed row may be dropped)."""
+    if posted is not None:
+        sent = [int(m.group(1)) for key in posted if (m := USER_FIELD_RE.match(key))]
+        return min(max(USER_ROWS, max(sent, default=0) + 1), MAX_USER_ROWS)
+    return min(max(USER_ROWS, most_stored + 1), MAX_USER_ROWS)
 
 
 def parse_month(value: str | None) -> datetime.date | None:

@@ -159,6 +159,21 @@ class ReportUsageTests(WebTestCase):
         assert response.status_code == 400
         assert "Enter an amount for at least one component." in response.content.decode()
 
+    def test_it_offers_a_grid_row_for_every_stored_user_and_one_more(self) -> None:
+        usage = self.report(self.alloc, cpu=40)[0]
+        names = ["u1", "u2", "u3", "u4"]
+        usage_services.set_user_usages(
+            user=self.staff,
+            component_usage=usage,
+            items=[usage_services.UserUsageItem(username=n, usage=Decimal(10)) for n in names],
+        )
+        html = self.login(self.carol).get(self.url).content.decode()
+        assert "CPU: user 5 username" in html and "CPU: user 6 username" not in html
+        response = self.post(amount_cpu="50", user_cpu_4_name="u5", user_cpu_4_usage="10")
+        assert response.status_code == 302
+        stored = ComponentUserUsage.objects.filter(component_usage__component__type="cpu")
+        assert sorted(stored.values_list("username", flat=True)) == [*names, "u5"]
+
     def test_it_writes_per_user_values_with_the_total(self) -> None:
         response = self.post(
             amount_cpu="30",

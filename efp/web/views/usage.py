@@ -32,7 +32,7 @@ from efp.structure.models import ProjectRole
 from efp.structure.roles import Permission
 from efp.web import charts, metering
 from efp.web.access import ProviderGrants, provider_workspace
-from efp.web.forms import ReportUsageForm, parse_month
+from efp.web.forms import ReportUsageForm, parse_month, user_grid_rows
 from efp.web.views.common import error_text, get_by_uuid, render_workspace, safe_next, today
 from efp.web.views.resources import report_usage_refusal
 
@@ -286,8 +286,10 @@ def report_usage(request: HttpRequest, uuid: str) -> HttpResponse:
         c.name for c in components if c.billing_type in usage_services.PROVIDER_BACKFILL_BILLING_TYPES
     ]
     status = 200
+    most_stored = max((len(u) for by_month in stored_users.values() for u in by_month.values()), default=0)
+    user_rows = user_grid_rows(request.POST if request.method == "POST" else None, most_stored)
     if request.method == "POST":
-        form = ReportUsageForm(request.POST, components=components, months=months)
+        form = ReportUsageForm(request.POST, components=components, months=months, user_rows=user_rows)
         if form.is_valid():
             result = _submit(request, form, resource, components, months)
             if isinstance(result, HttpResponse):
@@ -296,7 +298,7 @@ def report_usage(request: HttpRequest, uuid: str) -> HttpResponse:
         else:
             status = 400
     else:
-        form = ReportUsageForm(components=components, months=months)
+        form = ReportUsageForm(components=components, months=months, user_rows=user_rows)
     selected = form["month"].value() or months[0].strftime("%Y-%m")
     rows = form.rows()
     for row in rows:
