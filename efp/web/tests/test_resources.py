@@ -90,6 +90,8 @@ class ResourceListTests(WebTestCase):
         client = self.login(self.carol)
         assert rows(client.get("/provider/resources/?min_percent=90").content.decode()) == ["full"]
         assert rows(client.get("/provider/resources/?min_percent=95").content.decode()) == []
+        # 0 % of a limit is still ">= 0 %"; a resource at 0 % is not dropped as if it had no limit.
+        assert rows(client.get("/provider/resources/?min_percent=0").content.decode()) == ["empty", "full"]
 
     def test_it_filters_resources_missing_last_months_report(self) -> None:
         reported, silent = self.resource("reported"), self.resource("silent")

@@ -130,7 +130,7 @@ def filter_resources(qs: QuerySet[Resource], data: dict[str, Any], day: datetime
         ids = [
             pk
             for pk, statuses in summaries.items()
-            if (metering.highest_percent(statuses) or -1) >= data["min_percent"]
+            if (highest := metering.highest_percent(statuses)) is not None and highest >= data["min_percent"]
         ]
         qs = qs.filter(pk__in=ids)
     return qs
