@@ -71,6 +71,19 @@ class OrderListTests(WebTestCase):
         page = self.login(self.carol).get(f"/provider/orders/{asked.uuid.hex}/").content.decode()
         assert '<dt>Consumer decision</dt><dd><span class="muted">waiting</span>' in page
 
+    def test_it_offers_decisions_only_for_orders_waiting_for_the_provider(self) -> None:
+        html = self.login(self.carol).get("/provider/orders/?filtered=1").content.decode()
+        waiting = html.split('aria-label="Actions for order waiting"')[1].split("</ul>")[0]
+        assert f'href="/provider/orders/{self.pending.uuid.hex}/approve/?next=' in waiting
+        decided = html.split('aria-label="Actions for order approved"')[1].split("</ul>")[0]
+        assert 'aria-disabled="true"' in decided and "/approve/" not in decided
+        reason = "Only orders pending provider approval can be decided; this one is Executing."
+        assert decided.count(reason) == 3
+        # Approve and Reject share one visible reason (twice in title="..."), both described by it.
+        why = re.findall(r'aria-describedby="(why-[^"]+)"', decided)
+        assert len(why) == 2 and why[0] == why[1] and decided.count(f'id="{why[0]}"') == 1
+        assert f'href="/provider/orders/{self.approved.uuid.hex}/">View</a>' in decided
+
     def test_it_lists_only_orders_of_my_offerings(self) -> None:
         theirs = make_order(self.alice, self.project_a1, self.offering_q, name="theirs")
         html = self.login(self.carol).get("/provider/orders/?filtered=1").content.decode()

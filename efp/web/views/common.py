@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import uuid
+import zlib
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django.core.paginator import Page, Paginator
@@ -20,6 +22,20 @@ from efp.marketplace.states import OrderState
 from efp.structure.models import Customer
 
 PAGE_SIZE = 25
+
+
+@dataclass
+class Action:
+    """An item of a row's Actions menu."""
+
+    label: str
+    url: str
+    reason: str = ""  # why it is disabled; empty when it applies
+
+    @property
+    def reason_key(self) -> str:
+        """Items disabled for the same reason share its text (shown once) through this id part."""
+        return f"{zlib.crc32(self.reason.encode()):08x}"
 
 
 def render_workspace(

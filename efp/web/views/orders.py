@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.db.models import Q, QuerySet
@@ -21,7 +22,7 @@ from efp.marketplace.states import OrderState, OrderType
 from efp.structure.models import Customer
 from efp.web.access import provider_workspace
 from efp.web.forms import OrderFilterForm, RejectForm
-from efp.web.views.common import filter_by_place, get_by_uuid, paginate, render_workspace, safe_next
+from efp.web.views.common import Action, filter_by_place, get_by_uuid, paginate, render_workspace, safe_next
 
 
 def order_queryset(qs: QuerySet[Order]) -> QuerySet[Order]:
@@ -68,6 +69,22 @@ def requested_limits(order: Order, components: dict[str, OfferingComponent]) -> 
             )
         )
     return changes
+
+
+def order_actions(order: Order, back: str) -> list[Action]:
+    """Approve and Reject while the order waits for the provider (else disabled, with the reason), View."""
+    uuid = order.uuid.hex
+    reason = ""
+    if order.state != OrderState.PENDING_PROVIDER:
+        reason = (
+            f"Only orders pending provider approval can be decided; this one is {order.get_state_display()}."
+        )
+    next_qs = f"?next={back}"
+    return [
+        Action("Approve", reverse("web:order-approve", args=[uuid]) + next_qs, reason),
+        Action("Reject", reverse("web:order-reject", args=[uuid]) + next_qs, reason),
+        Action("View", reverse("web:order", args=[uuid])),
+    ]
 
 
 def components_by_offering(orders: list[Order]) -> dict[int, dict[str, OfferingComponent]]:
@@ -126,11 +143,13 @@ def order_list(request: HttpRequest) -> HttpResponse:
     page = paginate(request, qs)
     orders = list(page.object_list)
     components = components_by_offering(orders)
+    back = quote(request.get_full_path())
     rows = [
         {
             "order": o,
             "limits": requested_limits(o, components.get(o.offering_id, {})),
             "since": waiting_since(o),
+            "actions": order_actions(o, back),
         }
         for o in orders
     ]

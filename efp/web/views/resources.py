@@ -25,6 +25,7 @@ from efp.web import metering
 from efp.web.access import ProviderGrants, provider_workspace
 from efp.web.forms import BackendIdForm, EndDateForm, ResourceFilterForm
 from efp.web.views.common import (
+    Action,
     current_user,
     error_text,
     filter_by_place,
@@ -41,13 +42,6 @@ ROW_PERMISSIONS = [
     Permission.RESOURCE_SET_END_DATE,
 ]
 REPORTABLE = ", ".join(sorted(s.value for s in USAGE_REPORTABLE_STATES))
-
-
-@dataclass
-class Action:
-    label: str
-    url: str
-    reason: str = ""  # why it is disabled; empty when it applies
 
 
 @dataclass
