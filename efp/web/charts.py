@@ -149,13 +149,14 @@ def bar_chart(
         if point.value is None:
             parts.append(
                 svg(
+                    # A dashed empty box, not a filled stub: told apart from a zero without colour.
                     '<g class="gap"><title>{}: no report</title>'
                     '<rect x="{}" y="{}" width="{}" height="{}" class="gap-mark"/></g>',
                     month_text,
-                    x,
-                    top + plot_h - 3,
-                    bar_w,
-                    3,
+                    x + 1,
+                    top + plot_h - 10,
+                    max(bar_w - 2, 1.0),
+                    10,
                 )
             )
             if n <= labelled:
@@ -163,7 +164,7 @@ def bar_chart(
                     svg(
                         '<text class="gap-label" x="{}" y="{}" text-anchor="middle">no report</text>',
                         cx,
-                        top + plot_h - 8,
+                        top + plot_h - 14,
                     )
                 )
         else:
