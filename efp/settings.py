@@ -44,8 +44,12 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Concurrent requests against one SQLite file wait for the write lock instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Concurrent requests against one SQLite file wait for the write lock instead of failing at once:
+    # IMMEDIATE takes it when a transaction begins, so a transaction that read first never fails at
+    # once ("database is locked", a 500) when it tries to write while another one holds the lock.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["timeout"] = 20
+    options["transaction_mode"] = "IMMEDIATE"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
