@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from django.db import transaction
@@ -43,6 +43,8 @@ from efp.structure.services import unique_slug
 
 OS = OrderState
 LIMIT = OfferingComponent.BillingType.LIMIT
+# Order.cost and Resource.cost hold 22 digits, 10 of them after the point.
+MAX_COST = Decimal(10) ** 12
 # One-time prices: `one` components are charged on creation, `few` on a plan switch.
 ONE_TIME_PRICES = {
     (OfferingComponent.BillingType.ONE, OrderType.CREATE),
@@ -90,15 +92,19 @@ def compute_cost(*, plan: Plan | None, limits: dict[str, int], order_type: str) 
     """plan unit price + sum of (limit-component price * limit / factor) + one-time prices (contract §4)."""
     if plan is None:
         return None
-    cost = Decimal(plan.unit_price)
-    for plan_component in plan.components.all():
-        component = plan_component.component
-        if component.billing_type == LIMIT:
-            amount = Decimal(limits.get(component.type, 0) or 0)
-            cost += Decimal(plan_component.price) * amount / Decimal(component.factor or 1)
-        elif (component.billing_type, order_type) in ONE_TIME_PRICES:
-            cost += Decimal(plan_component.price)
-    return cost.quantize(Decimal("0.0000000001"))
+    with localcontext() as context:
+        context.prec = 60  # room for a huge limit: the check below answers 400, not InvalidOperation
+        cost = Decimal(plan.unit_price)
+        for plan_component in plan.components.all():
+            component = plan_component.component
+            if component.billing_type == LIMIT:
+                amount = Decimal(limits.get(component.type, 0) or 0)
+                cost += Decimal(plan_component.price) * amount / Decimal(component.factor or 1)
+            elif (component.billing_type, order_type) in ONE_TIME_PRICES:
+                cost += Decimal(plan_component.price)
+        if cost >= MAX_COST:
+            raise InvalidInput({"limits": ["The cost of these limits is too large."]})
+        return cost.quantize(Decimal("0.0000000001"))
 
 
 # --- validation of a new order (contract §5.7) --------------------------------------------------

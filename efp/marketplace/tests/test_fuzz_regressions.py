@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import unittest
+from typing import Any
 
 from django.db import connection
 
+from efp.marketplace.models import Offering, OfferingComponent, Order, Resource
 from efp.marketplace.tests.base import MarketplaceTestCase
+from efp.marketplace.tests.factories import make_resource, plan_of
+
+ORDERS = "/api/marketplace-orders/"
+OFFERINGS = "/api/marketplace-provider-offerings/"
 
 
 class SQLiteWriteLockTests(MarketplaceTestCase):
@@ -21,3 +27,87 @@ class SQLiteWriteLockTests(MarketplaceTestCase):
             raise unittest.SkipTest("SQLite only")
         assert connection.settings_dict["OPTIONS"].get("transaction_mode") == "IMMEDIATE"
         assert connection.settings_dict["OPTIONS"].get("timeout", 0) >= 5
+
+
+class OrderCostOverflowTests(MarketplaceTestCase):
+    """A limit without a maximum whose cost outgrows Order.cost answered 500 (decimal.InvalidOperation)."""
+
+    def test_it_refuses_a_limit_whose_cost_does_not_fit(self) -> None:
+        OfferingComponent.objects.filter(offering=self.offering, type="storage").update(max_value=None)
+        body = {
+            "project": self.project_url(self.project_a1),
+            "offering": self.offering_url(self.offering),
+            "plan": self.plan_url(plan_of(self.offering)),
+            "attributes": {"name": "huge"},
+        }
+        for amount in (10**30, "9" * 60, 10**11):  # storage costs 8 a unit: 8 * 10**11 fits, not 8 * 10**12
+            response = self.as_user(self.alice).post(
+                ORDERS, {**body, "limits": {"storage": amount}}, format="json"
+            )
+            if amount == 10**11:
+                assert response.status_code == 201, response.content
+                continue
+            assert response.status_code == 400, response.content
+            assert response.json() == {"limits": ["The cost of these limits is too large."]}
+        assert Order.objects.count() == 1
+        assert Resource.objects.count() == 1
+
+    def test_it_refuses_an_update_whose_cost_does_not_fit(self) -> None:
+        OfferingComponent.objects.filter(offering=self.offering, type="storage").update(max_value=None)
+        resource = make_resource(self.alice, self.carol, self.project_a1, self.offering)
+        response = self.as_user(self.alice).post(
+            f"/api/marketplace-resources/{resource.uuid.hex}/update_limits/",
+            {"limits": {"storage": 10**40}},
+            format="json",
+        )
+        assert response.status_code == 400, response.content
+        assert response.json() == {"limits": ["The cost of these limits is too large."]}
+        assert not Order.objects.filter(resource=resource).exclude(type="Create").exists()
+
+
+class OfferingPluginOptionsTests(MarketplaceTestCase):
+    """Plugin options of the wrong kind were accepted, then every order for the offering answered 500."""
+
+    def body(self, plugin_options: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "customer": f"http://testserver/api/customers/{self.provider_p.uuid.hex}/",
+            "category": f"http://testserver/api/marketplace-categories/{self.offering.category.uuid.hex}/",
+            "name": "Options",
+            "type": "Marketplace.Basic",
+            "plugin_options": plugin_options,
+        }
+
+    def test_it_refuses_plugin_options_orders_cannot_compute_with(self) -> None:
+        cases = [
+            {
+                "default_resource_termination_offset_in_days": "abc",
+                "is_resource_termination_date_required": True,
+            },
+            {
+                "default_resource_termination_offset_in_days": 10**9,
+                "is_resource_termination_date_required": True,
+            },
+            {"max_resource_termination_offset_in_days": 10**12},
+            {"max_resource_termination_offset_in_days": -1},
+            {"maximal_resource_count_per_project": "abc"},
+            {"maximal_resource_count_per_project": True},
+            {"latest_date_for_resource_termination": "2030-02-31"},
+            {"latest_date_for_resource_termination": 5},
+        ]
+        before = Offering.objects.count()
+        for options in cases:
+            response = self.as_user(self.staff).post(OFFERINGS, self.body(options), format="json")
+            assert response.status_code == 400, (options, response.content)
+            assert list(response.json()) == ["plugin_options"], response.content
+        assert Offering.objects.count() == before
+
+    def test_it_accepts_plugin_options_in_range(self) -> None:
+        options = {
+            "default_resource_termination_offset_in_days": 30,
+            "is_resource_termination_date_required": True,
+            "max_resource_termination_offset_in_days": "365",
+            "maximal_resource_count_per_project": 3,
+            "latest_date_for_resource_termination": "2099-12-31",
+        }
+        response = self.as_user(self.staff).post(OFFERINGS, self.body(options), format="json")
+        assert response.status_code == 201, response.content
