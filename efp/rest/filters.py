@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from typing import Any
 
@@ -9,6 +10,7 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django_filters.fields import IsoDateTimeField
 from django_filters.widgets import QueryArrayWidget
 from rest_framework import filters
 
@@ -91,3 +93,20 @@ def uuid_or_none(value: str) -> uuid.UUID | None:
         return uuid.UUID(value.strip())
     except (ValueError, AttributeError):
         return None
+
+
+class UTCIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 datetime moved to UTC: PostgreSQL refuses offsets past 15:59 (`-19:54`) with a 500."""
+
+    def to_python(self, value: Any) -> datetime.datetime | None:
+        result = super().to_python(value)
+        if result is None or result.tzinfo is None:
+            return result
+        try:
+            return result.astimezone(datetime.UTC)
+        except OverflowError as error:  # 0001-01-01T00:00-05:00 is before year 1 in UTC
+            raise ValidationError("Enter a valid date/time.", code="invalid") from error
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCIsoDateTimeField

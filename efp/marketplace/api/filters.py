@@ -10,7 +10,7 @@ from django_filters.rest_framework import BooleanFilter  # accepts true/false/Tr
 
 from efp.marketplace.models import Offering, OfferingRole, Order, Plan, ServiceProvider
 from efp.marketplace.states import OrderState, OrderType
-from efp.rest.filters import MultipleStringFilter, MultipleUUIDFilter, uuid_or_none
+from efp.rest.filters import IsoDateTimeFilter, MultipleStringFilter, MultipleUUIDFilter, uuid_or_none
 from efp.structure.permissions import customers_where, offerings_where, projects_where
 from efp.structure.roles import Permission
 
@@ -42,10 +42,10 @@ class OrderFilter(django_filters.FilterSet):
     resource = HyperlinkUUIDFilter(field_name="resource__uuid")
     resource_name = django_filters.CharFilter(field_name="resource__name", lookup_expr="icontains")
     service_manager_uuid = django_filters.UUIDFilter(method="filter_service_manager")
-    created = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt")
-    modified = django_filters.IsoDateTimeFilter(field_name="modified", lookup_expr="gte")
-    modified_before = django_filters.IsoDateTimeFilter(field_name="modified", lookup_expr="lt")
+    created = IsoDateTimeFilter(field_name="created", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created", lookup_expr="lt")
+    modified = IsoDateTimeFilter(field_name="modified", lookup_expr="gte")
+    modified_before = IsoDateTimeFilter(field_name="modified", lookup_expr="lt")
     can_approve_as_consumer = BooleanFilter(method="filter_can_approve_as_consumer")
     can_approve_as_provider = BooleanFilter(method="filter_can_approve_as_provider")
     query = django_filters.CharFilter(method="filter_query")

@@ -46,7 +46,7 @@ from efp.marketplace.services import resources as resource_services
 from efp.marketplace.services.usage import billing_period_of, month_start
 from efp.marketplace.states import ACTIVE_ORDER_STATES, OrderState, OrderType, ResourceState
 from efp.rest.fields import HexUUIDField, HyperlinkInputField, LinkField, UTCDateTimeField, absolute_url
-from efp.rest.filters import MultipleStringFilter, MultipleUUIDFilter, uuid_or_none
+from efp.rest.filters import IsoDateTimeFilter, MultipleStringFilter, MultipleUUIDFilter, uuid_or_none
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 from efp.structure.models import ProjectRole
 
@@ -394,8 +394,8 @@ class ResourceFilter(django_filters.FilterSet):
     limit_based = django_filters.BooleanFilter(method="filter_limit_based")
     only_usage_based = django_filters.BooleanFilter(method="filter_only_usage_based")
     only_limit_based = django_filters.BooleanFilter(method="filter_only_limit_based")
-    created = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
-    modified = django_filters.IsoDateTimeFilter(field_name="modified", lookup_expr="gte")
+    created = IsoDateTimeFilter(field_name="created", lookup_expr="gte")
+    modified = IsoDateTimeFilter(field_name="modified", lookup_expr="gte")
 
     class Meta:
         model = Resource

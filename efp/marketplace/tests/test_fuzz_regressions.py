@@ -111,3 +111,31 @@ class OfferingPluginOptionsTests(MarketplaceTestCase):
         }
         response = self.as_user(self.staff).post(OFFERINGS, self.body(options), format="json")
         assert response.status_code == 201, response.content
+
+
+class DateTimeFilterOffsetTests(MarketplaceTestCase):
+    """`?created=0495-01-21T14:38:51.43-19:54` answered 500 on PostgreSQL: "time zone displacement"."""
+
+    def test_it_filters_by_a_datetime_with_any_offset(self) -> None:
+        make_resource(self.alice, self.carol, self.project_a1, self.offering)
+        for path in (
+            "/api/marketplace-provider-resources/",
+            "/api/marketplace-resources/",
+            "/api/marketplace-orders/",
+        ):
+            for query in ("created=0495-01-21T14:38:51.43-19:54", "modified=2000-01-01T00:00:00%2B23:59"):
+                response = self.as_user(self.staff).get(f"{path}?{query}")
+                assert response.status_code == 200, (path, query, response.content)
+                assert len(response.json()) == 1, (path, query)
+        response = self.as_user(self.staff).get(
+            "/api/marketplace-orders/?created_before=0495-01-21T00:00-19:54"
+        )
+        assert response.status_code == 200, response.content
+        assert response.json() == []
+
+    def test_it_refuses_a_datetime_before_year_one_in_utc(self) -> None:
+        response = self.as_user(self.staff).get(
+            "/api/marketplace-orders/?created=0001-01-01T00:00:00%2B05:00"
+        )
+        assert response.status_code == 400, response.content
+        assert list(response.json()) == ["created"]
