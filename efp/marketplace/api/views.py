@@ -322,10 +322,10 @@ class CategoryViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
             offering_count=Count("offerings", filter=Q(offerings__state=Offering.State.ACTIVE))
         ).order_by("title", "pk")
 
-    def perform_create(self, serializer: Any) -> None:
-        if not self.request.user.is_staff:
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not request.user.is_staff:  # before validation: a non-staff user gets 403 whatever the body
             raise PermissionDenied()
-        serializer.save()
+        return super().create(request, *args, **kwargs)
 
 
 class ServiceProviderViewSet(ReadOnlyViewSet):

@@ -139,3 +139,15 @@ class DateTimeFilterOffsetTests(MarketplaceTestCase):
         )
         assert response.status_code == 400, response.content
         assert list(response.json()) == ["created"]
+
+
+class CategoryCreatePermissionTests(MarketplaceTestCase):
+    """A non-staff POST to /api/marketplace-categories/ got 400 for a bad body and 403 only for a good one."""
+
+    def test_it_forbids_a_non_staff_user_whatever_the_body(self) -> None:
+        for body in ({}, {"title": ""}, {"title": "x" * 1000}, {"title": "Storage"}):
+            response = self.as_user(self.carol).post("/api/marketplace-categories/", body, format="json")
+            assert response.status_code == 403, (body, response.content)
+        response = self.as_user(self.staff).post("/api/marketplace-categories/", {}, format="json")
+        assert response.status_code == 400, response.content
+        assert list(response.json()) == ["title"]
