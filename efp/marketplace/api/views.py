@@ -85,6 +85,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         order_services.approve_order_by_consumer(order=self.get_object(), user=acting_user(request))
         return Response({"detail": "Order has been approved by consumer."})
 
+    @extend_schema(request=s.RejectionSerializer)
     @action(detail=True, methods=["post"])
     def reject_by_consumer(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
@@ -95,6 +96,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         order_services.reject_order_by_consumer(order=order, user=acting_user(request), comment=comment)
         return Response({"detail": "Order has been rejected by consumer."})
 
+    @extend_schema(request=s.ApproveByProviderSerializer)
     @action(detail=True, methods=["post"])
     def approve_by_provider(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
@@ -103,6 +105,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         order_services.approve_order_by_provider(order=order, user=acting_user(request))
         return Response({"detail": "Order has been approved by provider."})
 
+    @extend_schema(request=s.RejectionSerializer)
     @action(detail=True, methods=["post"])
     def reject_by_provider(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
@@ -128,6 +131,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         order_services.complete_order(order=self.get_object(), user=acting_user(request))
         return Response({"detail": "Order state has been changed to done."})
 
+    @extend_schema(request=s.OrderErrorSerializer)
     @action(detail=True, methods=["post"])
     def set_state_erred(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
@@ -147,6 +151,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         order_services.retry_order(order=self.get_object(), user=acting_user(request))
         return Response({"detail": "Order has been retried."})
 
+    @extend_schema(request=s.BackendIdSerializer)
     @action(detail=True, methods=["post"])
     def set_backend_id(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
