@@ -637,6 +637,10 @@ class ComponentCreateSerializer(OfferingComponentSerializer):
         read_only_fields = ("uuid", "factor")
 
 
+# Plan.max_amount and PlanComponent.amount are PositiveIntegerFields: PostgreSQL's integer.
+MAX_INT = 2**31 - 1
+
+
 class PlanCreateSerializer(serializers.Serializer):
     offering = HyperlinkInputField(
         ("marketplace-public-offering-detail", "marketplace-provider-offering-detail"),
@@ -648,10 +652,12 @@ class PlanCreateSerializer(serializers.Serializer):
     unit_price = serializers.DecimalField(
         max_digits=22, decimal_places=10, min_value=Decimal(0), required=False, default=Decimal(0)
     )
-    max_amount = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    max_amount = serializers.IntegerField(min_value=1, max_value=MAX_INT, required=False, allow_null=True)
     prices = serializers.DictField(
         child=serializers.DecimalField(max_digits=22, decimal_places=10, min_value=Decimal(0)),
         required=False,
         default=dict,
     )
-    quotas = serializers.DictField(child=serializers.IntegerField(min_value=0), required=False, default=dict)
+    quotas = serializers.DictField(
+        child=serializers.IntegerField(min_value=0, max_value=MAX_INT), required=False, default=dict
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import connection
 
-from efp.marketplace.models import Offering, OfferingComponent, Order, Resource
+from efp.marketplace.models import Offering, OfferingComponent, Order, Plan, Resource
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_resource, plan_of
 
@@ -151,3 +151,30 @@ class CategoryCreatePermissionTests(MarketplaceTestCase):
         response = self.as_user(self.staff).post("/api/marketplace-categories/", {}, format="json")
         assert response.status_code == 400, response.content
         assert list(response.json()) == ["title"]
+
+
+class PlanIntegerRangeTests(MarketplaceTestCase):
+    """POST /api/marketplace-plans/ with max_amount or a quota past 2**31 - 1 answered 500 on PostgreSQL."""
+
+    def test_it_refuses_numbers_past_the_integer_columns(self) -> None:
+        offering = f"http://testserver/api/marketplace-provider-offerings/{self.offering.uuid.hex}/"
+        before = Plan.objects.count()
+        for extra, field in (
+            ({"max_amount": 2**40}, "max_amount"),
+            ({"max_amount": 2**70}, "max_amount"),
+            ({"quotas": {"storage": 2**31}}, "quotas"),
+            ({"quotas": {"storage": 2**70}}, "quotas"),
+        ):
+            body = {"offering": offering, "name": "Big", **extra}
+            response = self.as_user(self.staff).post("/api/marketplace-plans/", body, format="json")
+            assert response.status_code == 400, (extra, response.content)
+            assert list(response.json()) == [field], response.content
+        assert Plan.objects.count() == before
+        body = {
+            "offering": offering,
+            "name": "Edge",
+            "max_amount": 2**31 - 1,
+            "quotas": {"storage": 2**31 - 1},
+        }
+        response = self.as_user(self.staff).post("/api/marketplace-plans/", body, format="json")
+        assert response.status_code == 201, response.content
