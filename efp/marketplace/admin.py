@@ -1,7 +1,11 @@
 """Django admin for staff. State fields are read-only here: states change only through services."""
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 
+from efp.marketplace import plugin_options
 from efp.marketplace.models import (
     Category,
     ComponentUsage,
@@ -39,8 +43,22 @@ class OfferingRoleInline(admin.TabularInline):
     extra = 0
 
 
+class OfferingForm(forms.ModelForm):
+    class Meta:
+        model = Offering
+        exclude: tuple[str, ...] = ()
+
+    def clean_plugin_options(self) -> Any:
+        value = self.cleaned_data.get("plugin_options") or {}
+        problems = plugin_options.errors(value) if isinstance(value, dict) else ["Expected an object."]
+        if problems:
+            raise forms.ValidationError(problems)
+        return value
+
+
 @admin.register(Offering)
 class OfferingAdmin(admin.ModelAdmin):
+    form = OfferingForm
     list_display = ("name", "type", "customer", "state", "shared", "billable")
     list_filter = ("type", "state")
     search_fields = ("name", "slug")

@@ -6,10 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import models
-from django.utils.dateparse import parse_date
 from rest_framework import serializers
 
-from efp.marketplace import selectors
+from efp.marketplace import plugin_options, selectors
 from efp.marketplace.models import (
     Category,
     Offering,
@@ -583,7 +582,7 @@ class OfferingCreateSerializer(serializers.Serializer):
     def validate_plugin_options(self, value: dict[str, Any]) -> dict[str, Any]:
         if _has_nul(value):  # PostgreSQL's jsonb refuses \u0000
             raise serializers.ValidationError("Null characters are not allowed.")
-        errors = plugin_option_errors(value)
+        errors = plugin_options.errors(value)
         if errors:
             raise serializers.ValidationError(errors)
         return value
@@ -592,38 +591,6 @@ class OfferingCreateSerializer(serializers.Serializer):
         if _has_nul(value):  # PostgreSQL's jsonb refuses \u0000
             raise serializers.ValidationError("Null characters are not allowed.")
         return value
-
-
-# The plugin options that order creation computes with: whole numbers of days or resources in a range
-# (a date a century ahead still fits a datetime.date) and an ISO date.
-PLUGIN_OPTION_RANGES = {
-    "default_resource_termination_offset_in_days": 36500,
-    "max_resource_termination_offset_in_days": 36500,
-    "maximal_resource_count_per_project": 1_000_000,
-}
-
-
-def plugin_option_errors(options: dict[str, Any]) -> list[str]:
-    errors = []
-    for key, maximum in PLUGIN_OPTION_RANGES.items():
-        raw = options.get(key)
-        if raw in (None, ""):
-            continue
-        try:
-            number = int(str(raw)) if not isinstance(raw, bool) else None
-        except ValueError:
-            number = None
-        if number is None or not 0 <= number <= maximum:
-            errors.append(f"{key} must be a whole number from 0 to {maximum}.")
-    latest = options.get("latest_date_for_resource_termination")
-    if latest not in (None, ""):
-        try:
-            parsed = parse_date(latest) if isinstance(latest, str) else None
-        except ValueError:  # well formed but impossible, e.g. 2030-02-31
-            parsed = None
-        if parsed is None:
-            errors.append("latest_date_for_resource_termination must be a date (YYYY-MM-DD).")
-    return errors
 
 
 def _customers() -> Any:

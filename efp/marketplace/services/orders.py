@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from efp.accounts.models import User
+from efp.marketplace import plugin_options
 from efp.marketplace.exceptions import Forbidden, InvalidInput, NotSupported, StateConflict
 from efp.marketplace.models import (
     Offering,
@@ -173,7 +174,7 @@ def _resource_end_date(offering: Offering, attributes: dict[str, Any]) -> dateti
     today = timezone.localdate()
     if raw in (None, ""):
         if options.get("is_resource_termination_date_required"):
-            offset = int(options.get("default_resource_termination_offset_in_days") or 0)
+            offset = plugin_options.whole_number(options, "default_resource_termination_offset_in_days")
             if offset:
                 return today + datetime.timedelta(days=offset)
             raise InvalidInput(
@@ -188,13 +189,12 @@ def _resource_end_date(offering: Offering, attributes: dict[str, Any]) -> dateti
         raise InvalidInput({"attributes": ["end_date: Date has wrong format. Use YYYY-MM-DD."]})
     if end_date < today:
         raise InvalidInput({"attributes": ["end_date: The end date must not be in the past."]})
-    max_offset = options.get("max_resource_termination_offset_in_days")
-    if max_offset and end_date > today + datetime.timedelta(days=int(max_offset)):
+    max_offset = plugin_options.whole_number(options, "max_resource_termination_offset_in_days")
+    if max_offset and end_date > today + datetime.timedelta(days=max_offset):
         raise InvalidInput(
-            {"attributes": [f"end_date: The end date must be within {int(max_offset)} days from today."]}
+            {"attributes": [f"end_date: The end date must be within {max_offset} days from today."]}
         )
-    latest = options.get("latest_date_for_resource_termination")
-    latest_date = parse_date(str(latest)) if latest else None
+    latest_date = plugin_options.iso_date(options, "latest_date_for_resource_termination")
     if latest_date and end_date > latest_date:
         raise InvalidInput({"attributes": [f"end_date: The end date must not be after {latest_date}."]})
     return end_date
@@ -268,12 +268,12 @@ def create_order(
         )
     if resource is not None:
         _check_single_active_order(resource)
-    max_count = (offering.plugin_options or {}).get("maximal_resource_count_per_project")
+    max_count = plugin_options.whole_number(offering.plugin_options, "maximal_resource_count_per_project")
     if order_type == OrderType.CREATE and max_count:
         alive = Resource.objects.filter(project=project, offering=offering).exclude(
             state=ResourceState.TERMINATED
         )
-        if alive.count() >= int(max_count):
+        if alive.count() >= max_count:
             raise InvalidInput(
                 {
                     "non_field_errors": [
