@@ -66,6 +66,14 @@ class ProjectSerializer(SparseFieldsMixin, serializers.ModelSerializer):
         )  # fmt: skip
         read_only_fields = ("url", "uuid", "created", "slug", "is_removed", "end_date_requested_by")
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs.get("start_date"), attrs.get("end_date")
+        if start is not None and end is not None and end < start:
+            raise serializers.ValidationError(
+                {"end_date": ["The end date must not be before the start date."]}
+            )
+        return attrs
+
 
 class CustomerFilter(django_filters.FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains")
