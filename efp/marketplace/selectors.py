@@ -158,3 +158,18 @@ def is_provider_user(user: Any) -> bool:
         CustomerRole.objects.filter(user=user, customer__service_provider__isnull=False).exists()
         or OfferingRole.objects.filter(user=user).exists()
     )
+
+
+def orders_with_details(qs: QuerySet[Order]) -> QuerySet[Order]:
+    """Everything an order's API representation or GUI row shows, in the same query (no N+1)."""
+    return qs.select_related(
+        "offering__customer__service_provider",
+        "offering__category",
+        "plan__offering",
+        "old_plan",
+        "project__customer",
+        "resource",
+        "created_by",
+        "consumer_reviewed_by",
+        "provider_reviewed_by",
+    )

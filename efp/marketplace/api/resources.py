@@ -31,7 +31,6 @@ from efp.marketplace.api.serializers import (
     OrderDetailsSerializer,
     OrderErrorSerializer,
 )
-from efp.marketplace.api.views import order_queryset
 from efp.marketplace.models import (
     ComponentUsage,
     OfferingComponent,
@@ -239,7 +238,7 @@ class ResourceDetailSerializer(ResourceSerializer):
         read_only_fields: tuple[str, ...] = fields
 
     def _order(self, qs: QuerySet[Order]) -> dict[str, Any] | None:
-        order = order_queryset(qs).first()
+        order = selectors.orders_with_details(qs).first()
         if order is None:
             return None
         nested = OrderDetailsSerializer(order, context=self.context)

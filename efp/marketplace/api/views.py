@@ -25,30 +25,17 @@ from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 from efp.structure.roles import Permission
 
 
-def order_queryset(qs: QuerySet[Order]) -> QuerySet[Order]:
-    return qs.select_related(
-        "offering__customer__service_provider",
-        "offering__category",
-        "plan__offering",
-        "old_plan",
-        "project__customer",
-        "resource",
-        "created_by",
-        "consumer_reviewed_by",
-        "provider_reviewed_by",
-    )
-
-
 class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyViewSet):
     serializer_class = s.OrderDetailsSerializer
     filterset_class = OrderFilter
     ordering_fields = ("created", "consumer_reviewed_at", "cost", "state")
 
     def get_queryset(self) -> QuerySet[Order]:
-        return order_queryset(selectors.visible_orders(self.request.user)).order_by("created", "pk")
+        visible = selectors.visible_orders(self.request.user)
+        return selectors.orders_with_details(visible).order_by("created", "pk")
 
     def _detail(self, order: Order) -> dict[str, Any]:
-        order = order_queryset(Order.objects.filter(pk=order.pk)).get()
+        order = selectors.orders_with_details(Order.objects.filter(pk=order.pk)).get()
         return s.OrderDetailsSerializer(order, context=self.get_serializer_context()).data
 
     @extend_schema(request=s.OrderCreateSerializer, responses={201: s.OrderDetailsSerializer})

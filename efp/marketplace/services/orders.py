@@ -715,28 +715,18 @@ def guard_terminate_resource(*, resource: Resource, user: User) -> None:
     require_resource_state(resource, [ResourceState.OK, ResourceState.ERRED])
 
 
-def guard_update_resource_limits(*, resource: Resource, user: User) -> None:
-    _require(
-        has_permission(
-            user,
-            Permission.RESOURCE_SET_LIMITS,
-            projects=[resource.project],
-            customers=[resource.project.customer],
-        )
-    )
+def _guard_consumer_change(resource: Resource, user: User, permission: Permission) -> None:
+    project = resource.project
+    _require(has_permission(user, permission, projects=[project], customers=[project.customer]))
     require_resource_state(resource, [ResourceState.OK])
+
+
+def guard_update_resource_limits(*, resource: Resource, user: User) -> None:
+    _guard_consumer_change(resource, user, Permission.RESOURCE_SET_LIMITS)
 
 
 def guard_switch_resource_plan(*, resource: Resource, user: User) -> None:
-    _require(
-        has_permission(
-            user,
-            Permission.RESOURCE_SET_PLAN,
-            projects=[resource.project],
-            customers=[resource.project.customer],
-        )
-    )
-    require_resource_state(resource, [ResourceState.OK])
+    _guard_consumer_change(resource, user, Permission.RESOURCE_SET_PLAN)
 
 
 def terminate_resource(*, resource: Resource, user: User, attributes: dict[str, Any] | None = None) -> Order:

@@ -173,17 +173,10 @@ def set_resource_ok(*, resource: Resource, user: User) -> Resource:
 
 @transaction.atomic
 def recover_resource(*, resource: Resource, user: User) -> Resource:
-    """Erred → OK (`set_state_ok`)."""
+    """Erred → OK (`set_state_ok`): `set_as_ok` restricted to erred resources."""
     _require(can_sync(user, resource))
     require_resource_state(resource, [ResourceState.ERRED])
-    return transition_resource(
-        resource,
-        ResourceState.OK,
-        actor=user,
-        reason="recovered by provider",
-        error_message="",
-        error_traceback="",
-    )
+    return set_resource_ok(resource=resource, user=user)
 
 
 @transaction.atomic

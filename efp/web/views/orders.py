@@ -16,26 +16,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from efp.marketplace.exceptions import DomainError, Forbidden, InvalidInput, StateConflict
 from efp.marketplace.models import OfferingComponent, Order
-from efp.marketplace.selectors import provider_offerings, provider_orders
+from efp.marketplace.selectors import orders_with_details, provider_offerings, provider_orders
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.states import OrderState, OrderType
 from efp.structure.models import Customer
 from efp.web.access import provider_workspace
 from efp.web.forms import OrderFilterForm, RejectForm
 from efp.web.views.common import Action, filter_by_place, get_by_uuid, paginate, render_workspace, safe_next
-
-
-def order_queryset(qs: QuerySet[Order]) -> QuerySet[Order]:
-    return qs.select_related(
-        "offering__customer",
-        "project__customer",
-        "resource",
-        "plan",
-        "old_plan",
-        "created_by",
-        "consumer_reviewed_by",
-        "provider_reviewed_by",
-    )
 
 
 @dataclass
@@ -139,7 +126,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
     form = OrderFilterForm(params, **_filter_choices(request.user, visible))
     form.is_valid()
     data = form.cleaned_data  # the fields that are valid still filter; the others show their error
-    qs = order_queryset(filter_orders(visible, data)).order_by("created", "pk")
+    qs = orders_with_details(filter_orders(visible, data)).order_by("created", "pk")
     page = paginate(request, qs)
     orders = list(page.object_list)
     components = components_by_offering(orders)
@@ -169,7 +156,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
 
 
 def _order(request: HttpRequest, uuid: str) -> Order:
-    return get_by_uuid(order_queryset(provider_orders(request.user)), uuid)
+    return get_by_uuid(orders_with_details(provider_orders(request.user)), uuid)
 
 
 def _detail_context(order: Order) -> dict[str, Any]:
