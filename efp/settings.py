@@ -128,7 +128,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "EXCEPTION_HANDLER": "efp.rest.exceptions.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "efp.rest.schema.WaldurAutoSchema",
     "PAGE_SIZE": 10,
     "DATETIME_FORMAT": None,
     "COERCE_DECIMAL_TO_STRING": True,
@@ -142,7 +142,22 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "DISABLE_ERRORS_AND_WARNINGS": True,
+    # Operation ids and tags from the path after /api/ (`marketplace_orders_list`, tag `marketplace-orders`).
+    "SCHEMA_PATH_PREFIX": r"/api/",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "efp.rest.schema.add_count_operations",
+    ],
+    # Waldur's names for the shared enums (the SDK's models are named after them), and no naming collisions.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderState": "efp.marketplace.states.OrderState",
+        "RequestTypes": "efp.marketplace.states.OrderType",
+        "ResourceState": "efp.marketplace.states.ResourceState",
+        "OfferingState": "efp.marketplace.models.offerings.Offering.State",
+        "BillingTypeEnum": "efp.marketplace.models.offerings.OfferingComponent.BillingType",
+        "LimitPeriodEnum": "efp.marketplace.models.offerings.OfferingComponent.LimitPeriod",
+        "BillingUnit": "efp.marketplace.models.offerings.Plan.Unit",
+    },
     # Swagger UI from the drf-spectacular-sidecar package, not from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

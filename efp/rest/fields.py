@@ -10,7 +10,17 @@ from urllib.parse import urlparse
 
 from django.db.models import Model, QuerySet
 from django.urls import Resolver404, resolve, reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+# Schema shapes of values that are always null here but typed in Waldur's schema (no images, no scopes).
+NULL_STRING = {"type": "string", "nullable": True, "readOnly": True}
+NULL_URI = {"type": "string", "format": "uri", "nullable": True, "readOnly": True}
+NULL_UUID = {"type": "string", "format": "uuid", "nullable": True, "readOnly": True}
+NULL_DATETIME = {"type": "string", "format": "date-time", "nullable": True, "readOnly": True}
+NULL_DATE = {"type": "string", "format": "date", "nullable": True, "readOnly": True}
+NULL_OBJECT = {"type": "object", "additionalProperties": {}, "nullable": True, "readOnly": True}
 
 
 def absolute_url(request: Any, view_name: str, **kwargs: Any) -> str:
@@ -34,8 +44,10 @@ class UTCDateTimeField(serializers.DateTimeField):
         super().__init__(**kwargs)
 
 
+@extend_schema_field(OpenApiTypes.URI)
 class LinkField(serializers.Field):
-    """A read-only absolute hyperlink built from a related object's uuid."""
+    """A read-only absolute hyperlink built from a related object's uuid (`allow_null=True` when the
+    relation is optional, so the schema says so)."""
 
     def __init__(self, view_name: str, attr: str | None = None, **kwargs: Any) -> None:
         self.view_name = view_name
@@ -54,6 +66,7 @@ class LinkField(serializers.Field):
         return absolute_url(self.context.get("request"), self.view_name, uuid=target.uuid.hex)
 
 
+@extend_schema_field(OpenApiTypes.URI)
 class HyperlinkInputField(serializers.Field):
     """Accepts an absolute or relative URL to one of `view_names` and returns the object.
 

@@ -55,7 +55,7 @@ class ProjectSerializer(SparseFieldsMixin, serializers.ModelSerializer):
     customer_uuid = HexUUIDField(source="customer.uuid", read_only=True)
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     customer_slug = serializers.CharField(source="customer.slug", read_only=True)
-    end_date_requested_by = LinkField("user-detail", attr="end_date_requested_by")
+    end_date_requested_by = LinkField("user-detail", attr="end_date_requested_by", allow_null=True)
 
     class Meta:
         model = Project

@@ -16,7 +16,7 @@ import django_filters
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -26,10 +26,13 @@ from rest_framework.response import Response
 from efp.marketplace import selectors
 from efp.marketplace.api.filters import HyperlinkUUIDFilter
 from efp.marketplace.api.serializers import (
+    DetailResponseSerializer,
     OfferingComponentSerializer,
     OfferingPlanFieldsSerializer,
     OrderDetailsSerializer,
     OrderErrorSerializer,
+    OrderUuidResponseSerializer,
+    StatusResponseSerializer,
 )
 from efp.marketplace.models import (
     ComponentUsage,
@@ -44,7 +47,17 @@ from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import resources as resource_services
 from efp.marketplace.services.usage import billing_period_of, month_start
 from efp.marketplace.states import ACTIVE_ORDER_STATES, OrderState, OrderType, ResourceState
-from efp.rest.fields import HexUUIDField, HyperlinkInputField, LinkField, UTCDateTimeField, absolute_url
+from efp.rest.fields import (
+    NULL_DATE,
+    NULL_STRING,
+    NULL_URI,
+    NULL_UUID,
+    HexUUIDField,
+    HyperlinkInputField,
+    LinkField,
+    UTCDateTimeField,
+    absolute_url,
+)
 from efp.rest.filters import IsoDateTimeFilter, MultipleStringFilter, MultipleUUIDFilter, uuid_or_none
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 from efp.structure.models import ProjectRole
@@ -107,7 +120,9 @@ class ResourceSerializer(OfferingPlanFieldsSerializer):
     project_description = serializers.CharField(source="project.description", read_only=True)
     project_slug = serializers.CharField(source="project.slug", read_only=True)
     project_end_date = serializers.DateField(source="project.end_date", read_only=True)
-    project_end_date_requested_by = LinkField("user-detail", attr="project.end_date_requested_by")
+    project_end_date_requested_by = LinkField(
+        "user-detail", attr="project.end_date_requested_by", allow_null=True
+    )
     customer_uuid = HexUUIDField(source="project.customer.uuid", read_only=True)
     customer_name = serializers.CharField(source="project.customer.name", read_only=True)
     customer_slug = serializers.CharField(source="project.customer.slug", read_only=True)
@@ -122,7 +137,7 @@ class ResourceSerializer(OfferingPlanFieldsSerializer):
     current_usages = serializers.SerializerMethodField()
     can_terminate = serializers.SerializerMethodField()
     report = serializers.JSONField(read_only=True)
-    end_date_requested_by = LinkField("user-detail", attr="end_date_requested_by")
+    end_date_requested_by = LinkField("user-detail", attr="end_date_requested_by", allow_null=True)
     username = serializers.SerializerMethodField()
     limit_usage = serializers.SerializerMethodField()
     endpoints = serializers.SerializerMethodField()
@@ -161,12 +176,15 @@ class ResourceSerializer(OfferingPlanFieldsSerializer):
     def _components(self, obj: Resource) -> list[OfferingComponent]:
         return list(obj.offering.components.all())
 
+    @extend_schema_field(NULL_URI)
     def get_scope(self, obj: Resource) -> None:
         return None
 
+    @extend_schema_field(NULL_UUID)
     def get_resource_uuid(self, obj: Resource) -> None:
         return None
 
+    @extend_schema_field(NULL_STRING)
     def get_resource_type(self, obj: Resource) -> None:
         return None
 
@@ -191,6 +209,7 @@ class ResourceSerializer(OfferingPlanFieldsSerializer):
             has_active_order = obj.orders.filter(state__in=list(ACTIVE_ORDER_STATES)).exists()
         return obj.state in TERMINABLE_STATES and not has_active_order
 
+    @extend_schema_field(NULL_STRING)
     def get_username(self, obj: Resource) -> None:
         return None  # the caller's offering-user name; there are no offering users here
 
@@ -223,6 +242,7 @@ class ResourceSerializer(OfferingPlanFieldsSerializer):
     def get_user_requires_reconsent(self, obj: Resource) -> bool:
         return False
 
+    @extend_schema_field(NULL_DATE)
     def get_renewal_date(self, obj: Resource) -> None:
         return None
 
@@ -284,6 +304,31 @@ class PlanPeriodComponentSerializer(serializers.Serializer):
     usage = serializers.DecimalField(max_digits=20, decimal_places=2, read_only=True)
     date = UTCDateTimeField(read_only=True)
     recurring = serializers.BooleanField(read_only=True)
+
+
+class PlanPeriodSerializer(serializers.Serializer):
+    """Schema of a `plan_periods` row (the view renders it)."""
+
+    uuid = HexUUIDField(read_only=True)
+    plan_name = serializers.CharField(read_only=True)
+    plan_uuid = HexUUIDField(read_only=True)
+    start = UTCDateTimeField(read_only=True)
+    end = UTCDateTimeField(read_only=True, allow_null=True)
+    components = PlanPeriodComponentSerializer(many=True, read_only=True)
+
+
+class ProjectUserSerializer(serializers.Serializer):
+    """Schema of a `team` row (the view renders it): a user with a role in the resource's project."""
+
+    url = LinkField("user-detail")
+    uuid = HexUUIDField(read_only=True)
+    username = serializers.CharField(read_only=True)
+    full_name = serializers.CharField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+    role = serializers.CharField(read_only=True)
+    expiration_time = UTCDateTimeField(read_only=True, allow_null=True)
+    offering_user_username = serializers.CharField(read_only=True, allow_null=True)
+    offering_user_state = serializers.CharField(read_only=True, allow_null=True)
 
 
 # --- input ----------------------------------------------------------------------------------------
@@ -477,7 +522,7 @@ class BaseResourceViewSet(ReadOnlyViewSet):
     def _order_uuid(self, order: Order) -> Response:
         return Response({"order_uuid": order.uuid.hex})
 
-    @extend_schema(request=TerminateSerializer)
+    @extend_schema(request=TerminateSerializer, responses={200: OrderUuidResponseSerializer})
     @action(detail=True, methods=["post"])
     def terminate(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
@@ -491,7 +536,8 @@ class BaseResourceViewSet(ReadOnlyViewSet):
         )
         return self._order_uuid(order)
 
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses={200: PlanPeriodSerializer(many=True)})
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])  # a plain list
     def plan_periods(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
         current = billing_period_of(timezone.now())
@@ -519,7 +565,8 @@ class BaseResourceViewSet(ReadOnlyViewSet):
         ]
         return Response(data)
 
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses={200: ProjectUserSerializer(many=True)})
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])  # a plain list
     def team(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
         roles = (
@@ -542,6 +589,7 @@ class BaseResourceViewSet(ReadOnlyViewSet):
             ]
         )
 
+    @extend_schema(responses={404: DetailResponseSerializer})  # we have no backend scopes
     @action(detail=True, methods=["get"])
     def details(self, request: Request, uuid: str | None = None) -> Response:
         self.get_object()
@@ -554,7 +602,7 @@ class ProviderResourceViewSet(BaseResourceViewSet):
     def visible(self) -> QuerySet[Resource]:
         return selectors.provider_resources(self.request.user)
 
-    @extend_schema(request=ResourceBackendIdSerializer)
+    @extend_schema(request=ResourceBackendIdSerializer, responses={200: StatusResponseSerializer})
     @action(detail=True, methods=["post"])
     def set_backend_id(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
@@ -567,7 +615,7 @@ class ProviderResourceViewSet(BaseResourceViewSet):
         text = "Resource backend_id has been changed." if changed else "Resource backend_id is not changed."
         return Response({"status": text})
 
-    @extend_schema(request=ResourceLimitsSerializer)
+    @extend_schema(request=ResourceLimitsSerializer, responses={200: StatusResponseSerializer})
     @action(detail=True, methods=["post"])
     def set_limits(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
@@ -579,7 +627,7 @@ class ProviderResourceViewSet(BaseResourceViewSet):
         )
         return Response({"status": "Resource limits have been updated."})
 
-    @extend_schema(request=BackendMetadataSerializer)
+    @extend_schema(request=BackendMetadataSerializer, responses={200: StatusResponseSerializer})
     @action(detail=True, methods=["post"])
     def set_backend_metadata(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
@@ -593,7 +641,7 @@ class ProviderResourceViewSet(BaseResourceViewSet):
         )
         return Response({"status": "The backend metadata is updated"})
 
-    @extend_schema(request=ReportSerializer)
+    @extend_schema(request=ReportSerializer, responses={200: StatusResponseSerializer})
     @action(detail=True, methods=["post"])
     def submit_report(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
@@ -604,7 +652,7 @@ class ProviderResourceViewSet(BaseResourceViewSet):
         resource_services.submit_resource_report(resource=resource, user=acting_user(request), report=report)
         return Response({"status": "Report is submitted"})
 
-    @extend_schema(request=EndDateSerializer)
+    @extend_schema(request=EndDateSerializer, responses={200: None})
     @action(detail=True, methods=["post"])
     def set_end_date_by_provider(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
@@ -616,7 +664,7 @@ class ProviderResourceViewSet(BaseResourceViewSet):
         )
         return Response(status=status.HTTP_200_OK)
 
-    @extend_schema(request=OrderErrorSerializer)
+    @extend_schema(request=OrderErrorSerializer, responses={200: StatusResponseSerializer})
     @action(detail=True, methods=["post"])
     def set_as_erred(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
@@ -628,25 +676,25 @@ class ProviderResourceViewSet(BaseResourceViewSet):
         )
         return Response({"status": "Resource has been set as erred."})
 
-    @extend_schema(request=None)
+    @extend_schema(request=None, responses={200: StatusResponseSerializer})
     @action(detail=True, methods=["post"])
     def set_as_ok(self, request: Request, uuid: str | None = None) -> Response:
         resource_services.set_resource_ok(resource=self.get_object(), user=acting_user(request))
         return Response({"status": "Resource has been set as OK."})
 
-    @extend_schema(request=None)
+    @extend_schema(request=None, responses={200: StatusResponseSerializer})
     @action(detail=True, methods=["post"])
     def set_state_ok(self, request: Request, uuid: str | None = None) -> Response:
         resource_services.recover_resource(resource=self.get_object(), user=acting_user(request))
         return Response({"status": "Resource state has been changed to OK."})
 
-    @extend_schema(request=None)
+    @extend_schema(request=None, responses={200: StatusResponseSerializer})
     @action(detail=True, methods=["post"])
     def refresh_last_sync(self, request: Request, uuid: str | None = None) -> Response:
         resource_services.refresh_resource_last_sync(resource=self.get_object(), user=acting_user(request))
         return Response({"status": "Last sync time has been refreshed."})
 
-    @extend_schema(request=None)
+    @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["post"])
     def unlink(self, request: Request, uuid: str | None = None) -> Response:
         resource_services.unlink_resource(resource=self.get_object(), user=acting_user(request))
@@ -659,7 +707,7 @@ class ConsumerResourceViewSet(BaseResourceViewSet):
     def visible(self) -> QuerySet[Resource]:
         return selectors.consumer_resources(self.request.user)
 
-    @extend_schema(request=UpdateLimitsSerializer)
+    @extend_schema(request=UpdateLimitsSerializer, responses={200: OrderUuidResponseSerializer})
     @action(detail=True, methods=["post"])
     def update_limits(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
@@ -671,7 +719,7 @@ class ConsumerResourceViewSet(BaseResourceViewSet):
         )
         return self._order_uuid(order)
 
-    @extend_schema(request=SwitchPlanSerializer)
+    @extend_schema(request=SwitchPlanSerializer, responses={200: OrderUuidResponseSerializer})
     @action(detail=True, methods=["post"])
     def switch_plan(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()

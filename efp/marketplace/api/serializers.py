@@ -6,6 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import models
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from efp.marketplace import plugin_options, selectors
@@ -20,6 +22,11 @@ from efp.marketplace.models import (
 )
 from efp.marketplace.states import OrderType, ResourceState
 from efp.rest.fields import (
+    NULL_DATETIME,
+    NULL_OBJECT,
+    NULL_STRING,
+    NULL_URI,
+    NULL_UUID,
     HexUUIDField,
     HyperlinkInputField,
     LinkField,
@@ -51,10 +58,11 @@ def public_plan_url(request: Any, plan: Plan | None) -> str | None:
     )
 
 
+@extend_schema_field(OpenApiTypes.URI)
 class PublicPlanLinkField(serializers.Field):
     def __init__(self, attr: str = "plan", **kwargs: Any) -> None:
         self.attr = attr
-        kwargs.update(read_only=True, source="*")
+        kwargs.update(read_only=True, source="*", allow_null=True)
         super().__init__(**kwargs)
 
     def to_representation(self, value: Any) -> str | None:
@@ -102,12 +110,15 @@ class OfferingPlanFieldsSerializer(WaldurModelSerializer):
         "plan_name", "plan_uuid", "plan_description", "attributes", "limits", "uuid", "created", "modified",
     )  # fmt: skip
 
+    @extend_schema_field(NULL_URI)
     def get_offering_image(self, obj: Any) -> None:
         return None
 
+    @extend_schema_field(NULL_URI)
     def get_offering_thumbnail(self, obj: Any) -> None:
         return None
 
+    @extend_schema_field(NULL_URI)
     def get_category_icon(self, obj: Any) -> None:
         return None
 
@@ -147,7 +158,7 @@ class OrderDetailsSerializer(OfferingPlanFieldsSerializer):
     output_updated_at = serializers.SerializerMethodField()
     order_subtype = serializers.SerializerMethodField()
     can_terminate = serializers.BooleanField(read_only=True)
-    created_by = LinkField("user-detail", attr="created_by")
+    created_by = LinkField("user-detail", attr="created_by", allow_null=True)
     created_by_username = serializers.CharField(source="created_by.username", read_only=True, default="")
     created_by_full_name = serializers.CharField(source="created_by.full_name", read_only=True, default="")
     created_by_civil_number = serializers.CharField(
@@ -230,6 +241,7 @@ class OrderDetailsSerializer(OfferingPlanFieldsSerializer):
     def get_slug(self, obj: Order) -> str:
         return obj.uuid.hex[:12]
 
+    @extend_schema_field(NULL_UUID)
     def get_resource_uuid(self, obj: Order) -> None:
         return None  # the plugin scope object's uuid; we have no plugin scopes
 
@@ -242,6 +254,7 @@ class OrderDetailsSerializer(OfferingPlanFieldsSerializer):
     def get_activation_price(self, obj: Order) -> float:
         return 0
 
+    @extend_schema_field(NULL_DATETIME)
     def get_output_updated_at(self, obj: Order) -> None:
         return None
 
@@ -250,12 +263,15 @@ class OrderDetailsSerializer(OfferingPlanFieldsSerializer):
             return None
         return "limits" if obj.is_limit_update else "plan"
 
+    @extend_schema_field(NULL_STRING)
     def get_created_by_organization_registry_code(self, obj: Order) -> None:
         return None
 
+    @extend_schema_field(NULL_OBJECT)
     def get_issue(self, obj: Order) -> None:
         return None
 
+    @extend_schema_field(NULL_URI)
     def get_attachment(self, obj: Order) -> None:
         return None
 
@@ -265,21 +281,25 @@ class OrderDetailsSerializer(OfferingPlanFieldsSerializer):
     def get_provider_message_url(self, obj: Order) -> str:
         return ""
 
+    @extend_schema_field(NULL_URI)
     def get_provider_message_attachment(self, obj: Order) -> None:
         return None
 
     def get_consumer_message(self, obj: Order) -> str:
         return ""
 
+    @extend_schema_field(NULL_URI)
     def get_consumer_message_attachment(self, obj: Order) -> None:
         return None
 
     def get_auto_approved(self, obj: Order) -> bool:
         return False
 
+    @extend_schema_field(NULL_UUID)
     def get_auto_approved_by_rule_uuid(self, obj: Order) -> None:
         return None
 
+    @extend_schema_field(NULL_STRING)
     def get_auto_approved_cost_limit_snapshot(self, obj: Order) -> None:
         return None
 
@@ -519,9 +539,11 @@ class OfferingSerializer(WaldurModelSerializer):
     def get_resource_options(self, offering: Offering) -> dict[str, Any]:
         return {}
 
+    @extend_schema_field(NULL_URI)
     def get_image(self, offering: Offering) -> None:
         return None
 
+    @extend_schema_field(NULL_URI)
     def get_thumbnail(self, offering: Offering) -> None:
         return None
 
@@ -628,3 +650,18 @@ class PlanCreateSerializer(serializers.Serializer):
     quotas = serializers.DictField(
         child=serializers.IntegerField(min_value=0, max_value=MAX_INT), required=False, default=dict
     )
+
+
+# --- bodies of action responses (schema only: the views build these small dicts) ------------------
+
+
+class DetailResponseSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class StatusResponseSerializer(serializers.Serializer):
+    status = serializers.CharField()
+
+
+class OrderUuidResponseSerializer(serializers.Serializer):
+    order_uuid = HexUUIDField()

@@ -15,7 +15,8 @@ import django_filters
 from django import forms
 from django.db.models import QuerySet
 from django.urls import Resolver404, resolve
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -69,7 +70,7 @@ class ComponentUsageSerializer(WaldurModelSerializer):
 
 
 class ComponentUserUsageSerializer(WaldurModelSerializer):
-    user = LinkField("user-detail", attr="user")
+    user = LinkField("user-detail", attr="user", allow_null=True)
     component_usage = LinkField("marketplace-component-usage-detail", attr="component_usage")
     usage = usage_field(read_only=True)
     measured_unit = serializers.CharField(source="component_usage.component.measured_unit", read_only=True)
@@ -114,6 +115,7 @@ def user_usage_queryset(qs: QuerySet[ComponentUserUsage]) -> QuerySet[ComponentU
 # --- input ----------------------------------------------------------------------------------------
 
 
+@extend_schema_field(OpenApiTypes.UUID)
 class VisibleObjectField(serializers.Field):
     """A uuid (dashed or hex) or a URL ending in one, looked up among what the user may see."""
 

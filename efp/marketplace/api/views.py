@@ -61,18 +61,20 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         order_services.delete_order(order=self.get_object(), user=acting_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(exclude=True)  # answers 405 (visible orders) or 404: not an operation we serve
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.get_object()
         return Response({"detail": f'Method "{request.method}" not allowed.'}, status=405)
 
     partial_update = update
 
+    @extend_schema(request=None, responses={200: s.DetailResponseSerializer})
     @action(detail=True, methods=["post"])
     def approve_by_consumer(self, request: Request, uuid: str | None = None) -> Response:
         order_services.approve_order_by_consumer(order=self.get_object(), user=acting_user(request))
         return Response({"detail": "Order has been approved by consumer."})
 
-    @extend_schema(request=s.RejectionSerializer)
+    @extend_schema(request=s.RejectionSerializer, responses={200: s.DetailResponseSerializer})
     @action(detail=True, methods=["post"])
     def reject_by_consumer(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
@@ -83,7 +85,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         order_services.reject_order_by_consumer(order=order, user=acting_user(request), comment=comment)
         return Response({"detail": "Order has been rejected by consumer."})
 
-    @extend_schema(request=s.ApproveByProviderSerializer)
+    @extend_schema(request=s.ApproveByProviderSerializer, responses={200: s.DetailResponseSerializer})
     @action(detail=True, methods=["post"])
     def approve_by_provider(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
@@ -92,7 +94,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         order_services.approve_order_by_provider(order=order, user=acting_user(request))
         return Response({"detail": "Order has been approved by provider."})
 
-    @extend_schema(request=s.RejectionSerializer)
+    @extend_schema(request=s.RejectionSerializer, responses={200: s.DetailResponseSerializer})
     @action(detail=True, methods=["post"])
     def reject_by_provider(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
@@ -103,22 +105,25 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         order_services.reject_order_by_provider(order=order, user=acting_user(request), comment=comment)
         return Response({"detail": "Order has been rejected by provider."})
 
+    @extend_schema(request=None, responses={202: None})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, uuid: str | None = None) -> Response:
         order_services.cancel_order(order=self.get_object(), user=acting_user(request))
         return Response(status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(request=None, responses={200: s.DetailResponseSerializer})
     @action(detail=True, methods=["post"])
     def set_state_executing(self, request: Request, uuid: str | None = None) -> Response:
         order_services.set_order_executing(order=self.get_object(), user=acting_user(request))
         return Response({"detail": "Order state has been changed to executing."})
 
+    @extend_schema(request=None, responses={200: s.DetailResponseSerializer})
     @action(detail=True, methods=["post"])
     def set_state_done(self, request: Request, uuid: str | None = None) -> Response:
         order_services.complete_order(order=self.get_object(), user=acting_user(request))
         return Response({"detail": "Order state has been changed to done."})
 
-    @extend_schema(request=s.OrderErrorSerializer)
+    @extend_schema(request=s.OrderErrorSerializer, responses={200: s.DetailResponseSerializer})
     @action(detail=True, methods=["post"])
     def set_state_erred(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
@@ -133,12 +138,13 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         )
         return Response({"detail": "Order state has been changed to erred."})
 
+    @extend_schema(request=None, responses={200: s.DetailResponseSerializer})
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, uuid: str | None = None) -> Response:
         order_services.retry_order(order=self.get_object(), user=acting_user(request))
         return Response({"detail": "Order has been retried."})
 
-    @extend_schema(request=s.BackendIdSerializer)
+    @extend_schema(request=s.BackendIdSerializer, responses={200: s.StatusResponseSerializer})
     @action(detail=True, methods=["post"])
     def set_backend_id(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
@@ -154,11 +160,13 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         text = "Order backend_id has been changed." if changed else "Order backend_id is not changed."
         return Response({"status": text})
 
+    @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["post"])
     def unlink(self, request: Request, uuid: str | None = None) -> Response:
         order_services.unlink_order(order=self.get_object(), user=acting_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(responses={200: s.OfferingSerializer})
     @action(detail=True, methods=["get"])
     def offering(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
@@ -192,6 +200,7 @@ class PublicOfferingViewSet(ReadOnlyViewSet):
     def get_queryset(self) -> QuerySet[Offering]:
         return offering_queryset(selectors.public_offerings(self.request.user)).order_by("name", "pk")
 
+    @extend_schema(responses={200: s.PlanSerializer})
     @action(detail=True, methods=["get"], url_path=r"plans/(?P<plan_uuid>[^/]+)", url_name="plan-detail")
     def plan(self, request: Request, uuid: str | None = None, plan_uuid: str | None = None) -> Response:
         offering = self.get_object()
