@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from efp.structure.roles import CUSTOMER_ROLES, PROJECT_ROLES
@@ -70,13 +72,40 @@ class Project(models.Model):
         return self.start_date is not None and self.start_date > timezone.localdate()
 
 
-class CustomerRole(models.Model):
+class ActiveRoleManager(models.Manager[Any]):
+    """Roles in force: an expired role grants nothing and is not listed (`all_objects` still has it)."""
+
+    def get_queryset(self) -> models.QuerySet[Any]:
+        return (
+            super()
+            .get_queryset()
+            .filter(Q(expiration_time__isnull=True) | Q(expiration_time__gt=timezone.now()))
+        )
+
+
+class RoleGrant(models.Model):
+    """What a customer and a project role share: who granted it, when, and until when (role expiry)."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    expiration_time = models.DateTimeField(null=True, blank=True)
+
+    objects = ActiveRoleManager()
+    all_objects = models.Manager()  # noqa: DJ012 - ruff takes it for a field; it is the unfiltered manager
+
+    class Meta:
+        abstract = True
+
+
+class CustomerRole(RoleGrant):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_roles"
     )
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="roles")
     role = models.CharField(max_length=40, choices=[(r.value, r.label) for r in CUSTOMER_ROLES])
-    created = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
@@ -87,11 +116,10 @@ class CustomerRole(models.Model):
         return f"{self.user} {self.role} of {self.customer}"
 
 
-class ProjectRole(models.Model):
+class ProjectRole(RoleGrant):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="project_roles")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="roles")
     role = models.CharField(max_length=40, choices=[(r.value, r.label) for r in PROJECT_ROLES])
-    created = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [

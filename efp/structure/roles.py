@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 
 
@@ -37,6 +39,11 @@ class Permission(models.TextChoices):
     RESOURCE_SUBMIT_REPORT = "RESOURCE.SUBMIT_REPORT"
     RESOURCE_SET_END_DATE = "RESOURCE.SET_END_DATE"
     OFFERING_UPDATE = "OFFERING.UPDATE"
+    PROJECT_CREATE = "PROJECT.CREATE"
+    PROJECT_UPDATE = "PROJECT.UPDATE"
+    PROJECT_DELETE = "PROJECT.DELETE"
+    CUSTOMER_MANAGE_TEAM = "CUSTOMER.MANAGE_TEAM"
+    PROJECT_MANAGE_TEAM = "PROJECT.MANAGE_TEAM"
 
 
 R = Role
@@ -64,8 +71,36 @@ PERMISSION_ROLES: dict[Permission, frozenset[Role]] = {
     Permission.RESOURCE_SUBMIT_REPORT: frozenset({R.CUSTOMER_OWNER, R.CUSTOMER_MANAGER}),
     Permission.RESOURCE_SET_END_DATE: frozenset({R.CUSTOMER_OWNER, R.CUSTOMER_MANAGER}),
     Permission.OFFERING_UPDATE: frozenset({R.CUSTOMER_OWNER, R.CUSTOMER_MANAGER, R.OFFERING_MANAGER}),
+    # Structure management (issue 5): owners run their organisation's projects and team; project
+    # administrators run their project's team.
+    Permission.PROJECT_CREATE: frozenset({R.CUSTOMER_OWNER}),
+    Permission.PROJECT_UPDATE: frozenset({R.CUSTOMER_OWNER}),
+    Permission.PROJECT_DELETE: frozenset({R.CUSTOMER_OWNER}),
+    Permission.CUSTOMER_MANAGE_TEAM: frozenset({R.CUSTOMER_OWNER}),
+    Permission.PROJECT_MANAGE_TEAM: frozenset({R.CUSTOMER_OWNER, R.PROJECT_ADMIN}),
 }
 
 
 def roles_with(permission: Permission) -> frozenset[Role]:
     return PERMISSION_ROLES[permission]
+
+
+# Waldur names roles by UUID as well as by name; ours are fixed, so their UUIDs are derived from the name.
+_ROLE_NAMESPACE = uuid.UUID("6f1d1c9e-5b7a-4c55-9a53-3f0e2f6c7a10")
+
+
+def role_uuid(role: Role) -> uuid.UUID:
+    return uuid.uuid5(_ROLE_NAMESPACE, role.value)
+
+
+def role_from(value: str) -> Role | None:
+    """A role given by its name ("PROJECT.MEMBER") or by its UUID (hex or dashed); None if unknown."""
+    text = str(value).strip()
+    for role in Role:
+        if text == role.value:
+            return role
+    try:
+        wanted = uuid.UUID(text)
+    except ValueError:
+        return None
+    return next((role for role in Role if role_uuid(role) == wanted), None)

@@ -106,11 +106,16 @@ class ProjectApiTests(MarketplaceTestCase):
         assert self.as_user(self.dave).get(f"/api/projects/{self.project_a1.uuid}/").status_code == 404
         assert self.as_user(self.carol).get("/api/projects/").json() == []
 
-    def test_it_lets_only_staff_create_projects(self) -> None:
+    def test_it_lets_only_owners_and_staff_create_projects(self) -> None:
         body = {"name": "A2", "customer": f"http://testserver/api/customers/{self.org_a.uuid.hex}/"}
-        for user, code in ((self.alice, 403), (self.erin, 403), (None, 401)):
+        # A project admin and a member see the organisation but may not add projects; an outsider does
+        # not see it (400 on the field).
+        for user, code in ((self.erin, 403), (self.bob, 403), (self.dave, 400), (None, 401)):
             assert self.as_user(user).post("/api/projects/", body, format="json").status_code == code
         assert not Project.objects.filter(name="A2").exists()
+        response = self.as_user(self.alice).post("/api/projects/", {**body, "name": "A2 by owner"}, format="json")
+        assert response.status_code == 201, response.content
+        assert Project.objects.get(name="A2 by owner").customer == self.org_a
         response = self.as_user(self.staff).post(
             "/api/projects/", {**body, "end_date": "2030-01-01"}, format="json"
         )
