@@ -113,7 +113,9 @@ class ProjectApiTests(MarketplaceTestCase):
         for user, code in ((self.erin, 403), (self.bob, 403), (self.dave, 400), (None, 401)):
             assert self.as_user(user).post("/api/projects/", body, format="json").status_code == code
         assert not Project.objects.filter(name="A2").exists()
-        response = self.as_user(self.alice).post("/api/projects/", {**body, "name": "A2 by owner"}, format="json")
+        response = self.as_user(self.alice).post(
+            "/api/projects/", {**body, "name": "A2 by owner"}, format="json"
+        )
         assert response.status_code == 201, response.content
         assert Project.objects.get(name="A2 by owner").customer == self.org_a
         response = self.as_user(self.staff).post(
