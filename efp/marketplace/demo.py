@@ -36,7 +36,13 @@ from efp.marketplace.services.usage import (
 from efp.marketplace.states import USAGE_REPORTABLE_STATES, OrderState
 from efp.structure.models import Customer, Project
 from efp.structure.roles import Role
-from efp.structure.services import create_customer, create_project, grant_customer_role, grant_project_role
+from efp.structure.services import (
+    create_customer,
+    create_project,
+    grant_customer_role,
+    grant_project_role,
+    update_user_role,
+)
 
 DEMO_USERS = {
     "staff": ("Sam", "Staff", "staff user (everything)"),
@@ -224,11 +230,50 @@ def build() -> dict[str, Any]:
     # An Update (limit change) and a Terminate waiting for the provider.
     order_services.update_resource_limits(resource=active[0], user=owner, limits={"storage": 60})
     order_services.terminate_resource(resource=active[4], user=owner)
+    build_consumer_side(people, genome=genome, slurm=slurm, plan=slurm_plan)
     assert {s.value for s in OrderState} - {"pending-start-date"} <= set(
         Order.objects.values_list("state", flat=True)
     ), "the demo must hold orders in every state"
     build_usage_history(actor=staff)
     return {"users": people, "created": True, "staff": staff, "offering": slurm}
+
+
+def build_consumer_side(people: dict[str, User], *, genome: Project, slurm: Offering, plan: Any) -> None:
+    """What `member`, `pi` and `owner` find in their workspace besides the orders above: a member's order
+    waiting for the owner, one the owner rejected with a reason, a limit change by the PI waiting for the
+    owner, and a team role that expires."""
+    owner, pi, member = people["owner"], people["pi"], people["member"]
+    order_services.create_order(
+        user=member,
+        project=genome,
+        offering=slurm,
+        plan=plan,
+        attributes={"name": "genome-member-scratch"},
+        limits={"storage": 8},
+        request_comment="Scratch space for the new sequencing run.",
+    )  # pending-consumer: a member's order waits for the owner
+    refused = order_services.create_order(
+        user=member,
+        project=genome,
+        offering=slurm,
+        plan=plan,
+        attributes={"name": "genome-archive"},
+        limits={"storage": 300},
+    )
+    order_services.reject_order_by_consumer(
+        order=refused,
+        user=owner,
+        comment="Archive to the university tape service instead; it is free for us.",
+    )
+    lr = Resource.objects.get(name="genome-longread")
+    order_services.update_resource_limits(resource=lr, user=pi, limits={"storage": 80})  # pending-consumer
+    update_user_role(
+        scope=genome,
+        user=member,
+        role=Role.PROJECT_MEMBER,
+        actor=owner,
+        expiration_time=timezone.now() + datetime.timedelta(days=180),
+    )
 
 
 # --- usage history --------------------------------------------------------------------------------

@@ -16,7 +16,10 @@ from efp.marketplace.models import (
     Resource,
     ServiceProvider,
 )
+from efp.marketplace.states import OrderState
 from efp.structure.models import CustomerRole, ProjectRole
+from efp.structure.roles import Permission
+from efp.structure.selectors import projects_with_permission
 
 
 def _anonymous(user: Any) -> bool:
@@ -80,6 +83,31 @@ def provider_orders(user: Any) -> QuerySet[Order]:
     if _sees_all(user):
         return Order.objects.all()
     return Order.objects.filter(provider_q(user))
+
+
+def consumer_orders(user: Any) -> QuerySet[Order]:
+    """Orders of projects where I hold a role or of my organisations' projects: the consumer's side.
+
+    Unlike `visible_orders`, orders I see only as their provider are left out (staff see all).
+    """
+    if _anonymous(user):
+        return Order.objects.none()
+    if _sees_all(user):
+        return Order.objects.all()
+    return Order.objects.filter(consumer_q(user, "project"))
+
+
+def orders_awaiting_consumer(user: Any) -> QuerySet[Order]:
+    """Orders pending consumer approval that I may approve (ORDER.APPROVE on the project or organisation)."""
+    pending = consumer_orders(user).filter(state=OrderState.PENDING_CONSUMER)
+    if _anonymous(user) or user.is_staff:
+        return pending
+    return pending.filter(project__in=projects_with_permission(user, Permission.ORDER_APPROVE).values("pk"))
+
+
+def catalogue_offerings(user: Any) -> QuerySet[Offering]:
+    """What the marketplace catalogue lists: offerings I may see that take orders now (Active)."""
+    return public_offerings(user).filter(state=Offering.State.ACTIVE)
 
 
 def consumer_resources(user: Any) -> QuerySet[Resource]:

@@ -7,6 +7,8 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from efp.structure.models import Customer, CustomerRole, Project, ProjectRole
+from efp.structure.permissions import customers_where, projects_where
+from efp.structure.roles import Permission
 
 
 def visible_customers(user: Any) -> QuerySet[Customer]:
@@ -35,3 +37,22 @@ def visible_projects(user: Any) -> QuerySet[Project]:
         Q(pk__in=ProjectRole.objects.filter(user=user).values("project_id"))
         | Q(customer_id__in=CustomerRole.objects.filter(user=user).values("customer_id"))
     )
+
+
+def projects_with_permission(user: Any, permission: Permission) -> QuerySet[Project]:
+    """Visible projects where the user holds `permission` through a project or an organisation role."""
+    qs = visible_projects(user)
+    if not getattr(user, "is_authenticated", False) or user.is_staff:
+        return qs
+    return qs.filter(
+        Q(pk__in=projects_where(user, permission).values("project_id"))
+        | Q(customer_id__in=customers_where(user, permission).values("customer_id"))
+    )
+
+
+def customers_with_permission(user: Any, permission: Permission) -> QuerySet[Customer]:
+    """Visible organisations where the user holds `permission` through an organisation role."""
+    qs = visible_customers(user)
+    if not getattr(user, "is_authenticated", False) or user.is_staff:
+        return qs
+    return qs.filter(pk__in=customers_where(user, permission).values("customer_id"))

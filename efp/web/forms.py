@@ -248,3 +248,161 @@ class ReportUsageForm(forms.Form):
         month = parse_month(self.cleaned_data["month"])
         assert month is not None
         return month
+
+
+class ConsumerRejectForm(RejectForm):
+    comment = forms.CharField(
+        label="Reason for rejecting (shown to whoever asked)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Give a reason: whoever asked sees it."},
+    )
+
+
+def _limit_field(component: OfferingComponent, *, required: bool = False) -> forms.IntegerField:
+    bounds = []
+    if component.min_value is not None:
+        bounds.append(f"at least {component.min_value}")
+    top = [
+        v
+        for v in (component.max_value, component.max_available_limit, component.limit_amount)
+        if v is not None
+    ]
+    if top:
+        bounds.append(f"at most {min(top)}")
+    unit = f" ({component.measured_unit})" if component.measured_unit else ""
+    attrs: dict[str, Any] = {"inputmode": "numeric"}
+    if component.min_value is not None:
+        attrs["min"] = component.min_value
+    if top:
+        attrs["max"] = min(top)
+    return forms.IntegerField(
+        label=f"{component.name} limit{unit}",
+        required=required,
+        help_text=("A whole number, " + " and ".join(bounds) + ".") if bounds else "A whole number.",
+        widget=forms.NumberInput(attrs=attrs),
+        error_messages={"invalid": "Enter a whole number."},
+    )
+
+
+class OrderForm(forms.Form):
+    """What the order form asks; the order service checks the rules (bounds, plan, project, organisation)."""
+
+    project = forms.ChoiceField(label="Project")
+    plan = forms.CharField(label="Plan", error_messages={"required": "Choose a plan."})
+    name = forms.CharField(
+        label="Resource name",
+        max_length=150,
+        help_text="How you and the provider will recognise the resource.",
+        error_messages={"required": "Give the resource a name."},
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        projects: list[tuple[str, str]],
+        plans: list[tuple[str, str]],
+        known_plans: dict[str, Any],
+        components: list[OfferingComponent],
+        end_date: str,
+        terms_of_service: str,
+        **kwargs: Any,
+    ) -> None:
+        """`end_date` is "required", "optional" or "" (not asked)."""
+        super().__init__(*args, **kwargs)
+        set_choices(self.fields["project"], [("", "Choose a project"), *projects])
+        # The select shows the plans on offer; any plan of the offering is accepted, so that the order
+        # service says why one cannot be ordered (e.g. archived while the form was open).
+        self.known_plans = known_plans
+        self.fields["plan"].widget = forms.Select(
+            choices=plans if len(plans) == 1 else [("", "Choose a plan"), *plans]
+        )
+        self.limit_types = [c.type for c in components]
+        for c in components:
+            self.fields[f"limit_{c.type}"] = _limit_field(c)
+            if c.default_limit is not None:
+                self.fields[f"limit_{c.type}"].initial = c.default_limit
+        if end_date:
+            self.fields["end_date"] = forms.DateField(
+                label="End date of the resource",
+                required=end_date == "required",
+                widget=forms.DateInput(attrs={"type": "date"}),
+                help_text="The provider ends the resource on this day."
+                if end_date == "required"
+                else "Optional: when the resource should end.",
+            )
+        if terms_of_service:
+            self.fields["accept_terms"] = forms.BooleanField(
+                label="I accept the terms of service of this offering",
+                required=True,
+                error_messages={"required": "Accept the terms of service to order."},
+            )
+        self.fields["comment"] = forms.CharField(
+            label="Comment for the approvers (optional)",
+            required=False,
+            max_length=255,
+            widget=forms.Textarea(attrs={"rows": 2}),
+        )
+
+    def clean_plan(self) -> Any:
+        plan = self.known_plans.get(self.cleaned_data["plan"])
+        if plan is None:
+            raise forms.ValidationError("Choose a plan of this offering.")
+        return plan
+
+    def limit_fields(self) -> list[forms.BoundField]:
+        return [self[f"limit_{t}"] for t in self.limit_types]
+
+    def limits(self) -> dict[str, int]:
+        return {
+            t: self.cleaned_data[f"limit_{t}"]
+            for t in self.limit_types
+            if self.cleaned_data.get(f"limit_{t}") is not None
+        }
+
+
+class ChangeLimitsForm(forms.Form):
+    """New limits of a resource; every limit-billed component, prefilled with the current limit."""
+
+    def __init__(self, *args: Any, components: list[OfferingComponent], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limit_types = [c.type for c in components]
+        for c in components:
+            self.fields[f"limit_{c.type}"] = _limit_field(c, required=True)
+
+    def limits(self) -> dict[str, int]:
+        return {t: self.cleaned_data[f"limit_{t}"] for t in self.limit_types}
+
+
+class ProjectForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=500)
+    description = forms.CharField(
+        label="Description", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    start_date = forms.DateField(
+        label="Start date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Orders wait until this day (optional).",
+    )
+    end_date = forms.DateField(
+        label="End date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="From this day on the project takes no new orders (optional).",
+    )
+
+
+class TeamMemberForm(forms.Form):
+    username = forms.CharField(label="Username", max_length=150)
+    role = forms.ChoiceField(label="Role")
+    expiration_time = forms.DateTimeField(
+        label="Role ends (optional)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+        help_text="Leave empty for no end.",
+    )
+
+    def __init__(self, *args: Any, roles: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        set_choices(self.fields["role"], roles)

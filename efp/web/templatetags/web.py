@@ -74,3 +74,12 @@ def provider_entry(context: template.Context) -> bool:
     """Whether the top bar shows "Service Provider": only for users with a provider role."""
     request = context.get("request")
     return bool(request is not None and is_provider_user(request.user))
+
+
+@register.filter
+def get(mapping: Any, key: Any) -> Any:
+    """`prices|get:component.type`: a dict item by a key from the template."""
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from efp.accounts.services import get_or_create_token, regenerate_token
-from efp.marketplace.selectors import is_provider_user
+from efp.marketplace.selectors import is_provider_user, orders_awaiting_consumer
 
 
 class LoginView(auth_views.LoginView):
@@ -20,7 +20,11 @@ class LoginView(auth_views.LoginView):
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/home.html", {"is_provider": is_provider_user(request.user)})
+    context = {
+        "is_provider": is_provider_user(request.user),
+        "awaiting": orders_awaiting_consumer(request.user).count(),
+    }
+    return render(request, "web/home.html", context)
 
 
 @login_required

@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from efp.accounts.models import User
 from efp.marketplace.exceptions import DomainError, InvalidInput
-from efp.marketplace.selectors import provider_orders
+from efp.marketplace.selectors import orders_awaiting_consumer, provider_orders
 from efp.marketplace.states import OrderState
 from efp.structure.models import Customer
 
@@ -47,6 +47,18 @@ def render_workspace(
         "section": section,
         "workspace_names": workspace_names(request.user),
         "pending_count": provider_orders(request.user).filter(state=OrderState.PENDING_PROVIDER).count(),
+    }
+    return render(request, template, context, status=status)
+
+
+def render_consumer(
+    request: HttpRequest, template: str, context: dict[str, Any], *, section: str, status: int = 200
+) -> HttpResponse:
+    """Renders a page of the consumer workspace; the menu badge counts orders waiting for my approval."""
+    context = {
+        **context,
+        "consumer_section": section,
+        "approval_count": orders_awaiting_consumer(request.user).count(),
     }
     return render(request, template, context, status=status)
 

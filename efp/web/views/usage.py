@@ -91,12 +91,25 @@ def monthly_points(
 @provider_workspace
 def show_usage(request: HttpRequest, uuid: str) -> HttpResponse:
     resource = _resource(request, uuid)
+    context = usage_context(request, resource, csv_view="web:resource-usage-csv")
+    if context["components"]:
+        grants = ProviderGrants(request.user, [Permission.RESOURCE_SET_USAGE])
+        context["report_refusal"] = report_usage_refusal(
+            resource, True, grants.allows(Permission.RESOURCE_SET_USAGE, resource.offering)
+        )
+        context["show_report"] = True
+    return render_workspace(request, "web/provider/usage.html", context, section="resources")
+
+
+def usage_context(request: HttpRequest, resource: Resource, *, csv_view: str) -> dict[str, Any]:
+    """Chart, table and per-user table of one component (`?component=`, `?months=`, `?month=`): the
+    provider's and the consumer's Show usage read the same."""
     day = today()
     current = metering.month_start(day)
     components = metering.metered_components([resource.offering_id]).get(resource.offering_id, [])
     context: dict[str, Any] = {"resource": resource, "components": components}
     if not components:
-        return render_workspace(request, "web/provider/usage.html", context, section="resources")
+        return context
     chosen = next((c for c in components if c.type == request.GET.get("component")), components[0])
     span = request.GET.get("months", DEFAULT_RANGE)
     if span not in RANGES:
@@ -151,7 +164,6 @@ def show_usage(request: HttpRequest, uuid: str) -> HttpResponse:
         }
         for p in reversed(points)
     ]
-    grants = ProviderGrants(request.user, [Permission.RESOURCE_SET_USAGE])
     context.update(
         {
             "chosen": chosen,
@@ -176,21 +188,19 @@ def show_usage(request: HttpRequest, uuid: str) -> HttpResponse:
             "user_rows": user_rows,
             "users_sum": users_sum,
             "month_total": month_total,
-            "report_refusal": report_usage_refusal(
-                resource, True, grants.allows(Permission.RESOURCE_SET_USAGE, resource.offering)
-            ),
-            "csv_url": reverse("web:resource-usage-csv", args=[resource.uuid.hex])
-            + "?"
-            + urlencode({"months": span}),
+            "csv_url": reverse(csv_view, args=[resource.uuid.hex]) + "?" + urlencode({"months": span}),
         }
     )
-    return render_workspace(request, "web/provider/usage.html", context, section="resources")
+    return context
 
 
 @provider_workspace
 def usage_csv(request: HttpRequest, uuid: str) -> HttpResponse:
+    return csv_response(request, _resource(request, uuid))
+
+
+def csv_response(request: HttpRequest, resource: Resource) -> HttpResponse:
     """Monthly totals and per-user values of every component; blank username = the month's total."""
-    resource = _resource(request, uuid)
     current = metering.month_start(today())
     span = request.GET.get("months", DEFAULT_RANGE)
     count = RANGES.get(span, 12)

@@ -1,0 +1,294 @@
+"""The consumer's orders: those waiting for my approval first, then every order of my projects; the order
+page with its timeline; Approve and Reject as consumer, Cancel and Delete, each confirmed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from efp.marketplace.exceptions import DomainError, Forbidden, StateConflict
+from efp.marketplace.models import Offering, OfferingType, Order
+from efp.marketplace.selectors import consumer_orders, orders_awaiting_consumer, orders_with_details
+from efp.marketplace.services import orders as order_services
+from efp.marketplace.states import OrderState
+from efp.structure.models import Customer
+from efp.structure.roles import Permission
+from efp.structure.selectors import projects_with_permission
+from efp.web.forms import ConsumerRejectForm, OrderFilterForm
+from efp.web.views.common import (
+    Action,
+    current_user,
+    error_text,
+    get_by_uuid,
+    paginate,
+    render_consumer,
+    safe_next,
+)
+from efp.web.views.orders import components_by_offering, filter_orders, requested_limits
+
+OS = OrderState
+ROW_PERMISSIONS = (
+    Permission.ORDER_APPROVE,
+    Permission.ORDER_REJECT,
+    Permission.ORDER_CANCEL,
+    Permission.ORDER_DESTROY,
+)
+
+
+class ConsumerGrants:
+    """Which of my projects carry which order permission: one query per permission for a whole page.
+    The services check again when the action is taken."""
+
+    def __init__(self, user: Any) -> None:
+        self.user = user
+        self.is_staff = bool(user.is_staff)
+        self._projects: dict[Permission, set[int]] = {}
+        if not self.is_staff:
+            for permission in ROW_PERMISSIONS:
+                self._projects[permission] = set(
+                    projects_with_permission(user, permission).values_list("pk", flat=True)
+                )
+
+    def allows(self, permission: Permission, order: Order) -> bool:
+        return self.is_staff or order.project_id in self._projects.get(permission, set())
+
+    def may_reject(self, order: Order) -> bool:
+        return order.created_by_id == self.user.pk or self.allows(Permission.ORDER_REJECT, order)
+
+
+def consumer_actions(order: Order, grants: ConsumerGrants, back: str) -> list[Action]:
+    """Approve / Reject as consumer, Cancel, Delete (each disabled with the reason when it does not apply)."""
+    uuid = order.uuid.hex
+    state = order.get_state_display()
+    next_qs = f"?next={back}" if back else ""
+    pending_consumer = order.state == OS.PENDING_CONSUMER
+    not_waiting = f"Only orders waiting for the organisation's approval can be decided; this one is {state}."
+    approve = reject = ""
+    if not pending_consumer:
+        approve = reject = not_waiting
+    else:
+        if not grants.allows(Permission.ORDER_APPROVE, order):
+            approve = "Only an owner of the organisation may approve orders."
+        if not grants.may_reject(order):
+            reject = "Only an owner of the organisation or whoever asked may reject it."
+    cancel = ""
+    if order.state not in (OS.PENDING_CONSUMER, OS.PENDING_PROVIDER, OS.EXECUTING):
+        cancel = f"Only pending or executing orders can be canceled; this one is {state}."
+    elif order.offering.type not in OfferingType.CANCELABLE:
+        cancel = "Orders of this offering cannot be canceled; delete it while it is pending."
+    elif not grants.allows(Permission.ORDER_CANCEL, order):
+        cancel = "Only owners, project administrators and managers may cancel orders."
+    delete = ""
+    if order.state not in (OS.PENDING_CONSUMER, OS.PENDING_PROVIDER):
+        delete = f"Only orders waiting for approval can be deleted; this one is {state}."
+    elif not grants.allows(Permission.ORDER_DESTROY, order):
+        delete = "Only owners, project administrators and managers may delete orders."
+    return [
+        Action("Approve", reverse("web:my-order-approve", args=[uuid]) + next_qs, approve),
+        Action("Reject", reverse("web:my-order-reject", args=[uuid]) + next_qs, reject),
+        Action("Cancel order", reverse("web:my-order-cancel", args=[uuid]) + next_qs, cancel),
+        Action("Delete order", reverse("web:my-order-delete", args=[uuid]) + next_qs, delete),
+        Action("View", reverse("web:my-order", args=[uuid])),
+    ]
+
+
+def _rows(orders: list[Order], grants: ConsumerGrants, back: str) -> list[dict[str, Any]]:
+    components = components_by_offering(orders)
+    return [
+        {
+            "order": o,
+            "limits": requested_limits(o, components.get(o.offering_id, {})),
+            "actions": consumer_actions(o, grants, back),
+        }
+        for o in orders
+    ]
+
+
+@login_required
+def order_list(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    visible = consumer_orders(user)
+    offerings = Offering.objects.filter(pk__in=visible.values("offering_id")).order_by("name")
+    organisations = Customer.objects.filter(pk__in=visible.values("project__customer_id")).order_by("name")
+    form = OrderFilterForm(
+        request.GET or None,
+        offerings=[(o.uuid.hex, o.name) for o in offerings],
+        organisations=[(c.uuid.hex, c.name) for c in organisations],
+    )
+    form.fields["organisation"].label = "Organisation"
+    data: dict[str, Any] = {}
+    if form.is_bound:
+        form.is_valid()
+        data = form.cleaned_data
+    grants = ConsumerGrants(user)
+    back = quote(request.get_full_path())
+    awaiting = list(orders_with_details(orders_awaiting_consumer(user)).order_by("created", "pk")[:50])
+    qs = orders_with_details(filter_orders(visible, data)).order_by("-created", "-pk")
+    page = paginate(request, qs)
+    return render_consumer(
+        request,
+        "web/consumer/orders.html",
+        {
+            "form": form,
+            "page": page,
+            "awaiting": _rows(awaiting, grants, back),
+            "rows": _rows(list(page.object_list), grants, back),
+            "pending": OS.PENDING_PROVIDER,
+            "pending_consumer": OS.PENDING_CONSUMER,
+        },
+        section="orders",
+    )
+
+
+def _order(request: HttpRequest, uuid: str) -> Order:
+    return get_by_uuid(orders_with_details(consumer_orders(request.user)), uuid)
+
+
+def _context(request: HttpRequest, order: Order) -> dict[str, Any]:
+    components = components_by_offering([order]).get(order.offering_id, {})
+    return {
+        "order": order,
+        "limits": requested_limits(order, components),
+        "events": order.events.select_related("actor").order_by("created", "pk"),
+        "since": order.consumer_reviewed_at or order.created,
+        "now": timezone.now(),
+        "pending": OS.PENDING_PROVIDER,
+        "pending_consumer": OS.PENDING_CONSUMER,
+        "actions": consumer_actions(order, ConsumerGrants(request.user), ""),
+    }
+
+
+@login_required
+def order_detail(request: HttpRequest, uuid: str) -> HttpResponse:
+    order = _order(request, uuid)
+    return render_consumer(request, "web/consumer/order.html", _context(request, order), section="orders")
+
+
+def _status_of(error: DomainError) -> int:
+    if isinstance(error, Forbidden):
+        return 403
+    if isinstance(error, StateConflict):
+        return 409
+    return 400
+
+
+def _decide(
+    request: HttpRequest,
+    uuid: str,
+    *,
+    verb: str,
+    button: str,
+    question: str,
+    explain: str,
+    apply: Callable[[Order, dict[str, Any]], Any],
+    with_reason: bool = False,
+    done_url: str | None = None,
+) -> HttpResponse:
+    """GET: what the order asks and a confirmation (with a reason where one is needed). POST: the service."""
+    order = _order(request, uuid)
+    back = safe_next(request, reverse("web:my-order", args=[order.uuid.hex]))
+    status, error = 200, ""
+    form = ConsumerRejectForm(request.POST if request.method == "POST" else None) if with_reason else None
+    context = _context(request, order)
+    refusal = next((a.reason for a in context["actions"] if a.label.startswith(button.split()[0])), "")
+    if request.method == "GET" and refusal:
+        error, form = refusal, None  # say why at once instead of offering a button that cannot work
+    elif request.method == "POST" and (form is None or form.is_valid()):
+        try:
+            apply(order, form.cleaned_data if form is not None else {})
+        except DomainError as exc:
+            order.refresh_from_db()
+            error, status = error_text(exc), _status_of(exc)
+            if isinstance(exc, StateConflict):
+                error = f"This order can no longer be {verb}: it is now {order.get_state_display()}."
+        else:
+            messages.success(request, f"Order for {order.resource_name or '(unnamed)'} {verb}.")
+            return redirect(done_url or back)
+    elif request.method == "POST":
+        status = 400
+    if status != 200 or request.method == "POST":
+        context = _context(request, order)  # the order may have moved on
+    context = {
+        **context,
+        "refused": bool(refusal) and request.method == "GET",
+        "form": form,
+        "error": error,
+        "back": back,
+        "question": question,
+        "explain": explain,
+        "button": button,
+        "danger": verb != "approved",
+    }
+    return render_consumer(request, "web/consumer/decide.html", context, section="orders", status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def approve(request: HttpRequest, uuid: str) -> HttpResponse:
+    return _decide(
+        request,
+        uuid,
+        verb="approved",
+        button="Approve order",
+        question="Approve this order for your organisation?",
+        explain="Approving sends the order on to the provider. Your name and the time are recorded.",
+        apply=lambda order, _: order_services.approve_order_by_consumer(
+            order=order, user=current_user(request)
+        ),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def reject(request: HttpRequest, uuid: str) -> HttpResponse:
+    return _decide(
+        request,
+        uuid,
+        verb="rejected",
+        button="Reject order",
+        question="Reject this order?",
+        explain="Rejecting ends the order; whoever asked sees your reason.",
+        apply=lambda order, data: order_services.reject_order_by_consumer(
+            order=order, user=current_user(request), comment=data["comment"]
+        ),
+        with_reason=True,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cancel(request: HttpRequest, uuid: str) -> HttpResponse:
+    return _decide(
+        request,
+        uuid,
+        verb="canceled",
+        button="Cancel order",
+        question="Cancel this order?",
+        explain="Canceling stops the order; a resource it was creating is terminated.",
+        apply=lambda order, _: order_services.cancel_order(order=order, user=current_user(request)),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete(request: HttpRequest, uuid: str) -> HttpResponse:
+    return _decide(
+        request,
+        uuid,
+        verb="deleted",
+        button="Delete order",
+        question="Delete this order?",
+        explain="Deleting removes the order while it waits for approval; a resource it was creating is "
+        "terminated.",
+        apply=lambda order, _: order_services.delete_order(order=order, user=current_user(request)),
+        done_url=reverse("web:my-orders"),
+    )

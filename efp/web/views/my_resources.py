@@ -1,0 +1,235 @@
+"""The consumer's resources: usage against limits, the monthly usage view (read-only), and Change limits
+and Terminate, which create Update and Terminate orders through the order service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from efp.marketplace.exceptions import DomainError, Forbidden, InvalidInput, StateConflict
+from efp.marketplace.models import Order, Resource
+from efp.marketplace.selectors import consumer_resources
+from efp.marketplace.services import orders as order_services
+from efp.marketplace.states import ACTIVE_ORDER_STATES, ResourceState
+from efp.structure.roles import Permission
+from efp.structure.selectors import projects_with_permission
+from efp.web import metering
+from efp.web.forms import ChangeLimitsForm
+from efp.web.views.catalogue import WAITING_FOR, attach_order_errors
+from efp.web.views.common import (
+    Action,
+    current_user,
+    error_text,
+    get_by_uuid,
+    paginate,
+    render_consumer,
+    today,
+)
+from efp.web.views.usage import csv_response, usage_context
+
+LIMIT = "limit"
+
+
+class ResourceGrants:
+    """Projects where I may change limits or terminate (one query each for a page)."""
+
+    def __init__(self, user: Any) -> None:
+        self.is_staff = bool(user.is_staff)
+        self._projects = {
+            permission: set(projects_with_permission(user, permission).values_list("pk", flat=True))
+            for permission in (Permission.RESOURCE_SET_LIMITS, Permission.RESOURCE_TERMINATE)
+        }
+
+    def allows(self, permission: Permission, resource: Resource) -> bool:
+        return self.is_staff or resource.project_id in self._projects[permission]
+
+
+def resource_actions(
+    resource: Resource, grants: ResourceGrants, busy: set[int], has_limits: bool, has_components: bool
+) -> list[Action]:
+    uuid = resource.uuid.hex
+    state = resource.state
+    limits = ""
+    if not has_limits:
+        limits = "This offering has no limit-billed components."
+    elif state != ResourceState.OK:
+        limits = f"Limits can be changed only while the resource is OK; this one is {state}."
+    elif resource.pk in busy:
+        limits = "An order for this resource is still open; wait until it is done."
+    elif not grants.allows(Permission.RESOURCE_SET_LIMITS, resource):
+        limits = "Only owners, project administrators and managers may change limits."
+    terminate = ""
+    if state not in (ResourceState.OK, ResourceState.ERRED):
+        terminate = f"Only OK or erred resources can be terminated; this one is {state}."
+    elif resource.pk in busy:
+        terminate = "An order for this resource is still open; wait until it is done."
+    elif not grants.allows(Permission.RESOURCE_TERMINATE, resource):
+        terminate = "Only owners, project administrators and managers may terminate resources."
+    return [
+        Action(
+            "Show usage",
+            reverse("web:my-resource-usage", args=[uuid]),
+            "" if has_components else "This offering has no usage- or limit-billed components.",
+        ),
+        Action("Change limits", reverse("web:my-resource-limits", args=[uuid]), limits),
+        Action("Terminate", reverse("web:my-resource-terminate", args=[uuid]), terminate),
+    ]
+
+
+def _busy(resources: list[Resource]) -> set[int]:
+    return set(
+        Order.objects.filter(resource__in=resources, state__in=list(ACTIVE_ORDER_STATES)).values_list(
+            "resource_id", flat=True
+        )
+    )
+
+
+@login_required
+def resource_list(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    day = today()
+    include_terminated = bool(request.GET.get("include_terminated"))
+    query = (request.GET.get("q") or "").strip()
+    qs = consumer_resources(user)
+    if not include_terminated:
+        qs = qs.exclude(state=ResourceState.TERMINATED)
+    if query:
+        qs = qs.filter(Q(name__icontains=query) | Q(project__name__icontains=query))
+    qs = qs.select_related("offering", "project__customer", "plan").order_by("project__name", "name", "pk")
+    page = paginate(request, qs)
+    resources = list(page.object_list)
+    summaries = metering.summarise(resources, today=day)
+    grants = ResourceGrants(user)
+    busy = _busy(resources)
+    limit_offerings = set(
+        Resource.objects.filter(pk__in=[r.pk for r in resources], offering__components__billing_type=LIMIT)
+        .values_list("offering_id", flat=True)
+        .distinct()
+    )
+    rows = [
+        {
+            "resource": r,
+            "statuses": summaries.get(r.pk, []),
+            "actions": resource_actions(
+                r, grants, busy, r.offering_id in limit_offerings, bool(summaries.get(r.pk))
+            ),
+        }
+        for r in resources
+    ]
+    return render_consumer(
+        request,
+        "web/consumer/resources.html",
+        {"rows": rows, "page": page, "include_terminated": include_terminated, "query": query, "back": ""},
+        section="resources",
+    )
+
+
+def _resource(request: HttpRequest, uuid: str) -> Resource:
+    qs = consumer_resources(request.user).select_related("offering__customer", "project__customer", "plan")
+    return get_by_uuid(qs, uuid)
+
+
+@login_required
+def show_usage(request: HttpRequest, uuid: str) -> HttpResponse:
+    resource = _resource(request, uuid)
+    context = usage_context(request, resource, csv_view="web:my-resource-usage-csv")
+    return render_consumer(request, "web/consumer/usage.html", context, section="resources")
+
+
+@login_required
+def usage_csv(request: HttpRequest, uuid: str) -> HttpResponse:
+    return csv_response(request, _resource(request, uuid))
+
+
+def _order_placed(request: HttpRequest, order: Order, what: str) -> HttpResponse:
+    waiting = WAITING_FOR.get(order.state, f"it is {order.get_state_display()}")  # type: ignore[call-overload]
+    messages.success(request, f"{what} requested for {order.resource_name}: {waiting}.")
+    return redirect("web:my-order", uuid=order.uuid.hex)
+
+
+def _status_of(error: DomainError) -> int:
+    if isinstance(error, Forbidden):
+        return 403
+    if isinstance(error, StateConflict):
+        return 409
+    return 400
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def change_limits(request: HttpRequest, uuid: str) -> HttpResponse:
+    """GET: the current limits to edit. POST: a confirmation with current → requested; with `confirm`,
+    an Update order through the service (the same as POST …/update_limits/)."""
+    resource = _resource(request, uuid)
+    components = [c for c in resource.offering.components.all() if c.billing_type == LIMIT]
+    current = {c.type: (resource.limits or {}).get(c.type) for c in components}
+    status, confirm = 200, False
+    if request.method == "POST":
+        form = ChangeLimitsForm(request.POST, components=components)
+        status = 400
+        if form.is_valid():
+            if "confirm" not in request.POST:
+                confirm, status = True, 200
+            else:
+                try:
+                    order = order_services.update_resource_limits(
+                        resource=resource, user=current_user(request), limits=form.limits()
+                    )
+                except InvalidInput as error:
+                    attach_order_errors(form, error)
+                except DomainError as error:
+                    form.add_error(None, error_text(error))
+                    status = _status_of(error)
+                else:
+                    return _order_placed(request, order, "Limit change")
+    else:
+        form = ChangeLimitsForm(initial={f"limit_{k}": v for k, v in current.items()}, components=components)
+    changes = []
+    if confirm:
+        requested = form.limits()
+        changes = [
+            {"component": c, "current": current.get(c.type), "requested": requested[c.type]}
+            for c in components
+        ]
+    return render_consumer(
+        request,
+        "web/consumer/change_limits.html",
+        {
+            "resource": resource,
+            "form": form,
+            "components": components,
+            "confirm": confirm,
+            "changes": changes,
+        },
+        section="resources",
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def terminate(request: HttpRequest, uuid: str) -> HttpResponse:
+    """GET asks for confirmation; POST creates a Terminate order (the same as POST …/terminate/)."""
+    resource = _resource(request, uuid)
+    status, error = 200, ""
+    if request.method == "POST":
+        try:
+            order = order_services.terminate_resource(resource=resource, user=current_user(request))
+        except DomainError as exc:
+            error, status = error_text(exc), _status_of(exc)
+        else:
+            return _order_placed(request, order, "Termination")
+    return render_consumer(
+        request,
+        "web/consumer/terminate.html",
+        {"resource": resource, "error": error, "back": reverse("web:my-resources")},
+        section="resources",
+        status=status,
+    )
