@@ -14,6 +14,7 @@ from efp.marketplace.models import Offering
 from efp.marketplace.selectors import is_provider_user
 from efp.structure.permissions import customers_where, offerings_where
 from efp.structure.roles import Permission
+from efp.structure.selectors import projects_with_permission
 
 View = Callable[..., HttpResponse]
 
@@ -58,3 +59,23 @@ class ProviderGrants:
         return offering.customer_id in self._customers.get(permission, set()) or (
             offering.pk in self._offerings.get(permission, set())
         )
+
+
+class ProjectGrants:
+    """`has_permission` on the consumer side (project or its organisation) for a page of orders or
+    resources: one query per permission. The services check again when the action is taken."""
+
+    def __init__(self, user: Any, permissions: list[Permission]) -> None:
+        self.user = user
+        self.is_staff = bool(user.is_staff)
+        self._projects: dict[Permission, set[int]] = {}
+        if self.is_staff:
+            return
+        for permission in permissions:
+            self._projects[permission] = set(
+                projects_with_permission(user, permission).values_list("pk", flat=True)
+            )
+
+    def allows(self, permission: Permission, item: Any) -> bool:
+        """`item` is anything with a `project_id`: an order or a resource."""
+        return self.is_staff or item.project_id in self._projects.get(permission, set())

@@ -403,6 +403,9 @@ class TeamMemberForm(forms.Form):
         help_text="Leave empty for no end.",
     )
 
-    def __init__(self, *args: Any, roles: list[tuple[str, str]], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, roles: list[tuple[str, str]], initial_role: str = "", **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         set_choices(self.fields["role"], roles)
+        self.fields["role"].initial = initial_role

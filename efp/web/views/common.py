@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from efp.accounts.models import User
-from efp.marketplace.exceptions import DomainError, InvalidInput
+from efp.marketplace.exceptions import DomainError, Forbidden, InvalidInput, StateConflict
 from efp.marketplace.selectors import orders_awaiting_consumer, provider_orders
 from efp.marketplace.states import OrderState
 from efp.structure.models import Customer
@@ -101,6 +101,15 @@ def error_text(error: DomainError) -> str:
     if isinstance(error, InvalidInput):
         return error.summary()
     return str(error)
+
+
+def status_of(error: DomainError) -> int:
+    """The HTTP status a page answers with when a service refused: 403, 409 or 400."""
+    if isinstance(error, Forbidden):
+        return 403
+    if isinstance(error, StateConflict):
+        return 409
+    return 400
 
 
 def today() -> datetime.date:

@@ -15,14 +15,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from efp.marketplace.exceptions import DomainError, Forbidden, StateConflict
+from efp.marketplace.exceptions import DomainError, StateConflict
 from efp.marketplace.models import Offering, OfferingType, Order
 from efp.marketplace.selectors import consumer_orders, orders_awaiting_consumer, orders_with_details
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.states import OrderState
 from efp.structure.models import Customer
 from efp.structure.roles import Permission
-from efp.structure.selectors import projects_with_permission
+from efp.web.access import ProjectGrants
 from efp.web.forms import ConsumerRejectForm, OrderFilterForm
 from efp.web.views.common import (
     Action,
@@ -32,40 +32,20 @@ from efp.web.views.common import (
     paginate,
     render_consumer,
     safe_next,
+    status_of,
 )
 from efp.web.views.orders import components_by_offering, filter_orders, requested_limits
 
 OS = OrderState
-ROW_PERMISSIONS = (
+ROW_PERMISSIONS = [
     Permission.ORDER_APPROVE,
     Permission.ORDER_REJECT,
     Permission.ORDER_CANCEL,
     Permission.ORDER_DESTROY,
-)
+]
 
 
-class ConsumerGrants:
-    """Which of my projects carry which order permission: one query per permission for a whole page.
-    The services check again when the action is taken."""
-
-    def __init__(self, user: Any) -> None:
-        self.user = user
-        self.is_staff = bool(user.is_staff)
-        self._projects: dict[Permission, set[int]] = {}
-        if not self.is_staff:
-            for permission in ROW_PERMISSIONS:
-                self._projects[permission] = set(
-                    projects_with_permission(user, permission).values_list("pk", flat=True)
-                )
-
-    def allows(self, permission: Permission, order: Order) -> bool:
-        return self.is_staff or order.project_id in self._projects.get(permission, set())
-
-    def may_reject(self, order: Order) -> bool:
-        return order.created_by_id == self.user.pk or self.allows(Permission.ORDER_REJECT, order)
-
-
-def consumer_actions(order: Order, grants: ConsumerGrants, back: str) -> list[Action]:
+def consumer_actions(order: Order, grants: ProjectGrants, back: str) -> list[Action]:
     """Approve / Reject as consumer, Cancel, Delete (each disabled with the reason when it does not apply)."""
     uuid = order.uuid.hex
     state = order.get_state_display()
@@ -78,7 +58,7 @@ def consumer_actions(order: Order, grants: ConsumerGrants, back: str) -> list[Ac
     else:
         if not grants.allows(Permission.ORDER_APPROVE, order):
             approve = "Only an owner of the organisation may approve orders."
-        if not grants.may_reject(order):
+        if order.created_by_id != grants.user.pk and not grants.allows(Permission.ORDER_REJECT, order):
             reject = "Only an owner of the organisation or whoever asked may reject it."
     cancel = ""
     if order.state not in (OS.PENDING_CONSUMER, OS.PENDING_PROVIDER, OS.EXECUTING):
@@ -101,7 +81,7 @@ def consumer_actions(order: Order, grants: ConsumerGrants, back: str) -> list[Ac
     ]
 
 
-def _rows(orders: list[Order], grants: ConsumerGrants, back: str) -> list[dict[str, Any]]:
+def _rows(orders: list[Order], grants: ProjectGrants, back: str) -> list[dict[str, Any]]:
     components = components_by_offering(orders)
     return [
         {
@@ -129,7 +109,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
     if form.is_bound:
         form.is_valid()
         data = form.cleaned_data
-    grants = ConsumerGrants(user)
+    grants = ProjectGrants(user, ROW_PERMISSIONS)
     back = quote(request.get_full_path())
     awaiting = list(orders_with_details(orders_awaiting_consumer(user)).order_by("created", "pk")[:50])
     qs = orders_with_details(filter_orders(visible, data)).order_by("-created", "-pk")
@@ -163,7 +143,7 @@ def _context(request: HttpRequest, order: Order) -> dict[str, Any]:
         "now": timezone.now(),
         "pending": OS.PENDING_PROVIDER,
         "pending_consumer": OS.PENDING_CONSUMER,
-        "actions": consumer_actions(order, ConsumerGrants(request.user), ""),
+        "actions": consumer_actions(order, ProjectGrants(request.user, ROW_PERMISSIONS), ""),
     }
 
 
@@ -171,14 +151,6 @@ def _context(request: HttpRequest, order: Order) -> dict[str, Any]:
 def order_detail(request: HttpRequest, uuid: str) -> HttpResponse:
     order = _order(request, uuid)
     return render_consumer(request, "web/consumer/order.html", _context(request, order), section="orders")
-
-
-def _status_of(error: DomainError) -> int:
-    if isinstance(error, Forbidden):
-        return 403
-    if isinstance(error, StateConflict):
-        return 409
-    return 400
 
 
 def _decide(
@@ -207,7 +179,7 @@ def _decide(
             apply(order, form.cleaned_data if form is not None else {})
         except DomainError as exc:
             order.refresh_from_db()
-            error, status = error_text(exc), _status_of(exc)
+            error, status = error_text(exc), status_of(exc)
             if isinstance(exc, StateConflict):
                 error = f"This order can no longer be {verb}: it is now {order.get_state_display()}."
         else:

@@ -3,8 +3,6 @@ and Terminate, which create Update and Terminate orders through the order servic
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
@@ -13,14 +11,14 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from efp.marketplace.exceptions import DomainError, Forbidden, InvalidInput, StateConflict
+from efp.marketplace.exceptions import DomainError, InvalidInput
 from efp.marketplace.models import Order, Resource
 from efp.marketplace.selectors import consumer_resources
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.states import ACTIVE_ORDER_STATES, ResourceState
 from efp.structure.roles import Permission
-from efp.structure.selectors import projects_with_permission
 from efp.web import metering
+from efp.web.access import ProjectGrants
 from efp.web.forms import ChangeLimitsForm
 from efp.web.views.catalogue import WAITING_FOR, attach_order_errors
 from efp.web.views.common import (
@@ -30,6 +28,7 @@ from efp.web.views.common import (
     get_by_uuid,
     paginate,
     render_consumer,
+    status_of,
     today,
 )
 from efp.web.views.usage import csv_response, usage_context
@@ -37,22 +36,11 @@ from efp.web.views.usage import csv_response, usage_context
 LIMIT = "limit"
 
 
-class ResourceGrants:
-    """Projects where I may change limits or terminate (one query each for a page)."""
-
-    def __init__(self, user: Any) -> None:
-        self.is_staff = bool(user.is_staff)
-        self._projects = {
-            permission: set(projects_with_permission(user, permission).values_list("pk", flat=True))
-            for permission in (Permission.RESOURCE_SET_LIMITS, Permission.RESOURCE_TERMINATE)
-        }
-
-    def allows(self, permission: Permission, resource: Resource) -> bool:
-        return self.is_staff or resource.project_id in self._projects[permission]
+ROW_PERMISSIONS = [Permission.RESOURCE_SET_LIMITS, Permission.RESOURCE_TERMINATE]
 
 
 def resource_actions(
-    resource: Resource, grants: ResourceGrants, busy: set[int], has_limits: bool, has_components: bool
+    resource: Resource, grants: ProjectGrants, busy: set[int], has_limits: bool, has_components: bool
 ) -> list[Action]:
     uuid = resource.uuid.hex
     state = resource.state
@@ -106,7 +94,7 @@ def resource_list(request: HttpRequest) -> HttpResponse:
     page = paginate(request, qs)
     resources = list(page.object_list)
     summaries = metering.summarise(resources, today=day)
-    grants = ResourceGrants(user)
+    grants = ProjectGrants(user, ROW_PERMISSIONS)
     busy = _busy(resources)
     limit_offerings = set(
         Resource.objects.filter(pk__in=[r.pk for r in resources], offering__components__billing_type=LIMIT)
@@ -154,14 +142,6 @@ def _order_placed(request: HttpRequest, order: Order, what: str) -> HttpResponse
     return redirect("web:my-order", uuid=order.uuid.hex)
 
 
-def _status_of(error: DomainError) -> int:
-    if isinstance(error, Forbidden):
-        return 403
-    if isinstance(error, StateConflict):
-        return 409
-    return 400
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def change_limits(request: HttpRequest, uuid: str) -> HttpResponse:
@@ -186,7 +166,7 @@ def change_limits(request: HttpRequest, uuid: str) -> HttpResponse:
                     attach_order_errors(form, error)
                 except DomainError as error:
                     form.add_error(None, error_text(error))
-                    status = _status_of(error)
+                    status = status_of(error)
                 else:
                     return _order_placed(request, order, "Limit change")
     else:
@@ -223,7 +203,7 @@ def terminate(request: HttpRequest, uuid: str) -> HttpResponse:
         try:
             order = order_services.terminate_resource(resource=resource, user=current_user(request))
         except DomainError as exc:
-            error, status = error_text(exc), _status_of(exc)
+            error, status = error_text(exc), status_of(exc)
         else:
             return _order_placed(request, order, "Termination")
     return render_consumer(

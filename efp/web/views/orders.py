@@ -22,7 +22,15 @@ from efp.marketplace.states import OrderState, OrderType
 from efp.structure.models import Customer
 from efp.web.access import provider_workspace
 from efp.web.forms import OrderFilterForm, RejectForm
-from efp.web.views.common import Action, filter_by_place, get_by_uuid, paginate, render_workspace, safe_next
+from efp.web.views.common import (
+    Action,
+    filter_by_place,
+    get_by_uuid,
+    paginate,
+    render_workspace,
+    safe_next,
+    status_of,
+)
 
 
 @dataclass
@@ -200,14 +208,6 @@ def decision_error(order: Order, error: DomainError, verb: str) -> str:
     return str(error)
 
 
-def _status_of(error: DomainError) -> int:
-    if isinstance(error, Forbidden):
-        return 403
-    if isinstance(error, StateConflict):
-        return 409
-    return 400
-
-
 @provider_workspace
 @require_http_methods(["GET", "POST"])
 def approve(request: HttpRequest, uuid: str) -> HttpResponse:
@@ -219,7 +219,7 @@ def approve(request: HttpRequest, uuid: str) -> HttpResponse:
         try:
             order_services.approve_order_by_provider(order=order, user=request.user)  # type: ignore[arg-type]
         except DomainError as exc:
-            error, status = decision_error(order, exc, "approved"), _status_of(exc)
+            error, status = decision_error(order, exc, "approved"), status_of(exc)
         else:
             messages.success(request, f"Order for {order.resource_name} approved.")
             return redirect(back)
@@ -243,7 +243,7 @@ def reject(request: HttpRequest, uuid: str) -> HttpResponse:
                     comment=form.cleaned_data["comment"],
                 )
             except DomainError as exc:
-                error, status = decision_error(order, exc, "rejected"), _status_of(exc)
+                error, status = decision_error(order, exc, "rejected"), status_of(exc)
             else:
                 messages.success(request, f"Order for {order.resource_name} rejected.")
                 return redirect(back)

@@ -79,7 +79,7 @@ def _organisation_page(
     user = request.user
     can_manage_team = services.can_manage_team(user, customer)
     if can_manage_team and form is None:
-        form = TeamMemberForm(roles=_role_choices(CUSTOMER_ROLES))
+        form = TeamMemberForm(roles=_role_choices(CUSTOMER_ROLES), initial_role=Role.CUSTOMER_OWNER)
     context = {
         "customer": customer,
         "projects": visible_projects(user).filter(customer=customer).order_by("name", "pk"),
@@ -106,7 +106,7 @@ def _project_page(
     user = request.user
     can_manage_team = services.can_manage_team(user, project)
     if can_manage_team and form is None:
-        form = TeamMemberForm(roles=_role_choices(PROJECT_ROLES))
+        form = TeamMemberForm(roles=_role_choices(PROJECT_ROLES), initial_role=Role.PROJECT_MEMBER)
     context = {
         "project": project,
         "team": _team_rows(ProjectRole.objects.filter(project=project)),
