@@ -7,7 +7,8 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -143,8 +144,9 @@ class UserRoleDetailsSerializer(SparseFieldsMixin, serializers.Serializer):
     def get_role_uuid(self, grant: RoleGrant) -> str:
         return role_uuid(Role(grant.role)).hex  # type: ignore[attr-defined]
 
-    def get_user_image(self, grant: RoleGrant) -> None:
-        return None
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_user_image(self, grant: RoleGrant) -> str | None:
+        return None  # no user images here
 
     def get_created_by_full_name(self, grant: RoleGrant) -> str:
         return grant.created_by.full_name if grant.created_by else ""

@@ -581,7 +581,9 @@ class BaseResourceViewSet(ReadOnlyViewSet):
                     "full_name": role.user.full_name,
                     "email": role.user.email,
                     "role": role.role,
-                    "expiration_time": None,
+                    "expiration_time": UTCDateTimeField().to_representation(role.expiration_time)
+                    if role.expiration_time
+                    else None,
                     "offering_user_username": None,
                     "offering_user_state": None,
                 }
