@@ -8,16 +8,18 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
+from rest_framework import mixins, serializers
 from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from efp.accounts import services
 from efp.accounts.models import User
 from efp.accounts.services import get_or_create_token
 from efp.rest.fields import HexUUIDField, LinkField, SparseFieldsMixin, UTCDateTimeField
-from efp.rest.viewsets import ReadOnlyViewSet
+from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 
 
 class UserSerializer(SparseFieldsMixin, serializers.ModelSerializer):
@@ -35,7 +37,20 @@ class UserSerializer(SparseFieldsMixin, serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class UserViewSet(ReadOnlyViewSet):
+class UserWriteSerializer(serializers.ModelSerializer):
+    """What staff may set on a user (`password` only on create)."""
+
+    password = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=128)
+
+    class Meta:
+        model = User
+        fields = (
+            "username", "password", "first_name", "last_name", "email", "civil_number", "organization",
+            "is_staff", "is_support", "is_active",
+        )  # fmt: skip
+
+
+class UserViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ReadOnlyViewSet):
     serializer_class = UserSerializer
     ordering_fields = ("username", "date_joined")
 
@@ -45,6 +60,30 @@ class UserViewSet(ReadOnlyViewSet):
         if user.is_staff or getattr(user, "is_support", False):
             return qs
         return qs.filter(pk=getattr(user, "pk", None) or 0)
+
+    @extend_schema(request=UserWriteSerializer, responses={201: UserSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Staff only (403 before the body is judged)."""
+        if not request.user.is_staff:
+            raise PermissionDenied()
+        body = UserWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = services.create_user(actor=acting_user(request), **body.validated_data)
+        return Response(UserSerializer(user, context=self.get_serializer_context()).data, status=201)
+
+    @extend_schema(request=UserWriteSerializer, responses={200: UserSerializer})
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        user = self.get_object()
+        if not request.user.is_staff:
+            raise PermissionDenied()
+        body = UserWriteSerializer(user, data=request.data, partial=kwargs.get("partial", False))
+        body.is_valid(raise_exception=True)
+        changes = dict(body.validated_data)
+        changes.pop("password", None)
+        if changes.pop("username", user.username) != user.username:
+            raise serializers.ValidationError({"username": ["The username cannot be changed."]})
+        user = services.update_user(actor=acting_user(request), user=user, **changes)
+        return Response(UserSerializer(user, context=self.get_serializer_context()).data)
 
     @action(detail=False, methods=["get"])
     def me(self, request: Request) -> Response:

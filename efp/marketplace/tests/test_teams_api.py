@@ -20,6 +20,7 @@ from waldur_api_client.api.projects import (
 )
 from waldur_api_client.models import UserRoleCreateRequest, UserRoleDeleteRequest, UserRoleUpdateRequest
 
+from efp.accounts.models import User
 from efp.accounts.services import get_or_create_token
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_customer, make_project, make_user
@@ -202,3 +203,29 @@ class SdkTeamTests(LiveServerTestCase):
         )
         owners = customers_list_users_list.sync(org.uuid, client=client)
         assert sorted(r.user_username for r in owners or []) == ["alice", "bob"]
+
+
+class UserManagementApiTests(MarketplaceTestCase):
+    def test_only_staff_create_and_deactivate_users(self) -> None:
+        body = {
+            "username": "nina",
+            "email": "nina@example.org",
+            "first_name": "Nina",
+            "password": "s3cret-pass",
+        }
+        assert self.as_user(self.alice).post("/api/users/", body, format="json").status_code == 403
+        created = self.as_user(self.staff).post("/api/users/", body, format="json")
+        assert created.status_code == 201, created.content
+        nina = User.objects.get(username="nina")
+        assert nina.check_password("s3cret-pass") and created.json()["uuid"] == nina.uuid.hex
+        again = self.as_user(self.staff).post("/api/users/", body, format="json")
+        assert again.json() == {"username": ["A user with that username already exists."]}
+        url = f"/api/users/{nina.uuid.hex}/"
+        assert self.as_user(self.alice).patch(url, {"is_active": False}, format="json").status_code == 404
+        assert self.as_user(self.staff).patch(url, {"is_active": False}, format="json").status_code == 200
+        nina.refresh_from_db()
+        assert not nina.is_active
+        own = self.as_user(self.staff).patch(
+            f"/api/users/{self.staff.uuid.hex}/", {"is_staff": False}, format="json"
+        )
+        assert own.status_code == 400
