@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from efp.marketplace.models import Offering, Order, Plan, Resource
@@ -29,6 +31,11 @@ class CatalogueTests(WebTestCase):
         assert "Storage" in body and "Limit-based" in body and "up to 1,000 TB" in body
         assert "Standard" in body and "8.00 per TB" in body
         assert "Order this offering" in body
+
+    def test_it_searches_names_and_descriptions(self) -> None:
+        Offering.objects.filter(pk=self.basic.pk).update(description="Help from engineers")
+        page = self.login(self.bob).get("/marketplace/?q=ENGINEERS").content.decode()
+        assert "Offering B" in page and "Offering O" not in page
 
     def test_an_offering_i_cannot_see_is_404(self) -> None:
         private = offering_services.create_offering(
@@ -175,6 +182,16 @@ class OrderFormTests(WebTestCase):
         assert "Give the resource a name." in body and "Enter a whole number." in body
         assert not Order.objects.exists()
 
+    def test_an_end_date_is_asked_where_the_offering_requires_one(self) -> None:
+        options = {"is_resource_termination_date_required": True}
+        Offering.objects.filter(pk=self.offering.pk).update(plugin_options=options)
+        missing = self.order(self.alice)
+        assert missing.status_code == 400 and "End date of the resource" in missing.content.decode()
+        assert not Order.objects.exists()
+        day = (timezone.localdate() + datetime.timedelta(days=30)).isoformat()
+        assert self.order(self.alice, end_date=day).status_code == 302
+        assert str(Resource.objects.get().end_date) == day
+
     def test_terms_of_service_must_be_accepted(self) -> None:
         Offering.objects.filter(pk=self.offering.pk).update(terms_of_service="Be nice.")
         refused = self.order(self.alice)
@@ -300,3 +317,24 @@ class MyResourcesTests(WebTestCase):
             again.status_code == 400
             and "Pending order for resource already exists." in again.content.decode()
         )
+
+
+class ConsumerListQueryTests(WebTestCase):
+    """The number of SQL queries of a list page does not grow with the number of rows."""
+
+    def queries_for(self, user: Any, path: str) -> int:
+        client = self.login(user)
+        client.get(path)  # warm up the session
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(path).status_code == 200
+        return len(captured.captured_queries)
+
+    def test_my_orders_and_my_resources_keep_the_query_count_flat(self) -> None:
+        self.resource("first")
+        make_order(self.bob, self.project_a1, self.offering, name="waiting-1")
+        few = (self.queries_for(self.alice, "/my/orders/"), self.queries_for(self.erin, "/my/resources/"))
+        for i in range(8):
+            self.resource(f"more-{i}")
+            make_order(self.bob, self.project_a1, self.offering, name=f"waiting-more-{i}")
+        many = (self.queries_for(self.alice, "/my/orders/"), self.queries_for(self.erin, "/my/resources/"))
+        assert few == many

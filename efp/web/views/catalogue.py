@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
@@ -50,7 +50,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     query = (request.GET.get("q") or "").strip()
     offerings = _with_plans(catalogue_offerings(request.user)).order_by("category__title", "name", "pk")
     if query:
-        offerings = offerings.filter(name__icontains=query) | offerings.filter(description__icontains=query)
+        offerings = offerings.filter(Q(name__icontains=query) | Q(description__icontains=query))
     by_category: dict[Any, list[Offering]] = defaultdict(list)
     for offering in offerings:
         by_category[offering.category].append(offering)
