@@ -66,6 +66,13 @@ class OrderFormTests(WebTestCase):
         }
         return (client or self.login(user)).post(f"/marketplace/offerings/{offering.uuid.hex}/order/", body)
 
+    def test_a_projects_page_leads_to_order_forms_with_the_project_chosen(self) -> None:
+        catalogue = self.login(self.bob).get(f"/marketplace/?project={self.project_a1.uuid.hex}")
+        link = f"/marketplace/offerings/{self.offering.uuid.hex}/order/?project={self.project_a1.uuid.hex}"
+        assert link in catalogue.content.decode()
+        form = self.login(self.bob).get(link).content.decode()
+        assert f'<option value="{self.project_a1.uuid.hex}" selected>' in form
+
     def test_a_member_orders_and_the_order_waits_for_the_owner(self) -> None:
         client = self.login(self.bob)
         response = self.order(self.bob, client=client, comment="For the spring campaign")

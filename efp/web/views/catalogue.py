@@ -57,7 +57,12 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     return render_consumer(
         request,
         "web/consumer/catalogue.html",
-        {"categories": sorted(by_category.items(), key=lambda item: item[0].title), "query": query},
+        {
+            "categories": sorted(by_category.items(), key=lambda item: item[0].title),
+            "query": query,
+            # Coming from a project's page: its order forms open with that project chosen.
+            "for_project": (request.GET.get("project") or "")[:64],
+        },
         section="catalogue",
     )
 
