@@ -41,6 +41,7 @@ from efp.marketplace.models import (
     Order,
     Plan,
     Resource,
+    ResourceEndpoint,
     ResourcePlanPeriod,
 )
 from efp.marketplace.services import orders as order_services
@@ -230,8 +231,11 @@ class ResourceSerializer(OfferingPlanFieldsSerializer):
                 result[component.type] = float(value) if value is not None else None
         return result
 
-    def get_endpoints(self, obj: Resource) -> list[Any]:
-        return []
+    def get_endpoints(self, obj: Resource) -> list[dict[str, str]]:
+        return [
+            {"uuid": endpoint.uuid.hex, "name": endpoint.name, "url": endpoint.url}
+            for endpoint in obj.endpoints.all()
+        ]
 
     def get_options(self, obj: Resource) -> dict[str, Any]:
         return dict(obj.options or {})
@@ -289,7 +293,10 @@ def resource_queryset(qs: QuerySet[Resource]) -> QuerySet[Resource]:
             "project__end_date_requested_by",
             "end_date_requested_by",
         )
-        .prefetch_related(Prefetch("offering__components", queryset=OfferingComponent.objects.order_by("pk")))
+        .prefetch_related(
+            Prefetch("offering__components", queryset=OfferingComponent.objects.order_by("pk")),
+            Prefetch("endpoints", queryset=ResourceEndpoint.objects.order_by("pk")),
+        )
         .annotate(has_active_order=Exists(active), project_name=F("project__name"))  # for o=project_name
     )
 
@@ -360,6 +367,15 @@ class ResourceLimitsSerializer(serializers.Serializer):
 
 class BackendMetadataSerializer(serializers.Serializer):
     backend_metadata = serializers.DictField(validators=[no_nul_characters])
+
+
+class EndpointSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    url = serializers.CharField(max_length=1000)
+
+
+class EndpointsSerializer(serializers.Serializer):
+    endpoints = EndpointSerializer(many=True, allow_empty=True)
 
 
 class ReportSectionSerializer(serializers.Serializer):
@@ -642,6 +658,20 @@ class ProviderResourceViewSet(BaseResourceViewSet):
             backend_metadata=body.validated_data["backend_metadata"],
         )
         return Response({"status": "The backend metadata is updated"})
+
+    @extend_schema(request=EndpointsSerializer, responses={200: StatusResponseSerializer})
+    @action(detail=True, methods=["post"])
+    def set_endpoints(self, request: Request, uuid: str | None = None) -> Response:
+        resource = self.get_object()
+        _require(resource_services.can_sync(acting_user(request), resource))
+        body = EndpointsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        resource_services.set_resource_endpoints(
+            resource=resource,
+            user=acting_user(request),
+            endpoints=[dict(item) for item in body.validated_data["endpoints"]],
+        )
+        return Response({"status": "Resource endpoints have been set."})
 
     @extend_schema(request=ReportSerializer, responses={200: StatusResponseSerializer})
     @action(detail=True, methods=["post"])

@@ -2,7 +2,7 @@
 
 from rest_framework.routers import BaseRouter
 
-from efp.marketplace.api import resources, usage, views
+from efp.marketplace.api import agents, resources, usage, views
 
 
 def register(router: BaseRouter) -> None:
@@ -35,4 +35,22 @@ def register(router: BaseRouter) -> None:
         "marketplace-component-user-usages",
         usage.ComponentUserUsageViewSet,
         basename="marketplace-component-user-usage",
+    )
+    router.register(
+        "marketplace-site-agent-identities",
+        agents.AgentIdentityViewSet,
+        basename="marketplace-site-agent-identity",
+    )
+    router.register(
+        "marketplace-site-agent-services",
+        agents.AgentServiceViewSet,
+        basename="marketplace-site-agent-service",
+    )
+    router.register(
+        "marketplace-site-agent-processors",
+        agents.AgentProcessorViewSet,
+        basename="marketplace-site-agent-processor",
+    )
+    router.register(
+        "marketplace-offering-users", agents.OfferingUserViewSet, basename="marketplace-offering-user"
     )

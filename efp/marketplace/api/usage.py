@@ -188,20 +188,22 @@ class SetUsageSerializer(serializers.Serializer):
 
 
 def _user_from_url(value: Any) -> User | None:
-    """The optional `user` of a per-user usage: our user URL links the user; anything else is ignored
-    (Waldur sends an offering-user URL, which has no counterpart here)."""
+    """The optional `user` of a per-user usage: a user URL or an offering-user URL (what Waldur's site
+    agent sends) links the person; anything else is ignored."""
     if not value or not isinstance(value, str):
         return None
     try:
         match = resolve(urlparse(value).path)
-    except Resolver404:
+    except (Resolver404, ValueError):
         return None
-    if match.url_name != "user-detail":
+    if match.url_name not in ("user-detail", "marketplace-offering-user-detail"):
         return None
     try:
         key = uuid_lib.UUID(str(match.kwargs.get("uuid")))
     except ValueError:
         return None
+    if match.url_name == "marketplace-offering-user-detail":
+        return User.objects.filter(offering_users__uuid=key).first()
     return User.objects.filter(uuid=key).first()
 
 

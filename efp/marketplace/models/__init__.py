@@ -1,3 +1,5 @@
+from efp.marketplace.models.agents import AgentIdentity, AgentProcessor, AgentService
+from efp.marketplace.models.offering_users import OfferingUser
 from efp.marketplace.models.offerings import (
     Category,
     Offering,
@@ -9,10 +11,13 @@ from efp.marketplace.models.offerings import (
     ServiceProvider,
 )
 from efp.marketplace.models.orders import Order, OrderEvent
-from efp.marketplace.models.resources import Resource, ResourceEvent, ResourcePlanPeriod
+from efp.marketplace.models.resources import Resource, ResourceEndpoint, ResourceEvent, ResourcePlanPeriod
 from efp.marketplace.models.usage import ComponentUsage, ComponentUserUsage, UsageRevision
 
 __all__ = [
+    "AgentIdentity",
+    "AgentProcessor",
+    "AgentService",
     "Category",
     "ComponentUsage",
     "ComponentUserUsage",
@@ -20,11 +25,13 @@ __all__ = [
     "OfferingComponent",
     "OfferingRole",
     "OfferingType",
+    "OfferingUser",
     "Order",
     "OrderEvent",
     "Plan",
     "PlanComponent",
     "Resource",
+    "ResourceEndpoint",
     "ResourceEvent",
     "ResourcePlanPeriod",
     "ServiceProvider",

@@ -52,6 +52,21 @@ class Resource(models.Model):
         return self.name or self.uuid.hex
 
 
+class ResourceEndpoint(models.Model):
+    """An access endpoint of a resource (a login node, an API), as the site agent reports it."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="endpoints")
+    name = models.CharField(max_length=255)
+    url = models.CharField(max_length=1000)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.url}"
+
+
 class ResourceEvent(models.Model):
     """Append-only: one row per state change of a resource."""
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from efp.accounts.models import User
 from efp.marketplace.exceptions import Forbidden, InvalidInput
-from efp.marketplace.models import Resource
+from efp.marketplace.models import Resource, ResourceEndpoint
 from efp.marketplace.services._transitions import require_resource_state, transition_resource
 from efp.marketplace.states import ResourceState
 from efp.structure.permissions import has_permission
@@ -113,6 +113,18 @@ def set_resource_backend_metadata(
 ) -> Resource:
     _require(can_set_backend_metadata(user, resource))
     return _update(resource, backend_metadata=dict(backend_metadata))
+
+
+@transaction.atomic
+def set_resource_endpoints(*, resource: Resource, user: User, endpoints: list[dict[str, str]]) -> Resource:
+    """Replaces the resource's access endpoints with `endpoints` ([{name, url}]); [] removes them all."""
+    _require(can_sync(user, resource))
+    require_resource_state(resource, [s for s in ResourceState if s != ResourceState.TERMINATED])
+    ResourceEndpoint.objects.filter(resource=resource).delete()
+    ResourceEndpoint.objects.bulk_create(
+        ResourceEndpoint(resource=resource, name=item["name"], url=item["url"]) for item in endpoints
+    )
+    return _update(resource)
 
 
 @transaction.atomic

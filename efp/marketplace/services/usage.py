@@ -522,6 +522,8 @@ def _write_user_usage(
         row = ComponentUserUsage.objects.create(
             component_usage=parent, username=item.username, user=item.user, usage=amount
         )
+    elif row.usage == amount:
+        return row  # the same value again (the site agent re-reports every cycle): nothing to write
     else:
         # Waldur updates only the value of an existing row; its user link stays.
         old = row.usage

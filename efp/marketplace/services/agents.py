@@ -1,0 +1,150 @@
+"""Site agents registering themselves: identities, their services and processors.
+
+The agent calls these on every start and every cycle, so each verb is idempotent by name. Only people who
+may change the offering (its organisation's owners and service managers, its offering managers, staff)
+may register an agent for it.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from efp.accounts.models import User
+from efp.marketplace.exceptions import Forbidden, InvalidInput
+from efp.marketplace.models import AgentIdentity, AgentProcessor, AgentService, Offering
+from efp.structure.permissions import has_permission
+from efp.structure.roles import Permission
+
+
+def can_manage_agents(user: Any, offering: Offering) -> bool:
+    return has_permission(
+        user, Permission.OFFERING_UPDATE, customers=[offering.customer], offerings=[offering]
+    )
+
+
+def _require(user: Any, offering: Offering) -> None:
+    if not can_manage_agents(user, offering):
+        raise Forbidden()
+
+
+@dataclass(frozen=True)
+class IdentityData:
+    """What an agent says about itself (AgentIdentityRequest)."""
+
+    offering: Offering
+    name: str
+    version: str = ""
+    dependencies: list[dict[str, str]] = field(default_factory=list)
+    config_file_path: str = ""
+    config_file_content: str = ""
+    last_restarted: datetime.datetime | None = None
+
+
+def _taken(offering: Offering, name: str, exclude: AgentIdentity | None = None) -> bool:
+    qs = AgentIdentity.objects.filter(offering=offering, name=name)
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude.pk)
+    return qs.exists()
+
+
+def _duplicate() -> InvalidInput:
+    return InvalidInput({"non_field_errors": ["The fields offering, name must make a unique set."]})
+
+
+@transaction.atomic
+def create_agent_identity(*, user: User, data: IdentityData) -> AgentIdentity:
+    _require(user, data.offering)
+    if _taken(data.offering, data.name):
+        raise _duplicate()
+    try:
+        with transaction.atomic():
+            return AgentIdentity.objects.create(
+                offering=data.offering,
+                name=data.name,
+                version=data.version,
+                dependencies=list(data.dependencies),
+                config_file_path=data.config_file_path,
+                config_file_content=data.config_file_content,
+                last_restarted=data.last_restarted,
+                created_by=user,
+            )
+    except IntegrityError as error:  # a concurrent registration with the same name won
+        raise _duplicate() from error
+
+
+@transaction.atomic
+def update_agent_identity(*, identity: AgentIdentity, user: User, data: IdentityData) -> AgentIdentity:
+    """A full update (PUT); moving an identity to another offering needs rights on both."""
+    _require(user, identity.offering)
+    _require(user, data.offering)
+    if _taken(data.offering, data.name, exclude=identity):
+        raise _duplicate()
+    AgentIdentity.objects.filter(pk=identity.pk).update(
+        offering=data.offering,
+        name=data.name,
+        version=data.version,
+        dependencies=list(data.dependencies),
+        config_file_path=data.config_file_path,
+        config_file_content=data.config_file_content,
+        last_restarted=data.last_restarted,
+        modified=timezone.now(),
+    )
+    identity.refresh_from_db()
+    return identity
+
+
+@transaction.atomic
+def delete_agent_identity(*, identity: AgentIdentity, user: User) -> None:
+    _require(user, identity.offering)
+    AgentIdentity.objects.filter(pk=identity.pk).delete()
+
+
+@transaction.atomic
+def register_agent_service(
+    *, identity: AgentIdentity, user: User, name: str, mode: str = ""
+) -> tuple[AgentService, bool]:
+    """The service named `name` of the identity, created or refreshed and marked Active; True if created."""
+    _require(user, identity.offering)
+    now = timezone.now()
+    service, created = AgentService.objects.get_or_create(
+        identity=identity,
+        name=name,
+        defaults={"mode": mode, "state": AgentService.State.ACTIVE, "created": now, "modified": now},
+    )
+    if not created:
+        AgentService.objects.filter(pk=service.pk).update(
+            mode=mode, state=AgentService.State.ACTIVE, modified=now
+        )
+        service.refresh_from_db()
+    return service, created
+
+
+@transaction.atomic
+def register_agent_processor(
+    *, service: AgentService, user: User, name: str, backend_type: str, backend_version: str = ""
+) -> tuple[AgentProcessor, bool]:
+    """The processor named `name` of the service, created or refreshed; `last_run` is now. True if created."""
+    _require(user, service.identity.offering)
+    now = timezone.now()
+    processor, created = AgentProcessor.objects.get_or_create(
+        service=service,
+        name=name,
+        defaults={
+            "backend_type": backend_type,
+            "backend_version": backend_version,
+            "last_run": now,
+            "created": now,
+            "modified": now,
+        },
+    )
+    if not created:
+        AgentProcessor.objects.filter(pk=processor.pk).update(
+            backend_type=backend_type, backend_version=backend_version, last_run=now, modified=now
+        )
+        processor.refresh_from_db()
+    return processor, created

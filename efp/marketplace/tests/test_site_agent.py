@@ -1,0 +1,220 @@
+"""Waldur's site agent 1.0.7, unchanged, processing orders and reporting usage against a live server.
+
+The agent runs in a subprocess, one cycle per call (site_agent/run_cycle.py), with a small backend plugin
+that keeps accounts in a JSON file (site_agent/plugin.py). What it did is checked in our database and in
+the plugin's file.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.test import LiveServerTestCase
+from django.utils import timezone
+
+from efp.accounts.services import get_or_create_token
+from efp.marketplace.models import (
+    AgentIdentity,
+    Category,
+    ComponentUsage,
+    ComponentUserUsage,
+    Offering,
+    OfferingComponent,
+    Order,
+    Resource,
+    UsageRevision,
+)
+from efp.marketplace.services import offerings as offering_services
+from efp.marketplace.services import orders as order_services
+from efp.marketplace.services import resources as resource_services
+from efp.marketplace.services.offering_users import create_offering_user
+from efp.marketplace.services.usage import billing_period_of
+from efp.marketplace.tests.factories import make_customer, make_order, make_project, make_user
+from efp.marketplace.tests.site_agent import harness
+
+BW = OfferingComponent.BillingType
+BACKEND = "efp-test"
+COMPONENTS: dict[str, dict[str, Any]] = {
+    "cpu": {"measured_unit": "core-hours", "accounting_type": "usage", "label": "CPU"},
+    "gpu": {"measured_unit": "GPU-hours", "accounting_type": "usage", "label": "GPU"},
+    "storage": {"measured_unit": "TB", "accounting_type": "limit", "label": "Storage", "unit_factor": 1},
+}
+# What the plugin reports for every account: site usernames → component → amount.
+ENDPOINT = {"name": "login", "url": "ssh://login.example.org"}
+USAGE_PER_USER = {"bob_hpc": {"cpu": 12.5, "gpu": 2.0}, "erin_hpc": {"cpu": 7.25, "gpu": 0.0}}
+
+
+def make_agent_offering(provider: Any) -> Offering:
+    """A SLURM-type offering with usage and limit components only (the agent cannot map a fixed one)."""
+    category, _ = Category.objects.get_or_create(title="HPC")
+    offering = offering_services.create_offering(
+        customer=provider, category=category, name="Cluster C", offering_type="Marketplace.Slurm"
+    )
+    for component_type, name, billing_type in (
+        ("cpu", "CPU", BW.USAGE),
+        ("gpu", "GPU", BW.USAGE),
+        ("storage", "Storage", BW.LIMIT),
+    ):
+        offering_services.add_component(
+            offering=offering,
+            component_type=component_type,
+            name=name,
+            billing_type=billing_type,
+            measured_unit=COMPONENTS[component_type]["measured_unit"],
+            max_value=1000 if billing_type == BW.LIMIT else None,
+        )
+    offering_services.create_plan(
+        offering=offering, name="Standard", prices={"cpu": Decimal("0.02"), "storage": Decimal("8")}
+    )
+    return offering
+
+
+class SiteAgentTests(LiveServerTestCase):
+    """alice owns organisation A; bob and erin work in project A1; carol owns provider P; oscar is the
+    offering manager whose token the agent uses."""
+
+    def setUp(self) -> None:
+        self.alice, self.bob, self.erin = make_user("alice"), make_user("bob"), make_user("erin")
+        self.carol, self.oscar = make_user("carol"), make_user("oscar")
+        self.org_a = make_customer("Organisation A", owner=self.alice)
+        self.project = make_project(self.org_a, "Project A1", members=[self.bob], admins=[self.erin])
+        self.provider = make_customer("Provider P", owner=self.carol)
+        self.offering = make_agent_offering(self.provider)
+        offering_services.grant_offering_manager(offering=self.offering, user=self.oscar)
+        for person, username in ((self.bob, "bob_hpc"), (self.erin, "erin_hpc")):
+            create_offering_user(actor=None, offering=self.offering, user=person, username=username)
+
+        self.tmp = Path(tempfile.mkdtemp(prefix="efp-site-agent-"))
+        self.addCleanup(_remove_tree, self.tmp)
+        self.state_file = self.tmp / "accounts.json"
+        harness.declare_backend(
+            self.tmp / "plugins", BACKEND, "efp.marketplace.tests.site_agent.plugin:FileBackend"
+        )
+        self.config = harness.write_config(
+            self.tmp / "agent.yaml",
+            api_url=f"{self.live_server_url}/api/",
+            token=get_or_create_token(user=self.oscar),
+            offering_uuid=self.offering.uuid.hex,
+            backend=BACKEND,
+            backend_settings={
+                "state_file": str(self.state_file),
+                "usage_per_user": USAGE_PER_USER,
+                "endpoints": [ENDPOINT],
+                "allocation_prefix": "efp_",
+                "project_prefix": "efp_project_",
+                "customer_prefix": "efp_customer_",
+            },
+            backend_components=COMPONENTS,
+        )
+        self.agent = harness.Agent(self.config, env={"PYTHONPATH": str(self.tmp / "plugins")})
+        self.addCleanup(self.agent.close)
+
+    # --- helpers -----------------------------------------------------------------------------------------
+
+    def accounts(self) -> dict[str, Any]:
+        return json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+
+    def existing_resource(self, name: str, account: str, storage: int) -> Resource:
+        """An OK resource whose account the backend already has."""
+        order = make_order(self.alice, self.project, self.offering, name=name, limits={"storage": storage})
+        order_services.approve_order_by_provider(order=order, user=self.carol)
+        order_services.complete_order(order=Order.objects.get(pk=order.pk), user=self.carol)
+        resource = Resource.objects.get(pk=order.resource_id)
+        resource_services.set_resource_backend_id(resource=resource, user=self.carol, backend_id=account)
+        accounts = self.accounts()
+        accounts[account] = {
+            "description": name,
+            "organization": "",
+            "limits": {"storage": storage},
+            "users": ["bob_hpc"],
+        }
+        self.state_file.write_text(json.dumps(accounts))
+        return Resource.objects.get(pk=resource.pk)
+
+    def usage_snapshot(self) -> tuple[list[Any], list[Any], int]:
+        usages = list(
+            ComponentUsage.objects.order_by("pk").values_list("pk", "component__type", "usage", "modified")
+        )
+        user_usages = list(
+            ComponentUserUsage.objects.order_by("pk").values_list(
+                "pk", "username", "user_id", "usage", "modified"
+            )
+        )
+        return usages, user_usages, UsageRevision.objects.count()
+
+    # --- the story ---------------------------------------------------------------------------------------
+
+    def test_it_processes_orders_then_reports_usage_once(self) -> None:
+        kept = self.existing_resource("kept", "efp_kept", storage=20)
+        doomed = self.existing_resource("doomed", "efp_doomed", storage=5)
+        create = make_order(self.alice, self.project, self.offering, name="fresh", limits={"storage": 10})
+        update = order_services.update_resource_limits(resource=kept, user=self.alice, limits={"storage": 50})
+        terminate = order_services.terminate_resource(resource=doomed, user=self.alice)
+        orders = (create, update, terminate)
+        assert [Order.objects.get(pk=o.pk).state for o in orders] == ["pending-provider"] * 3
+
+        self.agent.cycle("order_process")
+
+        assert [Order.objects.get(pk=o.pk).state for o in orders] == ["done"] * 3
+        fresh = Resource.objects.get(pk=create.resource_id)
+        assert fresh.state == "OK"
+        assert fresh.backend_id == f"efp_{fresh.slug}"  # the id the agent made up and set
+        assert fresh.limits == {"storage": 10}
+        assert fresh.backend_metadata == {"created_by": "efp-test", "account": fresh.backend_id}
+        assert list(fresh.endpoints.values("name", "url")) == [ENDPOINT]
+        accounts = self.accounts()
+        assert sorted(accounts) == sorted(["efp_kept", fresh.backend_id])
+        assert accounts[fresh.backend_id]["limits"] == {"storage": 10}
+        assert sorted(accounts[fresh.backend_id]["users"]) == ["bob_hpc", "erin_hpc"]
+        kept.refresh_from_db()
+        assert (kept.state, kept.limits, accounts["efp_kept"]["limits"]) == (
+            "OK",
+            {"storage": 50},
+            {"storage": 50},
+        )
+        doomed.refresh_from_db()
+        assert (doomed.state, doomed.backend_id) == ("Terminated", "efp_doomed")
+
+        identity = AgentIdentity.objects.get(offering=self.offering)
+        assert identity.name == f"agent-{self.offering.uuid.hex}"
+        assert identity.created_by == self.oscar
+        service = identity.services.get()
+        assert (service.name, service.mode, service.state) == ("order_process", "order_process", "Active")
+        processor = service.processors.get()
+        assert (processor.name, processor.backend_type) == (
+            "OfferingOrderProcessor",
+            "efp.marketplace.tests.site_agent.plugin.FileBackend",
+        )
+
+        months = {billing_period_of(timezone.now())}
+        self.agent.cycle("report")
+        months.add(billing_period_of(timezone.now()))
+
+        expected_totals = {"cpu": Decimal("19.75"), "gpu": Decimal("2.00")}
+        for resource in (fresh, kept):
+            usages = ComponentUsage.objects.filter(resource=resource)
+            assert {u.component.type: u.usage for u in usages} == expected_totals
+            assert {u.billing_period for u in usages} <= months
+            per_user = ComponentUserUsage.objects.filter(component_usage__resource=resource)
+            assert {(u.component_usage.component.type, u.username, u.user_id, u.usage) for u in per_user} == {
+                ("cpu", "bob_hpc", self.bob.pk, Decimal("12.50")),
+                ("gpu", "bob_hpc", self.bob.pk, Decimal("2.00")),
+                ("cpu", "erin_hpc", self.erin.pk, Decimal("7.25")),
+                ("gpu", "erin_hpc", self.erin.pk, Decimal("0.00")),
+            }
+        assert not ComponentUsage.objects.filter(resource=doomed).exists()
+        assert set(identity.services.values_list("name", flat=True)) == {"order_process", "report"}
+
+        before = self.usage_snapshot()
+        self.agent.cycle("report")
+        assert self.usage_snapshot() == before
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
