@@ -162,6 +162,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Waldur's SDK names these enums so; distinct names keep the schema free of "state" collisions.
+    "ENUM_NAME_OVERRIDES": {
+        "AgentServiceStateEnum": "efp.marketplace.models.agents.AgentService.State",
+        "OfferingUserStateEnum": "efp.marketplace.models.offering_users.OfferingUser.State",
+    },
 }
 
 EFP_VERSION = "0.1.0"

@@ -8,6 +8,7 @@ the plugin's file.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from decimal import Decimal
 from pathlib import Path
@@ -89,7 +90,7 @@ class SiteAgentTests(LiveServerTestCase):
             create_offering_user(actor=None, offering=self.offering, user=person, username=username)
 
         self.tmp = Path(tempfile.mkdtemp(prefix="efp-site-agent-"))
-        self.addCleanup(_remove_tree, self.tmp)
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
         self.state_file = self.tmp / "accounts.json"
         harness.declare_backend(
             self.tmp / "plugins", BACKEND, "efp.marketplace.tests.site_agent.plugin:FileBackend"
@@ -212,9 +213,3 @@ class SiteAgentTests(LiveServerTestCase):
         before = self.usage_snapshot()
         self.agent.cycle("report")
         assert self.usage_snapshot() == before
-
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import subprocess
@@ -110,6 +111,15 @@ class Agent:
         log = "".join(lines)
         assert done.split() == [DONE, mode, "0"], f"agent {mode} cycle logged errors:\n{log}"
         return log
+
+    def backend_usage(self, backend_ids: list[str]) -> dict[str, Any]:
+        """What the agent's reporting backend reports for these accounts ({id: {user: {component: n}}})."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"usage {','.join(backend_ids)}\n")
+        self.process.stdin.flush()
+        _, done = self._read_until_done()
+        report: dict[str, Any] = json.loads(done.split(" ", 3)[3])
+        return report
 
     def close(self) -> None:
         if self.process.poll() is None:

@@ -3,9 +3,12 @@
     python -m efp.marketplace.tests.site_agent.run_cycle -c agent.yaml
 
 reads a mode per line on stdin (`order_process` or `report`; `quit` ends), runs one cycle of the agent in
-that mode and prints `@@cycle <mode> <errors>` when done. The agent's own `start()` loops forever (one
-cycle, then sleep); this calls the one-cycle function that loop calls, `_process_offerings`. Importing
-the agent and its SDK costs seconds of CPU, so one process serves every cycle of a test.
+that mode and prints `@@cycle <mode> <errors>` when done. `usage ID[,ID...]` prints
+`@@cycle usage 0 <json>`: what the reporting backend reports for those accounts this month.
+
+The agent's own `start()` loops forever (one cycle, then sleep); this calls the one-cycle function that
+loop calls, `_process_offerings`. Importing the agent and its SDK costs seconds of CPU, so one process
+serves every cycle of a test.
 
 The configuration is read by the agent's own code (`-c`, as `waldur_site_agent -c`). The agent logs and
 swallows every error, so the reply counts what was logged at ERROR or above. A retry would sleep 5 s up to
@@ -15,8 +18,10 @@ a lucky retry.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from typing import Any
 
 from waldur_site_agent.common import processors, utils
 from waldur_site_agent.polling_processing import agent_order_process, agent_report
@@ -39,6 +44,14 @@ def refuse_to_wait(seconds: float) -> None:
     raise RuntimeError(f"the agent wanted to wait {seconds} s and retry")
 
 
+def backend_usage(configuration: Any, backend_ids: list[str]) -> dict[str, Any]:
+    offering = configuration.waldur_offerings[0]
+    backend, _ = utils.get_backend_for_offering(offering, "reporting_backend")
+    backend.timezone = configuration.timezone
+    report: dict[str, Any] = backend._get_usage_report(backend_ids)
+    return report
+
+
 def main() -> int:
     configuration = utils.init_configuration()
     errors = ErrorCounter()
@@ -46,9 +59,14 @@ def main() -> int:
     processors.sleep = refuse_to_wait  # type: ignore[assignment]
     utils.log_versions(configuration)
     for line in sys.stdin:
-        mode = line.strip()
+        mode, _, argument = line.strip().partition(" ")
         if mode == "quit":
             break
+        if mode == "usage":
+            print(
+                f"{DONE} usage 0 {json.dumps(backend_usage(configuration, argument.split(',')))}", flush=True
+            )
+            continue
         # What `waldur_site_agent -m MODE` sets up.
         configuration.waldur_site_agent_mode = mode
         configuration.waldur_user_agent = (

@@ -1,0 +1,271 @@
+"""Waldur's site agent with its SLURM plugin (waldur-site-agent-slurm 1.0.7) against the SLURM emulator
+(slurm-emulator 0.9.10), whose `sacctmgr` and `sacct` commands sit next to our Python interpreter.
+
+The emulator keeps its database in the JSON files SLURM_EMULATOR_STATE_FILE and SLURM_EMULATOR_TIME_FILE,
+here in a temporary directory, and follows the wall clock (SLURM_EMULATOR_TIME_FOLLOW_WALL), so `sacct`
+for "this month" sees the usage the test injects now. The plugin runs the commands found in
+`backend_settings.slurm_bin_path`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.test import LiveServerTestCase
+from django.utils import timezone
+
+from efp.accounts.services import get_or_create_token
+from efp.marketplace.models import (
+    AgentProcessor,
+    Category,
+    ComponentUsage,
+    ComponentUserUsage,
+    Offering,
+    OfferingComponent,
+    Order,
+    Resource,
+    UsageRevision,
+)
+from efp.marketplace.services import offerings as offering_services
+from efp.marketplace.services import orders as order_services
+from efp.marketplace.services import resources as resource_services
+from efp.marketplace.services.offering_users import create_offering_user
+from efp.marketplace.services.usage import billing_period_of
+from efp.marketplace.tests.factories import make_customer, make_order, make_project, make_user
+from efp.marketplace.tests.site_agent import harness
+
+BIN = Path(sys.executable).parent
+BW = OfferingComponent.BillingType
+# SLURM counts TRES-minutes; unit_factor 60 turns them into hours on our side.
+COMPONENTS: dict[str, dict[str, Any]] = {
+    "cpu": {"measured_unit": "CPU-hours", "accounting_type": "limit", "label": "CPU", "unit_factor": 60},
+    "gres/gpu": {"measured_unit": "GPU-hours", "accounting_type": "usage", "label": "GPU", "unit_factor": 60},
+}
+INJECT = """
+import datetime, sys
+from emulator.core.database import SlurmDatabase
+from emulator.core.time_engine import TimeEngine
+from emulator.core.usage_simulator import UsageSimulator
+
+database = SlurmDatabase()
+database.load_state()
+simulator = UsageSimulator(TimeEngine(), database)
+now = datetime.datetime.now()
+for spec in sys.argv[1:]:
+    account, user, hours = spec.split(":")
+    simulator.inject_usage(account, user, float(hours), at_time=now)
+"""
+
+
+def make_slurm_offering(provider: Any) -> Offering:
+    category, _ = Category.objects.get_or_create(title="HPC")
+    offering = offering_services.create_offering(
+        customer=provider, category=category, name="Emulated cluster", offering_type="Marketplace.Slurm"
+    )
+    offering_services.add_component(
+        offering=offering,
+        component_type="cpu",
+        name="CPU",
+        billing_type=BW.LIMIT,
+        measured_unit="CPU-hours",
+        max_value=100000,
+    )
+    offering_services.add_component(
+        offering=offering,
+        component_type="gres/gpu",
+        name="GPU",
+        billing_type=BW.USAGE,
+        measured_unit="GPU-hours",
+    )
+    offering_services.create_plan(offering=offering, name="Standard", prices={"cpu": Decimal("0.01")})
+    return offering
+
+
+class SlurmSiteAgentTests(LiveServerTestCase):
+    """As in test_site_agent: alice orders for project A1 (bob, erin); oscar's token runs the agent."""
+
+    def setUp(self) -> None:
+        self.alice, self.bob, self.erin = make_user("alice"), make_user("bob"), make_user("erin")
+        self.carol, self.oscar = make_user("carol"), make_user("oscar")
+        self.org_a = make_customer("Organisation A", owner=self.alice)
+        self.project = make_project(self.org_a, "Project A1", members=[self.bob], admins=[self.erin])
+        self.provider = make_customer("Provider P", owner=self.carol)
+        self.offering = make_slurm_offering(self.provider)
+        offering_services.grant_offering_manager(offering=self.offering, user=self.oscar)
+        for person, username in ((self.bob, "bob_hpc"), (self.erin, "erin_hpc")):
+            create_offering_user(actor=None, offering=self.offering, user=person, username=username)
+
+        self.tmp = Path(tempfile.mkdtemp(prefix="efp-slurm-agent-"))
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        self.emulator_env = {
+            "SLURM_EMULATOR_STATE_FILE": str(self.tmp / "slurm.json"),
+            "SLURM_EMULATOR_TIME_FILE": str(self.tmp / "slurm_time.json"),
+            "SLURM_EMULATOR_TIME_FOLLOW_WALL": "1",
+        }
+        config = harness.write_config(
+            self.tmp / "agent.yaml",
+            api_url=f"{self.live_server_url}/api/",
+            token=get_or_create_token(user=self.oscar),
+            offering_uuid=self.offering.uuid.hex,
+            backend="slurm",
+            backend_settings={
+                "default_account": "root",
+                "customer_prefix": "c_",
+                "project_prefix": "p_",
+                "allocation_prefix": "a_",
+                "slurm_bin_path": str(BIN),
+                "enable_user_homedir_account_creation": False,
+            },
+            backend_components=COMPONENTS,
+        )
+        self.agent = harness.Agent(config, env=self.emulator_env)
+        self.addCleanup(self.agent.close)
+
+    # --- the emulated cluster ---------------------------------------------------------------------------
+
+    def slurm(self, command: str, *args: str) -> str:
+        result = subprocess.run(
+            [str(BIN / command), *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **self.emulator_env},
+            timeout=60,
+            check=True,
+        )
+        return result.stdout
+
+    def sacctmgr(self, *args: str) -> list[list[str]]:
+        output = self.slurm("sacctmgr", "--parsable2", "--noheader", *args)
+        return [line.split("|") for line in output.splitlines() if "|" in line]
+
+    def account_names(self) -> set[str]:
+        return {row[0] for row in self.sacctmgr("list", "account")}
+
+    def cpu_limit_minutes(self, account: str) -> str:
+        rows = self.sacctmgr(
+            "show", "association", "format=account,GrpTRESMins", "where", f"accounts={account}"
+        )
+        return next(row[1] for row in rows if row[0] == account)
+
+    def users_of(self, account: str) -> set[str]:
+        rows = self.sacctmgr("show", "association", "format=account,user", "where", f"accounts={account}")
+        return {row[1] for row in rows if row[0] == account and row[1]}
+
+    def existing_resource(self, name: str, cpu_hours: int) -> Resource:
+        """An OK resource whose account the cluster already has, with its limit set."""
+        order = make_order(self.alice, self.project, self.offering, name=name, limits={"cpu": cpu_hours})
+        order_services.approve_order_by_provider(order=order, user=self.carol)
+        order_services.complete_order(order=Order.objects.get(pk=order.pk), user=self.carol)
+        account = f"a_{name}"
+        self.slurm("sacctmgr", "--immediate", "add", "account", account, f"description={name}", "parent=root")
+        self.slurm(
+            "sacctmgr",
+            "--immediate",
+            "modify",
+            "account",
+            account,
+            "set",
+            f"GrpTRESMins=cpu={cpu_hours * 60}",
+        )
+        resource = Resource.objects.get(pk=order.resource_id)
+        resource_services.set_resource_backend_id(resource=resource, user=self.carol, backend_id=account)
+        return Resource.objects.get(pk=resource.pk)
+
+    def inject_usage(self, *specs: str) -> None:
+        """account:user:node-hours jobs that end now."""
+        subprocess.run(
+            [sys.executable, "-c", INJECT, *specs],
+            capture_output=True,
+            env={**os.environ, **self.emulator_env},
+            timeout=60,
+            check=True,
+        )
+
+    def usage_snapshot(self) -> tuple[list[Any], list[Any], int]:
+        return (
+            list(ComponentUsage.objects.order_by("pk").values_list("pk", "usage", "modified")),
+            list(
+                ComponentUserUsage.objects.order_by("pk").values_list("pk", "username", "usage", "modified")
+            ),
+            UsageRevision.objects.count(),
+        )
+
+    # --- the story ---------------------------------------------------------------------------------------
+
+    def test_it_runs_slurm_accounts_from_orders_and_reports_their_usage(self) -> None:
+        kept = self.existing_resource("kept", cpu_hours=20)
+        doomed = self.existing_resource("doomed", cpu_hours=5)
+        create = make_order(self.alice, self.project, self.offering, name="fresh", limits={"cpu": 10})
+        update = order_services.update_resource_limits(resource=kept, user=self.alice, limits={"cpu": 50})
+        terminate = order_services.terminate_resource(resource=doomed, user=self.alice)
+        orders = (create, update, terminate)
+
+        self.agent.cycle("order_process")
+
+        assert [Order.objects.get(pk=o.pk).state for o in orders] == ["done"] * 3
+        fresh = Resource.objects.get(pk=create.resource_id)
+        assert (fresh.state, fresh.backend_id, fresh.limits) == ("OK", f"a_{fresh.slug}", {"cpu": 10})
+        kept.refresh_from_db()
+        doomed.refresh_from_db()
+        assert (kept.state, kept.limits) == ("OK", {"cpu": 50})
+        assert (doomed.state, doomed.backend_id) == ("Terminated", "a_doomed")
+        accounts = self.account_names()
+        assert {fresh.backend_id, "a_kept", f"p_{self.project.slug}", f"c_{self.org_a.slug}"} <= accounts
+        assert "a_doomed" not in accounts
+        assert self.cpu_limit_minutes(fresh.backend_id) == "cpu=600"
+        assert self.cpu_limit_minutes("a_kept") == "cpu=3000"
+        assert self.users_of(fresh.backend_id) == {"bob_hpc", "erin_hpc"}
+        assert AgentProcessor.objects.get().backend_type == "waldur_site_agent_slurm.backend.SlurmBackend"
+
+        self.inject_usage(
+            f"{fresh.backend_id}:bob_hpc:0.5",
+            f"{fresh.backend_id}:erin_hpc:0.25",
+            "a_kept:bob_hpc:0.75",
+        )
+        months = {billing_period_of(timezone.now())}
+        self.agent.cycle("report")
+        months.add(billing_period_of(timezone.now()))
+        reported = self.agent.backend_usage([fresh.backend_id, "a_kept"])
+
+        for resource in (fresh, kept):
+            report = reported[resource.backend_id]
+            usages = ComponentUsage.objects.filter(resource=resource)
+            assert {u.component.type: u.usage for u in usages} == {
+                component: _cents(amount) for component, amount in report.pop("TOTAL_ACCOUNT_USAGE").items()
+            }
+            assert {u.billing_period for u in usages} <= months
+            per_user = ComponentUserUsage.objects.filter(component_usage__resource=resource)
+            assert {(u.component_usage.component.type, u.username, u.user_id, u.usage) for u in per_user} == {
+                (
+                    component,
+                    username,
+                    {"bob_hpc": self.bob.pk, "erin_hpc": self.erin.pk}[username],
+                    _cents(amount),
+                )
+                for username, amounts in report.items()
+                for component, amount in amounts.items()
+            }
+        # Not a vacuous comparison: the emulator counted the jobs (64 cores each), bob's twice erin's.
+        fresh_cpu = {
+            u.username: u.usage
+            for u in ComponentUserUsage.objects.filter(
+                component_usage__resource=fresh, component_usage__component__type="cpu"
+            )
+        }
+        assert fresh_cpu["bob_hpc"] > 0
+        assert fresh_cpu["bob_hpc"] == 2 * fresh_cpu["erin_hpc"]
+
+        before = self.usage_snapshot()
+        self.agent.cycle("report")
+        assert self.usage_snapshot() == before
+
+
+def _cents(amount: float) -> Decimal:
+    return Decimal(f"{round(amount, 2):.2f}")
