@@ -7,11 +7,14 @@ from django.contrib import admin
 
 from efp.marketplace import plugin_options
 from efp.marketplace.models import (
+    AgentIdentity,
+    AgentService,
     Category,
     ComponentUsage,
     Offering,
     OfferingComponent,
     OfferingRole,
+    OfferingUser,
     Order,
     OrderEvent,
     Plan,
@@ -112,3 +115,31 @@ class ResourceAdmin(admin.ModelAdmin):
 class ComponentUsageAdmin(admin.ModelAdmin):
     list_display = ("resource", "component", "billing_period", "usage", "modified_by")
     list_filter = ("billing_period",)
+
+
+@admin.register(OfferingUser)
+class OfferingUserAdmin(admin.ModelAdmin):
+    """Staff set a person's account name at an offering here (the site agent reads it)."""
+
+    list_display = ("user", "offering", "username", "state", "is_restricted")
+    list_filter = ("state", "is_restricted")
+    search_fields = ("username", "user__username")
+
+
+class AgentServiceInline(admin.TabularInline):
+    model = AgentService
+    extra = 0
+    can_delete = False
+    readonly_fields = ("name", "mode", "state", "statistics", "created", "modified")
+
+
+@admin.register(AgentIdentity)
+class AgentIdentityAdmin(admin.ModelAdmin):
+    """What site agents registered; they keep it up to date themselves."""
+
+    list_display = ("name", "offering", "version", "last_restarted", "modified")
+    readonly_fields = (
+        "offering", "name", "version", "dependencies", "config_file_path", "config_file_content",
+        "last_restarted", "created_by", "created", "modified",
+    )  # fmt: skip
+    inlines = (AgentServiceInline,)
