@@ -157,16 +157,13 @@ SPECTACULAR_SETTINGS = {
         "BillingTypeEnum": "efp.marketplace.models.offerings.OfferingComponent.BillingType",
         "LimitPeriodEnum": "efp.marketplace.models.offerings.OfferingComponent.LimitPeriod",
         "BillingUnit": "efp.marketplace.models.offerings.Plan.Unit",
+        "AgentServiceState": "efp.marketplace.models.agents.AgentService.State",
+        "OfferingUserState": "efp.marketplace.models.offering_users.OfferingUser.State",
     },
     # Swagger UI from the drf-spectacular-sidecar package, not from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Waldur's SDK names these enums so; distinct names keep the schema free of "state" collisions.
-    "ENUM_NAME_OVERRIDES": {
-        "AgentServiceStateEnum": "efp.marketplace.models.agents.AgentService.State",
-        "OfferingUserStateEnum": "efp.marketplace.models.offering_users.OfferingUser.State",
-    },
 }
 
 EFP_VERSION = "0.1.0"

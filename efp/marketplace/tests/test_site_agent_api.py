@@ -11,6 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from waldur_api_client import AuthenticatedClient
 from waldur_api_client.api.marketplace_component_usages import (
     marketplace_component_usages_set_usage,
@@ -84,6 +86,21 @@ from efp.wsgi import application
 RESTARTED = datetime.datetime(2026, 11, 2, 8, 30, tzinfo=datetime.UTC)
 
 
+def in_test_transaction(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """Our WSGI application, except that a request neither starts nor ends by closing the database
+    connection (as in Django's test client; on PostgreSQL the test transaction would be lost)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        response = application(environ, start_response)
+        body = b"".join(response)
+        response.close()  # type: ignore[attr-defined]
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return [body]
+
+
 def sdk(user: Any) -> AuthenticatedClient:
     """Waldur's SDK client, served by our WSGI application in this process."""
     return AuthenticatedClient(
@@ -91,7 +108,7 @@ def sdk(user: Any) -> AuthenticatedClient:
         token=get_or_create_token(user=user),
         prefix="Token",
         headers={"User-Agent": "waldur-site-agent-order_process/1.0.7"},
-        httpx_args={"transport": httpx.WSGITransport(app=application)},
+        httpx_args={"transport": httpx.WSGITransport(app=in_test_transaction)},
     )
 
 
@@ -503,3 +520,33 @@ class OrderRulesTheAgentReliesOnTests(SiteAgentApiTestCase):
         )
         order.refresh_from_db()
         assert (order.state, order.error_message) == ("done", "")
+
+
+class SiteAgentSchemaTests(SiteAgentApiTestCase):
+    def test_it_documents_the_agent_operations_under_the_sdks_names(self) -> None:
+        from efp.marketplace.tests.test_schema import generate_schema
+
+        schema, problems = generate_schema()
+        assert problems == []
+        operations = {
+            op["operationId"]: (method, path, set(op["responses"]))
+            for path, item in schema["paths"].items()
+            for method, op in item.items()
+        }
+        expected = {
+            "marketplace_site_agent_identities_list": {"200"},
+            "marketplace_site_agent_identities_create": {"201"},
+            "marketplace_site_agent_identities_update": {"200"},
+            "marketplace_site_agent_identities_destroy": {"204"},
+            "marketplace_site_agent_identities_register_service": {"200", "201"},
+            "marketplace_site_agent_services_register_processor": {"200", "201"},
+            "marketplace_site_agent_processors_retrieve": {"200"},
+            "marketplace_offering_users_list": {"200"},
+            "marketplace_offering_users_create": {"201"},
+            "marketplace_provider_resources_set_endpoints": {"200"},
+        }
+        for operation_id, codes in expected.items():
+            assert {c for c in operations[operation_id][2] if c.startswith("2")} == codes, operation_id
+        components = schema["components"]["schemas"]
+        assert components["AgentServiceState"]["enum"] == ["Active", "Error", "Idle"]
+        assert "Pending account linking" in components["OfferingUserState"]["enum"]
