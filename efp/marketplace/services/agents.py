@@ -45,6 +45,18 @@ class IdentityData:
     last_restarted: datetime.datetime | None = None
 
 
+def _fields(data: IdentityData) -> dict[str, Any]:
+    return {
+        "offering": data.offering,
+        "name": data.name,
+        "version": data.version,
+        "dependencies": [dict(item) for item in data.dependencies],
+        "config_file_path": data.config_file_path,
+        "config_file_content": data.config_file_content,
+        "last_restarted": data.last_restarted,
+    }
+
+
 def _taken(offering: Offering, name: str, exclude: AgentIdentity | None = None) -> bool:
     qs = AgentIdentity.objects.filter(offering=offering, name=name)
     if exclude is not None:
@@ -63,16 +75,7 @@ def create_agent_identity(*, user: User, data: IdentityData) -> AgentIdentity:
         raise _duplicate()
     try:
         with transaction.atomic():
-            return AgentIdentity.objects.create(
-                offering=data.offering,
-                name=data.name,
-                version=data.version,
-                dependencies=list(data.dependencies),
-                config_file_path=data.config_file_path,
-                config_file_content=data.config_file_content,
-                last_restarted=data.last_restarted,
-                created_by=user,
-            )
+            return AgentIdentity.objects.create(**_fields(data), created_by=user)
     except IntegrityError as error:  # a concurrent registration with the same name won
         raise _duplicate() from error
 
@@ -84,16 +87,7 @@ def update_agent_identity(*, identity: AgentIdentity, user: User, data: Identity
     _require(user, data.offering)
     if _taken(data.offering, data.name, exclude=identity):
         raise _duplicate()
-    AgentIdentity.objects.filter(pk=identity.pk).update(
-        offering=data.offering,
-        name=data.name,
-        version=data.version,
-        dependencies=list(data.dependencies),
-        config_file_path=data.config_file_path,
-        config_file_content=data.config_file_content,
-        last_restarted=data.last_restarted,
-        modified=timezone.now(),
-    )
+    AgentIdentity.objects.filter(pk=identity.pk).update(**_fields(data), modified=timezone.now())
     identity.refresh_from_db()
     return identity
 

@@ -8,94 +8,44 @@ the plugin's file.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from django.test import LiveServerTestCase
 from django.utils import timezone
 
 from efp.accounts.services import get_or_create_token
-from efp.marketplace.models import (
-    AgentIdentity,
-    Category,
-    ComponentUsage,
-    ComponentUserUsage,
-    Offering,
-    OfferingComponent,
-    Order,
-    Resource,
-    UsageRevision,
-)
-from efp.marketplace.services import offerings as offering_services
+from efp.marketplace.models import AgentIdentity, ComponentUsage, ComponentUserUsage, Order, Resource
 from efp.marketplace.services import orders as order_services
-from efp.marketplace.services import resources as resource_services
-from efp.marketplace.services.offering_users import create_offering_user
 from efp.marketplace.services.usage import billing_period_of
-from efp.marketplace.tests.factories import make_customer, make_order, make_project, make_user
+from efp.marketplace.tests.factories import make_order
 from efp.marketplace.tests.site_agent import harness
+from efp.marketplace.tests.site_agent.story import BW, AgentStory
 
-BW = OfferingComponent.BillingType
 BACKEND = "efp-test"
 COMPONENTS: dict[str, dict[str, Any]] = {
     "cpu": {"measured_unit": "core-hours", "accounting_type": "usage", "label": "CPU"},
     "gpu": {"measured_unit": "GPU-hours", "accounting_type": "usage", "label": "GPU"},
     "storage": {"measured_unit": "TB", "accounting_type": "limit", "label": "Storage", "unit_factor": 1},
 }
-# What the plugin reports for every account: site usernames → component → amount.
 ENDPOINT = {"name": "login", "url": "ssh://login.example.org"}
+# What the plugin reports for every account: site usernames → component → amount.
 USAGE_PER_USER = {"bob_hpc": {"cpu": 12.5, "gpu": 2.0}, "erin_hpc": {"cpu": 7.25, "gpu": 0.0}}
 
 
-def make_agent_offering(provider: Any) -> Offering:
-    """A SLURM-type offering with usage and limit components only (the agent cannot map a fixed one)."""
-    category, _ = Category.objects.get_or_create(title="HPC")
-    offering = offering_services.create_offering(
-        customer=provider, category=category, name="Cluster C", offering_type="Marketplace.Slurm"
-    )
-    for component_type, name, billing_type in (
-        ("cpu", "CPU", BW.USAGE),
-        ("gpu", "GPU", BW.USAGE),
-        ("storage", "Storage", BW.LIMIT),
-    ):
-        offering_services.add_component(
-            offering=offering,
-            component_type=component_type,
-            name=name,
-            billing_type=billing_type,
-            measured_unit=COMPONENTS[component_type]["measured_unit"],
-            max_value=1000 if billing_type == BW.LIMIT else None,
-        )
-    offering_services.create_plan(
-        offering=offering, name="Standard", prices={"cpu": Decimal("0.02"), "storage": Decimal("8")}
-    )
-    return offering
-
-
-class SiteAgentTests(LiveServerTestCase):
-    """alice owns organisation A; bob and erin work in project A1; carol owns provider P; oscar is the
-    offering manager whose token the agent uses."""
+class SiteAgentTests(AgentStory):
+    components = {
+        "cpu": (BW.USAGE, "core-hours"),
+        "gpu": (BW.USAGE, "GPU-hours"),
+        "storage": (BW.LIMIT, "TB"),
+    }
 
     def setUp(self) -> None:
-        self.alice, self.bob, self.erin = make_user("alice"), make_user("bob"), make_user("erin")
-        self.carol, self.oscar = make_user("carol"), make_user("oscar")
-        self.org_a = make_customer("Organisation A", owner=self.alice)
-        self.project = make_project(self.org_a, "Project A1", members=[self.bob], admins=[self.erin])
-        self.provider = make_customer("Provider P", owner=self.carol)
-        self.offering = make_agent_offering(self.provider)
-        offering_services.grant_offering_manager(offering=self.offering, user=self.oscar)
-        for person, username in ((self.bob, "bob_hpc"), (self.erin, "erin_hpc")):
-            create_offering_user(actor=None, offering=self.offering, user=person, username=username)
-
-        self.tmp = Path(tempfile.mkdtemp(prefix="efp-site-agent-"))
-        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        super().setUp()
         self.state_file = self.tmp / "accounts.json"
         harness.declare_backend(
             self.tmp / "plugins", BACKEND, "efp.marketplace.tests.site_agent.plugin:FileBackend"
         )
-        self.config = harness.write_config(
+        config = harness.write_config(
             self.tmp / "agent.yaml",
             api_url=f"{self.live_server_url}/api/",
             token=get_or_create_token(user=self.oscar),
@@ -111,41 +61,24 @@ class SiteAgentTests(LiveServerTestCase):
             },
             backend_components=COMPONENTS,
         )
-        self.agent = harness.Agent(self.config, env={"PYTHONPATH": str(self.tmp / "plugins")})
+        self.agent = harness.Agent(config, env={"PYTHONPATH": str(self.tmp / "plugins")})
         self.addCleanup(self.agent.close)
-
-    # --- helpers -----------------------------------------------------------------------------------------
 
     def accounts(self) -> dict[str, Any]:
         return json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
 
     def existing_resource(self, name: str, account: str, storage: int) -> Resource:
         """An OK resource whose account the backend already has."""
-        order = make_order(self.alice, self.project, self.offering, name=name, limits={"storage": storage})
-        order_services.approve_order_by_provider(order=order, user=self.carol)
-        order_services.complete_order(order=Order.objects.get(pk=order.pk), user=self.carol)
-        resource = Resource.objects.get(pk=order.resource_id)
-        resource_services.set_resource_backend_id(resource=resource, user=self.carol, backend_id=account)
+        resource = self.ok_resource(name, {"storage": storage}, account)
         accounts = self.accounts()
         accounts[account] = {
             "description": name,
             "organization": "",
             "limits": {"storage": storage},
-            "users": ["bob_hpc"],
+            "users": [],
         }
         self.state_file.write_text(json.dumps(accounts))
-        return Resource.objects.get(pk=resource.pk)
-
-    def usage_snapshot(self) -> tuple[list[Any], list[Any], int]:
-        usages = list(
-            ComponentUsage.objects.order_by("pk").values_list("pk", "component__type", "usage", "modified")
-        )
-        user_usages = list(
-            ComponentUserUsage.objects.order_by("pk").values_list(
-                "pk", "username", "user_id", "usage", "modified"
-            )
-        )
-        return usages, user_usages, UsageRevision.objects.count()
+        return resource
 
     # --- the story ---------------------------------------------------------------------------------------
 

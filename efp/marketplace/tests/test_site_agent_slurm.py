@@ -10,39 +10,23 @@ for "this month" sees the usage the test injects now. The plugin runs the comman
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from django.test import LiveServerTestCase
 from django.utils import timezone
 
 from efp.accounts.services import get_or_create_token
-from efp.marketplace.models import (
-    AgentProcessor,
-    Category,
-    ComponentUsage,
-    ComponentUserUsage,
-    Offering,
-    OfferingComponent,
-    Order,
-    Resource,
-    UsageRevision,
-)
-from efp.marketplace.services import offerings as offering_services
+from efp.marketplace.models import AgentProcessor, ComponentUsage, ComponentUserUsage, Order, Resource
 from efp.marketplace.services import orders as order_services
-from efp.marketplace.services import resources as resource_services
-from efp.marketplace.services.offering_users import create_offering_user
 from efp.marketplace.services.usage import billing_period_of
-from efp.marketplace.tests.factories import make_customer, make_order, make_project, make_user
+from efp.marketplace.tests.factories import make_order
 from efp.marketplace.tests.site_agent import harness
+from efp.marketplace.tests.site_agent.story import BW, AgentStory
 
 BIN = Path(sys.executable).parent
-BW = OfferingComponent.BillingType
 # SLURM counts TRES-minutes; unit_factor 60 turns them into hours on our side.
 COMPONENTS: dict[str, dict[str, Any]] = {
     "cpu": {"measured_unit": "CPU-hours", "accounting_type": "limit", "label": "CPU", "unit_factor": 60},
@@ -64,46 +48,11 @@ for spec in sys.argv[1:]:
 """
 
 
-def make_slurm_offering(provider: Any) -> Offering:
-    category, _ = Category.objects.get_or_create(title="HPC")
-    offering = offering_services.create_offering(
-        customer=provider, category=category, name="Emulated cluster", offering_type="Marketplace.Slurm"
-    )
-    offering_services.add_component(
-        offering=offering,
-        component_type="cpu",
-        name="CPU",
-        billing_type=BW.LIMIT,
-        measured_unit="CPU-hours",
-        max_value=100000,
-    )
-    offering_services.add_component(
-        offering=offering,
-        component_type="gres/gpu",
-        name="GPU",
-        billing_type=BW.USAGE,
-        measured_unit="GPU-hours",
-    )
-    offering_services.create_plan(offering=offering, name="Standard", prices={"cpu": Decimal("0.01")})
-    return offering
-
-
-class SlurmSiteAgentTests(LiveServerTestCase):
-    """As in test_site_agent: alice orders for project A1 (bob, erin); oscar's token runs the agent."""
+class SlurmSiteAgentTests(AgentStory):
+    components = {"cpu": (BW.LIMIT, "CPU-hours"), "gres/gpu": (BW.USAGE, "GPU-hours")}
 
     def setUp(self) -> None:
-        self.alice, self.bob, self.erin = make_user("alice"), make_user("bob"), make_user("erin")
-        self.carol, self.oscar = make_user("carol"), make_user("oscar")
-        self.org_a = make_customer("Organisation A", owner=self.alice)
-        self.project = make_project(self.org_a, "Project A1", members=[self.bob], admins=[self.erin])
-        self.provider = make_customer("Provider P", owner=self.carol)
-        self.offering = make_slurm_offering(self.provider)
-        offering_services.grant_offering_manager(offering=self.offering, user=self.oscar)
-        for person, username in ((self.bob, "bob_hpc"), (self.erin, "erin_hpc")):
-            create_offering_user(actor=None, offering=self.offering, user=person, username=username)
-
-        self.tmp = Path(tempfile.mkdtemp(prefix="efp-slurm-agent-"))
-        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        super().setUp()
         self.emulator_env = {
             "SLURM_EMULATOR_STATE_FILE": str(self.tmp / "slurm.json"),
             "SLURM_EMULATOR_TIME_FILE": str(self.tmp / "slurm_time.json"),
@@ -160,9 +109,6 @@ class SlurmSiteAgentTests(LiveServerTestCase):
 
     def existing_resource(self, name: str, cpu_hours: int) -> Resource:
         """An OK resource whose account the cluster already has, with its limit set."""
-        order = make_order(self.alice, self.project, self.offering, name=name, limits={"cpu": cpu_hours})
-        order_services.approve_order_by_provider(order=order, user=self.carol)
-        order_services.complete_order(order=Order.objects.get(pk=order.pk), user=self.carol)
         account = f"a_{name}"
         self.slurm("sacctmgr", "--immediate", "add", "account", account, f"description={name}", "parent=root")
         self.slurm(
@@ -174,9 +120,7 @@ class SlurmSiteAgentTests(LiveServerTestCase):
             "set",
             f"GrpTRESMins=cpu={cpu_hours * 60}",
         )
-        resource = Resource.objects.get(pk=order.resource_id)
-        resource_services.set_resource_backend_id(resource=resource, user=self.carol, backend_id=account)
-        return Resource.objects.get(pk=resource.pk)
+        return self.ok_resource(name, {"cpu": cpu_hours}, account)
 
     def inject_usage(self, *specs: str) -> None:
         """account:user:node-hours jobs that end now."""
@@ -186,15 +130,6 @@ class SlurmSiteAgentTests(LiveServerTestCase):
             env={**os.environ, **self.emulator_env},
             timeout=60,
             check=True,
-        )
-
-    def usage_snapshot(self) -> tuple[list[Any], list[Any], int]:
-        return (
-            list(ComponentUsage.objects.order_by("pk").values_list("pk", "usage", "modified")),
-            list(
-                ComponentUserUsage.objects.order_by("pk").values_list("pk", "username", "usage", "modified")
-            ),
-            UsageRevision.objects.count(),
         )
 
     # --- the story ---------------------------------------------------------------------------------------
