@@ -222,8 +222,9 @@ EFP = Path(__file__).resolve().parents[2]
 # The only modules allowed to write `state` on orders and resources.
 STATE_WRITERS = {EFP / "marketplace" / "services" / "_transitions.py"}
 WRITE_METHODS = {"update", "create", "get_or_create", "update_or_create", "bulk_update", "bulk_create"}
-# Other models that have a `state` of their own (offerings: Draft/Active/...), written by their services.
-OTHER_STATEFUL = ("Offering",)
+# Other models that have a `state` of their own, written by their services: offerings (Draft/Active/...),
+# offering users (OK/...), and the services a site agent registers (Active/Error/Idle).
+OTHER_STATEFUL = ("Offering", "AgentService")
 
 
 def _product_sources() -> list[Path]:
