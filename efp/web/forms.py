@@ -392,16 +392,24 @@ class ProjectForm(forms.Form):
     )
 
 
-class TeamMemberForm(forms.Form):
-    username = forms.CharField(label="Username", max_length=150)
-    role = forms.ChoiceField(label="Role")
-    expiration_time = forms.DateTimeField(
+def role_end_field() -> forms.DateTimeField:
+    return forms.DateTimeField(
         label="Role ends (optional)",
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
         help_text="Leave empty for no end.",
     )
+
+
+class RoleEndForm(forms.Form):
+    expiration_time = role_end_field()
+
+
+class TeamMemberForm(forms.Form):
+    username = forms.CharField(label="Username", max_length=150)
+    role = forms.ChoiceField(label="Role")
+    expiration_time = role_end_field()
 
     def __init__(
         self, *args: Any, roles: list[tuple[str, str]], initial_role: str = "", **kwargs: Any

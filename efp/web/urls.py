@@ -57,6 +57,11 @@ urlpatterns = [
         teams.organisation_team_remove,
         name="organisation-team-remove",
     ),
+    path(
+        "organisations/<str:uuid>/team/<str:grant>/end/",
+        teams.organisation_team_end,
+        name="organisation-team-end",
+    ),
     path("projects/<str:uuid>/", teams.project_detail, name="project"),
     path("projects/<str:uuid>/edit/", teams.project_edit, name="project-edit"),
     path("projects/<str:uuid>/delete/", teams.project_delete, name="project-delete"),
@@ -64,4 +69,5 @@ urlpatterns = [
     path(
         "projects/<str:uuid>/team/<str:grant>/remove/", teams.project_team_remove, name="project-team-remove"
     ),
+    path("projects/<str:uuid>/team/<str:grant>/end/", teams.project_team_end, name="project-team-end"),
 ]

@@ -86,3 +86,19 @@ class TeamPagesTests(WebTestCase):
         assert list(
             CustomerRole.objects.filter(customer=self.org_a).values_list("user__username", flat=True)
         ) == ["erin"]
+
+    def test_a_role_end_is_moved_or_removed_and_a_past_one_refused(self) -> None:
+        client = self.login(self.alice)
+        grant = ProjectRole.objects.get(user=self.bob)
+        url = f"/projects/{self.project_a1.uuid.hex}/team/{grant.uuid.hex}/end/"
+        assert self.login(self.bob).get(url).status_code == 403
+        past = client.post(url, {"expiration_time": "2001-01-01T00:00"})
+        assert (
+            past.status_code == 400 and "The expiration time must be in the future." in past.content.decode()
+        )
+        assert client.post(url, {"expiration_time": "2039-02-03T04:05"}).status_code == 302
+        grant.refresh_from_db()
+        assert grant.expiration_time is not None and grant.expiration_time.year == 2039
+        assert client.post(url, {"expiration_time": ""}).status_code == 302
+        grant.refresh_from_db()
+        assert grant.expiration_time is None

@@ -20,7 +20,7 @@ from efp.structure.models import Customer, CustomerRole, Project, ProjectRole
 from efp.structure.permissions import has_permission
 from efp.structure.roles import CUSTOMER_ROLES, PROJECT_ROLES, Permission, Role
 from efp.structure.selectors import visible_customers, visible_projects
-from efp.web.forms import ProjectForm, TeamMemberForm
+from efp.web.forms import ProjectForm, RoleEndForm, TeamMemberForm
 from efp.web.views.common import current_user, error_text, get_by_uuid, render_consumer, today
 
 
@@ -271,12 +271,17 @@ def _page_of(scope: Customer | Project) -> str:
     return reverse("web:project", args=[scope.uuid.hex])
 
 
+def _grant(scope: Customer | Project, grant_uuid: str) -> Any:
+    if isinstance(scope, Customer):
+        grants: Any = CustomerRole.objects.filter(customer=scope)
+    else:
+        grants = ProjectRole.objects.filter(project=scope)
+    return get_by_uuid(grants.select_related("user"), grant_uuid)
+
+
 def _team_remove(request: HttpRequest, scope: Customer | Project, grant_uuid: str) -> HttpResponse:
     """GET asks for confirmation; POST revokes the role through the service."""
-    grants = CustomerRole.objects.filter(customer=scope) if isinstance(scope, Customer) else None
-    if grants is None:
-        grants = ProjectRole.objects.filter(project=scope)
-    grant = get_by_uuid(grants.select_related("user"), grant_uuid)
+    grant = _grant(scope, grant_uuid)
     status, error = 200, ""
     if request.method == "POST":
         try:
@@ -328,3 +333,58 @@ def organisation_team_remove(request: HttpRequest, uuid: str, grant: str) -> Htt
 @require_http_methods(["GET", "POST"])
 def project_team_remove(request: HttpRequest, uuid: str, grant: str) -> HttpResponse:
     return _team_remove(request, _project(request, uuid), grant)
+
+
+def _team_end(request: HttpRequest, scope: Customer | Project, grant_uuid: str) -> HttpResponse:
+    """When a role in force ends (empty: no end), through the same service as update_user."""
+    grant = _grant(scope, grant_uuid)
+    if not services.can_manage_team(request.user, scope):
+        raise PermissionDenied("Only those who manage this team may change when a role ends.")
+    status = 200
+    if request.method == "POST":
+        form = RoleEndForm(request.POST)
+        status = 400
+        if form.is_valid():
+            until = form.cleaned_data["expiration_time"]
+            try:
+                services.update_user_role(
+                    scope=scope,
+                    user=grant.user,
+                    role=Role(grant.role),
+                    actor=current_user(request),
+                    expiration_time=until,
+                )
+            except DomainError as error:
+                status = _attach(form, error)
+            else:
+                ending = f"until {until:%Y-%m-%d %H:%M}" if until else "with no end"
+                who = grant.user.get_full_name() or grant.user.username
+                messages.success(request, f"{who} is {Role(grant.role).label} {ending}.")
+                return redirect(_page_of(scope))
+    else:
+        form = RoleEndForm(initial={"expiration_time": grant.expiration_time})
+    return render_consumer(
+        request,
+        "web/consumer/team_end.html",
+        {
+            "scope": scope,
+            "grant": grant,
+            "role": Role(grant.role).label,
+            "form": form,
+            "back": _page_of(scope),
+        },
+        section="structure",
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def organisation_team_end(request: HttpRequest, uuid: str, grant: str) -> HttpResponse:
+    return _team_end(request, _customer(request, uuid), grant)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_team_end(request: HttpRequest, uuid: str, grant: str) -> HttpResponse:
+    return _team_end(request, _project(request, uuid), grant)
