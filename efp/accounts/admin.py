@@ -1,7 +1,13 @@
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 
-from efp.accounts.models import User
+from efp.accounts import services
+from efp.accounts.models import SshKey, User
 
 
 @admin.register(User)
@@ -11,3 +17,39 @@ class EFPUserAdmin(UserAdmin):
         *(UserAdmin.fieldsets or ()),
         ("EFP", {"fields": ("is_support", "civil_number", "organization")}),
     )
+
+
+class SshKeyForm(forms.ModelForm):
+    class Meta:
+        model = SshKey
+        fields = ("user", "name", "public_key")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.instance.pk is None and data.get("user") and data.get("public_key"):
+            try:
+                services.check_ssh_key(user=data["user"], public_key=data["public_key"])
+            except ValidationError as error:
+                raise forms.ValidationError(error.message_dict) from error
+        return data
+
+
+@admin.register(SshKey)
+class SshKeyAdmin(admin.ModelAdmin):
+    """Keys are added (validated and fingerprinted by the service) or deleted, never edited."""
+
+    form = SshKeyForm
+    list_display = ("name", "user", "fingerprint_sha256", "created")
+    search_fields = ("name", "user__username", "fingerprint_sha256", "fingerprint_md5")
+    readonly_fields = ("uuid", "fingerprint_md5", "fingerprint_sha256", "fingerprint_sha512", "created")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: SshKey | None = None) -> Any:
+        if obj is not None:
+            return (*self.readonly_fields, "user", "name", "public_key")
+        return self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: SshKey, form: Any, change: bool) -> None:
+        if change:
+            return
+        saved = services.add_ssh_key(user=obj.user, public_key=obj.public_key, name=obj.name)
+        obj.pk, obj.uuid = saved.pk, saved.uuid

@@ -21,3 +21,31 @@ class User(AbstractUser):
     @property
     def sees_everything(self) -> bool:
         return self.is_staff or self.is_support
+
+
+class SshKey(models.Model):
+    """A user's SSH public key; service providers read the keys of their consumers' project members."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="ssh_keys")
+    name = models.CharField(max_length=150, blank=True, default="")
+    public_key = models.TextField()
+    fingerprint_md5 = models.CharField(max_length=47)
+    fingerprint_sha256 = models.CharField(max_length=64)
+    fingerprint_sha512 = models.CharField(max_length=128)
+    is_shared = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "fingerprint_sha256"], name="ssh_key_once_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.fingerprint_sha256} ({self.user.username})"
+
+    @property
+    def type(self) -> str:
+        """The key algorithm, e.g. `ssh-ed25519`."""
+        return self.public_key.split(maxsplit=1)[0] if self.public_key else ""

@@ -1,18 +1,36 @@
-"""Account changes: API tokens; staff create and edit users."""
+"""Account changes: API tokens; staff create and edit users; SSH public keys."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import struct
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from efp.accounts.models import User
+from efp.accounts.models import SshKey, User
 from efp.marketplace.exceptions import Forbidden, InvalidInput
 
 USER_FIELDS = {
     "first_name", "last_name", "email", "organization", "civil_number", "is_active", "is_staff", "is_support",
 }  # fmt: skip
+
+# The algorithms OpenSSH accepts in authorized_keys (DSA is gone from current OpenSSH).
+SSH_KEY_TYPES = frozenset(
+    {
+        "ssh-rsa",
+        "ssh-ed25519",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "sk-ssh-ed25519@openssh.com",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+    }
+)
 
 
 def get_or_create_token(*, user: User) -> str:
@@ -62,3 +80,54 @@ def update_user(*, actor: Any, user: User, **fields: Any) -> User:
         setattr(user, key, value)
     user.save(update_fields=list(fields) or None)
     return user
+
+
+def _key_blob(public_key: str) -> tuple[str, bytes]:
+    """(type, decoded key) of an OpenSSH public key line `type base64 [comment]`; ValidationError otherwise.
+
+    The decoded key starts with its own type as a length-prefixed string, which must match the line's.
+    """
+    parts = public_key.strip().split()
+    if len(parts) < 2 or parts[0] not in SSH_KEY_TYPES:
+        raise ValidationError({"public_key": ["Invalid public key: expected 'type base64-key [comment]'."]})
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+        (length,) = struct.unpack(">I", blob[:4])
+        declared = blob[4 : 4 + length].decode("ascii")
+    except (binascii.Error, struct.error, UnicodeDecodeError) as error:
+        raise ValidationError({"public_key": ["Invalid public key: the key is not valid base64."]}) from error
+    if declared != parts[0]:
+        raise ValidationError({"public_key": ["Invalid public key: the key does not match its type."]})
+    return parts[0], blob
+
+
+def fingerprints(blob: bytes) -> dict[str, str]:
+    """OpenSSH's fingerprints (`ssh-keygen -l`): MD5 as colon-separated hex, SHA-256/512 as base64."""
+    md5 = hashlib.md5(blob, usedforsecurity=False).hexdigest()
+    return {
+        "fingerprint_md5": ":".join(md5[i : i + 2] for i in range(0, len(md5), 2)),
+        "fingerprint_sha256": "SHA256:"
+        + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("="),
+        "fingerprint_sha512": "SHA512:"
+        + base64.b64encode(hashlib.sha512(blob).digest()).decode().rstrip("="),
+    }
+
+
+def check_ssh_key(*, user: User, public_key: str) -> dict[str, str]:
+    """The key's fingerprints, or a ValidationError on `public_key` if it is malformed or already added."""
+    _key_type, blob = _key_blob(public_key)
+    prints = fingerprints(blob)
+    if SshKey.objects.filter(user=user, fingerprint_sha256=prints["fingerprint_sha256"]).exists():
+        raise ValidationError({"public_key": ["This key is already registered for this user."]})
+    return prints
+
+
+@transaction.atomic
+def add_ssh_key(*, user: User, public_key: str, name: str = "") -> SshKey:
+    """Stores a user's public key (validated, fingerprinted); the same key twice for one user is refused."""
+    prints = check_ssh_key(user=user, public_key=public_key)
+    key_type = public_key.split(maxsplit=1)[0]
+    comment = public_key.strip().split(maxsplit=2)[2:] or [""]
+    return SshKey.objects.create(
+        user=user, name=name or comment[0][:150] or key_type, public_key=public_key.strip(), **prints
+    )

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from efp.accounts.models import SshKey
 from efp.marketplace.models import (
     ComponentUsage,
     ComponentUserUsage,
@@ -16,7 +17,7 @@ from efp.marketplace.models import (
     Resource,
     ServiceProvider,
 )
-from efp.marketplace.states import OrderState
+from efp.marketplace.states import OrderState, ResourceState
 from efp.structure.models import CustomerRole, ProjectRole
 from efp.structure.roles import Permission
 from efp.structure.selectors import projects_with_permission
@@ -174,6 +175,30 @@ def visible_service_providers(user: Any) -> QuerySet[ServiceProvider]:
     if _anonymous(user):
         return ServiceProvider.objects.none()
     return ServiceProvider.objects.all()
+
+
+def manages_service_provider(user: Any, provider: ServiceProvider) -> bool:
+    """Staff and support, a role in the provider's organisation, or an offering role on its offerings."""
+    if _anonymous(user):
+        return False
+    if _sees_all(user):
+        return True
+    return (
+        CustomerRole.objects.filter(user=user, customer_id=provider.customer_id).exists()
+        or OfferingRole.objects.filter(user=user, offering__customer_id=provider.customer_id).exists()
+    )
+
+
+def service_provider_ssh_keys(provider: ServiceProvider) -> QuerySet[SshKey]:
+    """Keys of the users with a role in a project that has a live (not Terminated) resource of the
+    provider's offerings: the people who may log in to what the provider runs for its consumers."""
+    projects = (
+        Resource.objects.filter(offering__customer_id=provider.customer_id)
+        .exclude(state=ResourceState.TERMINATED)
+        .values("project_id")
+    )
+    users = ProjectRole.objects.filter(project_id__in=projects).values("user_id")
+    return SshKey.objects.filter(user_id__in=users, user__is_active=True)
 
 
 def is_provider_user(user: Any) -> bool:

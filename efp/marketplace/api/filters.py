@@ -8,6 +8,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django_filters.rest_framework import BooleanFilter  # accepts true/false/True/1/0 (contract §1.5)
 
+from efp.accounts.models import SshKey
 from efp.marketplace.models import Offering, OfferingRole, Order, Plan, ServiceProvider
 from efp.marketplace.states import OrderState, OrderType
 from efp.rest.filters import IsoDateTimeFilter, MultipleStringFilter, MultipleUUIDFilter, uuid_or_none
@@ -144,4 +145,22 @@ class ServiceProviderFilter(django_filters.FilterSet):
 
     class Meta:
         model = ServiceProvider
+        fields: list[str] = []
+
+
+class SshKeyFilter(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains")
+    name_exact = django_filters.CharFilter(field_name="name")
+    user_uuid = django_filters.UUIDFilter(field_name="user__uuid")
+    fingerprint_md5 = django_filters.CharFilter()
+    fingerprint_sha256 = django_filters.CharFilter()
+    fingerprint_sha512 = django_filters.CharFilter()
+    is_shared = BooleanFilter()
+    created = IsoDateTimeFilter(field_name="created", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created", lookup_expr="lt")
+    modified = IsoDateTimeFilter(field_name="modified", lookup_expr="gte")
+    modified_before = IsoDateTimeFilter(field_name="modified", lookup_expr="lt")
+
+    class Meta:
+        model = SshKey
         fields: list[str] = []

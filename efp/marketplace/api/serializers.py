@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from efp.accounts.models import SshKey
 from efp.marketplace import plugin_options, selectors
 from efp.marketplace.models import (
     Category,
@@ -577,6 +578,21 @@ class ServiceProviderSerializer(WaldurModelSerializer):
         fields = (
             "url", "uuid", "created", "description", "enable_notifications", "customer", "customer_uuid",
             "customer_name", "customer_slug", "customer_abbreviation", "offering_count",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class ServiceProviderSshKeySerializer(WaldurModelSerializer):
+    """Waldur's `SshKey` (without `url`: we serve no `/api/keys/`)."""
+
+    user_uuid = HexUUIDField(source="user.uuid", read_only=True)
+    type = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = SshKey
+        fields = (
+            "uuid", "name", "public_key", "fingerprint_md5", "fingerprint_sha256", "fingerprint_sha512",
+            "user_uuid", "is_shared", "type",
         )  # fmt: skip
         read_only_fields = fields
 

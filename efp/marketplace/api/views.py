@@ -6,16 +6,23 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from efp.marketplace import selectors
 from efp.marketplace.api import serializers as s
-from efp.marketplace.api.filters import OfferingFilter, OrderFilter, PlanFilter, ServiceProviderFilter
+from efp.marketplace.api.filters import (
+    OfferingFilter,
+    OrderFilter,
+    PlanFilter,
+    ServiceProviderFilter,
+    SshKeyFilter,
+)
 from efp.marketplace.models import Category, Offering, Order, Plan, PlanComponent, ServiceProvider
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
@@ -329,6 +336,9 @@ class CategoryViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
         return super().create(request, *args, **kwargs)
 
 
+KEY_DATETIME_FILTERS = ("created", "created_before", "modified", "modified_before")
+
+
 class ServiceProviderViewSet(ReadOnlyViewSet):
     serializer_class = s.ServiceProviderSerializer
     filterset_class = ServiceProviderFilter
@@ -340,3 +350,32 @@ class ServiceProviderViewSet(ReadOnlyViewSet):
             .annotate(offering_count=Count("customer__offerings"))
             .order_by("customer__name", "pk")
         )
+
+    @extend_schema(
+        responses={200: s.ServiceProviderSshKeySerializer(many=True)},
+        parameters=[
+            *(OpenApiParameter(name, str) for name in ("name", "name_exact", "fingerprint_md5")),
+            *(OpenApiParameter(name, str) for name in ("fingerprint_sha256", "fingerprint_sha512")),
+            OpenApiParameter("user_uuid", OpenApiTypes.UUID),
+            OpenApiParameter("is_shared", bool),
+            *(OpenApiParameter(name, OpenApiTypes.DATETIME) for name in KEY_DATETIME_FILTERS),
+            OpenApiParameter("o", str, enum=["name", "-name"]),
+        ],
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def keys(self, request: Request, uuid: str | None = None) -> Response:
+        """SSH public keys of the users of projects that consume the provider's offerings (the site agent
+        hands them to its backend). Only those who manage the provider may read them."""
+        provider = self.get_object()
+        if not selectors.manages_service_provider(acting_user(request), provider):
+            raise PermissionDenied()
+        found = SshKeyFilter(request.query_params, queryset=selectors.service_provider_ssh_keys(provider))
+        if not found.is_valid():
+            raise ValidationError(found.errors)
+        descending = request.query_params.get("o") == "-name"
+        keys = found.qs.select_related("user").order_by("-name" if descending else "name", "pk")
+        if request.method == "HEAD":
+            return Response(headers={"X-Result-Count": str(keys.count())})
+        page = self.paginate_queryset(keys)
+        data = s.ServiceProviderSshKeySerializer(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
