@@ -6,6 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
+
+from efp.rest.fields import SparseFieldsMixin
 
 STANDARD_ACTIONS = {"list", "retrieve", "create", "update", "partial_update", "destroy"}
 
@@ -21,6 +25,32 @@ PAGINATION_HEADERS = {
 class WaldurAutoSchema(AutoSchema):
     """`marketplace_orders_list`, `marketplace_orders_approve_by_consumer`, `api_auth_password`: custom
     POST actions carry no `_create` suffix, as in Waldur's schema."""
+
+    def get_override_parameters(self) -> list[Any]:
+        """`?field=a&field=b` on every GET whose serializer keeps only the named fields (contract §1.5)."""
+        parameters: list[Any] = list(super().get_override_parameters())
+        if self.method != "GET":
+            return parameters
+        serializer: Any = self.get_response_serializers()
+        if isinstance(serializer, dict):
+            serializer = serializer.get(200)
+        if isinstance(serializer, serializers.ListSerializer):
+            serializer = serializer.child
+        if isinstance(serializer, type):
+            serializer = serializer()
+        if isinstance(serializer, SparseFieldsMixin) and isinstance(serializer, serializers.Serializer):
+            names = list(serializer.fields)
+            parameters.append(
+                OpenApiParameter(
+                    "field",
+                    str,
+                    many=True,
+                    explode=True,
+                    enum=names,
+                    description="Return only these fields (repeat the parameter for more).",
+                )
+            )
+        return parameters
 
     def get_operation_id(self) -> str:
         operation_id: str = super().get_operation_id()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from waldur_api_client import AuthenticatedClient
+
 from efp.accounts.models import User
 from efp.accounts.services import get_or_create_token
 from efp.marketplace.models import Offering, Resource
@@ -40,3 +42,14 @@ def build_world() -> World:
     grant_offering_manager(offering=offering, user=oscar)
     resource = make_resource(alice, carol, project, offering, name="alloc")
     return World(staff=staff, alice=alice, carol=carol, oscar=oscar, offering=offering, resource=resource)
+
+
+def sdk_client(base_url: str, user: User, user_agent: str = "efp-sdk-contract-tests") -> AuthenticatedClient:
+    """Waldur's SDK client for `user`, as a script or the site agent builds it."""
+    return AuthenticatedClient(
+        base_url=base_url,
+        token=get_or_create_token(user=user),
+        prefix="Token",
+        # One request per connection: no keep-alive request thread outlives the test (SQLite in memory).
+        headers={"User-Agent": user_agent, "Connection": "close"},
+    )

@@ -244,42 +244,6 @@ class SdkOrderTests(LiveServerTestCase):
         )
         assert not Order.objects.filter(pk=first.pk).exists()
 
-    def test_it_serves_the_supporting_endpoints_the_agent_reads(self) -> None:
-        from waldur_api_client.api.customers import customers_retrieve
-        from waldur_api_client.api.marketplace_categories import marketplace_categories_list
-        from waldur_api_client.api.marketplace_plans import marketplace_plans_retrieve
-        from waldur_api_client.api.marketplace_provider_offerings import (
-            marketplace_provider_offerings_retrieve,
-        )
-        from waldur_api_client.api.marketplace_public_offerings import (
-            marketplace_public_offerings_plans_retrieve,
-        )
-        from waldur_api_client.api.marketplace_service_providers import marketplace_service_providers_list
-        from waldur_api_client.api.users import users_me_retrieve
-        from waldur_api_client.api.version import version_retrieve
-
-        carol = self.client_for(self.carol)
-        assert users_me_retrieve.sync(client=carol).username == "carol"
-        assert version_retrieve.sync(client=carol).version
-        assert customers_retrieve.sync(self.provider.uuid, client=carol).uuid == self.provider.uuid
-        [provider] = marketplace_service_providers_list.sync(client=carol, customer_uuid=self.provider.uuid)
-        assert provider.customer_uuid == self.provider.uuid
-        offering = marketplace_provider_offerings_retrieve.sync(self.offering.uuid, client=carol)
-        components = {c.type_: c for c in offering.components}
-        assert components["cpu"].billing_type.value == "usage"
-        assert components["storage"].billing_type.value == "limit"
-        assert (offering.type_, offering.customer_uuid) == ("Marketplace.Slurm", self.provider.uuid)
-        plan = plan_of(self.offering)
-        public_plan = marketplace_public_offerings_plans_retrieve.sync(
-            self.offering.uuid.hex, plan.uuid.hex, client=carol
-        )
-        assert public_plan.uuid == plan.uuid
-        assert (
-            marketplace_plans_retrieve.sync(plan.uuid, client=carol).quotas.additional_properties["storage"]
-            == 0
-        )
-        assert [c.title for c in marketplace_categories_list.sync(client=carol)] == ["HPC"]
-
 
 class SdkParsesEveryOrderTests(MarketplaceTestCase):
     """Every kind of order our API renders parses with the SDK's strict OrderDetails model."""

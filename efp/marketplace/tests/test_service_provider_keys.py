@@ -7,6 +7,8 @@ dave has a key too but no role anywhere near provider P.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from efp.accounts.models import SshKey
 from efp.accounts.services import add_ssh_key
@@ -121,3 +123,14 @@ class ServiceProviderKeysApiTests(MarketplaceTestCase):
         assert self.as_user(self.staff).get(self.keys_path()).status_code == 200
         missing = "/api/marketplace-service-providers/00000000000000000000000000000000/keys/"
         assert self.as_user(self.carol).get(missing).status_code == 404
+
+    def test_it_runs_the_same_queries_for_one_key_and_for_all(self) -> None:
+        client = self.as_user(self.carol)
+        client.get(self.keys_path())  # warm up the token lookup
+        counts = []
+        for size in (1, 50):
+            with CaptureQueriesContext(connection) as queries:
+                rows = client.get(self.keys_path(), {"page_size": size}).json()
+            counts.append((len(queries), len(rows)))
+        assert counts[0][0] == counts[1][0], counts
+        assert (counts[0][1], counts[1][1]) == (1, 2)

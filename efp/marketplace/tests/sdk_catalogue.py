@@ -1,0 +1,145 @@
+"""Which operations of Waldur's SDK (waldur-api-client 8.1.2) we serve, and which the contract suite calls.
+
+An SDK operation is one module of `waldur_api_client.api.<tag>`, named after its operation id in Waldur's
+schema. We serve it when our own schema has an operation with that id (same method and path: the coverage
+test checks it). The contract suite is the SDK test modules below; an operation counts as exercised when
+one of them imports its module (ruff refuses an unused import).
+
+`python -m efp.marketplace.tests.sdk_catalogue` rewrites the list of operations we do not serve in
+docs/compatibility.md.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import waldur_api_client
+
+# The SDK's api packages of what we serve (issue 6): orders, resources, usage, catalogue, structure.
+TAGS = (
+    "marketplace_orders",
+    "marketplace_provider_resources",
+    "marketplace_resources",
+    "marketplace_component_usages",
+    "marketplace_component_user_usages",
+    "marketplace_provider_offerings",
+    "marketplace_public_offerings",
+    "marketplace_service_providers",
+    "marketplace_plans",
+    "marketplace_categories",
+    "users",
+    "customers",
+    "projects",
+    "version",
+    "api_auth",
+)
+
+TESTS = Path(__file__).resolve().parent
+# The SDK contract suite: every module drives a live server through the SDK.
+CONTRACT_MODULES = (
+    TESTS / "test_sdk_orders.py",
+    TESTS / "test_sdk_usage.py",
+    TESTS / "test_sdk_resources.py",
+    TESTS / "test_sdk_catalogue.py",
+    TESTS / "test_sdk_lists.py",
+)
+DOCS = TESTS.parents[2] / "docs" / "compatibility.md"
+DOCS_START = "<!-- sdk-unserved:start (generated: python -m efp.marketplace.tests.sdk_catalogue) -->"
+DOCS_END = "<!-- sdk-unserved:end -->"
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    tag: str
+    method: str
+    path: str  # with `{}` for every path parameter
+    success_codes: frozenset[str]
+
+
+def normalise(path: str) -> str:
+    return re.sub(r"\{[^}]*\}", "{}", path)
+
+
+def sdk_operations() -> dict[str, Operation]:
+    """Every operation of the SDK packages in TAGS, read from its generated module."""
+    api = Path(waldur_api_client.__file__).parent / "api"
+    found = {}
+    for tag in TAGS:
+        for module in sorted((api / tag).glob("*.py")):
+            if module.name == "__init__.py":
+                continue
+            source = module.read_text()
+            method = re.search(r'"method": "(\w+)"', source)
+            url = re.search(r'"url": f?"([^"]+)"', source)
+            assert method and url, module
+            codes = set(re.findall(r"response\.status_code == (\d+)", source)) - {"404", "401", "403"}
+            found[module.stem] = Operation(
+                module.stem, tag, method.group(1).upper(), normalise(url.group(1)), frozenset(codes)
+            )
+    return found
+
+
+def served_operations(schema: dict[str, Any]) -> dict[str, Operation]:
+    """Every operation of our OpenAPI schema, by operation id."""
+    found = {}
+    for path, item in schema["paths"].items():
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            codes = frozenset(code for code in op["responses"] if code.startswith("2"))
+            name = op["operationId"]
+            found[name] = Operation(name, "", method.upper(), normalise(path), codes)
+    return found
+
+
+def exercised_operations() -> set[str]:
+    """SDK operation modules imported by the contract suite (at module level or inside a test)."""
+    names = set()
+    for module in CONTRACT_MODULES:
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("waldur_api_client.api."):
+                names.update(alias.name for alias in node.names)
+    return names
+
+
+def unserved_section(schema: dict[str, Any]) -> str:
+    """The docs list: per SDK package, `METHOD path` of each operation we do not serve."""
+    served = served_operations(schema)
+    lines = [DOCS_START]
+    for tag in TAGS:
+        missing = [op for op in sdk_operations().values() if op.tag == tag and op.name not in served]
+        if not missing:
+            continue
+        lines.append(f"- `{tag}` ({len(missing)}): " + ", ".join(f"`{op.name}`" for op in missing))
+    lines.append(DOCS_END)
+    return "\n".join(lines)
+
+
+def documented_section() -> str:
+    text = DOCS.read_text()
+    start, end = text.index(DOCS_START), text.index(DOCS_END) + len(DOCS_END)
+    return text[start:end]
+
+
+def main() -> None:  # pragma: no cover - a developer's tool
+    import django
+
+    django.setup()
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    text = DOCS.read_text()
+    DOCS.write_text(text.replace(documented_section(), unserved_section(schema)))
+    print(f"rewrote the list of operations we do not serve in {DOCS}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import os
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "efp.settings")
+    main()

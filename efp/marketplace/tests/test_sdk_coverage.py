@@ -1,0 +1,62 @@
+"""The SDK contract suite covers every SDK operation we serve; the docs name every one we do not serve.
+
+See sdk_catalogue.py for how operations are matched (our schema's operation ids are Waldur's).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.test import SimpleTestCase
+
+from efp.marketplace.tests import sdk_catalogue as catalogue
+from efp.marketplace.tests.test_schema import generate_schema
+
+# Operations that always answer with an error here, so they have no success code of their own.
+NO_SUCCESS = {
+    "marketplace_provider_resources_details_retrieve": "no backend scopes: always 404",
+    "marketplace_resources_details_retrieve": "no backend scopes: always 404",
+}
+
+
+class SdkCoverageTests(SimpleTestCase):
+    schema: dict[str, Any]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls.schema, _ = generate_schema()
+        cls.sdk = catalogue.sdk_operations()
+        cls.served = catalogue.served_operations(cls.schema)
+        cls.in_scope = {name for name in cls.sdk if name in cls.served}
+
+    def test_it_finds_the_operations_it_speaks_of(self) -> None:
+        assert len(self.sdk) > 300  # the SDK packages were read
+        assert {"marketplace_orders_list", "marketplace_service_providers_keys_list"} <= self.in_scope
+
+    def test_every_operation_we_serve_is_the_sdk_operation_of_that_name(self) -> None:
+        """Same method and path, and only success codes the SDK accepts (it raises on any other)."""
+        for name, ours in self.served.items():
+            sdk = self.sdk.get(name)
+            assert sdk is not None, f"{name}: our operation id names no SDK operation"
+            assert (ours.method, ours.path) == (sdk.method, sdk.path), name
+            if name in NO_SUCCESS:
+                assert not ours.success_codes, name
+                continue
+            assert ours.success_codes, f"{name} documents no success code"
+            if sdk.success_codes:  # HEAD count operations accept any code that carries the header
+                assert ours.success_codes <= sdk.success_codes, (name, ours.success_codes, sdk.success_codes)
+
+    def test_the_contract_suite_calls_every_sdk_operation_we_serve(self) -> None:
+        missing = sorted(self.in_scope - catalogue.exercised_operations())
+        assert missing == [], f"SDK operations we serve that no SDK test calls: {missing}"
+
+    def test_the_contract_suite_calls_only_operations_we_serve(self) -> None:
+        exercised = catalogue.exercised_operations()
+        unserved = sorted(name for name in exercised if name in self.sdk and name not in self.served)
+        assert unserved == [], f"SDK tests call operations the schema does not list: {unserved}"
+
+    def test_docs_list_exactly_the_sdk_operations_we_do_not_serve(self) -> None:
+        expected = catalogue.unserved_section(self.schema)
+        fix = "run `.venv/bin/python -m efp.marketplace.tests.sdk_catalogue`"
+        assert catalogue.documented_section() == expected, f"docs/compatibility.md is out of date: {fix}"
