@@ -50,6 +50,14 @@ class CountingListMixin(mixins.ListModelMixin):
 class ReadOnlyViewSet(UUIDLookupMixin, CountingListMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     pagination_class = LinkHeaderPagination
 
+    def paged(self, request: Request, queryset: Any, serializer_class: Any) -> Response:
+        """A list action answered like a list: a page with the Link headers, or for HEAD only the count."""
+        if request.method == "HEAD":
+            return Response(headers={"X-Result-Count": str(queryset.count())})
+        page = self.paginate_queryset(queryset)
+        data = serializer_class(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
+
 
 def acting_user(request: Any) -> Any:
     """The authenticated user of a request (views run behind IsAuthenticated, so never anonymous)."""

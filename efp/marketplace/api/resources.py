@@ -25,10 +25,12 @@ from rest_framework.response import Response
 
 from efp.marketplace import selectors
 from efp.marketplace.api.filters import HyperlinkUUIDFilter
+from efp.marketplace.api.querysets import offering_queryset
 from efp.marketplace.api.serializers import (
     DetailResponseSerializer,
     OfferingComponentSerializer,
     OfferingPlanFieldsSerializer,
+    OfferingSerializer,
     OrderDetailsSerializer,
     OrderErrorSerializer,
     OrderUuidResponseSerializer,
@@ -36,6 +38,7 @@ from efp.marketplace.api.serializers import (
 )
 from efp.marketplace.models import (
     ComponentUsage,
+    Offering,
     OfferingComponent,
     OfferingRole,
     Order,
@@ -606,6 +609,13 @@ class BaseResourceViewSet(ReadOnlyViewSet):
                 for role in roles
             ]
         )
+
+    @extend_schema(responses={200: OfferingSerializer})
+    @action(detail=True, methods=["get"])
+    def offering(self, request: Request, uuid: str | None = None) -> Response:
+        resource = self.get_object()
+        offering = offering_queryset(Offering.objects.filter(pk=resource.offering_id)).get()
+        return Response(OfferingSerializer(offering, context=self.get_serializer_context()).data)
 
     @extend_schema(responses={404: DetailResponseSerializer})  # we have no backend scopes
     @action(detail=True, methods=["get"])

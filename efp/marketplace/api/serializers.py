@@ -484,7 +484,7 @@ class PlanSerializer(WaldurModelSerializer):
         return not plan.archived
 
     def get_resources_count(self, plan: Plan) -> int:
-        annotated = getattr(plan, "resources_count", None)  # see views.plan_queryset
+        annotated = getattr(plan, "resources_count", None)  # see querysets.plan_queryset
         if annotated is not None:
             return int(annotated)
         return plan.resources.exclude(state=ResourceState.TERMINATED).count()

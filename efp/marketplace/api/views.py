@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
@@ -23,10 +24,11 @@ from efp.marketplace.api.filters import (
     ServiceProviderFilter,
     SshKeyFilter,
 )
-from efp.marketplace.models import Category, Offering, Order, Plan, PlanComponent, ServiceProvider
+from efp.marketplace.api.querysets import offering_queryset, plan_queryset
+from efp.marketplace.api.resources import ResourceSerializer, resource_queryset
+from efp.marketplace.models import Category, Offering, Order, Plan, Resource, ServiceProvider
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
-from efp.marketplace.states import ResourceState
 from efp.rest.filters import uuid_or_none
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 from efp.structure.roles import Permission
@@ -173,6 +175,16 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         order_services.unlink_order(order=self.get_object(), user=acting_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(responses={200: ResourceSerializer})
+    @action(detail=True, methods=["get"])
+    def resource(self, request: Request, uuid: str | None = None) -> Response:
+        """The order's resource, for whoever sees the order (404 for an order without one)."""
+        order = self.get_object()
+        found = resource_queryset(Resource.objects.filter(pk=order.resource_id)).first()
+        if found is None:
+            raise Http404("No Resource matches the given query.")
+        return Response(ResourceSerializer(found, context=self.get_serializer_context()).data)
+
     @extend_schema(responses={200: s.OfferingSerializer})
     @action(detail=True, methods=["get"])
     def offering(self, request: Request, uuid: str | None = None) -> Response:
@@ -184,21 +196,6 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
 # --- catalogue ------------------------------------------------------------------------------------
 
 
-def plan_queryset(qs: QuerySet[Plan]) -> QuerySet[Plan]:
-    alive = ~Q(resources__state=ResourceState.TERMINATED) & Q(resources__isnull=False)
-    return (
-        qs.select_related("offering")
-        .prefetch_related(Prefetch("components", queryset=PlanComponent.objects.select_related("component")))
-        .annotate(resources_count=Count("resources", filter=alive, distinct=True))
-    )
-
-
-def offering_queryset(qs: QuerySet[Offering]) -> QuerySet[Offering]:
-    return qs.select_related("customer", "category").prefetch_related(
-        "components", Prefetch("plans", queryset=plan_queryset(Plan.objects.all()))
-    )
-
-
 class PublicOfferingViewSet(ReadOnlyViewSet):
     serializer_class = s.OfferingSerializer
     filterset_class = OfferingFilter
@@ -206,6 +203,13 @@ class PublicOfferingViewSet(ReadOnlyViewSet):
 
     def get_queryset(self) -> QuerySet[Offering]:
         return offering_queryset(selectors.public_offerings(self.request.user)).order_by("name", "pk")
+
+    @extend_schema(responses={200: s.PlanSerializer(many=True)})
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def plans(self, request: Request, uuid: str | None = None) -> Response:
+        offering = self.get_object()
+        plans = plan_queryset(Plan.objects.filter(offering=offering)).order_by("name", "pk")
+        return self.paged(request, plans, s.PlanSerializer)
 
     @extend_schema(responses={200: s.PlanSerializer})
     @action(detail=True, methods=["get"], url_path=r"plans/(?P<plan_uuid>[^/]+)", url_name="plan-detail")
@@ -374,8 +378,4 @@ class ServiceProviderViewSet(ReadOnlyViewSet):
             raise ValidationError(found.errors)
         descending = request.query_params.get("o") == "-name"
         keys = found.qs.select_related("user").order_by("-name" if descending else "name", "pk")
-        if request.method == "HEAD":
-            return Response(headers={"X-Result-Count": str(keys.count())})
-        page = self.paginate_queryset(keys)
-        data = s.ServiceProviderSshKeySerializer(page, many=True, context=self.get_serializer_context()).data
-        return self.get_paginated_response(data)
+        return self.paged(request, keys, s.ServiceProviderSshKeySerializer)

@@ -59,6 +59,7 @@ class Operation:
     method: str
     path: str  # with `{}` for every path parameter
     success_codes: frozenset[str]
+    query: frozenset[str] = frozenset()  # query parameters (filters, ordering, paging, `field`)
 
 
 def normalise(path: str) -> str:
@@ -78,8 +79,9 @@ def sdk_operations() -> dict[str, Operation]:
             url = re.search(r'"url": f?"([^"]+)"', source)
             assert method and url, module
             codes = set(re.findall(r"response\.status_code == (\d+)", source)) - {"404", "401", "403"}
+            query = frozenset(re.findall(r'params\["([^"]+)"\]', source))
             found[module.stem] = Operation(
-                module.stem, tag, method.group(1).upper(), normalise(url.group(1)), frozenset(codes)
+                module.stem, tag, method.group(1).upper(), normalise(url.group(1)), frozenset(codes), query
             )
     return found
 
@@ -92,8 +94,9 @@ def served_operations(schema: dict[str, Any]) -> dict[str, Operation]:
             if method == "parameters":
                 continue
             codes = frozenset(code for code in op["responses"] if code.startswith("2"))
+            query = frozenset(p["name"] for p in op.get("parameters", []) if p["in"] == "query")
             name = op["operationId"]
-            found[name] = Operation(name, "", method.upper(), normalise(path), codes)
+            found[name] = Operation(name, "", method.upper(), normalise(path), codes, query)
     return found
 
 
@@ -108,15 +111,24 @@ def exercised_operations() -> set[str]:
 
 
 def unserved_section(schema: dict[str, Any]) -> str:
-    """The docs list: per SDK package, `METHOD path` of each operation we do not serve."""
-    served = served_operations(schema)
-    lines = [DOCS_START]
+    """The docs lists: per SDK package, the operations we do not serve; per operation we serve, the query
+    parameters the SDK offers that we do not know (and therefore ignore)."""
+    served, sdk = served_operations(schema), sdk_operations()
+    lines = [DOCS_START, "", "Operations not served (404 or 405):", ""]
     for tag in TAGS:
-        missing = [op for op in sdk_operations().values() if op.tag == tag and op.name not in served]
-        if not missing:
-            continue
-        lines.append(f"- `{tag}` ({len(missing)}): " + ", ".join(f"`{op.name}`" for op in missing))
-    lines.append(DOCS_END)
+        missing = [op for op in sdk.values() if op.tag == tag and op.name not in served]
+        if missing:
+            lines.append(f"- `{tag}` ({len(missing)}): " + ", ".join(f"`{op.name}`" for op in missing))
+    lines += [
+        "",
+        "Query parameters of operations we serve that we ignore (the answer is not narrowed by them):",
+        "",
+    ]
+    for op in sdk.values():
+        ignored = sorted(op.query - served[op.name].query) if op.name in served else []
+        if ignored and not op.name.endswith("_count"):  # a count takes its list's parameters
+            lines.append(f"- `{op.name}`: " + ", ".join(f"`{name}`" for name in ignored))
+    lines += ["", DOCS_END]
     return "\n".join(lines)
 
 

@@ -36,6 +36,7 @@ from waldur_api_client.api.marketplace_provider_offerings import (
 from waldur_api_client.api.marketplace_public_offerings import (
     marketplace_public_offerings_count,
     marketplace_public_offerings_list,
+    marketplace_public_offerings_plans_list,
     marketplace_public_offerings_plans_retrieve,
     marketplace_public_offerings_retrieve,
 )
@@ -109,6 +110,8 @@ class SdkCatalogueTests(LiveServerTestCase):
             self.offering.uuid.hex, plan.uuid.hex, client=self.alice
         )
         assert (public_plan.uuid, public_plan.url) == (plan.uuid, detail.plans[0].url)
+        [listed_plan] = marketplace_public_offerings_plans_list.sync(self.offering.uuid, client=self.alice)
+        assert (listed_plan.uuid, listed_plan.url) == (plan.uuid, detail.plans[0].url)
         provider_plan = marketplace_plans_retrieve.sync(plan.uuid, client=self.carol)
         assert provider_plan.quotas.additional_properties == {"cpu": 0, "gpu": 0, "storage": 0, "support": 0}
         plans = marketplace_plans_list.sync(client=self.carol)

@@ -19,6 +19,12 @@ NO_SUCCESS = {
 }
 
 
+# Operations we serve that Waldur's SDK has no function for (tested with the API client instead).
+NOT_IN_SDK = {
+    "marketplace_public_offerings_plans_count": "HEAD count of the paginated plans list",
+}
+
+
 class SdkCoverageTests(SimpleTestCase):
     schema: dict[str, Any]
 
@@ -36,8 +42,12 @@ class SdkCoverageTests(SimpleTestCase):
 
     def test_every_operation_we_serve_is_the_sdk_operation_of_that_name(self) -> None:
         """Same method and path, and only success codes the SDK accepts (it raises on any other)."""
+        assert set(NOT_IN_SDK) <= set(self.served)
         for name, ours in self.served.items():
             sdk = self.sdk.get(name)
+            if name in NOT_IN_SDK:
+                assert sdk is None, f"{name} is in the SDK after all"
+                continue
             assert sdk is not None, f"{name}: our operation id names no SDK operation"
             assert (ours.method, ours.path) == (sdk.method, sdk.path), name
             if name in NO_SUCCESS:

@@ -19,7 +19,10 @@ from waldur_api_client.api.marketplace_component_user_usages import marketplace_
 from waldur_api_client.api.marketplace_plans import marketplace_plans_list
 from waldur_api_client.api.marketplace_provider_offerings import marketplace_provider_offerings_list
 from waldur_api_client.api.marketplace_provider_resources import marketplace_provider_resources_list
-from waldur_api_client.api.marketplace_public_offerings import marketplace_public_offerings_list
+from waldur_api_client.api.marketplace_public_offerings import (
+    marketplace_public_offerings_list,
+    marketplace_public_offerings_plans_list,
+)
 from waldur_api_client.api.marketplace_resources import marketplace_resources_list
 from waldur_api_client.api.marketplace_service_providers import (
     marketplace_service_providers_keys_list,
@@ -86,6 +89,7 @@ class SdkListsFollowEveryPageTests(LiveServerTestCase):
             for i in range(ROWS)
         )
         Plan.objects.bulk_create(Plan(offering=o, name="Standard") for o in offerings)
+        Plan.objects.bulk_create(Plan(offering=offering, name=f"Plan {i:03}") for i in range(ROWS))
         Project.objects.bulk_create(
             Project(customer=project.customer, name=f"Project {i:03}", slug=f"project-{i:03}")
             for i in range(ROWS)
@@ -143,6 +147,8 @@ class SdkListsFollowEveryPageTests(LiveServerTestCase):
                 rows = self.read_all(operation, user)
                 assert len(rows) == count
                 assert len({row.uuid for row in rows}) == count  # no row twice, none skipped
+        plans = self.read_all(marketplace_public_offerings_plans_list, world.alice, world.offering.uuid)
+        assert len(plans) == world.offering.plans.count()
         keys = self.read_all(marketplace_service_providers_keys_list, world.oscar, provider.uuid.hex)
         assert {key.user_uuid for key in keys} == set(SshKey.objects.values_list("user__uuid", flat=True))
 

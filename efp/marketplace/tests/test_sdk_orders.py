@@ -17,6 +17,7 @@ from waldur_api_client.api.marketplace_orders import (
     marketplace_orders_offering_retrieve,
     marketplace_orders_reject_by_consumer,
     marketplace_orders_reject_by_provider,
+    marketplace_orders_resource_retrieve,
     marketplace_orders_retrieve,
     marketplace_orders_retry,
     marketplace_orders_set_backend_id,
@@ -77,6 +78,9 @@ class SdkOrderTests(LiveServerTestCase):
             # One request per connection: no keep-alive request thread outlives the test (SQLite in memory).
             headers={"User-Agent": AGENT, "Connection": "close"},
         )
+
+    def erin_outsider(self) -> Any:
+        return make_user("dave")
 
     def bulk_pending(self, count: int) -> None:
         """Pending-provider Create orders with their resources, inserted in bulk (test data)."""
@@ -152,6 +156,17 @@ class SdkOrderTests(LiveServerTestCase):
         )
         offering = marketplace_orders_offering_retrieve.sync(created.uuid, client=alice)
         assert offering.uuid == self.offering.uuid
+        resource = marketplace_orders_resource_retrieve.sync(created.uuid, client=alice)
+        assert (resource.uuid, resource.state.value, resource.name) == (
+            order.resource.uuid,
+            "Creating",
+            "sdk-alloc",
+        )
+        with self.assertRaises(UnexpectedStatus) as invisible:
+            marketplace_orders_resource_retrieve.sync(
+                created.uuid, client=self.client_for(self.erin_outsider())
+            )
+        assert invisible.exception.status_code == 404
 
         approved = marketplace_orders_approve_by_provider.sync(
             created.uuid, client=carol, body=OrderApproveByProviderRequest()

@@ -24,6 +24,7 @@ from waldur_api_client.api.marketplace_component_user_usages import (
 from waldur_api_client.api.marketplace_provider_resources import (
     marketplace_provider_resources_count,
     marketplace_provider_resources_details_retrieve,
+    marketplace_provider_resources_offering_retrieve,
     marketplace_provider_resources_plan_periods_list,
     marketplace_provider_resources_set_as_erred,
     marketplace_provider_resources_set_as_ok,
@@ -37,6 +38,7 @@ from waldur_api_client.api.marketplace_resources import (
     marketplace_resources_count,
     marketplace_resources_details_retrieve,
     marketplace_resources_list,
+    marketplace_resources_offering_retrieve,
     marketplace_resources_plan_periods_list,
     marketplace_resources_retrieve,
     marketplace_resources_switch_plan,
@@ -131,6 +133,15 @@ class SdkResourceTests(LiveServerTestCase):
             [period] = periods
             assert (period.plan_name, period.end) == ("Standard", None)
             assert [(c.type_, c.usage) for c in period.components] == [("cpu", "7.50")]
+
+    def test_it_serves_the_offering_of_a_resource_on_both_sides(self) -> None:
+        uuid = self.resource.uuid
+        for offering in (
+            marketplace_provider_resources_offering_retrieve.sync(uuid, client=self.carol),
+            marketplace_resources_offering_retrieve.sync(uuid, client=self.alice),
+        ):
+            assert (offering.uuid, offering.name) == (self.world.offering.uuid, "Offering O")
+            assert offering.url.endswith(f"/api/marketplace-public-offerings/{self.world.offering.uuid.hex}/")
 
     def test_it_answers_404_for_details_as_there_are_no_backend_scopes(self) -> None:
         uuid = self.resource.uuid

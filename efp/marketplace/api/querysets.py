@@ -1,0 +1,24 @@
+"""What the catalogue serializers read, fetched at once: plans with their components and live resource count,
+offerings with their customer, category, components and plans."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from efp.marketplace.models import Offering, Plan, PlanComponent
+from efp.marketplace.states import ResourceState
+
+
+def plan_queryset(qs: QuerySet[Plan]) -> QuerySet[Plan]:
+    alive = ~Q(resources__state=ResourceState.TERMINATED) & Q(resources__isnull=False)
+    return (
+        qs.select_related("offering")
+        .prefetch_related(Prefetch("components", queryset=PlanComponent.objects.select_related("component")))
+        .annotate(resources_count=Count("resources", filter=alive, distinct=True))
+    )
+
+
+def offering_queryset(qs: QuerySet[Offering]) -> QuerySet[Offering]:
+    return qs.select_related("customer", "category").prefetch_related(
+        "components", Prefetch("plans", queryset=plan_queryset(Plan.objects.all()))
+    )
