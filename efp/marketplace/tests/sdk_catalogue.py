@@ -2,8 +2,8 @@
 
 An SDK operation is one module of `waldur_api_client.api.<tag>`, named after its operation id in Waldur's
 schema. We serve it when our own schema has an operation with that id (same method and path: the coverage
-test checks it). The contract suite is the SDK test modules below; an operation counts as exercised when
-one of them imports its module (ruff refuses an unused import).
+test checks it). The contract suite is every test module that imports SDK operations; an operation counts
+as exercised when one of them imports its module (ruff refuses an unused import).
 
 `python -m efp.marketplace.tests.sdk_catalogue` rewrites the list of operations we do not serve in
 docs/compatibility.md.
@@ -39,11 +39,15 @@ TAGS = (
 )
 
 TESTS = Path(__file__).resolve().parent
-# The SDK contract suite: every test_sdk_*.py module (each drives a live server through the SDK).
+EFP = TESTS.parents[1]
+# The SDK contract suite: every test module that calls SDK operations (test_sdk_*.py here, and the site
+# agent's API tests wherever they live).
 CONTRACT_MODULES = tuple(
-    path for path in sorted(TESTS.glob("test_sdk_*.py")) if path.name != "test_sdk_coverage.py"
+    path
+    for path in sorted(EFP.glob("*/tests/test_*.py"))
+    if path.name != "test_sdk_coverage.py" and "waldur_api_client.api." in path.read_text()
 )
-DOCS = TESTS.parents[2] / "docs" / "compatibility.md"
+DOCS = EFP.parent / "docs" / "compatibility.md"
 DOCS_START = "<!-- sdk-unserved:start (generated: python -m efp.marketplace.tests.sdk_catalogue) -->"
 DOCS_END = "<!-- sdk-unserved:end -->"
 
