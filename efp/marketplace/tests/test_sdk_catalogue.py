@@ -48,7 +48,15 @@ from waldur_api_client.api.marketplace_service_providers import (
     marketplace_service_providers_retrieve,
 )
 from waldur_api_client.api.projects import projects_count, projects_create, projects_list, projects_retrieve
-from waldur_api_client.api.users import users_count, users_list, users_me_retrieve, users_retrieve
+from waldur_api_client.api.users import (
+    users_count,
+    users_create,
+    users_list,
+    users_me_retrieve,
+    users_partial_update,
+    users_retrieve,
+    users_update,
+)
 from waldur_api_client.api.version import version_retrieve
 from waldur_api_client.errors import UnexpectedStatus
 from waldur_api_client.models import (
@@ -59,10 +67,13 @@ from waldur_api_client.models import (
     OfferingComponentRequest,
     OfferingCreateRequest,
     OfferingState,
+    PatchedUserRequest,
     ProjectRequest,
     ProviderPlanDetailsRequest,
+    UserRequest,
 )
 
+from efp.accounts.models import User
 from efp.accounts.services import add_ssh_key
 from efp.marketplace.models import Category, Offering, Plan, ServiceProvider
 from efp.marketplace.tests.factories import make_offering, make_user, plan_of
@@ -210,3 +221,23 @@ class SdkCatalogueTests(LiveServerTestCase):
             marketplace_categories_create.sync(client=self.carol, body=MarketplaceCategoryRequest(title="X"))
         assert refused.exception.status_code == 403
         assert not Category.objects.filter(title="X").exists()
+
+    def test_it_lets_staff_create_and_edit_users(self) -> None:
+        created = users_create.sync(
+            client=self.staff, body=UserRequest(username="nora", email="nora@example.org", organization="HPC")
+        )
+        nora = User.objects.get(uuid=created.uuid)
+        assert (nora.username, nora.email, nora.organization) == ("nora", "nora@example.org", "HPC")
+        users_update.sync(
+            created.uuid, client=self.staff, body=UserRequest(username="nora", email="nora@hpc.example.org")
+        )
+        patched = users_partial_update.sync(
+            created.uuid, client=self.staff, body=PatchedUserRequest(is_active=False)
+        )
+        assert (patched.email, patched.is_active) == ("nora@hpc.example.org", False)
+        nora.refresh_from_db()
+        assert (nora.email, nora.is_active) == ("nora@hpc.example.org", False)
+        with self.assertRaises(UnexpectedStatus) as refused:
+            users_create.sync(client=self.carol, body=UserRequest(username="eve", email="eve@example.org"))
+        assert refused.exception.status_code == 403
+        assert not User.objects.filter(username="eve").exists()
