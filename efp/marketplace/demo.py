@@ -24,6 +24,7 @@ from efp.marketplace.models import (
 )
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
+from efp.marketplace.services.offering_users import create_offering_user
 from efp.marketplace.services.usage import (
     UsageItem,
     UserUsageItem,
@@ -122,6 +123,9 @@ def build() -> dict[str, Any]:
         prices={"cpu": Decimal("0.02"), "gpu": Decimal("0.90"), "storage": Decimal("8.00")},
     )
     offering_services.grant_offering_manager(offering=slurm, user=people["manager"])
+    # Account names at Aurora, for a site agent serving the offering (docs/site-agent.md).
+    for person in ("pi", "member"):
+        create_offering_user(actor=None, offering=slurm, user=people[person], username=f"{person}_aurora")
 
     basic = offering_services.create_offering(
         customer=provider_org,

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.test import TestCase
 from waldur_api_client import AuthenticatedClient
 from waldur_api_client.api.marketplace_component_usages import (
     marketplace_component_usages_set_usage,
@@ -69,6 +70,7 @@ from efp.marketplace.models import (
     AgentProcessor,
     AgentService,
     ComponentUserUsage,
+    Offering,
     OfferingUser,
     Order,
     Resource,
@@ -550,3 +552,19 @@ class SiteAgentSchemaTests(SiteAgentApiTestCase):
         components = schema["components"]["schemas"]
         assert components["AgentServiceState"]["enum"] == ["Active", "Error", "Idle"]
         assert "Pending account linking" in components["OfferingUserState"]["enum"]
+
+
+class DemoIsAgentReadyTests(TestCase):
+    def test_the_demo_slurm_offering_can_be_served_by_an_agent(self) -> None:
+        from efp.marketplace import demo
+
+        demo.build()
+        offering = Offering.objects.get(type="Marketplace.Slurm")
+        assert set(offering.offering_users.values_list("username", "state")) == {
+            ("pi_aurora", "OK"),
+            ("member_aurora", "OK"),
+        }
+        assert not offering.components.filter(billing_type="fixed").exists()  # the agent stops on one
+        assert offering.roles.filter(user__username="manager").exists()
+        demo.build()  # idempotent
+        assert offering.offering_users.count() == 2
