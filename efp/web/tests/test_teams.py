@@ -102,3 +102,15 @@ class TeamPagesTests(WebTestCase):
         assert client.post(url, {"expiration_time": ""}).status_code == 302
         grant.refresh_from_db()
         assert grant.expiration_time is None
+
+
+class ExpiredRoleTests(WebTestCase):
+    def test_an_expired_provider_role_opens_no_workspace_and_names_none(self) -> None:
+        from django.utils import timezone
+
+        from efp.web.views.common import workspace_names
+
+        assert workspace_names(self.rita) == "Provider P"
+        CustomerRole.objects.filter(user=self.rita).update(expiration_time=timezone.now())
+        assert workspace_names(self.rita) == ""
+        assert self.login(self.rita).get("/provider/").status_code == 403

@@ -19,7 +19,7 @@ from efp.accounts.models import User
 from efp.marketplace.exceptions import DomainError, Forbidden, InvalidInput, StateConflict
 from efp.marketplace.selectors import orders_awaiting_consumer, provider_orders
 from efp.marketplace.states import OrderState
-from efp.structure.models import Customer
+from efp.structure.models import Customer, CustomerRole
 
 PAGE_SIZE = 25
 
@@ -74,7 +74,8 @@ def workspace_names(user: Any) -> str:
         return "all providers"
     names = (
         Customer.objects.filter(service_provider__isnull=False)
-        .filter(Q(roles__user=user) | Q(offerings__roles__user=user))
+        # Through the role manager, so that an expired role names no workspace.
+        .filter(Q(roles__in=CustomerRole.objects.filter(user=user)) | Q(offerings__roles__user=user))
         .values_list("name", flat=True)
         .distinct()
         .order_by("name")
