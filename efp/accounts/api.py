@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import django_filters
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db.models import QuerySet
+from django_filters.rest_framework import BooleanFilter
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
@@ -50,8 +52,25 @@ class UserWriteSerializer(serializers.ModelSerializer):
         )  # fmt: skip
 
 
+class UserFilter(django_filters.FilterSet):
+    """Waldur's user filters that scripts use to find one person (a filter not here is ignored)."""
+
+    username = django_filters.CharFilter()
+    email = django_filters.CharFilter(lookup_expr="icontains")
+    organization = django_filters.CharFilter(lookup_expr="icontains")
+    civil_number = django_filters.CharFilter()
+    is_active = BooleanFilter()
+    is_staff = BooleanFilter()
+    is_support = BooleanFilter()
+
+    class Meta:
+        model = User
+        fields: list[str] = []
+
+
 class UserViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ReadOnlyViewSet):
     serializer_class = UserSerializer
+    filterset_class = UserFilter
     ordering_fields = ("username", "date_joined")
 
     def get_queryset(self) -> QuerySet[User]:

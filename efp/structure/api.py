@@ -7,6 +7,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
+from django_filters.rest_framework import BooleanFilter
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
@@ -17,7 +18,7 @@ from rest_framework.response import Response
 
 from efp.accounts.models import User
 from efp.rest.fields import HexUUIDField, HyperlinkInputField, LinkField, SparseFieldsMixin, UTCDateTimeField
-from efp.rest.filters import MultipleStringFilter, MultipleUUIDFilter
+from efp.rest.filters import IsoDateTimeFilter, MultipleStringFilter, MultipleUUIDFilter
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 from efp.structure import services
 from efp.structure.models import Customer, CustomerRole, Project, ProjectRole, RoleGrant
@@ -83,7 +84,10 @@ class ProjectSerializer(SparseFieldsMixin, serializers.ModelSerializer):
 
 class CustomerFilter(django_filters.FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains")
+    name_exact = django_filters.CharFilter(field_name="name")
+    slug = django_filters.CharFilter()
     abbreviation = django_filters.CharFilter(lookup_expr="icontains")
+    archived = BooleanFilter()
 
     class Meta:
         model = Customer
@@ -94,6 +98,11 @@ class ProjectFilter(django_filters.FilterSet):
     customer = MultipleUUIDFilter(field_name="customer__uuid")
     customer_uuid = MultipleUUIDFilter(field_name="customer__uuid")
     name = django_filters.CharFilter(lookup_expr="icontains")
+    name_exact = django_filters.CharFilter(field_name="name")
+    slug = django_filters.CharFilter()
+    customer_name = django_filters.CharFilter(field_name="customer__name", lookup_expr="icontains")
+    created = IsoDateTimeFilter(field_name="created", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created", lookup_expr="lt")
 
     class Meta:
         model = Project

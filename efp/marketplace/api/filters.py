@@ -124,8 +124,14 @@ class OfferingFilter(django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=Offering.State.choices)
     type = MultipleStringFilter(field_name="type")
     name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+    name_exact = django_filters.CharFilter(field_name="name")
+    slug = django_filters.CharFilter()
     shared = BooleanFilter()
     billable = BooleanFilter()
+    created = IsoDateTimeFilter(field_name="created", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created", lookup_expr="lt")
+    modified = IsoDateTimeFilter(field_name="modified", lookup_expr="gte")
+    modified_before = IsoDateTimeFilter(field_name="modified", lookup_expr="lt")
 
     class Meta:
         model = Offering

@@ -458,7 +458,9 @@ class ResourceFilter(django_filters.FilterSet):
     only_usage_based = django_filters.BooleanFilter(method="filter_only_usage_based")
     only_limit_based = django_filters.BooleanFilter(method="filter_only_limit_based")
     created = IsoDateTimeFilter(field_name="created", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created", lookup_expr="lt")
     modified = IsoDateTimeFilter(field_name="modified", lookup_expr="gte")
+    modified_before = IsoDateTimeFilter(field_name="modified", lookup_expr="lt")
 
     class Meta:
         model = Resource

@@ -5,6 +5,8 @@ the site agent read, plus the staff writes we serve. Every answer goes through t
 
 from __future__ import annotations
 
+import datetime
+
 from django.test import LiveServerTestCase
 from waldur_api_client import Client
 from waldur_api_client.api.api_auth import api_auth_password
@@ -40,6 +42,7 @@ from waldur_api_client.api.marketplace_public_offerings import (
     marketplace_public_offerings_plans_retrieve,
     marketplace_public_offerings_retrieve,
 )
+from waldur_api_client.api.marketplace_resources import marketplace_resources_list
 from waldur_api_client.api.marketplace_service_providers import (
     marketplace_service_providers_count,
     marketplace_service_providers_keys_count,
@@ -241,3 +244,34 @@ class SdkCatalogueTests(LiveServerTestCase):
             users_create.sync(client=self.carol, body=UserRequest(username="eve", email="eve@example.org"))
         assert refused.exception.status_code == 403
         assert not User.objects.filter(username="eve").exists()
+
+    def test_it_narrows_lists_by_the_filters_scripts_use(self) -> None:
+        """Filters we do not know are ignored (docs/compatibility.md lists them); these we apply."""
+        staff, world = self.staff, self.world
+        make_user("nora", is_active=False)
+        assert [u.username for u in users_list.sync(client=staff, username="carol")] == ["carol"]
+        assert [u.username for u in users_list.sync(client=staff, is_active=False)] == ["nora"]
+        assert [u.username for u in users_list.sync(client=staff, email="ALICE@")] == ["alice"]
+        org = world.resource.project.customer
+        assert [c.uuid for c in customers_list.sync(client=staff, name_exact="Organisation A")] == [org.uuid]
+        assert customers_list.sync(client=staff, name_exact="Organisation") == []
+        assert [c.uuid for c in customers_list.sync(client=staff, slug=org.slug)] == [org.uuid]
+        project = world.resource.project
+        assert [p.uuid for p in projects_list.sync(client=self.alice, slug=project.slug)] == [project.uuid]
+        assert [p.uuid for p in projects_list.sync(client=self.alice, customer_name="organisation a")] == [
+            project.uuid
+        ]
+        assert projects_list.sync(client=self.alice, name_exact="Project") == []
+        later = project.created + datetime.timedelta(seconds=1)
+        assert projects_list.sync(client=self.alice, created_before=project.created) == []
+        assert len(projects_list.sync(client=self.alice, created_before=later)) == 1
+        offering = self.offering
+        found = marketplace_provider_offerings_list.sync(client=self.carol, slug=offering.slug)
+        assert [o.uuid for o in found] == [offering.uuid]
+        assert marketplace_public_offerings_list.sync(client=self.alice, name_exact="Offering") == []
+        assert len(marketplace_public_offerings_list.sync(client=self.alice, modified=offering.modified)) == 1
+        resource = world.resource
+        assert marketplace_resources_list.sync(client=self.alice, created_before=resource.created) == []
+        assert [
+            r.uuid for r in marketplace_resources_list.sync(client=self.alice, modified=resource.modified)
+        ] == [resource.uuid]
