@@ -1,0 +1,103 @@
+"""`efp seed-scale` at a small size: the shape `make bench` relies on, consistent with the services."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+from io import StringIO
+
+from django.core.management import call_command
+from django.db.models import Sum
+from django.test import TestCase
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from efp.marketplace import scale_seed
+from efp.marketplace.models import (
+    ComponentUsage,
+    ComponentUserUsage,
+    Order,
+    OrderEvent,
+    Resource,
+    ResourceEvent,
+    ResourcePlanPeriod,
+    UsageRevision,
+)
+from efp.marketplace.services.usage import billing_period_of
+from efp.marketplace.states import OrderState, ResourceState
+
+
+class ScaleSeedTests(TestCase):
+    @classmethod
+    def setUpTestData(cls) -> None:
+        cls.output = StringIO()
+        call_command("seed_scale", resources=120, months=3, users_per_resource=2, stdout=cls.output)
+
+    def test_it_reports_progress_and_the_counts(self) -> None:
+        text = self.output.getvalue()
+        assert "[1/8]" in text and "Seeded 120 resources" in text
+
+    def test_it_writes_nothing_the_second_time(self) -> None:
+        before = (Resource.objects.count(), Order.objects.count(), ComponentUserUsage.objects.count())
+        again = StringIO()
+        call_command("seed_scale", resources=120, stdout=again)
+        assert "Already seeded: 120 resources" in again.getvalue()
+        assert (Resource.objects.count(), Order.objects.count(), ComponentUserUsage.objects.count()) == before
+
+    def test_it_makes_about_two_orders_per_resource_in_every_state_the_services_produce(self) -> None:
+        assert 200 <= Order.objects.count() <= 260
+        states = set(Order.objects.values_list("state", flat=True))
+        # pending-start-date: no service moves an order there yet.
+        assert states == {s.value for s in OrderState} - {OrderState.PENDING_START_DATE}
+
+    def test_it_leaves_each_order_and_resource_in_the_state_of_its_last_event(self) -> None:
+        for order in Order.objects.prefetch_related("events"):
+            events = sorted(order.events.all(), key=lambda e: (e.created, e.pk))
+            assert events[0].old_state == "" and events[0].reason == "created"
+            assert events[-1].new_state == order.state, order
+            for before, after in itertools.pairwise(events):
+                assert before.new_state == after.old_state, order
+        for resource in Resource.objects.prefetch_related("events"):
+            events = sorted(resource.events.all(), key=lambda e: (e.created, e.pk))
+            assert events[-1].new_state == resource.state, resource
+        assert OrderEvent.objects.count() > Order.objects.count()
+        assert ResourceEvent.objects.count() >= Resource.objects.count()
+
+    def test_it_gives_usage_only_to_resources_that_came_up_with_plan_periods(self) -> None:
+        never_up = Resource.objects.filter(backend_id="")
+        assert never_up.exists()
+        assert not ComponentUsage.objects.filter(resource__in=never_up).exists()
+        assert not ResourcePlanPeriod.objects.filter(resource__in=never_up).exists()
+        assert not ComponentUsage.objects.filter(plan_period__isnull=True).exists()
+        for usage in ComponentUsage.objects.select_related("plan_period")[:200]:
+            assert usage.billing_period == billing_period_of(usage.date)
+            assert usage.plan_period.start <= usage.date
+            assert usage.plan_period.resource_id == usage.resource_id
+
+    def test_it_splits_each_total_among_the_projects_users(self) -> None:
+        totals = ComponentUsage.objects.annotate(users=Sum("user_usages__usage"))
+        assert all(row.users == row.usage for row in totals)
+        assert ComponentUserUsage.objects.count() == 2 * ComponentUsage.objects.count()
+        revisions = UsageRevision.objects.count()
+        assert revisions == ComponentUsage.objects.count() + ComponentUserUsage.objects.count()
+        current = billing_period_of(timezone.now())
+        reporting = Resource.objects.filter(state=ResourceState.OK).exclude(current_usages={})
+        assert reporting.exists()
+        for resource in reporting[:30]:
+            month = ComponentUsage.objects.filter(resource=resource, billing_period=current).select_related(
+                "component"
+            )
+            assert resource.current_usages == {u.component.type: float(u.usage) for u in month}
+            assert all(isinstance(v, float) for v in resource.current_usages.values())
+        assert Decimal(0) < ComponentUsage.objects.aggregate(s=Sum("usage"))["s"]
+
+    def test_it_gives_the_provider_a_token_that_lists_its_orders(self) -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {scale_seed.provider_token(1)}")
+        response = client.get("/api/marketplace-orders/?state=pending-provider&page_size=50")
+        assert response.status_code == 200
+        provider = Resource.objects.filter(offering__customer__slug="scale-provider-1")
+        expected = Order.objects.filter(resource__in=provider, state=OrderState.PENDING_PROVIDER).count()
+        assert int(response["X-Result-Count"]) == expected > 0
+        resources = client.get("/api/marketplace-provider-resources/?page_size=50")
+        assert int(resources["X-Result-Count"]) == provider.count()
