@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install chromium lint typecheck pytest lock clean
+.PHONY: run test install chromium lint typecheck pytest lock clean bench
 
 install: $(VENV)/.installed
 
@@ -42,6 +42,11 @@ pytest: install chromium
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# Not part of `make test`: seeds efp_bench on 127.0.0.1:5432 once (efp seed-scale), serves it with gunicorn,
+# loads it with locust and writes bench/results/latest.{md,json}. BENCH_DURATION=10 BENCH_RUNS=1 by default.
+bench: install
+	$(BIN)/python bench/run.py
 
 lock:
 	$(BIN)/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras \

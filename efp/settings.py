@@ -81,6 +81,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+if env_bool("EFP_COUNT_QUERIES", False):
+    # `make bench` counts the SQL statements of each request (X-Query-Count); never on in production.
+    MIDDLEWARE.insert(0, "efp.rest.query_count.QueryCountMiddleware")
+
 ROOT_URLCONF = "efp.urls"
 WSGI_APPLICATION = "efp.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"

@@ -783,6 +783,7 @@ def seed(
     rng = random.Random(random_seed)  # noqa: S311 - synthetic figures, not secrets
     progress = Progress(write)
     with transaction.atomic():
+        _skip_deferred_foreign_key_checks()
         catalogue = _catalogue()
         consumers = _consumers(max(users_per_resource, 2) + 1, now)
         progress(f"catalogue: {PROVIDERS} providers, {len(catalogue.offerings)} offerings, "
@@ -836,6 +837,19 @@ def seed(
     }
 
 
+def _skip_deferred_foreign_key_checks() -> None:
+    """Every key the seed writes comes from the rows it wrote just before (the SQLite run of the tests
+    checks them at commit). On PostgreSQL, re-checking millions of them one by one at commit takes longer
+    than writing them, so a superuser skips the check for this transaction; anyone else just waits."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        row = cursor.fetchone()
+        if row and row[0]:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+
+
 def _write_resources(plots: list[Plot]) -> None:
     def rows() -> Iterator[tuple[Any, ...]]:
         for p in plots:
@@ -866,3 +880,127 @@ def _set_current_usages(current: dict[int, dict[str, float]]) -> None:
 
 def provider_token(index: int = 1) -> str:
     return get_or_create_token(user=User.objects.get(username=provider_username(index)))
+
+
+# --- a supply of orders for the provider to approve (make bench) -------------------------------------
+
+SUPPLY_OFFERING = "Scale bench supply"
+
+
+def supply_offering() -> Offering:
+    """A SLURM offering of the first provider whose only resources are the bench's supply."""
+    found = Offering.objects.filter(name=SUPPLY_OFFERING).first()
+    if found is not None:
+        return found
+    provider = Customer.objects.get(slug=FIRST_PROVIDER_SLUG)
+    offering = offering_services.create_offering(
+        customer=provider,
+        category=Category.objects.get(title="HPC"),
+        name=SUPPLY_OFFERING,
+        offering_type=OfferingType.SLURM,
+        backend_id="bench-supply",
+    )
+    offering_services.add_component(
+        offering=offering, component_type="cpu", name="CPU", billing_type=BT.USAGE
+    )
+    offering_services.create_plan(offering=offering, name="Standard", prices={"cpu": Decimal("0.02")})
+    return offering
+
+
+@transaction.atomic
+def pending_order_supply(count: int) -> list[str]:
+    """`count` creation orders waiting for the first provider, as create_order leaves them; their uuids."""
+    offering = supply_offering()
+    plan = offering.plans.get()
+    provider = Customer.objects.get(slug=FIRST_PROVIDER_SLUG)
+    owner_by_customer = dict(
+        CustomerRole.objects.filter(customer__slug__startswith="scale-university-", role=Role.CUSTOMER_OWNER)
+        .values_list("customer_id", "user_id")
+        .order_by("customer_id")
+    )
+    projects = list(
+        Project.objects.filter(customer_id__in=owner_by_customer, start_date__isnull=True).order_by("pk")
+    )
+    now = timezone.now()
+    resource_ids = allocate_ids(Resource, count)
+    order_ids = allocate_ids(Order, count)
+    project_of = [projects[i % len(projects)] for i in range(count)]
+    insert(
+        Resource,
+        ["id", "name", "slug", "project_id", "offering_id", "plan_id", "attributes", "created", "modified"],
+        (
+            (
+                rid,
+                f"bench-{rid}",
+                f"bench-{rid}",
+                p.pk,
+                offering.pk,
+                plan.pk,
+                {"name": f"bench-{rid}"},
+                now,
+                now,
+            )
+            for rid, p in zip(resource_ids, project_of, strict=True)
+        ),
+    )
+    insert(
+        ResourceEvent,
+        ["resource_id", "old_state", "new_state", "actor_id", "reason", "created"],
+        (
+            (rid, "", RS.CREATING, owner_by_customer[p.customer_id], "created", now)
+            for rid, p in zip(resource_ids, project_of, strict=True)
+        ),
+    )
+    rows: list[tuple[Any, ...]] = []
+    for oid, rid, p in zip(order_ids, resource_ids, project_of, strict=True):
+        owner = owner_by_customer[p.customer_id]
+        rows.append(
+            (
+                oid,
+                OrderType.CREATE,
+                OS.PENDING_PROVIDER,
+                offering.pk,
+                p.pk,
+                rid,
+                plan.pk,
+                None,
+                {"name": f"bench-{rid}"},
+                {},
+                Decimal(0),
+                None,
+                owner,
+                owner,
+                now,
+                None,
+                None,
+                "",
+                "",
+                None,
+                None,
+                now,
+                now,
+            )
+        )
+    insert(Order, ORDER_COLUMNS, rows)
+    events = []
+    for oid, p in zip(order_ids, project_of, strict=True):
+        owner = owner_by_customer[p.customer_id]
+        events.append((oid, "", OS.PENDING_CONSUMER, owner, "created", now))
+        events.append(
+            (oid, OS.PENDING_CONSUMER, OS.PENDING_PROVIDER, owner, "auto-approved for the consumer", now)
+        )
+    insert(OrderEvent, EVENT_COLUMNS, events)
+    assert provider.pk == offering.customer_id
+    return [
+        u.hex for u in Order.objects.filter(pk__in=order_ids).order_by("pk").values_list("uuid", flat=True)
+    ]
+
+
+@transaction.atomic
+def remove_order_supply() -> int:
+    """Deletes what `pending_order_supply` made (and what approving it changed), so runs stay comparable."""
+    offering = Offering.objects.filter(name=SUPPLY_OFFERING).first()
+    if offering is None:
+        return 0
+    deleted, _ = Resource.objects.filter(offering=offering).delete()
+    return deleted
