@@ -417,7 +417,7 @@ class Plot:
     created: datetime.datetime
     creation_state: str
     later: list[tuple[str, str]] = field(default_factory=list)  # (order type, state) of later orders
-    state: str = RS.CREATING
+    outcome: str = RS.CREATING  # the state the resource is left in
     up_at: datetime.datetime | None = None  # when it came up (creation order done)
     ended_at: datetime.datetime | None = None  # when it was terminated
     later_at: list[datetime.datetime] = field(default_factory=list)  # when each was decided
@@ -487,7 +487,7 @@ def _plots(
         )
         if state == OS.DONE:
             plot.up_at = created + datetime.timedelta(hours=rng.randint(1, 48))
-            plot.state = RS.OK
+            plot.outcome = RS.OK
             if rng.random() < EARLIER_UPDATE_SHARE:
                 plot.later.append((OrderType.UPDATE, OS.DONE))
             if up_count < len(LATER_ORDERS):
@@ -497,7 +497,7 @@ def _plots(
             up_count += 1
             plot.later.append((order_type, _possible(offering, state)))
         elif state in (OS.ERRED, OS.REJECTED, OS.CANCELED):
-            plot.state = RS.TERMINATED
+            plot.outcome = RS.TERMINATED
         plots.append(plot)
     return plots
 
@@ -586,11 +586,11 @@ def _add_later_order(
         done_at,
     )
     if state == OS.EXECUTING:
-        plot.state = RS.UPDATING if order_type == OrderType.UPDATE else RS.TERMINATING
+        plot.outcome = RS.UPDATING if order_type == OrderType.UPDATE else RS.TERMINATING
     elif state == OS.ERRED and order_type == OrderType.UPDATE:
-        plot.state = RS.ERRED
+        plot.outcome = RS.ERRED
     elif state == OS.DONE and order_type == OrderType.TERMINATE:
-        plot.state, plot.ended_at = RS.TERMINATED, done_at
+        plot.outcome, plot.ended_at = RS.TERMINATED, done_at
     elif state == OS.DONE:
         plot.limit = new_limit
 
@@ -657,7 +657,7 @@ def _resource_events(
             continue
         yield plot.resource_id, RS.CREATING, RS.OK, provider_id, "created", plot.up_at
         for number, ((order_type, state), at) in enumerate(zip(plot.later, plot.later_at, strict=True)):
-            final = plot.state if number == len(plot.later) - 1 else RS.OK
+            final = plot.outcome if number == len(plot.later) - 1 else RS.OK
             yield from _later_resource_events(plot.resource_id, order_type, state, final, provider_id, at)
 
 
@@ -856,7 +856,7 @@ def _write_resources(plots: list[Plot]) -> None:
             name = f"scale-{p.resource_id}"
             backend = name if p.up_at is not None else ""  # the site agent set it when it created the account
             yield (
-                p.resource_id, name, name, p.state, p.project.pk, p.offering.pk, p.plan_id, {"name": name},
+                p.resource_id, name, name, p.outcome, p.project.pk, p.offering.pk, p.plan_id, {"name": name},
                 {"storage": p.limit}, backend, Decimal(p.limit) * p.storage_price, p.created,
                 p.ended_at or p.up_at or p.created,
             )  # fmt: skip

@@ -18,7 +18,7 @@ from efp.marketplace.models import (
     ServiceProvider,
 )
 from efp.marketplace.states import OrderState, ResourceState
-from efp.structure.models import CustomerRole, ProjectRole
+from efp.structure.models import CustomerRole, Project, ProjectRole
 from efp.structure.roles import Permission
 from efp.structure.selectors import projects_with_permission
 
@@ -44,16 +44,21 @@ def _my_offering_ids(user: Any) -> QuerySet[Any]:
 
 
 def provider_q(user: Any, offering: str = "offering") -> Q:
-    """Rows whose offering belongs to an organisation where the user holds a role, or that they manage."""
-    return Q(**{f"{offering}__customer_id__in": _my_customer_ids(user)}) | Q(
-        **{f"{offering}_id__in": _my_offering_ids(user)}
+    """Rows whose offering belongs to an organisation where the user holds a role, or that they manage.
+
+    One `offering_id IN (my offerings)` test on the row itself: the database answers it from the row (or
+    an index on the offering) without joining the offering and its organisation first.
+    """
+    mine = Offering.objects.filter(
+        Q(customer_id__in=_my_customer_ids(user)) | Q(pk__in=_my_offering_ids(user))
     )
+    return Q(**{f"{offering}_id__in": mine.values("pk")})
 
 
 def consumer_q(user: Any, project_prefix: str) -> Q:
-    return Q(**{f"{project_prefix}_id__in": _my_project_ids(user)}) | Q(
-        **{f"{project_prefix}__customer_id__in": _my_customer_ids(user)}
-    )
+    """Rows of projects where the user holds a role, or of their organisations' projects."""
+    mine = Project.objects.filter(Q(pk__in=_my_project_ids(user)) | Q(customer_id__in=_my_customer_ids(user)))
+    return Q(**{f"{project_prefix}_id__in": mine.values("pk")})
 
 
 def visible_orders(user: Any) -> QuerySet[Order]:
@@ -129,12 +134,24 @@ def usage_visible_resources(user: Any) -> QuerySet[Resource]:
 
 
 def visible_component_usages(user: Any) -> QuerySet[ComponentUsage]:
-    return ComponentUsage.objects.filter(resource__in=usage_visible_resources(user).values("pk"))
+    """Usage of the resources in `usage_visible_resources`, tested on each usage row's own resource."""
+    if _anonymous(user):
+        return ComponentUsage.objects.none()
+    if _sees_all(user):
+        return ComponentUsage.objects.all()
+    return ComponentUsage.objects.filter(
+        provider_q(user, "resource__offering") | consumer_q(user, "resource__project")
+    )
 
 
 def visible_component_user_usages(user: Any) -> QuerySet[ComponentUserUsage]:
+    if _anonymous(user):
+        return ComponentUserUsage.objects.none()
+    if _sees_all(user):
+        return ComponentUserUsage.objects.all()
     return ComponentUserUsage.objects.filter(
-        component_usage__resource__in=usage_visible_resources(user).values("pk")
+        provider_q(user, "component_usage__resource__offering")
+        | consumer_q(user, "component_usage__resource__project")
     )
 
 
@@ -218,7 +235,7 @@ def orders_with_details(qs: QuerySet[Order]) -> QuerySet[Order]:
     return qs.select_related(
         "offering__customer__service_provider",
         "offering__category",
-        "plan__offering",
+        "plan",
         "old_plan",
         "project__customer",
         "resource",

@@ -193,7 +193,11 @@ class ResourceSerializer(OfferingPlanFieldsSerializer):
         return None
 
     def get_offering_components(self, obj: Resource) -> Any:
-        return OfferingComponentSerializer(self._components(obj), many=True).data
+        # Rendered once per offering and page: the rows of a page share a handful of offerings.
+        rendered = self.__dict__.setdefault("_offering_components", {})
+        if obj.offering_id not in rendered:
+            rendered[obj.offering_id] = OfferingComponentSerializer(self._components(obj), many=True).data
+        return rendered[obj.offering_id]
 
     def get_backend_metadata(self, obj: Resource) -> dict[str, Any]:
         return dict(obj.backend_metadata or {})
@@ -291,7 +295,7 @@ def resource_queryset(qs: QuerySet[Resource]) -> QuerySet[Resource]:
         qs.select_related(
             "offering__customer__service_provider",
             "offering__category",
-            "plan__offering",
+            "plan",
             "project__customer",
             "project__end_date_requested_by",
             "end_date_requested_by",
@@ -439,8 +443,10 @@ class ResourceFilter(django_filters.FilterSet):
     category_uuid = MultipleUUIDFilter(field_name="offering__category__uuid")
     plan_uuid = MultipleUUIDFilter(field_name="plan__uuid")
     service_manager_uuid = django_filters.UUIDFilter(method="filter_service_manager")
-    state = django_filters.MultipleChoiceFilter(choices=ResourceState.choices)
-    order_state = django_filters.MultipleChoiceFilter(choices=OrderState.choices, method="filter_order_state")
+    state = django_filters.MultipleChoiceFilter(choices=ResourceState.choices, distinct=False)
+    order_state = django_filters.MultipleChoiceFilter(
+        choices=OrderState.choices, method="filter_order_state", distinct=False
+    )
     backend_id = django_filters.CharFilter(field_name="backend_id")
     name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
     name_exact = django_filters.CharFilter(field_name="name")

@@ -56,7 +56,11 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["created", "pk"]
-        indexes = [models.Index(fields=["state", "offering"])]
+        indexes = [
+            models.Index(fields=["state", "offering"]),
+            # Lists filtered by state, in list order: a page reads its rows, not every order since the first.
+            models.Index(fields=["state", "created", "id"], name="order_state_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} order {self.uuid.hex} ({self.state})"

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from efp.accounts.models import User
@@ -248,20 +248,31 @@ def _plan_period_for(resource: Resource, date: datetime.datetime) -> ResourcePla
     return None
 
 
+def _month_rows(
+    resource: Resource, component: OfferingComponent, period: datetime.date
+) -> list[ComponentUsage]:
+    """Every record of the component for the month, whatever its plan period (one query)."""
+    return list(
+        ComponentUsage.objects.filter(resource=resource, component=component, billing_period=period).order_by(
+            "plan_period_id", "pk"
+        )
+    )
+
+
 def _find_usage(
     resource: Resource,
     component: OfferingComponent,
     period: datetime.date,
     plan_period: ResourcePlanPeriod | None,
+    month: list[ComponentUsage] | None = None,
 ) -> ComponentUsage | None:
-    """The month's record, consolidating a plan_period=null record with the plan period's one."""
-    rows = list(
-        ComponentUsage.objects.filter(resource=resource, component=component, billing_period=period)
-        .filter(
-            Q(plan_period=plan_period) | Q(plan_period__isnull=True) if plan_period else Q(plan_period=None)
-        )
-        .order_by("plan_period_id", "pk")
-    )
+    """The month's record, consolidating a plan_period=null record with the plan period's one.
+
+    `month` is `_month_rows(...)` when the caller has it already; consolidated duplicates leave it."""
+    if month is None:
+        month = _month_rows(resource, component, period)
+    wanted = {plan_period.pk, None} if plan_period is not None else {None}
+    rows = [row for row in month if row.plan_period_id in wanted]
     if not rows:
         return None
     keep = next((row for row in rows if row.plan_period_id is not None), rows[0])
@@ -271,6 +282,7 @@ def _find_usage(
         taken = set(keep.user_usages.values_list("username", flat=True))
         duplicate.user_usages.exclude(username__in=taken).update(component_usage=keep)
         duplicate.delete()
+        month.remove(duplicate)
     if plan_period is not None and keep.plan_period_id is None:
         keep.plan_period = plan_period
     return keep
@@ -349,19 +361,16 @@ def set_usage(
         if plan_period is None:
             plan_period = _plan_period_for(resource, date)
         written = [
-            _with_retry(
-                partial(
-                    _write_usage,
-                    resource=resource,
-                    component=component,
-                    plan_period=plan_period,
-                    period=period,
-                    item=item,
-                    date=date,
-                    user=user,
-                    source=source,
-                    user_agent=user_agent,
-                )
+            _write_usage(
+                resource=resource,
+                component=component,
+                plan_period=plan_period,
+                period=period,
+                item=item,
+                date=date,
+                user=user,
+                source=source,
+                user_agent=user_agent,
             )
             for item, component in zip(usages, components, strict=True)
         ]
@@ -384,35 +393,44 @@ def _write_usage(
     source: str,
     user_agent: str,
 ) -> ComponentUsage:
+    """Overwrites the month's record, or creates it (in a savepoint, retried once on a uniqueness race)."""
     actor = user if getattr(user, "is_authenticated", False) else None
     amount = item.amount.quantize(Decimal("0.01"))
+    month = _month_rows(resource, component, period)
+    usage = _find_usage(resource, component, period, plan_period, month)
     # A recurring flag belongs to one record of the month only.
-    ComponentUsage.objects.filter(resource=resource, component=component, billing_period=period).update(
-        recurring=False
-    )
-    usage = _find_usage(resource, component, period, plan_period)
-    old: Decimal | None = None
-    now = timezone.now()
+    others = [row.pk for row in month if row.recurring and (usage is None or row.pk != usage.pk)]
+    if others:
+        ComponentUsage.objects.filter(pk__in=others).update(recurring=False)
+    created = False
     if usage is None:
-        usage = ComponentUsage.objects.create(
-            resource=resource,
-            component=component,
-            plan_period=plan_period,
-            usage=amount,
-            date=date,
-            billing_period=period,
-            recurring=item.recurring,
-            description=item.description or "",
-            modified_by=actor,
-        )
-    else:
+        try:
+            with transaction.atomic():
+                usage = ComponentUsage.objects.create(
+                    resource=resource,
+                    component=component,
+                    plan_period=plan_period,
+                    usage=amount,
+                    date=date,
+                    billing_period=period,
+                    recurring=item.recurring,
+                    description=item.description or "",
+                    modified_by=actor,
+                )
+            created = True
+        except IntegrityError:  # created meanwhile by a concurrent report: overwrite that one
+            usage = _find_usage(resource, component, period, plan_period)
+            if usage is None:
+                raise
+    old: Decimal | None = None
+    if not created:
         old = usage.usage
         usage.usage = amount
         usage.date = date
         usage.description = item.description or ""
         usage.recurring = item.recurring
         usage.modified_by = actor
-        usage.modified = now
+        usage.modified = timezone.now()
         usage.save(
             update_fields=[
                 "usage",
@@ -512,34 +530,66 @@ def _user_usage_target(
     )
 
 
-def _write_user_usage(
-    *, parent: ComponentUsage, item: UserUsageItem, user: Any, source: str, user_agent: str
-) -> ComponentUserUsage:
-    amount = item.usage.quantize(Decimal("0.01"))
-    row = ComponentUserUsage.objects.filter(component_usage=parent, username=item.username).first()
-    old: Decimal | None = None
-    if row is None:
-        row = ComponentUserUsage.objects.create(
-            component_usage=parent, username=item.username, user=item.user, usage=amount
+def _write_user_usages(
+    *, writes: list[tuple[ComponentUsage, UserUsageItem]], user: Any, source: str, user_agent: str
+) -> list[ComponentUserUsage]:
+    """Upserts the items in order, a handful of statements for the whole call: existing rows are read in
+    one query, new ones inserted in one, changed ones updated in one, and a revision per value written
+    (an unchanged value writes nothing)."""
+    keys = {(parent.pk, item.username) for parent, item in writes}
+    existing: dict[tuple[int, str], ComponentUserUsage] = {}
+    parent_ids = {parent_id for parent_id, _ in keys}
+    names = {name for _, name in keys}
+    for row in ComponentUserUsage.objects.filter(component_usage_id__in=parent_ids, username__in=names):
+        existing[(row.component_usage_id, row.username)] = row
+    now = timezone.now()
+    new: dict[tuple[int, str], ComponentUserUsage] = {}
+    changed: dict[int, ComponentUserUsage] = {}
+    revisions: list[UsageRevision] = []
+    rows: list[ComponentUserUsage] = []
+    actor = user if getattr(user, "is_authenticated", False) else None
+    for parent, item in writes:
+        amount = item.usage.quantize(Decimal("0.01"))
+        key = (parent.pk, item.username)
+        found = existing.get(key) or new.get(key)
+        old: Decimal | None = None
+        if found is None:
+            row = ComponentUserUsage(
+                component_usage=parent, username=item.username, user=item.user, usage=amount, created=now
+            )
+            new[key] = row
+        elif found.usage == amount:
+            rows.append(
+                found
+            )  # the same value again (the site agent re-reports every cycle): nothing to write
+            continue
+        else:
+            # Waldur updates only the value of an existing row; its user link stays.
+            row = found
+            old = row.usage
+            row.usage = amount
+            row.modified = now
+            if row.pk is not None:
+                changed[row.pk] = row
+        revisions.append(
+            UsageRevision(
+                component_usage=parent,
+                username=item.username,
+                old_value=old,
+                new_value=amount,
+                actor=actor,
+                source=source,
+                user_agent=(user_agent or "")[:255],
+                created=now,
+            )
         )
-    elif row.usage == amount:
-        return row  # the same value again (the site agent re-reports every cycle): nothing to write
-    else:
-        # Waldur updates only the value of an existing row; its user link stays.
-        old = row.usage
-        row.usage = amount
-        row.modified = timezone.now()
-        row.save(update_fields=["usage", "modified"])
-    _revision(
-        component_usage=parent,
-        old=old,
-        new=amount,
-        user=user,
-        source=source,
-        user_agent=user_agent,
-        username=item.username,
-    )
-    return row
+        rows.append(row)
+    if new:
+        ComponentUserUsage.objects.bulk_create(list(new.values()))
+    if changed:
+        ComponentUserUsage.objects.bulk_update(list(changed.values()), ["usage", "modified"])
+    UsageRevision.objects.bulk_create(revisions)
+    return rows
 
 
 def _sync_totals(
@@ -640,23 +690,15 @@ def _set_user_usages(
         if any(errors):
             raise InvalidInput({field: errors} if field else errors[0])
         parents: dict[int, tuple[ComponentUsage, Decimal]] = {}
-        rows = []
+        writes = []
         for item, target in zip(items, targets, strict=True):
             parent = _user_usage_target(
                 user=user, resource=resource, component_usage=component_usage, target=target
             )
             parents.setdefault(parent.pk, (parent, parent.usage))
-            rows.append(
-                _with_retry(
-                    partial(
-                        _write_user_usage,
-                        parent=parent,
-                        item=item,
-                        user=user,
-                        source=source,
-                        user_agent=user_agent,
-                    )
-                )
-            )
+            writes.append((parent, item))
+        rows = _with_retry(
+            partial(_write_user_usages, writes=writes, user=user, source=source, user_agent=user_agent)
+        )
         _sync_totals(parents, user=user, source=source, user_agent=user_agent)
     return rows
