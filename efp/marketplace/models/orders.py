@@ -4,10 +4,11 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from efp.marketplace.models.offerings import Offering, OfferingType, Plan
-from efp.marketplace.states import PENDING_ORDER_STATES, OrderState, OrderType
+from efp.marketplace.states import ACTIVE_ORDER_STATES, PENDING_ORDER_STATES, OrderState, OrderType
 from efp.structure.models import Project
 
 
@@ -60,6 +61,12 @@ class Order(models.Model):
             models.Index(fields=["state", "offering"]),
             # Lists filtered by state, in list order: a page reads its rows, not every order since the first.
             models.Index(fields=["state", "created", "id"], name="order_state_created"),
+            # "Has this resource an order in progress?" for a page of resources (can_terminate).
+            models.Index(
+                fields=["resource"],
+                condition=Q(state__in=sorted(ACTIVE_ORDER_STATES)),
+                name="order_active_by_resource",
+            ),
         ]
 
     def __str__(self) -> str:
