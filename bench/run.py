@@ -383,6 +383,48 @@ def main() -> None:
     print(markdown(report))
 
 
+LISTS = (
+    "orders_pending_50", "orders_pending_300", "orders_agent_poll", "resources_50", "resources_50_fields",
+    "component_usages", "user_usages_50",
+)  # fmt: skip
+
+
+def targets(report: dict[str, Any]) -> list[str]:
+    """Issue 7's targets, each marked as met or not by this run."""
+    results = report["results"]
+    found = []
+    lists = {name: results[name] for name in LISTS if name in results}
+    queries = [
+        c["api"]["queries_max"] for cells in lists.values() for c in cells.values() if c["api"]["requests"]
+    ]
+    worst = max(queries, default=0)
+    found.append(
+        f"{'met' if worst <= 6 else 'NOT met'}: at most 6 queries per list request (worst {worst:g})"
+    )
+    for name, cells in lists.items():
+        cell = cells.get("1")
+        if not cell or "floor" not in cell:
+            continue
+        if not cell["api"]["requests"]:
+            found.append(f"NOT met: {name}: no request finished within the run")
+            continue
+        ratio = cell["api"]["p50"] / cell["floor"]["p50"] if cell["floor"]["p50"] else float("inf")
+        found.append(
+            f"{'met' if ratio <= 3 else 'NOT met'}: {name} p50 at 1 client {ratio:.2f}x the floor (<= 3)"
+        )
+    set_usage = results.get("set_usage", {}).get("8")
+    if set_usage:
+        api = set_usage["api"]
+        ok = api["rps"] >= 300 and api["errors"] == 0
+        found.append(
+            f"{'met' if ok else 'NOT met'}: set_usage at 8 clients {api['rps']:.0f} req/s (>= 300), "
+            f"{api['errors']} errors"
+        )
+    peak = max(report["worker_rss_peak_mb"].values(), default=0)
+    found.append(f"{'met' if peak < 250 else 'NOT met'}: peak worker RSS {peak:.0f} MB (< 250)")
+    return found
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = [
         "# make bench: latest results",
@@ -401,6 +443,11 @@ def markdown(report: dict[str, Any]) -> str:
     for name, by_clients in report["results"].items():
         for clients, cell in by_clients.items():
             api, floor = cell["api"], cell.get("floor")
+            if not api["requests"]:
+                lines.append(
+                    f"| {name} | {clients} | no request finished within the run |  |  |  |  |  |  |  |  |"
+                )
+                continue
             ratio = f"{api['p50'] / floor['p50']:.2f}" if floor and floor["p50"] else ""
             q = "" if api["queries"] is None else f"{api['queries']:g} ({api['queries_max']:g})"
             lines.append(
@@ -408,6 +455,7 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{api['p99']:.1f} | {q} | {api['errors']} | "
                 + (f"{floor['rps']:.1f} | {floor['p50']:.1f} | {ratio} |" if floor else " |  |  |")
             )
+    lines += ["", "## Targets", ""] + [f"- {line}" for line in targets(report)]
     return "\n".join(lines) + "\n"
 
 

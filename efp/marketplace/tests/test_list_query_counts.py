@@ -3,12 +3,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import connection
+from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.test import APIClient
 
-from efp.marketplace.models import OfferingComponent
+from efp.marketplace import scale_seed
+from efp.marketplace.models import Offering, OfferingComponent, Resource
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import usage as usage_services
-from efp.marketplace.services.usage import UsageItem, UserUsageItem
+from efp.marketplace.services.usage import UsageItem, UserUsageItem, billing_period_of
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_resource
 
@@ -76,3 +80,64 @@ class ListQueryCountTests(MarketplaceTestCase):
         by_name = {item["name"]: item["limit_usage"] for item in items}
         assert by_name["r1"] == {"storage": 1.0, "quota": 2.0}
         assert by_name["r0"] == {"storage": 1.0}
+
+
+class BenchListQueryCountTests(TestCase):
+    """Every list `make bench` measures, with its filters, on a small scale seed: page 10 and page 300 run
+    the same queries, at most 6."""
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        scale_seed.seed(resources=200, months=3, users_per_resource=3, write=lambda line: None)
+        scale_seed.pending_order_supply(20)
+        cls.token = scale_seed.provider_token(1)
+        offering = Offering.objects.get(name=scale_seed.SUPPLY_OFFERING)
+        resource = (
+            Resource.objects.filter(offering__customer__slug=scale_seed.FIRST_PROVIDER_SLUG, state="OK")
+            .exclude(current_usages={})
+            .order_by("pk")
+            .first()
+        )
+        assert resource is not None
+        period = billing_period_of(timezone.now()).isoformat()
+        sparse = "&".join(f"field={name}" for name in ("uuid", "name", "state", "limits", "offering_uuid"))
+        cls.lists = {
+            "orders": "/api/marketplace-orders/?state=pending-provider",
+            "agent poll": "/api/marketplace-orders/?state=pending-provider&state=executing"
+            f"&offering_uuid={offering.uuid.hex}",
+            "provider resources": "/api/marketplace-provider-resources/?o=name",
+            "provider resources, sparse": f"/api/marketplace-provider-resources/?{sparse}",
+            "component usages": f"/api/marketplace-component-usages/?resource_uuid={resource.uuid.hex}"
+            f"&billing_period={period}",
+            "user usages": f"/api/marketplace-component-user-usages/?resource_uuid={resource.uuid.hex}",
+            "all usages": "/api/marketplace-component-usages/",
+            "all user usages": "/api/marketplace-component-user-usages/",
+        }
+
+    def count(self, url: str) -> tuple[int, int]:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {self.token}")
+        client.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200, (url, response.content[:200])
+        return len(queries), len(response.json())
+
+    def test_it_runs_at_most_six_queries_whatever_the_page_size(self) -> None:
+        for name, url in self.lists.items():
+            small, small_rows = self.count(f"{url}&page_size=10" if "?" in url else f"{url}?page_size=10")
+            large, large_rows = self.count(f"{url}&page_size=300" if "?" in url else f"{url}?page_size=300")
+            if name != "component usages":  # two per month: never a full page
+                assert small_rows == 10 < large_rows, (name, small_rows, large_rows)
+            assert small == large <= 6, (name, small, large)
+
+    def test_it_retrieves_a_resource_in_at_most_six_queries(self) -> None:
+        resource = Resource.objects.filter(offering__customer__slug=scale_seed.FIRST_PROVIDER_SLUG).first()
+        assert resource is not None
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {self.token}")
+        url = f"/api/marketplace-provider-resources/{resource.uuid.hex}/"
+        client.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        assert len(queries) <= 6
