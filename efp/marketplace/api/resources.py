@@ -268,8 +268,19 @@ class ResourceDetailSerializer(ResourceSerializer):
         fields = (*ResourceSerializer.Meta.fields, "order_in_progress", "creation_order")
         read_only_fields: tuple[str, ...] = fields
 
-    def _order(self, qs: QuerySet[Order]) -> dict[str, Any] | None:
-        order = selectors.orders_with_details(qs).first()
+    def _orders(self, obj: Resource) -> list[Order]:
+        """The resource's orders in progress and its creation order(s), oldest first, in one query."""
+        cache = self.__dict__.setdefault("_orders_by_resource", {})
+        if obj.pk not in cache:
+            wanted = Q(state__in=list(ACTIVE_ORDER_STATES)) | Q(type=OrderType.CREATE)
+            cache[obj.pk] = list(
+                selectors.orders_with_details(Order.objects.filter(wanted, resource=obj)).order_by(
+                    "created", "pk"
+                )
+            )
+        return cache[obj.pk]
+
+    def _render(self, order: Order | None) -> dict[str, Any] | None:
         if order is None:
             return None
         nested = OrderDetailsSerializer(order, context=self.context)
@@ -277,16 +288,12 @@ class ResourceDetailSerializer(ResourceSerializer):
         return nested.data
 
     def get_order_in_progress(self, obj: Resource) -> dict[str, Any] | None:
-        return self._order(
-            Order.objects.filter(resource=obj, state__in=list(ACTIVE_ORDER_STATES)).order_by(
-                "-created", "-pk"
-            )
-        )
+        active = [order for order in self._orders(obj) if order.state in ACTIVE_ORDER_STATES]
+        return self._render(active[-1] if active else None)  # the newest
 
     def get_creation_order(self, obj: Resource) -> dict[str, Any] | None:
-        return self._order(
-            Order.objects.filter(resource=obj, type=OrderType.CREATE).order_by("created", "pk")
-        )
+        created = [order for order in self._orders(obj) if order.type == OrderType.CREATE]
+        return self._render(created[0] if created else None)  # the oldest
 
 
 def resource_queryset(qs: QuerySet[Resource]) -> QuerySet[Resource]:
