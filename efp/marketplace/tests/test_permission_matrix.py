@@ -1,0 +1,373 @@
+"""The API permission matrix: every endpoint and action, for every persona, → the status it must answer.
+
+Read a row against the contract: §2.1 (roles and permissions), §2.2 (visibility), §1.6 (the order of
+checks: 401 unauthenticated, 404 not visible, 403 visible but not allowed, then 400/409, then 2xx). The
+personas and objects are described in matrix_world.py; columns follow MATRIX_PERSONAS.
+
+Each cell runs in its own savepoint, rolled back afterwards, so every cell sees the world as built. A route
+of the URL conf (each HTTP method of each viewset action) without a row fails
+`test_it_has_a_row_for_every_route`: a new endpoint cannot go unchecked. `LISTS` checks which rows each
+persona's lists show: the outsider's are empty, and neither provider sees the other's rows.
+HEAD is served by the GET handler (DRF maps it; the route test checks that) and is run for the list rows,
+where it answers the count. OPTIONS (DRF metadata) is left out.
+"""
+# ruff: noqa: E501  (the tables read best one row a line)
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
+
+from django.urls import resolve
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from efp.accounts.services import get_or_create_token
+from efp.marketplace.tests.matrix_world import MATRIX_PERSONAS, MatrixWorld, Row, fill, routes
+
+ORD = "/api/marketplace-orders"
+PUB = "/api/marketplace-public-offerings"
+PROV = "/api/marketplace-provider-offerings"
+RES = "/api/marketplace-resources"
+PRES = "/api/marketplace-provider-resources"
+CU = "/api/marketplace-component-usages"
+CUU = "/api/marketplace-component-user-usages"
+
+ORDER_BODY = {
+    "project": "{project_url}",
+    "offering": "{offering_url}",
+    "plan": "{plan_url}",
+    "attributes": {"name": "new-alloc"},
+    "limits": {"storage": 5},
+}
+OFFERING_BODY = {
+    "name": "Offering N",
+    "customer": "{provider_p_url}",
+    "category": "{category_url}",
+    "type": "Marketplace.Basic",
+}
+COMPONENT_BODY = {"type": "ram", "name": "RAM", "billing_type": "usage", "measured_unit": "GB-hours"}
+USAGE_BODY = {"resource": "{resource}", "usages": [{"type": "cpu", "amount": "7.50"}]}
+
+# fmt: off
+# The orders: order_pc is pending the consumer (bob asked), order_pp and order_basic are pending the provider,
+# order_ex is executing, order_err erred (its resource has a backend id, so it may be retried).
+API: list[Row] = [
+    #    method    path                                              anon out mem pm padm cown om pown other staff
+    Row("GET",    f"{ORD}/",                                          "401 200 200 200 200 200 200 200 200 200"),
+    Row("POST",   f"{ORD}/",                                          "401 400 201 201 201 201 400 400 400 201", ORDER_BODY,
+        note="the project is looked up among the visible ones: who cannot see it gets 400 on `project`"),
+    Row("GET",    f"{ORD}/{{order_pp}}/",                             "401 404 200 200 200 200 200 200 404 200"),
+    Row("PUT",    f"{ORD}/{{order_pp}}/",                             "401 404 405 405 405 405 405 405 404 405", {}),
+    Row("PATCH",  f"{ORD}/{{order_pp}}/",                             "401 404 405 405 405 405 405 405 404 405", {}),
+    Row("DELETE", f"{ORD}/{{order_pp}}/",                             "401 404 403 204 204 204 403 403 404 204"),
+    Row("POST",   f"{ORD}/{{order_pc}}/approve_by_consumer/",         "401 404 403 403 403 200 403 403 404 200"),
+    Row("POST",   f"{ORD}/{{order_pc}}/reject_by_consumer/",          "401 404 200 403 403 200 403 403 404 200",
+        note="bob created the order, and its creator may withdraw it"),
+    Row("POST",   f"{ORD}/{{order_pp}}/approve_by_provider/",         "401 404 403 403 403 403 200 200 404 200"),
+    Row("POST",   f"{ORD}/{{order_pp}}/reject_by_provider/",          "401 404 403 403 403 403 200 200 404 200"),
+    Row("POST",   f"{ORD}/{{order_basic}}/cancel/",                   "401 404 403 202 202 202 403 403 404 202"),
+    Row("POST",   f"{ORD}/{{order_pp}}/set_state_executing/",         "401 404 403 403 403 403 200 200 404 200"),
+    Row("POST",   f"{ORD}/{{order_ex}}/set_state_done/",              "401 404 403 403 403 403 200 200 404 200"),
+    Row("POST",   f"{ORD}/{{order_ex}}/set_state_erred/",             "401 404 403 403 403 403 200 200 404 200"),
+    Row("POST",   f"{ORD}/{{order_err}}/retry/",                      "401 404 403 403 403 403 200 200 404 200"),
+    Row("POST",   f"{ORD}/{{order_ex}}/set_backend_id/",              "401 404 403 403 403 403 200 200 404 200",
+        {"backend_id": "job-1"}),
+    Row("POST",   f"{ORD}/{{order_pp}}/unlink/",                      "401 404 403 403 403 403 403 403 404 204"),
+    Row("GET",    f"{ORD}/{{order_pp}}/offering/",                    "401 404 200 200 200 200 200 200 404 200"),
+
+    Row("GET",    f"{PUB}/",                                        "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    f"{PUB}/{{offering}}/",                           "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    f"{PUB}/{{offering}}/plans/{{plan}}/",            "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    f"{PROV}/",                                       "401 200 200 200 200 200 200 200 200 200"),
+    Row("POST",   f"{PROV}/",                                       "401 403 403 403 403 403 403 403 403 201", OFFERING_BODY),
+    Row("GET",    f"{PROV}/{{offering}}/",                          "401 404 404 404 404 404 200 200 404 200"),
+    Row("POST",   f"{PROV}/{{offering}}/create_offering_component/", "401 404 404 404 404 404 403 403 404 201",
+        COMPONENT_BODY),
+    Row("GET",    "/api/marketplace-plans/",                        "401 200 200 200 200 200 200 200 200 200"),
+    Row("POST",   "/api/marketplace-plans/",                        "401 403 403 403 403 403 403 403 403 201",
+        {"offering": "{offering_url}", "name": "Gold"}),
+    Row("GET",    "/api/marketplace-plans/{plan}/",                 "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    "/api/marketplace-categories/",                   "401 200 200 200 200 200 200 200 200 200"),
+    Row("POST",   "/api/marketplace-categories/",                   "401 403 403 403 403 403 403 403 403 201",
+        {"title": "Storage"}),
+    Row("GET",    "/api/marketplace-categories/{category}/",        "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    "/api/marketplace-service-providers/",            "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    "/api/marketplace-service-providers/{service_provider}/",
+                                                                    "401 200 200 200 200 200 200 200 200 200"),
+
+    # Consumer resources: the project's side only (§2.2); the provider gets 404 here.
+    Row("GET",    f"{RES}/",                                        "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    f"{RES}/{{resource}}/",                           "401 404 200 200 200 200 404 404 404 200"),
+    Row("POST",   f"{RES}/{{resource}}/terminate/",                 "401 404 403 200 200 200 404 404 404 200", {}),
+    Row("POST",   f"{RES}/{{resource}}/update_limits/",             "401 404 403 200 200 200 404 404 404 200",
+        {"limits": {"storage": 20}}),
+    Row("POST",   f"{RES}/{{resource}}/switch_plan/",               "401 404 403 200 200 200 404 404 404 200",
+        {"plan": "{premium_url}"}),
+    Row("GET",    f"{RES}/{{resource}}/plan_periods/",              "401 404 200 200 200 200 404 404 404 200"),
+    Row("GET",    f"{RES}/{{resource}}/team/",                      "401 404 200 200 200 200 404 404 404 200"),
+    Row("GET",    f"{RES}/{{resource}}/details/",                   "401 404 404 404 404 404 404 404 404 404",
+        note="no resource has a backend scope here: 404 once visible"),
+
+    # Provider resources: the offering's organisation and offering managers only (§2.2).
+    Row("GET",    f"{PRES}/",                                       "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    f"{PRES}/{{resource}}/",                          "401 404 404 404 404 404 200 200 404 200"),
+    Row("POST",   f"{PRES}/{{resource}}/terminate/",                "401 404 404 404 404 404 403 200 404 200", {}),
+    Row("POST",   f"{PRES}/{{resource}}/set_backend_id/",           "401 404 404 404 404 404 200 200 404 200",
+        {"backend_id": "acc-1"}),
+    Row("POST",   f"{PRES}/{{resource}}/set_limits/",               "401 404 404 404 404 404 200 200 404 200",
+        {"limits": {"storage": 30}}),
+    Row("POST",   f"{PRES}/{{resource}}/set_backend_metadata/",     "401 404 404 404 404 404 200 200 404 200",
+        {"backend_metadata": {"runtime_state": "RUNNING"}}),
+    Row("POST",   f"{PRES}/{{resource}}/submit_report/",            "401 404 404 404 404 404 200 200 404 200",
+        {"report": [{"header": "Q1", "body": "fine"}]},
+        note="oscar holds CUSTOMER.MANAGER on provider P through his offering role"),
+    Row("POST",   f"{PRES}/{{resource}}/set_end_date_by_provider/", "401 404 404 404 404 404 200 200 404 200",
+        {"end_date": "2099-01-01"}),
+    Row("POST",   f"{PRES}/{{resource}}/set_as_erred/",             "401 404 404 404 404 404 200 200 404 200", {}),
+    Row("POST",   f"{PRES}/{{resource_erred}}/set_as_ok/",          "401 404 404 404 404 404 200 200 404 200"),
+    Row("POST",   f"{PRES}/{{resource_erred}}/set_state_ok/",       "401 404 404 404 404 404 200 200 404 200"),
+    Row("POST",   f"{PRES}/{{resource}}/refresh_last_sync/",        "401 404 404 404 404 404 200 200 404 200"),
+    Row("POST",   f"{PRES}/{{resource}}/unlink/",                   "401 404 404 404 404 404 403 403 404 204"),
+    Row("GET",    f"{PRES}/{{resource}}/plan_periods/",             "401 404 404 404 404 404 200 200 404 200"),
+    Row("GET",    f"{PRES}/{{resource}}/team/",                     "401 404 404 404 404 404 200 200 404 200"),
+    Row("GET",    f"{PRES}/{{resource}}/details/",                  "401 404 404 404 404 404 404 404 404 404"),
+
+    # Usage: visible to both sides (§2.2); written by the provider's owner and offering managers (§2.1).
+    Row("GET",    f"{CU}/",                                         "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    f"{CU}/{{usage}}/",                               "401 404 200 200 200 200 200 200 404 200"),
+    Row("POST",   f"{CU}/set_usage/",                               "401 400 403 403 403 403 201 201 400 201", USAGE_BODY,
+        note="the body is validated first (§1.6): a resource one cannot see is a 400 on `resource`"),
+    Row("POST",   f"{CU}/{{usage}}/set_user_usage/",                "401 404 403 403 403 403 201 201 404 201",
+        {"username": "bob", "usage": "2.00"}),
+    Row("POST",   f"{CU}/{{usage}}/set_user_usages/",               "401 404 403 403 403 403 201 201 404 201",
+        {"usages": [{"username": "bob", "usage": "2.00"}, {"username": "erin", "usage": "1.00"}]}),
+    Row("GET",    f"{CUU}/",                                        "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    f"{CUU}/{{user_usage}}/",                         "401 404 200 200 200 200 200 200 404 200"),
+
+    # Structure and accounts.
+    Row("GET",    "/api/customers/",                                "401 200 200 200 200 200 200 200 200 200"),
+    Row("POST",   "/api/customers/",                                "401 403 403 403 403 403 403 403 403 201",
+        {"name": "Organisation N"}),
+    Row("GET",    "/api/customers/{org_a}/",                        "401 404 200 200 200 200 404 404 404 200"),
+    Row("GET",    "/api/customers/{provider_p}/",                   "401 404 404 404 404 404 200 200 404 200"),
+    Row("GET",    "/api/projects/",                                 "401 200 200 200 200 200 200 200 200 200"),
+    Row("POST",   "/api/projects/",                                 "401 403 403 403 403 403 403 403 403 201",
+        {"name": "Project N", "customer": "{org_a_url}"}),
+    Row("GET",    "/api/projects/{project_a1}/",                    "401 404 200 200 200 200 404 404 404 200"),
+    Row("GET",    "/api/users/",                                    "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    "/api/users/{user_mem}/",                              "401 404 200 404 404 404 404 404 404 200",
+        note="users see themselves only; staff see everyone"),
+    Row("GET",    "/api/users/me/",                                 "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    "/api/version/",                                  "200 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    "/api/schema/",                                   "200 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    "/api/docs/",                                     "200 200 200 200 200 200 200 200 200 200"),
+    Row("POST",   "/api-auth/password/",                            "200 200 200 200 200 200 200 200 200 200",
+        {"username": "dave", "password": "dave"}, note="open by design: the credentials are the check"),
+]
+# fmt: on
+
+# Which rows each persona's list shows (labels of `MatrixWorld.labels`). P = provider P's side (offerings O
+# and B), Q = provider Q's side (offering Q); consumer organisation A buys from both.
+ORDERS_O = {"order_pc", "order_pp", "order_ex", "order_err", "order_resource"}
+ORDERS_P = {*ORDERS_O, "order_basic"}
+ORDERS_Q = {"order_resource_q"}
+RESOURCES_O = {"resource", "resource_pc", "resource_pp", "resource_ex", "resource_erred"}
+RESOURCES_P = {*RESOURCES_O, "resource_basic"}
+RESOURCES_Q = {"resource_q"}
+USAGES_P, USAGES_Q = {"usage"}, {"usage_q"}
+USER_USAGES_P, USER_USAGES_Q = {"user_usage"}, {"user_usage_q"}
+SHARED_OFFERINGS = {"offering", "basic", "offering_q"}
+EVERY_OFFERING = {*SHARED_OFFERINGS, "private_q"}
+SHARED_PLANS = {"plan Offering O/Standard", "plan Offering O/Premium", "plan Offering B/Standard"}
+SHARED_PLANS |= {"plan Offering Q/Standard"}
+EVERY_PLAN = {*SHARED_PLANS, "plan Offering Q-private/Standard"}
+
+CONSUMERS = ("mem", "pm", "padm", "cown")
+LISTS: dict[str, dict[str, set[str]]] = {
+    f"{ORD}/": {
+        "out": set(),
+        **dict.fromkeys(CONSUMERS, ORDERS_P | ORDERS_Q),
+        "om": ORDERS_P,  # oscar's offering role makes him a service manager of provider P
+        "pown": ORDERS_P,
+        "other": ORDERS_Q,
+        "staff": ORDERS_P | ORDERS_Q,
+    },
+    f"{RES}/": {
+        "out": set(),
+        **dict.fromkeys(CONSUMERS, RESOURCES_P | RESOURCES_Q),
+        "om": set(),
+        "pown": set(),
+        "other": set(),
+        "staff": RESOURCES_P | RESOURCES_Q,
+    },
+    f"{PRES}/": {
+        "out": set(),
+        **{key: set() for key in CONSUMERS},
+        "om": RESOURCES_P,
+        "pown": RESOURCES_P,
+        "other": RESOURCES_Q,
+        "staff": RESOURCES_P | RESOURCES_Q,
+    },
+    f"{CU}/": {
+        "out": set(),
+        **dict.fromkeys(CONSUMERS, USAGES_P | USAGES_Q),
+        "om": USAGES_P,
+        "pown": USAGES_P,
+        "other": USAGES_Q,
+        "staff": USAGES_P | USAGES_Q,
+    },
+    f"{CUU}/": {
+        "out": set(),
+        **dict.fromkeys(CONSUMERS, USER_USAGES_P | USER_USAGES_Q),
+        "om": USER_USAGES_P,
+        "pown": USER_USAGES_P,
+        "other": USER_USAGES_Q,
+        "staff": USER_USAGES_P | USER_USAGES_Q,
+    },
+    f"{PROV}/": {
+        "out": set(),
+        **{key: set() for key in CONSUMERS},
+        "om": {"offering", "basic"},
+        "pown": {"offering", "basic"},
+        "other": {"offering_q", "private_q"},
+        "staff": EVERY_OFFERING,
+    },
+    # The catalogue shows every signed-in user the shared, active offerings and their plans; a private
+    # offering only to its own organisation (and staff).
+    f"{PUB}/": {
+        **dict.fromkeys(MATRIX_PERSONAS[1:], SHARED_OFFERINGS),
+        "other": EVERY_OFFERING,
+        "staff": EVERY_OFFERING,
+    },
+    "/api/marketplace-plans/": {
+        **dict.fromkeys(MATRIX_PERSONAS[1:], SHARED_PLANS),
+        "other": EVERY_PLAN,
+        "staff": EVERY_PLAN,
+    },
+    "/api/customers/": {
+        "out": set(),
+        **{key: {"org_a"} for key in CONSUMERS},
+        "om": {"provider_p"},
+        "pown": {"provider_p"},
+        "other": {"provider_q"},
+        "staff": {"org_a", "provider_p", "provider_q"},
+    },
+    "/api/projects/": {
+        "out": set(),
+        **{key: {"project_a1"} for key in CONSUMERS},
+        "om": set(),
+        "pown": set(),
+        "other": set(),
+        "staff": {"project_a1"},
+    },
+    "/api/users/": {
+        **{persona: {f"user_{persona}"} for persona in MATRIX_PERSONAS[1:]},
+        "staff": {f"user_{persona}" for persona in MATRIX_PERSONAS[1:]},
+    },
+}
+# fmt: on
+
+
+@contextmanager
+def schema_generated_once() -> Iterator[None]:
+    """/api/schema/ is one document for everybody; generating it takes a second, so the cells share one."""
+    cache: dict[str, Any] = {}
+    original = SchemaGenerator.get_schema
+
+    def get_schema(self: SchemaGenerator, request: Any = None, public: bool = False) -> Any:
+        if "schema" not in cache:
+            cache["schema"] = original(self, request=request, public=public)
+        return cache["schema"]
+
+    with mock.patch.object(SchemaGenerator, "get_schema", get_schema):
+        yield
+
+
+def api_routes() -> set[tuple[str, str]]:
+    """(view name, method) of every API route: the REST router's and the token and schema endpoints."""
+    return {(name, method) for name, method in routes() if not name.startswith("web:")}
+
+
+def route_of(row: Row) -> tuple[str, str]:
+    path = re.sub(r"\{\w+\}", "0" * 32, row.path)
+    return resolve(path).view_name, row.method
+
+
+# HEAD of a list answers the count only (X-Result-Count), through its own branch of the list view.
+HEAD_ROWS = [
+    Row("HEAD", row.path, row.codes)
+    for row in API
+    if row.method == "GET" and route_of(row)[0].endswith("-list")
+]
+
+
+class PermissionMatrixTests(MatrixWorld):
+    @classmethod
+    def setUpTestData(cls) -> None:
+        super().setUpTestData()
+        cls.tokens = {key: get_or_create_token(user=user) for key, user in cls.personas.items() if user}
+
+    def setUp(self) -> None:
+        # One client per persona: a client loads the middleware on its first request, and WhiteNoise's
+        # scan of the static files made that the larger part of each cell's time.
+        self.clients = {persona: APIClient() for persona in MATRIX_PERSONAS}
+        for persona, token in self.tokens.items():
+            self.clients[persona].credentials(HTTP_AUTHORIZATION=f"Token {token}")
+
+    def client_of(self, persona: str) -> APIClient:
+        return self.clients[persona]
+
+    def call(self, persona: str, row: Row) -> Any:
+        path = fill(row.path, self.names)
+        body = fill(row.body, self.names) if row.body is not None else None
+        request = getattr(self.client_of(persona), row.method.lower())
+        if body is None:
+            return request(path)
+        return request(path, body, format="json")
+
+    def test_it_answers_every_cell_as_the_table_says(self) -> None:
+        with schema_generated_once():
+            cells, wrong = self.run_cells(API + HEAD_ROWS, self.call)
+        assert cells == len(MATRIX_PERSONAS) * (len(API) + len(HEAD_ROWS))
+        assert not wrong, f"{len(wrong)} of {cells} cells differ:\n" + "\n".join(wrong)
+
+    def test_it_has_a_row_for_every_route(self) -> None:
+        covered = {route_of(row) for row in API}
+        missing = sorted(api_routes() - covered)
+        stale = sorted(covered - api_routes())
+        assert not missing, "routes without a row in the permission matrix (add them to API):\n" + "\n".join(
+            f"{method} {name}" for name, method in missing
+        )
+        assert not stale, f"rows for routes that do not exist: {stale}"
+
+    def test_it_shows_each_persona_only_its_own_rows(self) -> None:
+        wrong = []
+        for path, expected_by_persona in LISTS.items():
+            assert set(expected_by_persona) == set(MATRIX_PERSONAS[1:]), path
+            for persona, expected in expected_by_persona.items():
+                response = self.client_of(persona).get(path, {"page_size": 200})
+                assert response.status_code == 200, (path, persona, response.status_code)
+                seen = {self.labels.get(item["uuid"], f"unknown {item['uuid']}") for item in response.json()}
+                if seen != expected:
+                    wrong.append(
+                        f"GET {path} as {persona}: leaked {sorted(seen - expected)}, "
+                        f"missing {sorted(expected - seen)}"
+                    )
+        assert not wrong, "\n".join(wrong)
+
+    def test_it_gives_the_outsider_empty_lists(self) -> None:
+        """Every list but the public catalogue's is empty for dave (and the users list shows only him)."""
+        public = {"marketplace-public-offering-list", "marketplace-plan-list", "marketplace-category-list"}
+        public |= {"marketplace-service-provider-list", "user-list"}
+        lists = sorted(name for name, method in api_routes() if name.endswith("-list") and method == "GET")
+        assert lists
+        for name in lists:
+            if name in public:
+                continue
+            path = next(fill(row.path, self.names) for row in API if route_of(row) == (name, "GET"))
+            response = self.client_of("out").get(path)
+            assert (response.status_code, response.json()) == (200, []), (name, response.status_code)
