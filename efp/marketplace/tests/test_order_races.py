@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import threading
-import unittest
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from django.db import connection
-from django.test import TransactionTestCase
+from django.test import LiveServerTestCase, TransactionTestCase
 from rest_framework.test import APIClient
 
+from efp.accounts.models import User
 from efp.accounts.services import get_or_create_token
 from efp.marketplace.exceptions import StateConflict
-from efp.marketplace.models import Order, OrderEvent, Resource, ResourceEvent
+from efp.marketplace.models import OfferingType, Order, OrderEvent, Resource, ResourceEvent
+from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services.offerings import grant_offering_manager
+from efp.marketplace.states import ACTIVE_ORDER_STATES
 from efp.marketplace.tests.base import MarketplaceTestCase
-from efp.marketplace.tests.factories import make_customer, make_offering, make_order, make_project, make_user
+from efp.marketplace.tests.factories import (
+    make_customer,
+    make_offering,
+    make_order,
+    make_project,
+    make_resource,
+    make_user,
+)
+from efp.marketplace.tests.races import ROUNDS, WideBacklogServerThread, needs_postgresql, poster, race
+from efp.structure.roles import Role
+from efp.structure.services import grant_project_role
 
 
 class StaleApprovalTests(MarketplaceTestCase):
@@ -72,15 +84,11 @@ class StaleApprovalTests(MarketplaceTestCase):
         assert ResourceEvent.objects.count() == events
 
 
-@unittest.skipUnless(
-    connection.vendor == "postgresql",
-    "SQLite serialises all writers behind one database lock, so two threads cannot truly race there; "
-    "the stale-object tests above cover the compare-and-swap on every database.",
-)
+@needs_postgresql  # the stale-object tests above cover the compare-and-swap on every database
 class ThreadedApprovalRaceTests(TransactionTestCase):
     """On PostgreSQL: two threads, two connections, released together by a barrier."""
 
-    ROUNDS = 5
+    ROUNDS = ROUNDS
 
     def setUp(self) -> None:
         self.alice, self.carol, self.oscar = make_user("alice"), make_user("carol"), make_user("oscar")
@@ -168,3 +176,119 @@ class ThreadedApprovalRaceTests(TransactionTestCase):
                 state__in=["done", "rejected", "canceled", "erred"]
             )
             assert active.count() == 1
+
+
+@needs_postgresql
+class OrderRacesOverHttpTests(LiveServerTestCase):
+    """Every decision on one order sent at once by different people: one wins, the others get 409."""
+
+    server_thread_class = WideBacklogServerThread
+
+    def setUp(self) -> None:
+        self.staff = make_user("staff", is_staff=True)
+        self.alice, self.bob, self.erin, self.frank, self.carol = (
+            make_user(name) for name in ("alice", "bob", "erin", "frank", "carol")
+        )
+        org_a = make_customer("Organisation A", owner=self.alice)
+        self.project = make_project(org_a, "Project A1", members=[self.bob], admins=[self.erin])
+        grant_project_role(project=self.project, user=self.frank, role=Role.PROJECT_MANAGER)
+        provider = make_customer("Provider P", owner=self.carol)
+        self.offering = make_offering(provider, name="Offering O")
+        self.basic = make_offering(provider, name="Offering B", offering_type=OfferingType.BASIC)
+        self.premium = offering_services.create_plan(offering=self.offering, name="Premium", prices={})
+        self.token = {user.username: get_or_create_token(user=user) for user in User.objects.all()}
+
+    def post(self, user: User, path: str, body: dict[str, Any] | None = None) -> Callable[[Any], int]:
+        return poster(f"{self.live_server_url}{path}", self.token[user.username], body)
+
+    def decided_once(self, order: Order, decided_from: str) -> None:
+        leaving = OrderEvent.objects.filter(order=order, old_state=decided_from)
+        assert leaving.count() == 1, list(leaving.values_list("old_state", "new_state"))
+
+    def test_it_lets_one_of_approve_reject_and_cancel_win_on_the_provider_side(self) -> None:
+        outcome = {"approve_by_provider": "done", "reject_by_provider": "rejected", "cancel": "canceled"}
+        winners = set()
+        for round_ in range(ROUNDS):
+            order = make_order(self.alice, self.project, self.basic, name=f"p{round_}")
+            assert order.state == "pending-provider"
+            path = f"/api/marketplace-orders/{order.uuid.hex}/"
+            codes = race(
+                [
+                    self.post(self.carol, f"{path}approve_by_provider/"),
+                    self.post(self.staff, f"{path}reject_by_provider/", {"provider_rejection_comment": "no"}),
+                    self.post(self.alice, f"{path}cancel/"),
+                ]
+            )
+            won = [action for action, code in zip(outcome, codes, strict=True) if code in (200, 202)]
+            assert len(won) == 1 and sorted(codes).count(409) == 2, (round_, codes)
+            winners.add(won[0])
+            order.refresh_from_db()
+            assert order.state == outcome[won[0]], (round_, won, order.state)
+            self.decided_once(order, "pending-provider")
+            resource = Resource.objects.get(pk=order.resource_id)
+            assert resource.state == ("OK" if won[0] == "approve_by_provider" else "Terminated")
+        print(f"provider-side decision race: {ROUNDS} rounds, winners seen: {sorted(winners)}")
+
+    def test_it_lets_one_consumer_decision_win(self) -> None:
+        """Approve and reject exclude each other; a cancel may also succeed, but only after the approval
+        (pending-provider orders may be canceled), never beside a rejection."""
+        serial_outcomes = {
+            ("approve_by_consumer",): ["pending-provider"],
+            ("reject_by_consumer",): ["rejected"],
+            ("cancel",): ["canceled"],
+            ("approve_by_consumer", "cancel"): ["pending-provider", "canceled"],
+        }
+        for round_ in range(ROUNDS):
+            order = make_order(self.bob, self.project, self.basic, name=f"c{round_}")
+            assert order.state == "pending-consumer"
+            path = f"/api/marketplace-orders/{order.uuid.hex}/"
+            actions = ("approve_by_consumer", "reject_by_consumer", "cancel")
+            codes = race(
+                [
+                    self.post(self.alice, f"{path}approve_by_consumer/"),
+                    self.post(self.bob, f"{path}reject_by_consumer/"),
+                    self.post(self.erin, f"{path}cancel/"),
+                ]
+            )
+            won = tuple(action for action, code in zip(actions, codes, strict=True) if code in (200, 202))
+            assert won in serial_outcomes, (round_, codes)
+            assert codes.count(409) == 3 - len(won), (round_, codes)
+            self.decided_once(order, "pending-consumer")
+            path_taken = list(
+                OrderEvent.objects.filter(order=order)
+                .exclude(old_state="")
+                .order_by("pk")
+                .values_list("new_state", flat=True)
+            )
+            assert path_taken == serial_outcomes[won], (round_, won, path_taken)
+
+    def test_it_lets_one_of_many_equal_approvals_win(self) -> None:
+        for round_ in range(ROUNDS):
+            order = make_order(self.alice, self.project, self.offering, name=f"a{round_}")
+            path = f"/api/marketplace-orders/{order.uuid.hex}/approve_by_provider/"
+            codes = race([self.post(user, path) for user in (self.carol, self.staff) * 4])
+            assert sorted(codes) == [200] + [409] * 7, (round_, codes)
+            order.refresh_from_db()
+            assert order.state == "executing"
+            self.decided_once(order, "pending-provider")
+
+    def test_it_creates_one_active_order_for_a_resource_whatever_is_asked_at_once(self) -> None:
+        for round_ in range(ROUNDS):
+            resource = make_resource(self.alice, self.carol, self.project, self.offering, name=f"r{round_}")
+            orders_before = Order.objects.filter(resource=resource).count()
+            path = f"/api/marketplace-resources/{resource.uuid.hex}/"
+            plan_url = f"{self.live_server_url}/api/marketplace-plans/{self.premium.uuid.hex}/"
+            codes = race(
+                [
+                    self.post(self.alice, f"{path}terminate/"),
+                    self.post(self.erin, f"{path}update_limits/", {"limits": {"storage": 20}}),
+                    self.post(self.frank, f"{path}switch_plan/", {"plan": plan_url}),
+                    self.post(self.alice, f"{path}update_limits/", {"limits": {"storage": 30}}),
+                    self.post(self.erin, f"{path}terminate/"),
+                ]
+            )
+            assert codes.count(200) == 1, (round_, codes)
+            assert all(code in (200, 400, 409) for code in codes), (round_, codes)
+            active = Order.objects.filter(resource=resource, state__in=list(ACTIVE_ORDER_STATES))
+            assert active.count() == 1, (round_, codes)
+            assert Order.objects.filter(resource=resource).count() == orders_before + 1
