@@ -8,6 +8,8 @@ Ten personas, one column each:
     pm     frank, manager of project A1                 other  quinn, owner of provider Q (sells Q, and a
     padm   erin, admin of project A1                    staff  staff          private offering Q-private)
 
+rita is a second owner of organisation A (no column): the team actions remove her.
+
 Project A1 buys from both providers. Orders on offering O: order_pc is pending the consumer (bob asked),
 order_pp pending the provider, order_ex executing, order_err erred (its resource has a backend id, so it
 may be retried); order_basic is pending the provider on the Basic offering B. `resource` (on O) and
@@ -32,8 +34,9 @@ from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_customer, make_offering, make_order, make_resource, make_user
+from efp.structure.models import CustomerRole, ProjectRole
 from efp.structure.roles import Role
-from efp.structure.services import grant_project_role
+from efp.structure.services import grant_customer_role, grant_project_role
 
 MATRIX_PERSONAS = ("anon", "out", "mem", "pm", "padm", "cown", "om", "pown", "other", "staff")
 
@@ -121,6 +124,8 @@ class MatrixWorld(MarketplaceTestCase):
         super().setUpTestData()
         cls.frank = make_user("frank")
         grant_project_role(project=cls.project_a1, user=cls.frank, role=Role.PROJECT_MANAGER)
+        cls.rita = make_user("rita")  # a second owner of organisation A, whom the team actions remove
+        grant_customer_role(customer=cls.org_a, user=cls.rita, role=Role.CUSTOMER_OWNER)
         cls.quinn = make_user("quinn")
         cls.provider_q = make_customer("Provider Q", owner=cls.quinn)
         cls.offering_q = make_offering(cls.provider_q, name="Offering Q")
@@ -213,6 +218,9 @@ class MatrixWorld(MarketplaceTestCase):
             "usage_q": ComponentUsage.objects.get(resource=cls.resource_q),
             "user_usage": ComponentUserUsage.objects.get(component_usage__resource=cls.resource),
             "user_usage_q": ComponentUserUsage.objects.get(component_usage__resource=cls.resource_q),
+            "user_rita": cls.rita,
+            "grant_rita": CustomerRole.objects.get(user=cls.rita),
+            "grant_bob": ProjectRole.objects.get(user=cls.bob),
         }
         for plan in Plan.objects.select_related("offering"):
             objects[f"plan {plan.offering.name}/{plan.name}"] = plan

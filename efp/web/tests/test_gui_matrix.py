@@ -22,6 +22,11 @@ PRES = "/provider/resources/{resource}"
 ORDER = "/provider/orders/{order_pp}"
 REPORT_BODY = {"month": "{month}", "amount_cpu": "3"}
 BULK_BODY = {"action": "approve", "order": ["{order_pp}"], "confirm": "1"}
+ORDER_FORM_BODY = {"project": "{project_a1}", "plan": "{plan}", "name": "gui-alloc", "limit_storage": "5"}
+MY_ORDER = "/my/orders"
+MY_RES = "/my/resources/{resource}"
+ORG = "/organisations/{org_a}"
+PROJ = "/projects/{project_a1}"
 
 # fmt: off
 GUI: list[Row] = [
@@ -54,6 +59,51 @@ GUI: list[Row] = [
     Row("POST", f"{ORDER}/approve/",           "302 403 403 403 403 403 302 302 404 302"),
     Row("GET",  f"{ORDER}/reject/",            "302 403 403 403 403 403 200 200 404 200"),
     Row("POST", f"{ORDER}/reject/",            "302 403 403 403 403 403 302 302 404 302", {"comment": "No capacity."}),
+
+    # The consumer's workspace: orders and resources of one's projects and organisations only.
+    Row("GET",  "/marketplace/",                           "302 200 200 200 200 200 200 200 200 200"),
+    Row("GET",  "/marketplace/offerings/{offering}/",      "302 200 200 200 200 200 200 200 200 200"),
+    Row("GET",  "/marketplace/offerings/{private_q}/",     "302 404 404 404 404 404 404 404 200 200",
+        note="a private offering shows only to its own organisation"),
+    Row("GET",  "/marketplace/offerings/{offering}/order/", "302 200 200 200 200 200 200 200 200 200"),
+    Row("POST", "/marketplace/offerings/{offering}/order/", "302 400 302 302 302 302 400 400 400 302", ORDER_FORM_BODY,
+        note="the project must be one where the user may order: others get the form back with an error"),
+    Row("GET",  f"{MY_ORDER}/",                            "302 200 200 200 200 200 200 200 200 200"),
+    Row("GET",  f"{MY_ORDER}/{{order_pc}}/",               "302 404 200 200 200 200 404 404 404 200"),
+    Row("GET",  f"{MY_ORDER}/{{order_pc}}/approve/",       "302 404 200 200 200 200 404 404 404 200"),
+    Row("POST", f"{MY_ORDER}/{{order_pc}}/approve/",       "302 404 403 403 403 302 404 404 404 302"),
+    Row("GET",  f"{MY_ORDER}/{{order_pc}}/reject/",        "302 404 200 200 200 200 404 404 404 200"),
+    Row("POST", f"{MY_ORDER}/{{order_pc}}/reject/",        "302 404 302 403 403 302 404 404 404 302", {"comment": "Not needed."},
+        note="bob asked for the order, so he may withdraw it"),
+    Row("GET",  f"{MY_ORDER}/{{order_basic}}/cancel/",     "302 404 200 200 200 200 404 404 404 200"),
+    Row("POST", f"{MY_ORDER}/{{order_basic}}/cancel/",     "302 404 403 302 302 302 404 404 404 302"),
+    Row("GET",  f"{MY_ORDER}/{{order_pp}}/delete/",        "302 404 200 200 200 200 404 404 404 200"),
+    Row("POST", f"{MY_ORDER}/{{order_pp}}/delete/",        "302 404 403 302 302 302 404 404 404 302"),
+    Row("GET",  "/my/resources/",                          "302 200 200 200 200 200 200 200 200 200"),
+    Row("GET",  f"{MY_RES}/usage/",                        "302 404 200 200 200 200 404 404 404 200"),
+    Row("GET",  f"{MY_RES}/usage.csv",                     "302 404 200 200 200 200 404 404 404 200"),
+    Row("GET",  f"{MY_RES}/limits/",                       "302 404 200 200 200 200 404 404 404 200"),
+    Row("POST", f"{MY_RES}/limits/",                       "302 404 403 302 302 302 404 404 404 302", {"limit_storage": "20", "confirm": "1"}),
+    Row("GET",  f"{MY_RES}/terminate/",                    "302 404 200 200 200 200 404 404 404 200"),
+    Row("POST", f"{MY_RES}/terminate/",                    "302 404 403 302 302 302 404 404 404 302"),
+
+    # Organisations, projects and teams.
+    Row("GET",  "/organisations/",                         "302 200 200 200 200 200 200 200 200 200"),
+    Row("GET",  f"{ORG}/",                                 "302 404 200 200 200 200 404 404 404 200"),
+    Row("GET",  f"{ORG}/projects/new/",                    "302 404 403 403 403 200 404 404 404 200"),
+    Row("POST", f"{ORG}/projects/new/",                    "302 404 403 403 403 302 404 404 404 302", {"name": "GUI project"}),
+    Row("POST", f"{ORG}/team/add/",                        "302 404 403 403 403 302 404 404 404 302", {"username": "dave", "role": "CUSTOMER.OWNER"}),
+    Row("GET",  f"{ORG}/team/{{grant_rita}}/remove/",      "302 404 200 200 200 200 404 404 404 200",
+        note="the confirmation shows what anyone on the team may see; the POST is checked"),
+    Row("POST", f"{ORG}/team/{{grant_rita}}/remove/",      "302 404 403 403 403 302 404 404 404 302"),
+    Row("GET",  f"{PROJ}/",                                "302 404 200 200 200 200 404 404 404 200"),
+    Row("GET",  f"{PROJ}/edit/",                           "302 404 403 403 403 200 404 404 404 200"),
+    Row("POST", f"{PROJ}/edit/",                           "302 404 403 403 403 302 404 404 404 302", {"name": "A1 renamed"}),
+    Row("GET",  f"{PROJ}/delete/",                         "302 404 403 403 403 200 404 404 404 200"),
+    Row("POST", f"{PROJ}/delete/",                         "302 404 403 403 403 302 404 404 404 302"),
+    Row("POST", f"{PROJ}/team/add/",                       "302 404 403 403 302 302 404 404 404 302", {"username": "dave", "role": "PROJECT.MEMBER"}),
+    Row("GET",  f"{PROJ}/team/{{grant_bob}}/remove/",      "302 404 200 200 200 200 404 404 404 200"),
+    Row("POST", f"{PROJ}/team/{{grant_bob}}/remove/",      "302 404 403 403 302 302 404 404 404 302"),
 ]
 # fmt: on
 
