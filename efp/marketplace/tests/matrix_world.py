@@ -8,7 +8,9 @@ Ten personas, one column each:
     pm     frank, manager of project A1                 other  quinn, owner of provider Q (sells Q, and a
     padm   erin, admin of project A1                    staff  staff          private offering Q-private)
 
-rita is a second owner of organisation A (no column): the team actions remove her.
+rita is a second owner of organisation A (no column): the team actions remove her. Each provider runs a
+site agent (identity agent-o / agent-q with a service and a processor); bob has an offering user on O,
+erin one on Q.
 
 Project A1 buys from both providers. Orders on offering O: order_pc is pending the consumer (bob asked),
 order_pp pending the provider, order_ex executing, order_err erred (its resource has a backend id, so it
@@ -28,10 +30,22 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.authtoken.models import Token
 
 from efp.accounts.models import User
-from efp.marketplace.models import ComponentUsage, ComponentUserUsage, Order, Plan, Resource
+from efp.marketplace.models import (
+    AgentIdentity,
+    AgentProcessor,
+    AgentService,
+    ComponentUsage,
+    ComponentUserUsage,
+    OfferingUser,
+    Order,
+    Plan,
+    Resource,
+)
+from efp.marketplace.services import agents as agent_services
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import usage as usage_services
+from efp.marketplace.services.offering_users import create_offering_user
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_customer, make_offering, make_order, make_resource, make_user
 from efp.structure.models import CustomerRole, ProjectRole
@@ -160,6 +174,21 @@ class MatrixWorld(MarketplaceTestCase):
                 component_usage=ComponentUsage.objects.get(resource=resource),
                 items=[usage_services.UserUsageItem("bob", Decimal(3))],
             )
+        for offering, owner, name in (
+            (cls.offering, carol, "agent-o"),
+            (cls.offering_q, cls.quinn, "agent-q"),
+        ):
+            identity = agent_services.create_agent_identity(
+                user=owner, data=agent_services.IdentityData(offering=offering, name=name)
+            )
+            service, _ = agent_services.register_agent_service(
+                identity=identity, user=owner, name=f"{name}-svc", mode="order_process"
+            )
+            agent_services.register_agent_processor(
+                service=service, user=owner, name=f"{name}-proc", backend_type="slurm"
+            )
+        create_offering_user(actor=carol, offering=cls.offering, user=cls.bob, username="bob_o")
+        create_offering_user(actor=cls.quinn, offering=cls.offering_q, user=cls.erin, username="erin_q")
         cls.personas = {
             "anon": None,
             "out": cls.dave,
@@ -186,6 +215,8 @@ class MatrixWorld(MarketplaceTestCase):
             plan=standard.uuid.hex,
             category=cls.offering.category.uuid.hex,
             service_provider=cls.provider_p.service_provider.uuid.hex,
+            user_out_url=f"http://testserver/api/users/{cls.dave.uuid.hex}/",
+            provider_offering_url=f"http://testserver/api/marketplace-provider-offerings/{cls.offering.uuid.hex}/",
         )
 
     @classmethod
@@ -219,6 +250,12 @@ class MatrixWorld(MarketplaceTestCase):
             "user_usage": ComponentUserUsage.objects.get(component_usage__resource=cls.resource),
             "user_usage_q": ComponentUserUsage.objects.get(component_usage__resource=cls.resource_q),
             "user_rita": cls.rita,
+            "agent_o": AgentIdentity.objects.get(name="agent-o"),
+            "agent_q": AgentIdentity.objects.get(name="agent-q"),
+            "agent_service_o": AgentService.objects.get(name="agent-o-svc"),
+            "agent_processor_o": AgentProcessor.objects.get(name="agent-o-proc"),
+            "offering_user_bob": OfferingUser.objects.get(username="bob_o"),
+            "offering_user_erin": OfferingUser.objects.get(username="erin_q"),
             "grant_rita": CustomerRole.objects.get(user=cls.rita),
             "grant_bob": ProjectRole.objects.get(user=cls.bob),
         }

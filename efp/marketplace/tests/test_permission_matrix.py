@@ -35,6 +35,8 @@ RES = "/api/marketplace-resources"
 PRES = "/api/marketplace-provider-resources"
 CU = "/api/marketplace-component-usages"
 CUU = "/api/marketplace-component-user-usages"
+AGENT = "/api/marketplace-site-agent-identities"
+OU = "/api/marketplace-offering-users"
 
 ORDER_BODY = {
     "project": "{project_url}",
@@ -136,6 +138,37 @@ API: list[Row] = [
     Row("GET",    f"{PRES}/{{resource}}/team/",                     "401 404 404 404 404 404 200 200 404 200"),
     Row("GET",    f"{PRES}/{{resource}}/details/",                  "401 404 404 404 404 404 404 404 404 404"),
 
+    Row("POST",   f"{PRES}/{{resource}}/set_endpoints/",            "401 404 404 404 404 404 200 200 404 200",
+        {"endpoints": [{"name": "portal", "url": "https://portal.example.org"}]}),
+
+    # The site agent's own endpoints: the offering's provider side sees them; OFFERING.UPDATE writes (§2.1).
+    Row("GET",    f"{AGENT}/",                                      "401 200 200 200 200 200 200 200 200 200"),
+    Row("POST",   f"{AGENT}/",                                      "401 400 400 400 400 400 201 201 400 201",
+        {"offering": "{offering}", "name": "agent-o2"},
+        note="the offering is looked up among those the user manages: others get 400 on `offering`"),
+    Row("GET",    f"{AGENT}/{{agent_o}}/",                          "401 404 404 404 404 404 200 200 404 200"),
+    Row("PUT",    f"{AGENT}/{{agent_o}}/",                          "401 404 404 404 404 404 200 200 404 200",
+        {"offering": "{offering}", "name": "agent-o", "version": "1.0.7"}),
+    Row("PATCH",  f"{AGENT}/{{agent_o}}/",                          "401 405 405 405 405 405 405 405 405 405",
+        {"offering": "{offering}", "name": "agent-o", "version": "1.0.8"}, note="routed, but only PUT updates"),
+    Row("DELETE", f"{AGENT}/{{agent_o}}/",                          "401 404 404 404 404 404 204 204 404 204"),
+    Row("POST",   f"{AGENT}/{{agent_o}}/register_service/",         "401 404 404 404 404 404 201 201 404 201",
+        {"name": "agent-o-svc2", "mode": "membership_sync"}),
+    Row("GET",    "/api/marketplace-site-agent-services/",          "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    "/api/marketplace-site-agent-services/{agent_service_o}/",
+                                                                    "401 404 404 404 404 404 200 200 404 200"),
+    Row("POST",   "/api/marketplace-site-agent-services/{agent_service_o}/register_processor/",
+                                                                    "401 404 404 404 404 404 201 201 404 201",
+        {"name": "agent-o-proc2", "backend_type": "slurm"}),
+    Row("GET",    "/api/marketplace-site-agent-processors/",        "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    "/api/marketplace-site-agent-processors/{agent_processor_o}/",
+                                                                    "401 404 404 404 404 404 200 200 404 200"),
+    Row("GET",    f"{OU}/",                                         "401 200 200 200 200 200 200 200 200 200"),
+    Row("POST",   f"{OU}/",                                         "401 400 400 400 400 400 201 201 400 201",
+        {"user": "{user_out_url}", "offering": "{provider_offering_url}", "username": "dave_o"}),
+    Row("GET",    f"{OU}/{{offering_user_bob}}/",                   "401 404 200 404 404 404 200 200 404 200",
+        note="the provider side sees its offering users, and everyone sees their own"),
+
     # Usage: visible to both sides (§2.2); written by the provider's owner and offering managers (§2.1).
     Row("GET",    f"{CU}/",                                         "401 200 200 200 200 200 200 200 200 200"),
     Row("GET",    f"{CU}/{{usage}}/",                               "401 404 200 200 200 200 200 200 404 200"),
@@ -175,6 +208,12 @@ API: list[Row] = [
     Row("GET",    "/api/users/",                                    "401 200 200 200 200 200 200 200 200 200"),
     Row("GET",    "/api/users/{user_mem}/",                              "401 404 200 404 404 404 404 404 404 200",
         note="users see themselves only; staff see everyone"),
+    Row("POST",   "/api/users/",                                    "401 403 403 403 403 403 403 403 403 201",
+        {"username": "newcomer", "password": "newcomer"}),
+    Row("PUT",    "/api/users/{user_mem}/",                         "401 404 403 404 404 404 404 404 404 200",
+        {"username": "bob", "first_name": "Robert"}, note="staff only; bob sees himself but may not edit"),
+    Row("PATCH",  "/api/users/{user_mem}/",                         "401 404 403 404 404 404 404 404 404 200",
+        {"first_name": "Bobby"}),
     Row("GET",    "/api/users/me/",                                 "401 200 200 200 200 200 200 200 200 200"),
     Row("GET",    "/api/version/",                                  "200 200 200 200 200 200 200 200 200 200"),
     Row("GET",    "/api/schema/",                                   "200 200 200 200 200 200 200 200 200 200"),
@@ -241,6 +280,25 @@ LISTS: dict[str, dict[str, set[str]]] = {
         "pown": USER_USAGES_P,
         "other": USER_USAGES_Q,
         "staff": USER_USAGES_P | USER_USAGES_Q,
+    },
+    f"{AGENT}/": {
+        "out": set(),
+        **{key: set() for key in CONSUMERS},
+        "om": {"agent_o"},
+        "pown": {"agent_o"},
+        "other": {"agent_q"},
+        "staff": {"agent_o", "agent_q"},
+    },
+    f"{OU}/": {
+        "out": set(),
+        "mem": {"offering_user_bob"},
+        "pm": set(),
+        "padm": {"offering_user_erin"},
+        "cown": set(),
+        "om": {"offering_user_bob"},
+        "pown": {"offering_user_bob"},
+        "other": {"offering_user_erin"},
+        "staff": {"offering_user_bob", "offering_user_erin"},
     },
     f"{PROV}/": {
         "out": set(),
