@@ -79,10 +79,12 @@ API: list[Row] = [
     Row("POST",   f"{ORD}/{{order_ex}}/set_backend_id/",              "401 404 403 403 403 403 200 200 404 200",
         {"backend_id": "job-1"}),
     Row("POST",   f"{ORD}/{{order_pp}}/unlink/",                      "401 404 403 403 403 403 403 403 404 204"),
+    Row("GET",    f"{ORD}/{{order_pp}}/resource/",                  "401 404 200 200 200 200 200 200 404 200"),
     Row("GET",    f"{ORD}/{{order_pp}}/offering/",                    "401 404 200 200 200 200 200 200 404 200"),
 
     Row("GET",    f"{PUB}/",                                        "401 200 200 200 200 200 200 200 200 200"),
     Row("GET",    f"{PUB}/{{offering}}/",                           "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    f"{PUB}/{{offering}}/plans/",                     "401 200 200 200 200 200 200 200 200 200"),
     Row("GET",    f"{PUB}/{{offering}}/plans/{{plan}}/",            "401 200 200 200 200 200 200 200 200 200"),
     Row("GET",    f"{PROV}/",                                       "401 200 200 200 200 200 200 200 200 200"),
     Row("POST",   f"{PROV}/",                                       "401 403 403 403 403 403 403 403 403 201", OFFERING_BODY),
@@ -98,6 +100,9 @@ API: list[Row] = [
         {"title": "Storage"}),
     Row("GET",    "/api/marketplace-categories/{category}/",        "401 200 200 200 200 200 200 200 200 200"),
     Row("GET",    "/api/marketplace-service-providers/",            "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    "/api/marketplace-service-providers/{service_provider}/keys/",
+                                                                    "401 403 403 403 403 403 200 200 403 200",
+        note="the SSH keys of the provider's users: for those who work for the provider"),
     Row("GET",    "/api/marketplace-service-providers/{service_provider}/",
                                                                     "401 200 200 200 200 200 200 200 200 200"),
 
@@ -111,6 +116,7 @@ API: list[Row] = [
         {"plan": "{premium_url}"}),
     Row("GET",    f"{RES}/{{resource}}/plan_periods/",              "401 404 200 200 200 200 404 404 404 200"),
     Row("GET",    f"{RES}/{{resource}}/team/",                      "401 404 200 200 200 200 404 404 404 200"),
+    Row("GET",    f"{RES}/{{resource}}/offering/",                  "401 404 200 200 200 200 404 404 404 200"),
     Row("GET",    f"{RES}/{{resource}}/details/",                   "401 404 404 404 404 404 404 404 404 404",
         note="no resource has a backend scope here: 404 once visible"),
 
@@ -136,6 +142,7 @@ API: list[Row] = [
     Row("POST",   f"{PRES}/{{resource}}/unlink/",                   "401 404 404 404 404 404 403 403 404 204"),
     Row("GET",    f"{PRES}/{{resource}}/plan_periods/",             "401 404 404 404 404 404 200 200 404 200"),
     Row("GET",    f"{PRES}/{{resource}}/team/",                     "401 404 404 404 404 404 200 200 404 200"),
+    Row("GET",    f"{PRES}/{{resource}}/offering/",                 "401 404 404 404 404 404 200 200 404 200"),
     Row("GET",    f"{PRES}/{{resource}}/details/",                  "401 404 404 404 404 404 404 404 404 404"),
 
     Row("POST",   f"{PRES}/{{resource}}/set_endpoints/",            "401 404 404 404 404 404 200 200 404 200",
