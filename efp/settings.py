@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -21,6 +23,16 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return default if value is None or value.strip() == "" else int(value)
+
+
+def env_optional_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    return None if value is None or value.strip() == "" else int(value)
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if not value:
@@ -29,7 +41,8 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = env_bool("EFP_DEBUG", False)
-SECRET_KEY = env_str("EFP_SECRET_KEY", "efp-insecure-development-key-change-me-in-production")
+DEVELOPMENT_SECRET_KEY = "efp-insecure-development-key-change-me-in-production"
+SECRET_KEY = env_str("EFP_SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 ALLOWED_HOSTS = env_list("EFP_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver", "[::1]"])
 # Billing months are computed in this zone; the API always renders datetimes in UTC.
 TIME_ZONE = env_str("EFP_TIME_ZONE", "UTC")
@@ -68,10 +81,13 @@ INSTALLED_APPS = [
     "efp.structure",
     "efp.marketplace",
     "efp.web",
+    "axes",  # login throttling: failures per (username, address), shared by all processes via the database
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "efp.limits.RequestSizeLimitMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -79,6 +95,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out login attempt
 ]
 
 if env_bool("EFP_COUNT_QUERIES", False):
@@ -115,6 +132,63 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username/address pair
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- hardening (issue 8) ---------------------------------------------------------------------------
+
+# Login throttling for the GUI login, the admin login and POST /api-auth/password/: after
+# AXES_FAILURE_LIMIT failed attempts for one username from one address, that pair is refused until
+# AXES_COOLOFF_TIME has passed (a correct password does not help meanwhile); a success resets the count.
+# Locking the pair, not the username alone, keeps an attacker from locking a user out everywhere.
+AXES_FAILURE_LIMIT = env_int("EFP_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = datetime.timedelta(seconds=env_int("EFP_LOGIN_COOLOFF", 15 * 60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lockout ends when the message says it does
+AXES_LOCKOUT_CALLABLE = "efp.accounts.lockout.locked_out"
+AXES_VERBOSE = False
+
+# API tokens: a user's `token_lifetime` (seconds) is taken from this when the user is created; empty means
+# tokens never expire. Like Waldur, the lifetime slides: every authenticated request restarts it.
+TOKEN_LIFETIME = env_optional_int("EFP_TOKEN_LIFETIME")
+
+# Request bodies above this many bytes get 413 before any view reads them (efp/limits.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("EFP_MAX_REQUEST_BYTES", 1024 * 1024)
+
+# Outside debug mode cookies travel over HTTPS only and browsers are told to use HTTPS for a year.
+# TLS is expected to end at a reverse proxy in front of gunicorn (gunicorn trusts its X-Forwarded-Proto
+# from 127.0.0.1); EFP_SECURE_SSL_REDIRECT=true also redirects plain HTTP requests that reach us.
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+SECURE_HSTS_SECONDS = 0 if DEBUG else 365 * 24 * 3600
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_SSL_REDIRECT = env_bool("EFP_SECURE_SSL_REDIRECT", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# A strict Content-Security-Policy on every response: scripts and styles only from our own static files
+# (no inline <script>, no on* attributes, no style attributes), nothing framed, forms post to us only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "manifest-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -126,6 +200,11 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "efp.rest.filters.OrderingFilter",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "efp.rest.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -168,6 +247,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # `check --deploy` is about deployment settings; the schema's own warnings (fields documented as plain
+    # strings) are the business of the schema tests, not a reason to fail a deployment.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
 
 EFP_VERSION = "0.1.0"

@@ -7,6 +7,7 @@ from typing import Any
 import django_filters
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from django.db.models import QuerySet
 from django_filters.rest_framework import BooleanFilter
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -137,4 +138,6 @@ def obtain_token(request: Request) -> Response:
         return Response(
             {"detail": "Invalid username or password"}, status=401, headers={"WWW-Authenticate": "Token"}
         )
+    # As a GUI login does: records last_login and resets the failed-login count of django-axes.
+    user_logged_in.send(sender=type(user), request=request._request, user=user)
     return Response({"token": get_or_create_token(user=user)})

@@ -2,8 +2,15 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import MinValueValidator
 from django.db import models
+
+
+def default_token_lifetime() -> int | None:
+    """New users get EFP_TOKEN_LIFETIME; empty (the default) means their tokens never expire."""
+    return settings.TOKEN_LIFETIME
 
 
 class User(AbstractUser):
@@ -13,6 +20,14 @@ class User(AbstractUser):
     is_support = models.BooleanField(default=False)
     civil_number = models.CharField(max_length=50, null=True, blank=True, unique=True)
     organization = models.CharField(max_length=255, blank=True, default="")
+    # Waldur's `token_lifetime`: seconds an API token stays valid after its last use; empty: never expires.
+    token_lifetime = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        default=default_token_lifetime,
+        validators=[MinValueValidator(60)],
+        help_text="Seconds an API token stays valid after its last use; empty: it never expires.",
+    )
 
     @property
     def full_name(self) -> str:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import hashlib
 import struct
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from efp.accounts.models import SshKey, User
@@ -33,8 +35,32 @@ SSH_KEY_TYPES = frozenset(
 )
 
 
+def token_expired(token: Token, *, now: datetime.datetime | None = None) -> bool:
+    """True when the token's user has a lifetime and the token was last used longer ago than that."""
+    lifetime = token.user.token_lifetime
+    if lifetime is None:
+        return False
+    return token.created < (now or timezone.now()) - datetime.timedelta(seconds=lifetime)
+
+
+def touch_token(token: Token) -> None:
+    """Restarts a sliding lifetime (Waldur refreshes `token.created` on every authenticated request)."""
+    if token.user.token_lifetime is None:
+        return
+    now = timezone.now()
+    Token.objects.filter(pk=token.pk).update(created=now)
+    token.created = now
+
+
+@transaction.atomic
 def get_or_create_token(*, user: User) -> str:
-    token, _ = Token.objects.get_or_create(user=user)
+    """The user's token; an expired one is replaced by a new one (as Waldur's password login does)."""
+    token = Token.objects.select_for_update().select_related("user").filter(user=user).first()
+    if token is not None and token_expired(token):
+        token.delete()
+        token = None
+    if token is None:
+        token, _ = Token.objects.get_or_create(user=user)
     return token.key
 
 

@@ -8,6 +8,8 @@ from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 
+from efp.accounts.services import token_expired, touch_token
+
 TOKEN_QUERY_PARAM = "x-auth-token"
 
 
@@ -40,4 +42,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token.") from error
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        if token_expired(token):
+            raise exceptions.AuthenticationFailed("Token has expired.")
+        touch_token(token)
         return token.user, token

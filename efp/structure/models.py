@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from efp.structure.names import validate_name
 from efp.structure.roles import CUSTOMER_ROLES, PROJECT_ROLES
 
 
@@ -15,7 +16,7 @@ class Customer(models.Model):
     """An organisation: a consumer of offerings, a service provider, or both."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    name = models.CharField(max_length=150)
+    name = models.CharField(max_length=150, validators=[validate_name])
     slug = models.SlugField(max_length=100, unique=True)
     abbreviation = models.CharField(max_length=12, blank=True, default="")
     native_name = models.CharField(max_length=160, blank=True, default="")
@@ -40,7 +41,7 @@ class ProjectQuerySet(models.QuerySet["Project"]):
 class Project(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="projects")
-    name = models.CharField(max_length=500)
+    name = models.CharField(max_length=500, validators=[validate_name])
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True, default="")
     backend_id = models.CharField(max_length=255, blank=True, default="")

@@ -34,6 +34,7 @@ from efp.marketplace.services.usage import UsageItem, UserUsageItem
 from efp.rest.fields import HexUUIDField, LinkField, UTCDateTimeField
 from efp.rest.filters import MultipleUUIDFilter
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
+from efp.structure.names import validate_name
 
 
 def usage_field(**kwargs: Any) -> serializers.DecimalField:
@@ -184,7 +185,7 @@ class SetUsageSerializer(serializers.Serializer):
     resource = VisibleObjectField(_resources, required=False, allow_null=True)
     plan_period = VisibleObjectField(_plan_periods, required=False, allow_null=True)
     date = UTCDateTimeField(required=False, allow_null=True)
-    usages = UsageItemSerializer(many=True)
+    usages = IndexedListSerializer(child=UsageItemSerializer(), max_length=usage_services.MAX_USAGE_ITEMS)
 
 
 def _user_from_url(value: Any) -> User | None:
@@ -208,7 +209,7 @@ def _user_from_url(value: Any) -> User | None:
 
 
 class UserUsageSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=100)
+    username = serializers.CharField(max_length=100, validators=[validate_name])
     usage = usage_field(min_value=Decimal(0), required=False, default=Decimal(0))
     user = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     date = UTCDateTimeField(required=False, allow_null=True)
@@ -226,7 +227,9 @@ class UserUsageSerializer(serializers.Serializer):
 
 
 class UserUsagesSerializer(serializers.Serializer):
-    usages = UserUsageSerializer(many=True)
+    usages = IndexedListSerializer(
+        child=UserUsageSerializer(), max_length=usage_services.MAX_USER_USAGE_ITEMS
+    )
 
 
 # --- filters --------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from efp.structure.models import Customer
+from efp.structure.names import validate_name
 from efp.structure.roles import OFFERING_ROLES
 
 
@@ -45,7 +46,7 @@ class ServiceProvider(models.Model):
 
 class Category(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    title = models.CharField(max_length=255)
+    title = models.CharField(max_length=255, validators=[validate_name])
     description = models.TextField(blank=True, default="")
     created = models.DateTimeField(default=timezone.now)
 
@@ -66,7 +67,7 @@ class Offering(models.Model):
         UNAVAILABLE = "Unavailable"
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    name = models.CharField(max_length=150)
+    name = models.CharField(max_length=150, validators=[validate_name])
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True, default="")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="offerings")
@@ -113,7 +114,7 @@ class OfferingComponent(models.Model):
     type = models.CharField(
         max_length=50, validators=[RegexValidator(r"^[a-zA-Z0-9_\-/:]+$", "Enter a valid component type.")]
     )
-    name = models.CharField(max_length=150)
+    name = models.CharField(max_length=150, validators=[validate_name])
     description = models.TextField(blank=True, default="")
     measured_unit = models.CharField(max_length=30, blank=True, default="")
     billing_type = models.CharField(max_length=5, choices=BillingType.choices, default=BillingType.FIXED)
@@ -148,7 +149,7 @@ class Plan(models.Model):
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     offering = models.ForeignKey(Offering, on_delete=models.CASCADE, related_name="plans")
-    name = models.CharField(max_length=150)
+    name = models.CharField(max_length=150, validators=[validate_name])
     description = models.TextField(blank=True, default="")
     unit = models.CharField(max_length=15, choices=Unit.choices, default=Unit.MONTH)
     unit_price = models.DecimalField(

@@ -9,13 +9,14 @@ from django.utils import timezone
 from efp.marketplace.models.offerings import Offering, Plan
 from efp.marketplace.states import ResourceState
 from efp.structure.models import Project
+from efp.structure.names import validate_name
 
 
 class Resource(models.Model):
     """An allocation. Its `state` moves only via services."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    name = models.CharField(max_length=150, blank=True, default="")
+    name = models.CharField(max_length=150, blank=True, default="", validators=[validate_name])
     slug = models.SlugField(max_length=100, blank=True, default="")
     description = models.TextField(blank=True, default="")
     state = models.CharField(max_length=20, choices=ResourceState.choices, default=ResourceState.CREATING)

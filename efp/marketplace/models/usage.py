@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from efp.marketplace.models.offerings import OfferingComponent
 from efp.marketplace.models.resources import Resource, ResourcePlanPeriod
+from efp.structure.names import validate_name
 
 
 class ComponentUsage(models.Model):
@@ -61,7 +62,7 @@ class ComponentUserUsage(models.Model):
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     component_usage = models.ForeignKey(ComponentUsage, on_delete=models.CASCADE, related_name="user_usages")
-    username = models.CharField(max_length=100)
+    username = models.CharField(max_length=100, validators=[validate_name])
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

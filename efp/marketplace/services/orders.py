@@ -38,6 +38,7 @@ from efp.marketplace.states import (
     ResourceState,
 )
 from efp.structure.models import Project
+from efp.structure.names import NAME_MESSAGE, has_control_characters
 from efp.structure.permissions import has_permission, is_owner
 from efp.structure.roles import Permission
 from efp.structure.services import unique_slug
@@ -249,6 +250,8 @@ def create_order(
         errors["attributes"] = ["Name must be a string."]
     elif len(name) > 150:
         errors["attributes"] = ["Name is too long. Maximum length is 150 characters."]
+    elif has_control_characters(name):
+        errors["attributes"] = [NAME_MESSAGE]
     if errors:
         raise InvalidInput(errors)
     clean_limits = validate_limits(offering, limits)

@@ -32,6 +32,7 @@ from efp.marketplace.models import (
     UsageRevision,
 )
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
+from efp.structure.names import NAME_MESSAGE, has_control_characters
 from efp.structure.permissions import has_permission
 from efp.structure.roles import Permission
 
@@ -44,6 +45,11 @@ PROVIDER_BACKFILL_BILLING_TYPES = frozenset({BT.LIMIT, BT.ONE})
 BACKFILL_MONTHS = 12
 MAX_INTEGER_DIGITS = 18
 AGENT_MARKER = "waldur-site-agent"
+# The most items one call takes. An offering has a handful of components, so 100 is generous; per-user
+# usage is an upsert per username, so a site with more users reports them in several calls of at most
+# 1,000 (each item is a few queries, and a request must finish well within the worker timeout).
+MAX_USAGE_ITEMS = 100
+MAX_USER_USAGE_ITEMS = 1000
 
 MSG_FUTURE = "Cannot submit usage for future dates"
 MSG_PROVIDER_BACKFILL = (
@@ -156,6 +162,10 @@ def _amount_errors(amount: Any) -> list[str]:
             f"Ensure that there are no more than {MAX_INTEGER_DIGITS} digits before the decimal point."
         )
     return problems
+
+
+def too_many(limit: int) -> str:
+    return f"Ensure this field has no more than {limit} elements."
 
 
 def _raise_item_errors(field: str, errors: list[dict[str, list[str]]]) -> None:
@@ -294,6 +304,8 @@ def _find_usage(
 def _validate_usage_items(usages: list[UsageItem]) -> None:
     if not usages:
         raise InvalidInput({"usages": ["This list may not be empty."]})
+    if len(usages) > MAX_USAGE_ITEMS:
+        raise InvalidInput({"usages": [too_many(MAX_USAGE_ITEMS)]})
     errors: list[dict[str, list[str]]] = []
     seen: set[str] = set()
     for item in usages:
@@ -465,6 +477,8 @@ def _validate_user_items(items: list[UserUsageItem], field: str | None) -> None:
             item_errors["username"] = ["This field is required."]
         elif len(item.username) > 100:
             item_errors["username"] = ["Ensure this field has no more than 100 characters."]
+        elif has_control_characters(item.username):
+            item_errors["username"] = [NAME_MESSAGE]
         amount_errors = _amount_errors(item.usage)
         if amount_errors:
             item_errors["usage"] = amount_errors
@@ -669,6 +683,8 @@ def _set_user_usages(
         raise Forbidden()
     if not items:
         raise InvalidInput({"usages": ["This list may not be empty."]})
+    if len(items) > MAX_USER_USAGE_ITEMS:
+        raise InvalidInput({"usages": [too_many(MAX_USER_USAGE_ITEMS)]})
     _validate_user_items(items, field)
     with transaction.atomic():
         resource = _locked(component_usage.resource)

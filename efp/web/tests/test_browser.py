@@ -35,6 +35,14 @@ OUTPUT = Path(__file__).resolve().parents[3] / "test-output"
 WIDTHS = (1280, 375)
 
 
+EXPECTED_CONSOLE_ERROR = re.compile(r"^Failed to load resource: the server responded with a status of 4\d\d")
+
+
+def console_error(errors: list[str], message: Any) -> None:
+    if message.type == "error" and not EXPECTED_CONSOLE_ERROR.match(message.text):
+        errors.append(f"{message.text} ({message.location.get('url')}:{message.location.get('lineNumber')})")
+
+
 @pytest.fixture
 def browser_page(live_server: Any) -> Iterator[Any]:
     # Playwright's sync API runs an event loop in this thread; the test's ORM calls stay synchronous.
@@ -51,6 +59,10 @@ def browser_page(live_server: Any) -> Iterator[Any]:
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
+        # A Content-Security-Policy violation (an inline script, style or handler) is a console error; a 4xx
+        # answer the walk provokes on purpose (a refused form) is one too, and is not counted.
+        page.on("console", lambda message: console_error(errors, message))
+        page.efp_errors = errors  # what the page reported so far, for tests that provoke an error on purpose
         yield page
         context.close()
         browser.close()
@@ -258,3 +270,24 @@ def test_menus_and_rows_work_with_the_keyboard_and_in_dark_mode(browser_page: An
     expect(terminated_menu.get_by_text("this one is Terminated")).to_be_visible()
     page.goto(f"/provider/resources/{Resource.objects.get(name='climate-ensembles').uuid.hex}/usage/")
     shot(page, "18-dark-show-usage")
+
+
+def test_the_content_security_policy_blocks_inline_code_and_the_walks_would_see_it(browser_page: Any) -> None:
+    """The policy is enforced by the browser, and a violation reaches the error list the walks assert on."""
+    page = browser_page
+    page.goto("/login/")
+    page.evaluate(
+        """() => {
+            const script = document.createElement("script");
+            script.textContent = "window.injected = true";
+            document.body.appendChild(script);
+            document.body.insertAdjacentHTML("beforeend", '<p id="styled" style="color: red">x</p>');
+        }"""
+    )
+    page.wait_for_timeout(200)
+    assert page.evaluate("() => window.injected") is None
+    colour = page.evaluate("() => getComputedStyle(document.getElementById('styled')).color")
+    assert colour != "rgb(255, 0, 0)"
+    violations = [e for e in page.efp_errors if "Content Security Policy" in e]
+    assert len(violations) == 2, page.efp_errors
+    page.efp_errors.clear()

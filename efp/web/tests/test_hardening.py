@@ -1,0 +1,194 @@
+"""Web hardening: CSRF on every GUI form, a strict Content-Security-Policy without inline code, secure
+cookies and HSTS outside debug mode, and `efp check --deploy` clean in production mode."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from django.test import Client
+from django.urls import URLPattern
+
+from efp.marketplace.models import ComponentUsage, Order, Resource
+from efp.marketplace.tests.factories import make_order
+from efp.web import urls as web_urls
+from efp.web.tests.base import WebTestCase
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+EFP = Path(sys.executable).with_name("efp")
+
+# Every GUI URL, by name: the ones that change something on POST, and the ones that only show.
+POST_ENDPOINTS = {
+    "login", "logout", "regenerate-token", "resource-report", "resource-backend-id", "resource-end-date",
+    "orders-bulk", "order-approve", "order-reject",
+}  # fmt: skip
+GET_ONLY = {
+    "home", "profile", "dashboard", "resources", "resource-usage", "resource-usage-csv", "orders", "order",
+}  # fmt: skip
+
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
+EVENT_HANDLER = re.compile(r"<[^>]*\son[a-z]+\s*=", re.IGNORECASE)
+STYLE_ATTRIBUTE = re.compile(r"<[^>]*\sstyle\s*=", re.IGNORECASE)
+STYLE_ELEMENT = re.compile(r"<style[\s>]", re.IGNORECASE)
+
+
+def inline_code(html: str) -> list[str]:
+    return [
+        match.group(0)
+        for pattern in (INLINE_SCRIPT, EVENT_HANDLER, STYLE_ATTRIBUTE, STYLE_ELEMENT)
+        for match in pattern.finditer(html)
+    ]
+
+
+class CsrfTests(WebTestCase):
+    def setUp(self) -> None:
+        self.alloc = self.resource("alloc")
+        self.order = make_order(self.alice, self.project_a1, self.offering, name="pending")
+
+    def paths(self) -> dict[str, str]:
+        """Every pattern of the GUI's URL conf, filled in; a new one must be classified above."""
+        paths = {}
+        for pattern in web_urls.urlpatterns:
+            assert isinstance(pattern, URLPattern)
+            name = pattern.name or ""
+            assert name in POST_ENDPOINTS | GET_ONLY, f"classify the new GUI URL {name!r} in this test"
+            route = str(pattern.pattern)
+            uuid = self.order.uuid.hex if name.startswith("order") else self.alloc.uuid.hex
+            paths[name] = "/" + route.replace("<str:uuid>", uuid)
+        assert set(paths) == POST_ENDPOINTS | GET_ONLY
+        return paths
+
+    def state(self) -> list[object]:
+        return [
+            list(Order.objects.values_list("state", "provider_rejection_comment").order_by("pk")),
+            list(Resource.objects.values_list("state", "backend_id", "end_date").order_by("pk")),
+            list(ComponentUsage.objects.values_list("usage").order_by("pk")),
+            self.carol.auth_token.key if hasattr(self.carol, "auth_token") else None,
+        ]
+
+    def client_for(self, user: object) -> Client:
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(user)  # type: ignore[arg-type]
+        return client
+
+    def test_it_refuses_a_post_without_the_token_on_every_gui_url(self) -> None:
+        before = self.state()
+        client = self.client_for(self.carol)
+        body = {
+            "comment": "<b>no</b>", "backend_id": "x", "end_date": "2030-01-01", "amount_cpu": "5",
+            "action": "approve", "orders": [self.order.uuid.hex], "username": "carol", "password": "carol",
+        }  # fmt: skip
+        for name, path in self.paths().items():
+            response = client.post(path, body)
+            assert response.status_code == 403, (name, path, response.status_code)
+            assert b"CSRF" in response.content, name
+        assert self.state() == before
+        assert client.get("/").status_code == 200  # still logged in: logout was refused too
+
+    def test_it_accepts_the_same_posts_with_the_token(self) -> None:
+        """The refusals above come from the missing token: with it, every POST endpoint gets past CSRF."""
+        client = self.client_for(self.carol)
+        client.get("/profile/")
+        token = client.cookies["csrftoken"].value
+        paths = self.paths()
+        for name in [*sorted(POST_ENDPOINTS - {"logout", "login"}), "logout"]:
+            response = client.post(paths[name], {"csrfmiddlewaretoken": token, "comment": "because"})
+            assert b"CSRF" not in response.content, name
+            assert response.status_code in (200, 302, 400, 409), (name, response.status_code)
+
+    def test_it_puts_the_token_in_every_form_that_posts(self) -> None:
+        forms = 0
+        for template in TEMPLATES.rglob("*.html"):
+            text = template.read_text()
+            for form in re.findall(r"<form[^>]*method=\"post\"[^>]*>.*?</form>", text, re.S | re.I):
+                forms += 1
+                assert "{% csrf_token %}" in form, template
+        assert forms >= 8
+
+
+class ContentSecurityPolicyTests(WebTestCase):
+    def test_it_sends_a_strict_policy(self) -> None:
+        policy = self.login(None).get("/login/")["Content-Security-Policy"]
+        directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+        assert directives["default-src"] == "'none'"
+        assert directives["script-src"] == "'self'"
+        assert directives["style-src"] == "'self'"
+        assert directives["frame-ancestors"] == "'none'"
+        assert directives["form-action"] == "'self'"
+        assert "unsafe" not in policy
+
+    def test_it_has_no_inline_code_in_any_template(self) -> None:
+        templates = list(TEMPLATES.rglob("*.html"))
+        assert len(templates) > 20
+        for template in templates:
+            assert inline_code(template.read_text()) == [], template
+
+    def test_it_renders_no_inline_code_on_any_page(self) -> None:
+        alloc = self.resource("alloc")
+        self.report(alloc, cpu=3, storage=2)
+        order = make_order(self.alice, self.project_a1, self.offering, name="pending")
+        r, o = alloc.uuid.hex, order.uuid.hex
+        client = self.login(self.carol)
+        pages = ["/", "/profile/", "/profile/token/", "/provider/", "/provider/resources/",
+                 f"/provider/resources/{r}/usage/", f"/provider/resources/{r}/report/",
+                 f"/provider/resources/{r}/backend-id/", f"/provider/resources/{r}/end-date/",
+                 "/provider/orders/", f"/provider/orders/{o}/", f"/provider/orders/{o}/approve/",
+                 f"/provider/orders/{o}/reject/"]  # fmt: skip
+        for path in pages:
+            response = client.get(path)
+            assert response.status_code == 200, path
+            assert inline_code(response.content.decode()) == [], path
+        assert inline_code(self.login(None).get("/login/").content.decode()) == []
+
+
+class SecureCookiesTests(WebTestCase):
+    def test_it_marks_cookies_secure_and_sends_hsts_outside_debug_mode(self) -> None:
+        client = Client()
+        page = client.get("/login/", secure=True)
+        assert page["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+        assert page.cookies["csrftoken"]["secure"] is True
+        token = page.cookies["csrftoken"].value
+        response = client.post(
+            "/login/",
+            {"username": "carol", "password": "carol", "csrfmiddlewaretoken": token},
+            secure=True,
+        )
+        assert response.status_code == 302
+        session = response.cookies["sessionid"]
+        assert (session["secure"], session["httponly"], session["samesite"]) == (True, True, "Lax")
+        assert page["X-Frame-Options"] == "DENY"
+        assert page["X-Content-Type-Options"] == "nosniff"
+        assert page["Referrer-Policy"] == "same-origin"
+
+
+def run_efp(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("EFP_") or k == "EFP_DATABASE_URL"}
+    return subprocess.run(
+        [str(EFP), *args], env={**base, **env}, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+PRODUCTION = {
+    "EFP_SECRET_KEY": secrets.token_urlsafe(50),
+    "EFP_ALLOWED_HOSTS": "efp.example.org",
+    "EFP_SECURE_SSL_REDIRECT": "true",
+}
+
+
+class DeployCheckTests(WebTestCase):
+    def test_it_passes_the_deploy_check_in_production_mode(self) -> None:
+        result = run_efp("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "System check identified no issues (0 silenced)." in result.stdout
+
+    def test_it_fails_the_deploy_check_in_debug_mode_or_with_the_development_key(self) -> None:
+        debug = run_efp("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION, EFP_DEBUG="true")
+        assert debug.returncode != 0
+        for check in ("security.W018", "security.W012", "security.W016", "security.W004"):
+            assert check in debug.stderr, check
+        weak = {**PRODUCTION, "EFP_SECRET_KEY": "efp-insecure-development-key-change-me-in-production"}
+        assert "efp.W001" in run_efp("check", "--deploy", "--fail-level", "WARNING", **weak).stderr
