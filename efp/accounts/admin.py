@@ -15,7 +15,7 @@ class EFPUserAdmin(UserAdmin):
     list_display = ("username", "email", "first_name", "last_name", "is_staff", "is_support")
     fieldsets = (
         *(UserAdmin.fieldsets or ()),
-        ("EFP", {"fields": ("is_support", "civil_number", "organization")}),
+        ("EFP", {"fields": ("is_support", "civil_number", "organization", "token_lifetime")}),
     )
 
 

@@ -27,6 +27,9 @@ class Command(BaseCommand):
             str(options["workers"]),
             "--access-logfile",
             "-",
+            # gunicorn's control socket has one default path per user: a second `efp serve` on the same host
+            # would take it over from the first. We do not use it.
+            "--no-control-socket",
         ]
         self.stdout.write(f"Serving on http://{options['host']}:{options['port']}/")
         self.stdout.flush()
