@@ -247,9 +247,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # `check --deploy` is about deployment settings; the schema's own warnings (fields documented as plain
-    # strings) are the business of the schema tests, not a reason to fail a deployment.
-    "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
 
 EFP_VERSION = "0.1.0"
