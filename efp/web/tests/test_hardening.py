@@ -172,6 +172,18 @@ class ContentSecurityPolicyTests(WebTestCase):
             assert inline_code(response.content.decode()) == [], path
 
 
+class ApiDocsUnderThePolicyTests(WebTestCase):
+    def test_it_serves_swagger_ui_without_inline_code(self) -> None:
+        html = self.login(None).get("/api/docs/").content.decode()
+        assert inline_code(html) == []
+        script = re.search(r'<script src="(/api/docs/\?[^"]+)"', html)
+        assert script is not None, html
+        response = self.login(None).get(script.group(1).replace("&amp;", "&"))
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("application/javascript")
+        assert "SwaggerUIBundle" in response.content.decode()
+
+
 class SecureCookiesTests(WebTestCase):
     def test_it_marks_cookies_secure_and_sends_hsts_outside_debug_mode(self) -> None:
         client = Client()
