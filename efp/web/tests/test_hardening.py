@@ -27,7 +27,7 @@ POST_ENDPOINTS = {
     "orders-bulk", "order-approve", "order-reject", "order-form", "my-order-approve", "my-order-reject",
     "my-order-cancel", "my-order-delete", "my-resource-limits", "my-resource-terminate", "project-create",
     "organisation-team-add", "organisation-team-remove", "project-edit", "project-delete", "project-team-add",
-    "project-team-remove",
+    "project-team-remove", "organisation-team-end", "project-team-end",
 }  # fmt: skip
 GET_ONLY = {
     "home", "profile", "dashboard", "resources", "resource-usage", "resource-usage-csv", "orders", "order",
