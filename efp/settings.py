@@ -230,6 +230,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "efp.rest.schema.add_count_operations",
+        "efp.rest.schema.add_error_responses",
     ],
     # Waldur's names for the shared enums (the SDK's models are named after them), and no naming collisions.
     "ENUM_NAME_OVERRIDES": {

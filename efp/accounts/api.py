@@ -29,6 +29,7 @@ class UserSerializer(SparseFieldsMixin, serializers.ModelSerializer):
     url = LinkField("user-detail")
     uuid = HexUUIDField(read_only=True)
     full_name = serializers.CharField(read_only=True)
+    email = serializers.CharField(read_only=True)  # may be blank: not format "email" in the schema
     date_joined = UTCDateTimeField(read_only=True)
 
     class Meta:

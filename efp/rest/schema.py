@@ -1,5 +1,5 @@
-"""The OpenAPI schema in Waldur's terms: its operation ids (the SDK's modules are named after them) and
-the HEAD "count" operation with the pagination headers on every collection."""
+"""The OpenAPI schema in Waldur's terms: its operation ids (the SDK's modules are named after them),
+the HEAD "count" operation with the pagination headers on every collection, and the error answers."""
 
 from __future__ import annotations
 
@@ -52,6 +52,19 @@ class WaldurAutoSchema(AutoSchema):
             )
         return parameters
 
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
+        """Fields named in a serializer's `Meta.optional_fields` are left out of some answers (for some
+        users, or when empty): the schema must not call them required."""
+        schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)
+        optional = set(getattr(getattr(serializer, "Meta", None), "optional_fields", ()))
+        if direction == "response" and isinstance(serializer, SparseFieldsMixin):
+            optional |= set(schema.get("required", ()))  # `?field=` keeps only the fields it names
+        if optional and "required" in schema:
+            schema["required"] = [name for name in schema["required"] if name not in optional]
+            if not schema["required"]:
+                del schema["required"]
+        return schema
+
     def get_operation_id(self) -> str:
         operation_id: str = super().get_operation_id()
         action = getattr(self.view, "action", None)
@@ -83,4 +96,55 @@ def add_count_operations(result: dict[str, Any], **kwargs: Any) -> dict[str, Any
                 "200": {"description": "No response body", "headers": PAGINATION_HEADERS},
             },
         }
+    return result
+
+
+# Waldur's error bodies: {"detail": "..."}, field errors {"field": ["..."], ...}, or a bare list of messages.
+ERROR_SCHEMA = {
+    "oneOf": [
+        {"type": "object", "additionalProperties": True},
+        {"type": "array", "items": {"type": "string"}},
+    ]
+}
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid input: field errors, or a list of messages.",
+    "401": "No valid credentials (also for a wrong or unknown token).",
+    "403": "The object is visible, but the user may not do this.",
+    "404": "No such object among those the user may see.",
+    "405": "The offering's type does not support this action.",
+    "409": "The object is not in a state that allows this.",
+}
+
+
+def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: the error answers each operation can give (contract §1.6).
+
+    Every operation may get 401 (a bad token is refused even where no login is needed) and 403; one that
+    names an object, or a page of a list, may get 404; one with a body or query parameters 400; a POST
+    action on an object 405 (the offering type does not support it) and 409 (wrong state), as may DELETE,
+    PUT and PATCH (409).
+    """
+    for path, item in result.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in ("get", "head", "post", "put", "patch", "delete"):
+                continue
+            codes = {"401", "403"}
+            names_object = "{" in path
+            paginated = any(p.get("name") == "page" for p in operation.get("parameters", []))
+            if names_object or paginated:  # a page past the last one is a 404, as in DRF
+                codes.add("404")
+            if "requestBody" in operation or operation.get("parameters") or method == "post":
+                codes.add("400")
+            if names_object and method in ("post", "put", "patch", "delete"):
+                codes.add("409")
+            if names_object and method == "post":
+                codes.add("405")
+            responses = operation.setdefault("responses", {})
+            for code in sorted(codes):
+                if code in responses:
+                    continue
+                response: dict[str, Any] = {"description": ERROR_DESCRIPTIONS[code]}
+                if method != "head":
+                    response["content"] = {"application/json": {"schema": ERROR_SCHEMA}}
+                responses[code] = response
     return result

@@ -8,7 +8,6 @@ from typing import Any
 import django_filters
 from django.db.models import Q, QuerySet
 from django_filters.rest_framework import BooleanFilter
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
@@ -150,10 +149,13 @@ class UserRoleDetailsSerializer(SparseFieldsMixin, serializers.Serializer):
     created_by_full_name = serializers.SerializerMethodField()
     created_by_uuid = serializers.SerializerMethodField()
 
+    class Meta:
+        optional_fields = ("created_by_uuid",)  # left out when nobody is recorded
+
     def get_role_uuid(self, grant: RoleGrant) -> str:
         return role_uuid(Role(grant.role)).hex  # type: ignore[attr-defined]
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
     def get_user_image(self, grant: RoleGrant) -> str | None:
         return None  # no user images here
 

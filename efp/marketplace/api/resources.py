@@ -123,7 +123,7 @@ class ResourceSerializer(OfferingPlanFieldsSerializer):
     project_name = serializers.CharField(source="project.name", read_only=True)
     project_description = serializers.CharField(source="project.description", read_only=True)
     project_slug = serializers.CharField(source="project.slug", read_only=True)
-    project_end_date = serializers.DateField(source="project.end_date", read_only=True)
+    project_end_date = serializers.DateField(source="project.end_date", read_only=True, allow_null=True)
     project_end_date_requested_by = LinkField(
         "user-detail", attr="project.end_date_requested_by", allow_null=True
     )
@@ -140,7 +140,7 @@ class ResourceSerializer(OfferingPlanFieldsSerializer):
     is_limit_based = serializers.SerializerMethodField()
     current_usages = serializers.SerializerMethodField()
     can_terminate = serializers.SerializerMethodField()
-    report = serializers.JSONField(read_only=True)
+    report = serializers.JSONField(read_only=True, allow_null=True)
     end_date_requested_by = LinkField("user-detail", attr="end_date_requested_by", allow_null=True)
     username = serializers.SerializerMethodField()
     limit_usage = serializers.SerializerMethodField()
@@ -170,6 +170,7 @@ class ResourceSerializer(OfferingPlanFieldsSerializer):
             "renewal_date",
         )  # fmt: skip
         read_only_fields = fields
+        optional_fields = ("last_sync",)  # left out until the first sync
 
     def to_representation(self, instance: Any) -> Any:
         data = super().to_representation(instance)

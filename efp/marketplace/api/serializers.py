@@ -152,22 +152,26 @@ class OrderDetailsSerializer(OfferingPlanFieldsSerializer):
     resource_uuid = serializers.SerializerMethodField()
     resource_type = serializers.SerializerMethodField()
     resource_name = serializers.CharField(read_only=True)
-    marketplace_resource_uuid = HexUUIDField(source="resource.uuid", read_only=True, default=None)
+    marketplace_resource_uuid = HexUUIDField(
+        source="resource.uuid", read_only=True, default=None, allow_null=True
+    )
     new_cost_estimate = serializers.DecimalField(
         source="cost", max_digits=22, decimal_places=10, read_only=True
     )
     old_cost_estimate = serializers.DecimalField(
-        source="old_cost", max_digits=22, decimal_places=10, read_only=True
+        source="old_cost", max_digits=22, decimal_places=10, read_only=True, allow_null=True
     )
     fixed_price = serializers.SerializerMethodField()
     activation_price = serializers.SerializerMethodField()
-    old_plan_name = serializers.CharField(source="old_plan.name", read_only=True, default=None)
-    old_plan_uuid = HexUUIDField(source="old_plan.uuid", read_only=True, default=None)
-    new_plan_name = serializers.CharField(source="plan.name", read_only=True, default=None)
-    new_plan_uuid = HexUUIDField(source="plan.uuid", read_only=True, default=None)
-    error_traceback = serializers.CharField(read_only=True)
-    error_updated_at = UTCDateTimeField(read_only=True)
-    completed_at = UTCDateTimeField(read_only=True)
+    old_plan_name = serializers.CharField(
+        source="old_plan.name", read_only=True, default=None, allow_null=True
+    )
+    old_plan_uuid = HexUUIDField(source="old_plan.uuid", read_only=True, default=None, allow_null=True)
+    new_plan_name = serializers.CharField(source="plan.name", read_only=True, default=None, allow_null=True)
+    new_plan_uuid = HexUUIDField(source="plan.uuid", read_only=True, default=None, allow_null=True)
+    error_traceback = serializers.CharField(read_only=True)  # staff only: optional in the schema
+    error_updated_at = UTCDateTimeField(read_only=True, allow_null=True)
+    completed_at = UTCDateTimeField(read_only=True, allow_null=True)
     output_updated_at = serializers.SerializerMethodField()
     order_subtype = serializers.SerializerMethodField()
     can_terminate = serializers.BooleanField(read_only=True)
@@ -175,33 +179,35 @@ class OrderDetailsSerializer(OfferingPlanFieldsSerializer):
     created_by_username = serializers.CharField(source="created_by.username", read_only=True, default="")
     created_by_full_name = serializers.CharField(source="created_by.full_name", read_only=True, default="")
     created_by_civil_number = serializers.CharField(
-        source="created_by.civil_number", read_only=True, default=None
+        source="created_by.civil_number", read_only=True, default=None, allow_null=True
     )
-    created_by_email = serializers.CharField(source="created_by.email", read_only=True, default=None)
+    created_by_email = serializers.CharField(
+        source="created_by.email", read_only=True, default=None, allow_null=True
+    )
     created_by_organization = serializers.CharField(
-        source="created_by.organization", read_only=True, default=None
+        source="created_by.organization", read_only=True, default=None, allow_null=True
     )
     created_by_organization_registry_code = serializers.SerializerMethodField()
     consumer_reviewed_by = serializers.CharField(
-        source="consumer_reviewed_by.username", read_only=True, default=None
+        source="consumer_reviewed_by.username", read_only=True, default=None, allow_null=True
     )
     consumer_reviewed_by_username = serializers.CharField(
-        source="consumer_reviewed_by.username", read_only=True, default=None
+        source="consumer_reviewed_by.username", read_only=True, default=None, allow_null=True
     )
     consumer_reviewed_by_full_name = serializers.CharField(
-        source="consumer_reviewed_by.full_name", read_only=True, default=None
+        source="consumer_reviewed_by.full_name", read_only=True, default=None, allow_null=True
     )
-    consumer_reviewed_at = UTCDateTimeField(read_only=True)
+    consumer_reviewed_at = UTCDateTimeField(read_only=True, allow_null=True)
     provider_reviewed_by = serializers.CharField(
-        source="provider_reviewed_by.username", read_only=True, default=None
+        source="provider_reviewed_by.username", read_only=True, default=None, allow_null=True
     )
     provider_reviewed_by_username = serializers.CharField(
-        source="provider_reviewed_by.username", read_only=True, default=None
+        source="provider_reviewed_by.username", read_only=True, default=None, allow_null=True
     )
     provider_reviewed_by_full_name = serializers.CharField(
-        source="provider_reviewed_by.full_name", read_only=True, default=None
+        source="provider_reviewed_by.full_name", read_only=True, default=None, allow_null=True
     )
-    provider_reviewed_at = UTCDateTimeField(read_only=True)
+    provider_reviewed_at = UTCDateTimeField(read_only=True, allow_null=True)
     customer_name = serializers.CharField(source="project.customer.name", read_only=True)
     customer_uuid = HexUUIDField(source="project.customer.uuid", read_only=True)
     customer_slug = serializers.CharField(source="project.customer.slug", read_only=True)
@@ -242,11 +248,15 @@ class OrderDetailsSerializer(OfferingPlanFieldsSerializer):
             "auto_approved_cost_limit_snapshot",
         )  # fmt: skip
         read_only_fields = fields
+        optional_fields = ("error_traceback",)  # shown to staff and support only
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
         request = self.context.get("request")
         user = getattr(request, "user", None)
+        generating_schema = getattr(self.context.get("view"), "swagger_fake_view", False)
+        if generating_schema:
+            return fields
         if not (user is not None and getattr(user, "is_authenticated", False) and user.sees_everything):
             fields.pop("error_traceback", None)
         return fields
