@@ -119,8 +119,10 @@ def version(request: Request) -> Response:
 
 
 class PasswordLoginSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(trim_whitespace=False)
+    # Bounded: the login throttle records failed usernames in a 255-character column (PostgreSQL refused a
+    # longer one with a 500); no user name is longer than 150.
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(trim_whitespace=False, max_length=4096)
 
 
 @extend_schema(

@@ -5,7 +5,8 @@ a provider's owner (carol), a consumer organisation's owner (alice) and an outsi
 are drawn from the objects of the permission matrix's world as well as at random, so requests reach real
 orders, resources and usages, not only 404s. Each response must not be a 5xx, must have a status code the
 schema documents for the operation, and a body and headers that match it. The requests go through Django's
-WSGI handler in this process, inside the test's transaction; writes accumulate from one request to the next.
+WSGI handler in this process, each in a savepoint rolled back afterwards (every request meets the world
+as built).
 Set EFP_FUZZ_EXAMPLES=50 for a deeper run.
 """
 
@@ -16,7 +17,7 @@ import os
 from typing import Any
 
 import schemathesis
-from django.core.handlers.wsgi import WSGIHandler
+from django.db import transaction
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, Phase, given, settings
@@ -31,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
 
 from efp.accounts.services import get_or_create_token
 from efp.marketplace.tests.matrix_world import MatrixWorld
+from efp.marketplace.tests.test_site_agent_api import in_test_transaction
 
 EXAMPLES = int(os.environ.get("EFP_FUZZ_EXAMPLES", "4"))
 PERSONAS = ("staff", "pown", "cown", "out")
@@ -73,7 +75,7 @@ def openapi_document() -> dict[str, Any]:
 class FuzzTests(MatrixWorld):
     def test_it_answers_every_generated_request_as_the_schema_says(self) -> None:
         schema = schemathesis.openapi.from_dict(openapi_document())
-        app = WSGIHandler()
+        app = in_test_transaction  # our WSGI app, keeping the test's database connection (PostgreSQL)
         tokens = {p: get_or_create_token(user=self.personas[p]) for p in PERSONAS}  # type: ignore[arg-type]
         sent = 0
         operations = []
@@ -104,7 +106,11 @@ class FuzzTests(MatrixWorld):
             def fuzz(case: Any) -> None:
                 nonlocal sent
                 sent += 1
-                case.call_and_validate(app=app, headers=headers, checks=CHECKS)
+                with transaction.atomic():  # one request's database error cannot poison the next
+                    try:
+                        case.call_and_validate(app=app, headers=headers, checks=CHECKS)
+                    finally:
+                        transaction.set_rollback(True)
 
             return fuzz
 

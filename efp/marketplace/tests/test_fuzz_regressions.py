@@ -178,3 +178,15 @@ class PlanIntegerRangeTests(MarketplaceTestCase):
         }
         response = self.as_user(self.staff).post("/api/marketplace-plans/", body, format="json")
         assert response.status_code == 201, response.content
+
+
+class LongLoginNameTests(MarketplaceTestCase):
+    """POST /api-auth/password/ with a 300-character username answered 500 on PostgreSQL: the login
+    throttle stored the failed name in a 255-character column."""
+
+    def test_it_refuses_a_username_longer_than_any_user_has(self) -> None:
+        response = self.as_user(None).post(
+            "/api-auth/password/", {"username": "u" * 300, "password": "x"}, format="json"
+        )
+        assert response.status_code == 400
+        assert response.json() == {"username": ["Ensure this field has no more than 150 characters."]}
