@@ -282,6 +282,8 @@ def _grant(scope: Customer | Project, grant_uuid: str) -> Any:
 def _team_remove(request: HttpRequest, scope: Customer | Project, grant_uuid: str) -> HttpResponse:
     """GET asks for confirmation; POST revokes the role through the service."""
     grant = _grant(scope, grant_uuid)
+    if not services.can_manage_team(request.user, scope):
+        raise PermissionDenied("Only those who manage this team may remove someone from it.")
     status, error = 200, ""
     if request.method == "POST":
         try:
