@@ -28,7 +28,7 @@ from efp.accounts.models import User
 from efp.marketplace import selectors
 from efp.marketplace.api.filters import HyperlinkUUIDFilter
 from efp.marketplace.api.serializers import WaldurModelSerializer
-from efp.marketplace.models import ComponentUsage, ComponentUserUsage, Resource, ResourcePlanPeriod
+from efp.marketplace.models import ComponentUsage, ComponentUserUsage, ResourcePlanPeriod
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services.usage import UsageItem, UserUsageItem
 from efp.rest.fields import HexUUIDField, LinkField, UTCDateTimeField
@@ -117,21 +117,32 @@ def user_usage_queryset(qs: QuerySet[ComponentUserUsage]) -> QuerySet[ComponentU
 
 
 @extend_schema_field(OpenApiTypes.UUID)
-class VisibleObjectField(serializers.Field):
-    """A uuid (dashed or hex) or a URL ending in one, looked up among what the user may see."""
+class ObjectKeyField(serializers.Field):
+    """A uuid (dashed or hex) or a URL ending in one. The service looks the object up among what the user
+    may see, in the query that locks it."""
 
     default_error_messages = {"does_not_exist": 'Invalid pk "{value}" - object does not exist.'}
+
+    def to_internal_value(self, data: Any) -> Any:
+        text = str(data).strip().rstrip("/").rsplit("/", 1)[-1]
+        try:
+            return uuid_lib.UUID(text)
+        except ValueError:
+            self.fail("does_not_exist", value=data)
+
+    def to_representation(self, value: Any) -> str:
+        return str(value.hex)
+
+
+class VisibleObjectField(ObjectKeyField):
+    """An ObjectKeyField resolved here, among what `lookup(user)` returns."""
 
     def __init__(self, lookup: Any, **kwargs: Any) -> None:
         self.lookup = lookup
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> Any:
-        text = str(data).strip().rstrip("/").rsplit("/", 1)[-1]
-        try:
-            key = uuid_lib.UUID(text)
-        except ValueError:
-            self.fail("does_not_exist", value=data)
+        key = super().to_internal_value(data)
         request = self.context.get("request")
         found = self.lookup(getattr(request, "user", None)).filter(uuid=key).first()
         if found is None:
@@ -140,10 +151,6 @@ class VisibleObjectField(serializers.Field):
 
     def to_representation(self, value: Any) -> str:
         return str(value.uuid.hex)
-
-
-def _resources(user: Any) -> QuerySet[Resource]:
-    return selectors.usage_visible_resources(user).select_related("offering__customer", "plan")
 
 
 def _plan_periods(user: Any) -> QuerySet[ResourcePlanPeriod]:
@@ -182,7 +189,7 @@ class UsageItemSerializer(serializers.Serializer):
 
 
 class SetUsageSerializer(serializers.Serializer):
-    resource = VisibleObjectField(_resources, required=False, allow_null=True)
+    resource = ObjectKeyField(required=False, allow_null=True)
     plan_period = VisibleObjectField(_plan_periods, required=False, allow_null=True)
     date = UTCDateTimeField(required=False, allow_null=True)
     usages = IndexedListSerializer(child=UsageItemSerializer(), max_length=usage_services.MAX_USAGE_ITEMS)

@@ -9,6 +9,7 @@ resource are serialised and cannot race to create duplicate rows; an IntegrityEr
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,6 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from efp.accounts.models import User
+from efp.marketplace import selectors
 from efp.marketplace.exceptions import Forbidden, InvalidInput
 from efp.marketplace.models import (
     ComponentUsage,
@@ -174,34 +176,54 @@ def _raise_item_errors(field: str, errors: list[dict[str, list[str]]]) -> None:
 
 
 def _check_date(
-    *, user: Any, resource: Resource, date: datetime.datetime, components: Iterable[OfferingComponent]
+    *, user: Any, allowed: bool, date: datetime.datetime, components: Iterable[OfferingComponent]
 ) -> None:
-    """Future dates never; past months by staff, or by the provider for limit and prepaid components only."""
+    """Future dates never; past months by staff, or by the provider for limit and prepaid components only.
+
+    `allowed`: whether the user may report usage of the resource (`can_report_usage`)."""
     now = timezone.now()
     if date > now:
         raise InvalidInput({"date": [MSG_FUTURE]})
     if billing_period_of(date) >= billing_period_of(now) or user.is_staff:
         return
-    if not can_report_usage(user, resource):
+    if not allowed:
         raise InvalidInput({"date": [MSG_BACKFILL_ROLE]})
     if any(c.billing_type not in PROVIDER_BACKFILL_BILLING_TYPES for c in components):
         raise InvalidInput({"date": [MSG_PROVIDER_BACKFILL]})
 
 
-def _locked(resource: Resource) -> Resource:
-    """Re-reads the resource under a row lock: every usage write for one resource is serialised here.
+_LOCKED_FIELDS = (
+    "uuid", "name", "state", "plan_id", "project_id", "created", "offering__uuid", "offering__name",
+    "offering__type", "offering__customer__uuid", "offering__customer__name",
+)  # fmt: skip
+
+
+def _lock(**key: Any) -> Resource | None:
+    """Reads the resource matching `key` under a row lock: every usage write for one resource is
+    serialised here. None when there is none.
 
     SQLite ignores FOR UPDATE; there a no-op write as the transaction's first statement takes the database
     write lock at once, so concurrent reports queue (busy timeout) instead of failing with "database is
     locked" when a reader later tries to become a writer.
     """
     if connection.vendor == "sqlite":
-        Resource.objects.filter(pk=resource.pk).update(modified=F("modified"))
-    return (
-        Resource.objects.select_for_update(of=("self",))
-        .select_related("offering__customer", "plan")
-        .get(pk=resource.pk)
-    )
+        Resource.objects.filter(**key).update(modified=F("modified"))
+    locking = Resource.objects.select_for_update(of=("self",)).select_related("offering__customer")
+    # Only what usage writes read: loading every JSON column of the resource and its offering costs
+    # more than the rest of a usage report.
+    return locking.only(*_LOCKED_FIELDS).filter(**key).first()
+
+
+def _locked(resource: Resource) -> Resource:
+    locked = _lock(pk=resource.pk)
+    if locked is None:
+        raise Resource.DoesNotExist
+    return locked
+
+
+def _may_see_usage(user: Any, resource: Resource) -> bool:
+    """Whether the resource's usage is visible to the user (asked only of those who may not report it)."""
+    return selectors.usage_visible_resources(user).filter(pk=resource.pk).exists()
 
 
 def _with_retry(write: Callable[[], T]) -> T:
@@ -244,7 +266,7 @@ def _plan_period_for(resource: Resource, date: datetime.datetime) -> ResourcePla
     """The plan period covering `date`; else one overlapping its month (a period starting later that month
     still takes month-start dated usage); else, for the current month of a resource that has none at all,
     a period created now. Back-filled months without a period stay without one."""
-    periods = list(resource.plan_periods.select_related("plan").order_by("-start", "-pk"))
+    periods = list(resource.plan_periods.order_by("-start", "-pk"))
     for period in periods:
         if period.start <= date and (period.end is None or period.end > date):
             return period
@@ -325,7 +347,7 @@ def _validate_usage_items(usages: list[UsageItem]) -> None:
 
 
 def _components_of(resource: Resource, usages: list[UsageItem]) -> list[OfferingComponent]:
-    by_type = {c.type: c for c in resource.offering.components.all()}
+    by_type = {c.type: c for c in resource.offering.components.only("offering_id", "type", "billing_type")}
     errors: list[dict[str, list[str]]] = []
     for item in usages:
         component = by_type.get(item.type)
@@ -340,14 +362,17 @@ def _components_of(resource: Resource, usages: list[UsageItem]) -> list[Offering
 def set_usage(
     *,
     user: Any,
-    resource: Resource | None = None,
+    resource: Resource | uuid.UUID | None = None,
     plan_period: ResourcePlanPeriod | None = None,
     usages: list[UsageItem],
     date: datetime.datetime | None = None,
     source: str = UsageRevision.Source.API,
     user_agent: str = "",
 ) -> list[ComponentUsage]:
-    """Stores the month-to-date usage of each component (overwrite, not accumulate), contract §7.3."""
+    """Stores the month-to-date usage of each component (overwrite, not accumulate), contract §7.3.
+
+    `resource` may be given by its uuid (the API): it is then looked up in the query that locks it, and a
+    resource the user may not see is reported as not existing."""
     now = timezone.now()
     date = date or now
     if timezone.is_naive(date):
@@ -360,14 +385,18 @@ def set_usage(
     if resource is None:
         raise InvalidInput({"non_field_errors": ["Either plan_period or resource should be provided."]})
     with transaction.atomic():
-        resource = _locked(resource)
+        locked = _lock(uuid=resource) if isinstance(resource, uuid.UUID) else _locked(resource)
+        allowed = locked is not None and can_report_usage(user, locked)
+        if locked is None or not (allowed or _may_see_usage(user, locked)):
+            raise InvalidInput({"resource": [f'Invalid pk "{resource}" - object does not exist.']})
+        resource = locked
         if resource.state not in USAGE_REPORTABLE_STATES:
             raise InvalidInput({"resource": [MSG_INVALID_STATE]})
         components = _components_of(resource, usages)
         if resource.plan_id is None:
             raise InvalidInput({"resource": [MSG_NO_PLAN]})
-        _check_date(user=user, resource=resource, date=date, components=components)
-        if not can_report_usage(user, resource):
+        _check_date(user=user, allowed=allowed, date=date, components=components)
+        if not allowed:
             raise Forbidden()
         period = billing_period_of(date)
         if plan_period is None:
@@ -443,16 +472,14 @@ def _write_usage(
         usage.recurring = item.recurring
         usage.modified_by = actor
         usage.modified = timezone.now()
-        usage.save(
-            update_fields=[
-                "usage",
-                "date",
-                "description",
-                "recurring",
-                "modified_by",
-                "modified",
-                "plan_period",
-            ]
+        ComponentUsage.objects.filter(pk=usage.pk).update(
+            usage=usage.usage,
+            date=usage.date,
+            description=usage.description,
+            recurring=usage.recurring,
+            modified_by=actor,
+            modified=usage.modified,
+            plan_period=usage.plan_period_id,
         )
     _revision(
         component_usage=usage,
@@ -499,7 +526,12 @@ def _target_usage(
         return component_usage
     if timezone.is_naive(date):
         date = timezone.make_aware(date, _zone())
-    _check_date(user=user, resource=resource, date=date, components=[component_usage.component])
+    _check_date(
+        user=user,
+        allowed=user.is_staff or can_report_usage(user, resource),
+        date=date,
+        components=[component_usage.component],
+    )
     period = billing_period_of(date)
     if period == component_usage.billing_period:
         return component_usage
