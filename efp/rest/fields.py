@@ -30,9 +30,9 @@ _PLACEHOLDER = "efp0placeholder0{}0"
 _PLAIN = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def _path(view_name: str, kwargs: dict[str, Any]) -> str:
+def _path(view_name: str, kwargs: dict[str, Any], prefix: str | None = None) -> str:
     names = tuple(sorted(kwargs))
-    key = (get_script_prefix(), view_name, names)
+    key = (get_script_prefix() if prefix is None else prefix, view_name, names)
     template = _PATH_TEMPLATES.get(key)
     if template is None:
         marked = reverse(view_name, kwargs={name: _PLACEHOLDER.format(i) for i, name in enumerate(names)})
@@ -48,14 +48,13 @@ def _path(view_name: str, kwargs: dict[str, Any]) -> str:
 
 
 def absolute_url(request: Any, view_name: str, **kwargs: Any) -> str:
-    path = _path(view_name, kwargs)
     if request is None:
-        return path
+        return _path(view_name, kwargs)
     base = getattr(request, "_efp_url_base", None)
-    if base is None:
-        base = request.build_absolute_uri("/")[:-1]
-        request._efp_url_base = base
-    return f"{base}{path}"
+    if base is None:  # once per request: the script prefix is a thread-local lookup, slow per link
+        base = request._efp_url_base = request.build_absolute_uri("/")[:-1]
+        request._efp_script_prefix = get_script_prefix()
+    return f"{base}{_path(view_name, kwargs, request._efp_script_prefix)}"
 
 
 class HexUUIDField(serializers.UUIDField):
@@ -79,14 +78,25 @@ class LinkField(serializers.Field):
     """A read-only absolute hyperlink built from a related object's uuid (`allow_null=True` when the
     relation is optional, so the schema says so)."""
 
-    def __init__(self, view_name: str, attr: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, view_name: str, attr: str | None = None, uuid_attr: str | None = None, **kwargs: Any
+    ) -> None:
+        """`attr`: the dotted path to the linked object; `uuid_attr`: an attribute holding its uuid."""
         self.view_name = view_name
         self.attr = attr
+        self.uuid_attr = uuid_attr
         kwargs["read_only"] = True
         kwargs.setdefault("source", "*")
         super().__init__(**kwargs)
 
     def to_representation(self, value: Any) -> str | None:
+        if self.uuid_attr:
+            key = getattr(value, self.uuid_attr, None)
+            return (
+                None
+                if key is None
+                else absolute_url(self.context.get("request"), self.view_name, uuid=key.hex)
+            )
         target = value
         if self.attr:
             for part in self.attr.split("."):

@@ -31,17 +31,23 @@ class LinkHeaderPagination(BasePagination):
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any]:
         self.request = request
         self.page_size = self.get_page_size(request)
-        self.count = queryset.count()
-        self.pages = max(1, math.ceil(self.count / self.page_size))
         raw_page = request.query_params.get(self.page_query_param) or "1"
         try:
             self.page = int(raw_page)
         except ValueError as error:
             raise NotFound("Invalid page.") from error
-        if self.page < 1 or self.page > self.pages:
+        if self.page < 1:
             raise NotFound("Invalid page.") from InvalidPage()
         start = (self.page - 1) * self.page_size
-        return list(queryset[start : start + self.page_size])
+        rows = list(queryset[start : start + self.page_size])
+        if 0 < len(rows) < self.page_size or (self.page == 1 and not rows):
+            self.count = start + len(rows)  # the last page: no need to count
+        else:
+            self.count = queryset.count()
+        self.pages = max(1, math.ceil(self.count / self.page_size))
+        if self.page > self.pages:
+            raise NotFound("Invalid page.") from InvalidPage()
+        return rows
 
     def _page_url(self, number: int | None) -> str:
         url = self.request.build_absolute_uri()

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import django_filters
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
@@ -107,7 +108,8 @@ def limit_usage_sums(resources: list[Resource]) -> dict[int, dict[str, dict[str,
 class ResourceListSerializer(serializers.ListSerializer):
     def to_representation(self, data: Any) -> list[Any]:
         items = list(data.all() if isinstance(data, QuerySet) else data)
-        self.child.usage_sums = limit_usage_sums(items)  # type: ignore[union-attr]
+        if "limit_usage" in self.child.fields:  # type: ignore[union-attr]
+            self.child.usage_sums = limit_usage_sums(items)  # type: ignore[union-attr]
         return [self.child.to_representation(item) for item in items]  # type: ignore[union-attr]
 
 
@@ -297,23 +299,74 @@ class ResourceDetailSerializer(ResourceSerializer):
         return self._render(created[0] if created else None)  # the oldest
 
 
-def resource_queryset(qs: QuerySet[Resource]) -> QuerySet[Resource]:
-    active = Order.objects.filter(resource=OuterRef("pk"), state__in=list(ACTIVE_ORDER_STATES))
-    return (
-        qs.select_related(
-            "offering__customer__service_provider",
-            "offering__category",
-            "plan",
-            "project__customer",
-            "project__end_date_requested_by",
-            "end_date_requested_by",
+RESOURCE_RELATIONS = (
+    "offering__customer__service_provider",
+    "offering__category",
+    "plan",
+    "project__customer",
+    "project__end_date_requested_by",
+    "end_date_requested_by",
+)
+# What the computed fields of ResourceSerializer read beyond the resource row: relations to join, and
+# "components", "endpoints", "has_active_order", "usage_sums" for the per-page extras. Plain fields (and
+# links) declare theirs by their source; a computed field missing here makes a page load everything.
+RESOURCE_FIELD_NEEDS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(
+        (
+            "scope", "resource_uuid", "resource_type", "offering_image", "offering_thumbnail",
+            "category_icon", "username", "available_actions", "user_requires_reconsent", "renewal_date",
+            "attributes", "limits", "backend_metadata", "current_usages", "options",
+        ),
+        (),
+    ),
+    "provider_description": ("offering__customer__service_provider",),
+    "plan": ("plan", "offering"),
+    "offering_components": ("offering", "components"),
+    "is_usage_based": ("offering", "components"),
+    "is_limit_based": ("offering", "components"),
+    "limit_usage": ("offering", "components", "usage_sums"),
+    "endpoints": ("endpoints",),
+    "can_terminate": ("has_active_order",),
+}  # fmt: skip
+EXTRAS = frozenset({"components", "endpoints", "has_active_order", "usage_sums"})
+
+
+def resource_needs(fields: Iterable[serializers.Field]) -> set[str] | None:
+    """The relations and extras the given serializer fields read; None when one of them is not known."""
+    needs: set[str] = set()
+    for field in fields:
+        if field.field_name in RESOURCE_FIELD_NEEDS:
+            needs.update(RESOURCE_FIELD_NEEDS[field.field_name])
+        elif isinstance(field, LinkField):
+            needs.update([field.attr.replace(".", "__")] if field.attr else [])
+        elif isinstance(field, serializers.SerializerMethodField):
+            return None
+        elif len(field.source_attrs) > 1:
+            needs.add("__".join(field.source_attrs[:-1]))
+    return needs
+
+
+def resource_queryset(qs: QuerySet[Resource], needs: set[str] | None = None) -> QuerySet[Resource]:
+    """Resources with what their serializer reads; with `needs` (`resource_needs`), only that."""
+    if needs is None:
+        needs = {*RESOURCE_RELATIONS, *EXTRAS}
+    relations = sorted(need for need in needs if need not in EXTRAS)
+    qs = qs.select_related(*relations) if relations else qs
+    if "components" in needs:
+        qs = qs.prefetch_related(
+            Prefetch("offering__components", queryset=OfferingComponent.objects.order_by("pk"))
         )
-        .prefetch_related(
-            Prefetch("offering__components", queryset=OfferingComponent.objects.order_by("pk")),
-            Prefetch("endpoints", queryset=ResourceEndpoint.objects.order_by("pk")),
-        )
-        .annotate(has_active_order=Exists(active), project_name=F("project__name"))  # for o=project_name
-    )
+    if "endpoints" in needs:
+        qs = qs.prefetch_related(Prefetch("endpoints", queryset=ResourceEndpoint.objects.order_by("pk")))
+    if "has_active_order" in needs:
+        active = Order.objects.filter(resource=OuterRef("pk"), state__in=list(ACTIVE_ORDER_STATES))
+        qs = qs.annotate(has_active_order=Exists(active))
+    return qs
+
+
+def ordered_by_project_name(qs: QuerySet[Resource]) -> QuerySet[Resource]:
+    """`o=project_name` orders by an annotation (added only then: counting pages would join for it)."""
+    return qs.annotate(project_name=F("project__name"))
 
 
 class PlanPeriodComponentSerializer(serializers.Serializer):
@@ -547,7 +600,13 @@ class BaseResourceViewSet(ReadOnlyViewSet):
         raise NotImplementedError
 
     def get_queryset(self) -> QuerySet[Resource]:
-        return resource_queryset(self.visible()).order_by("created", "pk")
+        needs = None
+        if self.request.query_params.getlist("field"):  # `?field=`: load only what the kept fields read
+            needs = resource_needs(cast(serializers.Serializer, self.get_serializer()).fields.values())
+        qs = resource_queryset(self.visible(), needs)
+        if "project_name" in self.request.query_params.get("o", ""):
+            qs = ordered_by_project_name(qs)
+        return qs.order_by("created", "pk")
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
         if self.action == "retrieve":

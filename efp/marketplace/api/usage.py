@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 import django_filters
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.urls import Resolver404, resolve
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -71,23 +71,23 @@ class ComponentUsageSerializer(WaldurModelSerializer):
 
 
 class ComponentUserUsageSerializer(WaldurModelSerializer):
-    user = LinkField("user-detail", attr="user", allow_null=True)
-    component_usage = LinkField("marketplace-component-usage-detail", attr="component_usage")
+    """Reads the annotations of `user_usage_queryset` (one object a row, not eight)."""
+
+    user = LinkField("user-detail", uuid_attr="user_uuid", allow_null=True)
+    component_usage = LinkField("marketplace-component-usage-detail", uuid_attr="component_usage_uuid")
     usage = usage_field(read_only=True)
-    measured_unit = serializers.CharField(source="component_usage.component.measured_unit", read_only=True)
-    resource_name = serializers.CharField(source="component_usage.resource.name", read_only=True)
-    resource_uuid = HexUUIDField(source="component_usage.resource.uuid", read_only=True)
-    offering_name = serializers.CharField(source="component_usage.resource.offering.name", read_only=True)
-    offering_uuid = HexUUIDField(source="component_usage.resource.offering.uuid", read_only=True)
-    project_name = serializers.CharField(source="component_usage.resource.project.name", read_only=True)
-    project_uuid = HexUUIDField(source="component_usage.resource.project.uuid", read_only=True)
-    customer_name = serializers.CharField(
-        source="component_usage.resource.project.customer.name", read_only=True
-    )
-    customer_uuid = HexUUIDField(source="component_usage.resource.project.customer.uuid", read_only=True)
-    component_type = serializers.CharField(source="component_usage.component.type", read_only=True)
-    date = UTCDateTimeField(source="component_usage.date", read_only=True)
-    billing_period = serializers.DateField(source="component_usage.billing_period", read_only=True)
+    measured_unit = serializers.CharField(read_only=True)
+    resource_name = serializers.CharField(read_only=True)
+    resource_uuid = HexUUIDField(read_only=True)
+    offering_name = serializers.CharField(read_only=True)
+    offering_uuid = HexUUIDField(read_only=True)
+    project_name = serializers.CharField(read_only=True)
+    project_uuid = HexUUIDField(read_only=True)
+    customer_name = serializers.CharField(read_only=True)
+    customer_uuid = HexUUIDField(read_only=True)
+    component_type = serializers.CharField(read_only=True)
+    date = UTCDateTimeField(source="usage_date", read_only=True)
+    billing_period = serializers.DateField(read_only=True)
 
     class Meta:
         model = ComponentUserUsage
@@ -100,16 +100,49 @@ class ComponentUserUsageSerializer(WaldurModelSerializer):
         read_only_fields = fields
 
 
-def component_usage_queryset(qs: QuerySet[ComponentUsage]) -> QuerySet[ComponentUsage]:
+def _named(*relations: str) -> list[str]:
+    """The columns a usage row shows of each related object: its name and uuid."""
+    return [f"{relation}__{column}" for relation in relations for column in ("name", "uuid")]
+
+
+# The related objects a page of usage rows shows, and the columns it reads (names and uuids: a resource
+# and its offering carry large JSON columns that no usage row shows).
+USAGE_RELATIONS = ("resource__offering", "resource__project__customer")
+USAGE_COLUMNS = (
+    "uuid", "created", "description", "usage", "date", "recurring", "billing_period", "modified_by_id",
+    "component__type", "component__name", "component__measured_unit",
+    *_named("resource", "resource__offering", "resource__project", "resource__project__customer"),
+)  # fmt: skip
+
+
+def component_usage_queryset(qs: QuerySet[ComponentUsage], *, page: bool = False) -> QuerySet[ComponentUsage]:
+    """Usage rows with what their serializer reads; a `page` of them reads only the columns it shows."""
+    if page:
+        return qs.select_related("component", *USAGE_RELATIONS).only(*USAGE_COLUMNS)
     return qs.select_related("component", "resource__offering__customer", "resource__project__customer")
 
 
 def user_usage_queryset(qs: QuerySet[ComponentUserUsage]) -> QuerySet[ComponentUserUsage]:
-    return qs.select_related(
-        "user",
-        "component_usage__component",
-        "component_usage__resource__offering",
-        "component_usage__resource__project__customer",
+    """Per-user usage rows with what their serializer shows of the usage record, its resource, offering,
+    project and organisation, as columns of the row itself."""
+    usage, resource = "component_usage", "component_usage__resource"
+    return qs.annotate(
+        user_uuid=F("user__uuid"),
+        component_usage_uuid=F(f"{usage}__uuid"),
+        usage_date=F(f"{usage}__date"),
+        billing_period=F(f"{usage}__billing_period"),
+        component_type=F(f"{usage}__component__type"),
+        measured_unit=F(f"{usage}__component__measured_unit"),
+        **{
+            f"{name}_{column}": F(f"{path}__{column}")
+            for name, path in (
+                ("resource", resource),
+                ("offering", f"{resource}__offering"),
+                ("project", f"{resource}__project"),
+                ("customer", f"{resource}__project__customer"),
+            )
+            for column in ("name", "uuid")
+        },
     )
 
 
@@ -305,7 +338,8 @@ class ComponentUsageViewSet(ReadOnlyViewSet):
     ordering_fields = ("billing_period", "usage", "date")
 
     def get_queryset(self) -> QuerySet[ComponentUsage]:
-        return component_usage_queryset(selectors.visible_component_usages(self.request.user)).order_by(
+        visible = selectors.visible_component_usages(self.request.user)
+        return component_usage_queryset(visible, page=self.action == "list").order_by(
             "-date", "component__type", "pk"
         )
 
@@ -374,6 +408,7 @@ class ComponentUserUsageViewSet(ReadOnlyViewSet):
     ordering_fields = ("component_usage__billing_period", "usage", "username")
 
     def get_queryset(self) -> QuerySet[ComponentUserUsage]:
-        return user_usage_queryset(selectors.visible_component_user_usages(self.request.user)).order_by(
+        visible = selectors.visible_component_user_usages(self.request.user)
+        return user_usage_queryset(visible).order_by(
             "-component_usage__date", "component_usage__component__type", "username", "pk"
         )
