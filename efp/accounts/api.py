@@ -22,6 +22,7 @@ from efp.accounts import services
 from efp.accounts.models import User
 from efp.accounts.services import get_or_create_token
 from efp.rest.fields import HexUUIDField, LinkField, SparseFieldsMixin, UTCDateTimeField
+from efp.rest.filters import FilterSet
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 
 
@@ -54,7 +55,7 @@ class UserWriteSerializer(serializers.ModelSerializer):
         )  # fmt: skip
 
 
-class UserFilter(django_filters.FilterSet):
+class UserFilter(FilterSet):
     """Waldur's user filters that scripts use to find one person (a filter not here is ignored)."""
 
     username = django_filters.CharFilter()

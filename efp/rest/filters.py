@@ -15,6 +15,27 @@ from django_filters.widgets import QueryArrayWidget
 from rest_framework import filters
 
 
+class FilterSet(django_filters.FilterSet):
+    """django-filter's FilterSet, copying for a request only the filters its query string names.
+
+    A filter whose parameter is absent filters nothing; django-filter deep-copies every declared filter
+    and builds a form field for each on every request, which cost more than the SQL of a small list. The
+    class keeps them all (the schema lists them); a filter counts as named when a parameter is its name
+    or starts with it and `_` (range widgets read `x_after`, `x_min`).
+    """
+
+    def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
+        if data is not None:
+            keys = list(data.keys())
+            declared: dict[str, Any] = type(self).__dict__["base_filters"]  # set by the metaclass
+            self.base_filters = {
+                name: spec
+                for name, spec in declared.items()
+                if any(key == name or key.startswith(f"{name}_") for key in keys)
+            }
+        super().__init__(data, *args, **kwargs)
+
+
 class OrderingFilter(filters.OrderingFilter):
     """`o=field` / `o=-field`, comma-separated; unknown fields are ignored; ties broken by primary key."""
 

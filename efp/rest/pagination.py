@@ -36,18 +36,18 @@ class LinkHeaderPagination(BasePagination):
             self.page = int(raw_page)
         except ValueError as error:
             raise NotFound("Invalid page.") from error
-        if self.page < 1:
+        if self.page == 1:
+            rows = list(queryset[: self.page_size])
+            # A first page that is not full holds every row: no need to count them.
+            self.count = len(rows) if len(rows) < self.page_size else queryset.count()
+            self.pages = max(1, math.ceil(self.count / self.page_size))
+            return rows
+        self.count = queryset.count()
+        self.pages = max(1, math.ceil(self.count / self.page_size))
+        if self.page < 1 or self.page > self.pages:  # before any OFFSET: a huge page number is a 404
             raise NotFound("Invalid page.") from InvalidPage()
         start = (self.page - 1) * self.page_size
-        rows = list(queryset[start : start + self.page_size])
-        if 0 < len(rows) < self.page_size or (self.page == 1 and not rows):
-            self.count = start + len(rows)  # the last page: no need to count
-        else:
-            self.count = queryset.count()
-        self.pages = max(1, math.ceil(self.count / self.page_size))
-        if self.page > self.pages:
-            raise NotFound("Invalid page.") from InvalidPage()
-        return rows
+        return list(queryset[start : start + self.page_size])
 
     def _page_url(self, number: int | None) -> str:
         url = self.request.build_absolute_uri()

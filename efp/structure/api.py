@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from efp.accounts.models import User
 from efp.rest.fields import HexUUIDField, HyperlinkInputField, LinkField, SparseFieldsMixin, UTCDateTimeField
-from efp.rest.filters import IsoDateTimeFilter, MultipleStringFilter, MultipleUUIDFilter
+from efp.rest.filters import FilterSet, IsoDateTimeFilter, MultipleStringFilter, MultipleUUIDFilter
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 from efp.structure import services
 from efp.structure.models import Customer, CustomerRole, Project, ProjectRole, RoleGrant
@@ -81,7 +81,7 @@ class ProjectSerializer(SparseFieldsMixin, serializers.ModelSerializer):
         return attrs
 
 
-class CustomerFilter(django_filters.FilterSet):
+class CustomerFilter(FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains")
     name_exact = django_filters.CharFilter(field_name="name")
     slug = django_filters.CharFilter()
@@ -93,7 +93,7 @@ class CustomerFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class ProjectFilter(django_filters.FilterSet):
+class ProjectFilter(FilterSet):
     customer = MultipleUUIDFilter(field_name="customer__uuid")
     customer_uuid = MultipleUUIDFilter(field_name="customer__uuid")
     name = django_filters.CharFilter(lookup_expr="icontains")
@@ -172,7 +172,7 @@ class UserRoleDetailsSerializer(SparseFieldsMixin, serializers.Serializer):
         return dict(data)
 
 
-class UserRoleFilter(django_filters.FilterSet):
+class UserRoleFilter(FilterSet):
     role = MultipleStringFilter(method="filter_role")
     user = MultipleUUIDFilter(field_name="user__uuid")
     username = django_filters.CharFilter(field_name="user__username", lookup_expr="icontains")

@@ -26,7 +26,7 @@ from efp.marketplace.models import AgentIdentity, AgentProcessor, AgentService, 
 from efp.marketplace.services import agents as agent_services
 from efp.marketplace.services import offering_users as offering_user_services
 from efp.rest.fields import HexUUIDField, HyperlinkInputField, LinkField, UTCDateTimeField
-from efp.rest.filters import MultipleStringFilter, MultipleUUIDFilter
+from efp.rest.filters import FilterSet, MultipleStringFilter, MultipleUUIDFilter
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 
 # --- agent identities, services, processors -----------------------------------------------------------
@@ -157,7 +157,7 @@ def visible_agent_identities(user: Any) -> QuerySet[AgentIdentity]:
     return AgentIdentity.objects.filter(offering__in=selectors.provider_offerings(user).values("pk"))
 
 
-class AgentIdentityFilter(django_filters.FilterSet):
+class AgentIdentityFilter(FilterSet):
     name = django_filters.CharFilter()
     offering_uuid = MultipleUUIDFilter(field_name="offering__uuid")
     version = django_filters.CharFilter()
@@ -232,7 +232,7 @@ class AgentIdentityViewSet(
         return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-class AgentServiceFilter(django_filters.FilterSet):
+class AgentServiceFilter(FilterSet):
     identity_uuid = MultipleUUIDFilter(field_name="identity__uuid")
     offering_uuid = MultipleUUIDFilter(field_name="identity__offering__uuid")
     name = django_filters.CharFilter()
@@ -333,7 +333,7 @@ class OfferingUserCreateSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=100, required=False, allow_null=True, allow_blank=True)
 
 
-class OfferingUserFilter(django_filters.FilterSet):
+class OfferingUserFilter(FilterSet):
     offering_uuid = MultipleUUIDFilter(field_name="offering__uuid")
     offering_slug = MultipleStringFilter(field_name="offering__slug")
     provider_uuid = django_filters.UUIDFilter(field_name="offering__customer__uuid")

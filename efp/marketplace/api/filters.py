@@ -11,7 +11,13 @@ from django_filters.rest_framework import BooleanFilter  # accepts true/false/Tr
 from efp.accounts.models import SshKey
 from efp.marketplace.models import Offering, OfferingRole, Order, Plan, ServiceProvider
 from efp.marketplace.states import OrderState, OrderType
-from efp.rest.filters import IsoDateTimeFilter, MultipleStringFilter, MultipleUUIDFilter, uuid_or_none
+from efp.rest.filters import (
+    FilterSet,
+    IsoDateTimeFilter,
+    MultipleStringFilter,
+    MultipleUUIDFilter,
+    uuid_or_none,
+)
 from efp.structure.permissions import customers_where, offerings_where, projects_where
 from efp.structure.roles import Permission
 
@@ -28,7 +34,7 @@ class HyperlinkUUIDFilter(django_filters.CharFilter):
         return qs.filter(**{self.field_name: key})
 
 
-class OrderFilter(django_filters.FilterSet):
+class OrderFilter(FilterSet):
     # distinct=False: a column of the order itself, no join to de-duplicate (DISTINCT over a page of wide
     # joined rows cost seconds at scale).
     state = django_filters.MultipleChoiceFilter(choices=OrderState.choices, distinct=False)
@@ -120,7 +126,7 @@ class OrderFilter(django_filters.FilterSet):
         )
 
 
-class OfferingFilter(django_filters.FilterSet):
+class OfferingFilter(FilterSet):
     customer_uuid = MultipleUUIDFilter(field_name="customer__uuid")
     category_uuid = MultipleUUIDFilter(field_name="category__uuid")
     state = django_filters.MultipleChoiceFilter(choices=Offering.State.choices, distinct=False)
@@ -140,7 +146,7 @@ class OfferingFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class PlanFilter(django_filters.FilterSet):
+class PlanFilter(FilterSet):
     offering_uuid = MultipleUUIDFilter(field_name="offering__uuid")
 
     class Meta:
@@ -148,7 +154,7 @@ class PlanFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class ServiceProviderFilter(django_filters.FilterSet):
+class ServiceProviderFilter(FilterSet):
     customer_uuid = MultipleUUIDFilter(field_name="customer__uuid")
 
     class Meta:
@@ -156,7 +162,7 @@ class ServiceProviderFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class SshKeyFilter(django_filters.FilterSet):
+class SshKeyFilter(FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains")
     name_exact = django_filters.CharFilter(field_name="name")
     user_uuid = django_filters.UUIDFilter(field_name="user__uuid")

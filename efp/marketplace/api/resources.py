@@ -63,7 +63,13 @@ from efp.rest.fields import (
     UTCDateTimeField,
     absolute_url,
 )
-from efp.rest.filters import IsoDateTimeFilter, MultipleStringFilter, MultipleUUIDFilter, uuid_or_none
+from efp.rest.filters import (
+    FilterSet,
+    IsoDateTimeFilter,
+    MultipleStringFilter,
+    MultipleUUIDFilter,
+    uuid_or_none,
+)
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 from efp.structure.models import ProjectRole
 
@@ -487,7 +493,7 @@ def _component_exists(billing_type: str) -> Exists:
     return Exists(OfferingComponent.objects.filter(offering=OuterRef("offering"), billing_type=billing_type))
 
 
-class ResourceFilter(django_filters.FilterSet):
+class ResourceFilter(FilterSet):
     """Contract §6.1."""
 
     offering_uuid = MultipleUUIDFilter(field_name="offering__uuid")

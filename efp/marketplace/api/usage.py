@@ -32,7 +32,7 @@ from efp.marketplace.models import ComponentUsage, ComponentUserUsage, ResourceP
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services.usage import UsageItem, UserUsageItem
 from efp.rest.fields import HexUUIDField, LinkField, UTCDateTimeField
-from efp.rest.filters import MultipleUUIDFilter
+from efp.rest.filters import FilterSet, MultipleUUIDFilter
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 from efp.structure.names import validate_name
 
@@ -287,7 +287,7 @@ def month_filter(field_name: str) -> WholeNumberFilter:
     return WholeNumberFilter(field_name=field_name, min_value=1, max_value=12)
 
 
-class ComponentUsageFilter(django_filters.FilterSet):
+class ComponentUsageFilter(FilterSet):
     resource_uuid = MultipleUUIDFilter(field_name="resource__uuid")
     resource = HyperlinkUUIDFilter(field_name="resource__uuid")
     offering_uuid = MultipleUUIDFilter(field_name="resource__offering__uuid")
@@ -305,7 +305,7 @@ class ComponentUsageFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class ComponentUserUsageFilter(django_filters.FilterSet):
+class ComponentUserUsageFilter(FilterSet):
     resource_uuid = MultipleUUIDFilter(field_name="component_usage__resource__uuid")
     resource = HyperlinkUUIDFilter(field_name="component_usage__resource__uuid")
     offering_uuid = MultipleUUIDFilter(field_name="component_usage__resource__offering__uuid")

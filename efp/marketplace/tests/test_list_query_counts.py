@@ -73,7 +73,7 @@ class ListQueryCountTests(MarketplaceTestCase):
                 one, rows_one = self.count_queries(user, f"{base}?page_size=1")
                 fifty, rows_fifty = self.count_queries(user, f"{base}?page_size=50")
                 assert rows_one == 1 and rows_fifty > 1, (user, base, rows_fifty)
-                # A page that is not full is the last one: it needs no count query.
+                # A first page with room left holds every row: it needs no count query.
                 assert fifty <= one, (user, base, one, fifty)
 
     def test_it_renders_limit_usage_from_the_batch(self) -> None:
@@ -130,7 +130,7 @@ class BenchListQueryCountTests(TestCase):
             large, large_rows = self.count(f"{url}&page_size=300" if "?" in url else f"{url}?page_size=300")
             if name != "component usages":  # two per month: never a full page
                 assert small_rows == 10 < large_rows, (name, small_rows, large_rows)
-            # A page that is not full is the last one: it needs no count query.
+            # A first page with room left holds every row: it needs no count query.
             assert large <= small <= 6, (name, small, large)
 
     def test_it_retrieves_a_resource_in_at_most_six_queries(self) -> None:
