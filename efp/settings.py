@@ -63,6 +63,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     options = DATABASES["default"].setdefault("OPTIONS", {})
     options["timeout"] = 20
     options["transaction_mode"] = "IMMEDIATE"
+elif env_bool("EFP_DATABASE_PREPARED", True):
+    # Server-side parameter binding: a query sent with the same text on a connection is prepared by
+    # psycopg after 5 runs, so PostgreSQL stops parsing and planning the same list queries on every
+    # request (planning the joins of a list costs more than running it).
+    # Django turns psycopg's preparing off (for connection poolers); we connect to PostgreSQL directly.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [

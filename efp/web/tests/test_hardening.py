@@ -231,3 +231,32 @@ class DeployCheckTests(WebTestCase):
             assert check in debug.stderr, check
         weak = {**PRODUCTION, "EFP_SECRET_KEY": "efp-insecure-development-key-change-me-in-production"}
         assert "efp.W001" in run_efp("check", "--deploy", "--fail-level", "WARNING", **weak).stderr
+
+
+def database_options(**env: str) -> str:
+    """The database OPTIONS that the settings derive from the environment (no connection is made)."""
+    code = (
+        "from django.conf import settings; "
+        "print(sorted(settings.DATABASES['default'].get('OPTIONS', {}).items()))"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("EFP_")}
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        env={**base, "DJANGO_SETTINGS_MODULE": "efp.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+class DatabaseSettingsTests(WebTestCase):
+    def test_postgresql_prepares_repeated_queries_unless_told_not_to(self) -> None:
+        postgres = "postgres://postgres@127.0.0.1:5432/efp"
+        assert database_options(EFP_DATABASE_URL=postgres) == (
+            "[('prepare_threshold', 5), ('server_side_binding', True)]"
+        )
+        assert database_options(EFP_DATABASE_URL=postgres, EFP_DATABASE_PREPARED="false") == "[]"
+        sqlite = database_options(EFP_DATABASE_URL="sqlite:///x.sqlite3")
+        assert "prepare_threshold" not in sqlite and "IMMEDIATE" in sqlite
