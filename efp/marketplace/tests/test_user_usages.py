@@ -48,6 +48,12 @@ class SetUserUsageTests(UserUsageTestCase):
         response = self.post(self.carol, "set_user_usage", {"username": "bob", "usage": "1", "user": url})
         assert response.status_code == 201, response.content
         assert ComponentUserUsage.objects.get(username="bob").user == self.bob
+        rows = self.as_user(self.carol).get("/api/marketplace-component-user-usages/?username=bob").json()
+        assert [(row["username"], row["user"]) for row in rows] == [("bob", url)]
+        assert (
+            rows[0]["component_usage"]
+            == f"http://testserver/api/marketplace-component-usages/{self.cpu.uuid.hex}/"
+        )
 
     def test_it_syncs_a_zero_total_and_keeps_a_reported_one(self) -> None:
         self.post(self.carol, "set_user_usage", {"username": "anna", "usage": "4"})
