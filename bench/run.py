@@ -157,6 +157,9 @@ def scenarios(w: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "floor": "/user_usages?resource_uuid={uuid}&page_size=50",
             "cycle": resources,
         },
+        # Not a target: what an authenticated request costs before it runs a query of its own (the
+        # token lookup, DRF's dispatch and one small serializer), for reading the ratios above.
+        "users_me": {"path": "/api/users/me/"},
         "set_usage": {
             "path": "/api/marketplace-component-usages/set_usage/",
             "body": {"resource": "{uuid}", "usages": [{"type": "cpu", "amount": "1234.50"}]},
