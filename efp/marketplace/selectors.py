@@ -34,18 +34,6 @@ def _sees_all(user: Any) -> bool:
     return bool(user.is_staff or getattr(user, "is_support", False))
 
 
-def _my_customer_ids(user: Any) -> QuerySet[Any]:
-    return CustomerRole.objects.filter(user=user).values("customer_id")
-
-
-def _my_project_ids(user: Any) -> QuerySet[Any]:
-    return ProjectRole.objects.filter(user=user).values("project_id")
-
-
-def _my_offering_ids(user: Any) -> QuerySet[Any]:
-    return OfferingRole.objects.filter(user=user).values("offering_id")
-
-
 def _active_roles(model: Any, column: str) -> str:
     """SQL: the `column` of the user's roles in force (an expired role grants nothing)."""
     table = model._meta.db_table
@@ -69,21 +57,29 @@ _MY_PROJECTS = (
 )
 
 
+def _my_offerings(user: Any) -> RawSQL:
+    """Offerings of organisations where the user holds a role in force, and offerings they manage."""
+    return RawSQL(_MY_OFFERINGS, [user.pk, _now(), user.pk])  # noqa: S611 - constant SQL, bound parameters
+
+
+def _my_projects(user: Any) -> RawSQL:
+    """Projects where the user holds a role in force, and the projects of their organisations."""
+    now = _now()
+    return RawSQL(_MY_PROJECTS, [user.pk, now, user.pk, now])  # noqa: S611 - constant SQL, bound parameters
+
+
 def provider_q(user: Any, offering: str = "offering") -> Q:
     """Rows whose offering belongs to an organisation where the user holds a role, or that they manage.
 
     One `offering_id IN (my offerings)` test on the row itself: the database answers it from the row (or
     an index on the offering) without joining the offering and its organisation first.
     """
-    mine = RawSQL(_MY_OFFERINGS, [user.pk, _now(), user.pk])  # noqa: S611 - constant SQL, bound parameters
-    return Q(**{f"{offering}_id__in": mine})
+    return Q(**{f"{offering}_id__in": _my_offerings(user)})
 
 
 def consumer_q(user: Any, project_prefix: str) -> Q:
     """Rows of projects where the user holds a role, or of their organisations' projects."""
-    now = _now()
-    mine = RawSQL(_MY_PROJECTS, [user.pk, now, user.pk, now])  # noqa: S611 - constant SQL, bound parameters
-    return Q(**{f"{project_prefix}_id__in": mine})
+    return Q(**{f"{project_prefix}_id__in": _my_projects(user)})
 
 
 def visible_orders(user: Any) -> QuerySet[Order]:
@@ -186,9 +182,7 @@ def provider_offerings(user: Any) -> QuerySet[Offering]:
         return Offering.objects.none()
     if _sees_all(user):
         return Offering.objects.all()
-    return Offering.objects.filter(
-        Q(customer_id__in=_my_customer_ids(user)) | Q(pk__in=_my_offering_ids(user))
-    )
+    return Offering.objects.filter(pk__in=_my_offerings(user))
 
 
 def public_offerings(user: Any) -> QuerySet[Offering]:
@@ -200,8 +194,7 @@ def public_offerings(user: Any) -> QuerySet[Offering]:
         return Offering.objects.all()
     return Offering.objects.filter(
         shown
-        | Q(customer_id__in=_my_customer_ids(user))
-        | Q(pk__in=_my_offering_ids(user))
+        | Q(pk__in=_my_offerings(user))
         # private offerings are visible to their own organisation's members
         | Q(
             shared=False, customer_id__in=ProjectRole.objects.filter(user=user).values("project__customer_id")

@@ -154,7 +154,7 @@ class ObjectKeyField(serializers.Field):
     """A uuid (dashed or hex) or a URL ending in one. The service looks the object up among what the user
     may see, in the query that locks it."""
 
-    default_error_messages = {"does_not_exist": 'Invalid pk "{value}" - object does not exist.'}
+    default_error_messages = {"does_not_exist": usage_services.MSG_DOES_NOT_EXIST}
 
     def to_internal_value(self, data: Any) -> Any:
         text = str(data).strip().rstrip("/").rsplit("/", 1)[-1]

@@ -62,6 +62,7 @@ MSG_BACKFILL_ROLE = "Only staff users and service providers can specify date for
 MSG_INVALID_STATE = "Resource is not in valid state."
 MSG_NO_PLAN = "Resource must have a plan to report usage"
 MSG_CLOSED = "Billing period is closed."
+MSG_DOES_NOT_EXIST = 'Invalid pk "{value}" - object does not exist.'  # DRF's words for an unknown object
 
 T = TypeVar("T")
 
@@ -176,17 +177,22 @@ def _raise_item_errors(field: str, errors: list[dict[str, list[str]]]) -> None:
 
 
 def _check_date(
-    *, user: Any, allowed: bool, date: datetime.datetime, components: Iterable[OfferingComponent]
+    *,
+    user: Any,
+    may_report: Callable[[], bool],
+    date: datetime.datetime,
+    components: Iterable[OfferingComponent],
 ) -> None:
     """Future dates never; past months by staff, or by the provider for limit and prepaid components only.
 
-    `allowed`: whether the user may report usage of the resource (`can_report_usage`)."""
+    `may_report`: whether the user may report usage of the resource (`can_report_usage`), asked only for
+    a past month."""
     now = timezone.now()
     if date > now:
         raise InvalidInput({"date": [MSG_FUTURE]})
     if billing_period_of(date) >= billing_period_of(now) or user.is_staff:
         return
-    if not allowed:
+    if not may_report():
         raise InvalidInput({"date": [MSG_BACKFILL_ROLE]})
     if any(c.billing_type not in PROVIDER_BACKFILL_BILLING_TYPES for c in components):
         raise InvalidInput({"date": [MSG_PROVIDER_BACKFILL]})
@@ -388,14 +394,14 @@ def set_usage(
         locked = _lock(uuid=resource) if isinstance(resource, uuid.UUID) else _locked(resource)
         allowed = locked is not None and can_report_usage(user, locked)
         if locked is None or not (allowed or _may_see_usage(user, locked)):
-            raise InvalidInput({"resource": [f'Invalid pk "{resource}" - object does not exist.']})
+            raise InvalidInput({"resource": [MSG_DOES_NOT_EXIST.format(value=resource)]})
         resource = locked
         if resource.state not in USAGE_REPORTABLE_STATES:
             raise InvalidInput({"resource": [MSG_INVALID_STATE]})
         components = _components_of(resource, usages)
         if resource.plan_id is None:
             raise InvalidInput({"resource": [MSG_NO_PLAN]})
-        _check_date(user=user, allowed=allowed, date=date, components=components)
+        _check_date(user=user, may_report=lambda: allowed, date=date, components=components)
         if not allowed:
             raise Forbidden()
         period = billing_period_of(date)
@@ -528,7 +534,7 @@ def _target_usage(
         date = timezone.make_aware(date, _zone())
     _check_date(
         user=user,
-        allowed=user.is_staff or can_report_usage(user, resource),
+        may_report=partial(can_report_usage, user, resource),
         date=date,
         components=[component_usage.component],
     )
