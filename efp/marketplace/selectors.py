@@ -165,6 +165,18 @@ def visible_component_usages(user: Any) -> QuerySet[ComponentUsage]:
     )
 
 
+def usage_visibility_sql(user: Any, resource: str) -> tuple[str, list[Any]]:
+    """`visible_component_usages` and `visible_component_user_usages` as a SQL condition on the resource
+    table aliased `resource`, with its parameters, for the hand-written usage pages (api/usage_pages)."""
+    if _anonymous(user):
+        return "1 = 0", []
+    if _sees_all(user):
+        return "1 = 1", []
+    offerings, projects = _my_offerings(user), _my_projects(user)
+    condition = f"({resource}.offering_id IN ({offerings.sql}) OR {resource}.project_id IN ({projects.sql}))"
+    return condition, [*offerings.params, *projects.params]
+
+
 def visible_component_user_usages(user: Any) -> QuerySet[ComponentUserUsage]:
     if _anonymous(user):
         return ComponentUserUsage.objects.none()

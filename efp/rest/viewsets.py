@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django.http import Http404
 from rest_framework import mixins, viewsets
@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from efp.rest.pagination import LinkHeaderPagination
+from efp.rest.sqlrows import SqlRows
 
 
 class UUIDLookupMixin:
@@ -57,6 +58,11 @@ class ReadOnlyViewSet(UUIDLookupMixin, CountingListMixin, mixins.RetrieveModelMi
         page = self.paginate_queryset(queryset)
         data = serializer_class(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)
+
+    def sql_paged(self, rows: SqlRows) -> Response:
+        """A list answered from hand-written SQL (efp.rest.sqlrows), paginated like every other list."""
+        page = self.paginate_queryset(cast(Any, rows))
+        return self.get_paginated_response(page)
 
 
 def acting_user(request: Any) -> Any:

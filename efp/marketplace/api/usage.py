@@ -26,8 +26,10 @@ from rest_framework.settings import api_settings
 
 from efp.accounts.models import User
 from efp.marketplace import selectors
+from efp.marketplace.api import usage_pages
 from efp.marketplace.api.filters import HyperlinkUUIDFilter
 from efp.marketplace.api.serializers import WaldurModelSerializer
+from efp.marketplace.api.usage_pages import usage_field
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, ResourcePlanPeriod
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services.usage import UsageItem, UserUsageItem
@@ -35,12 +37,6 @@ from efp.rest.fields import HexUUIDField, LinkField, UTCDateTimeField
 from efp.rest.filters import FilterSet, MultipleUUIDFilter
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 from efp.structure.names import validate_name
-
-
-def usage_field(**kwargs: Any) -> serializers.DecimalField:
-    """Usage amounts: decimal strings with 2 places, at most 18 digits before the point."""
-    return serializers.DecimalField(max_digits=20, decimal_places=2, **kwargs)
-
 
 # --- representation -------------------------------------------------------------------------------
 
@@ -337,6 +333,12 @@ class ComponentUsageViewSet(ReadOnlyViewSet):
     filterset_class = ComponentUsageFilter
     ordering_fields = ("billing_period", "usage", "date")
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rows = usage_pages.component_usages(request)
+        if rows is None:
+            return super().list(request, *args, **kwargs)
+        return self.sql_paged(rows)
+
     def get_queryset(self) -> QuerySet[ComponentUsage]:
         visible = selectors.visible_component_usages(self.request.user)
         return component_usage_queryset(visible, page=self.action == "list").order_by(
@@ -406,6 +408,12 @@ class ComponentUserUsageViewSet(ReadOnlyViewSet):
     serializer_class = ComponentUserUsageSerializer
     filterset_class = ComponentUserUsageFilter
     ordering_fields = ("component_usage__billing_period", "usage", "username")
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rows = usage_pages.user_usages(request)
+        if rows is None:
+            return super().list(request, *args, **kwargs)
+        return self.sql_paged(rows)
 
     def get_queryset(self) -> QuerySet[ComponentUserUsage]:
         visible = selectors.visible_component_user_usages(self.request.user)
