@@ -21,7 +21,7 @@ from efp.marketplace.models import (
     ServiceProvider,
 )
 from efp.marketplace.states import OrderState, ResourceState
-from efp.structure.models import CustomerRole, Project, ProjectRole
+from efp.structure.models import ActiveRoleManager, CustomerRole, Project, ProjectRole
 from efp.structure.roles import Permission
 from efp.structure.selectors import projects_with_permission
 
@@ -37,7 +37,7 @@ def _sees_all(user: Any) -> bool:
 def _active_roles(model: Any, column: str) -> str:
     """SQL: the `column` of the user's roles in force (an expired role grants nothing)."""
     table = model._meta.db_table
-    return f"SELECT {column} FROM {table} WHERE user_id = %s AND (expiration_time IS NULL OR expiration_time > %s)"  # noqa: S608, E501 - table names from our models
+    return f"SELECT {column} FROM {table} WHERE user_id = %s AND {ActiveRoleManager.IN_FORCE_SQL}"  # noqa: S608 - table names from our models
 
 
 def _now() -> Any:

@@ -74,7 +74,11 @@ class Project(models.Model):
 
 
 class ActiveRoleManager(models.Manager[Any]):
-    """Roles in force: an expired role grants nothing and is not listed (`all_objects` still has it)."""
+    """Roles in force: an expired role grants nothing and is not listed (`all_objects` still has it).
+
+    `IN_FORCE_SQL` is the same test for hand-written SQL (its one parameter: now)."""
+
+    IN_FORCE_SQL = "(expiration_time IS NULL OR expiration_time > %s)"
 
     def get_queryset(self) -> models.QuerySet[Any]:
         return (

@@ -6,47 +6,61 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.apps import apps
+from django.db import connection
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from efp.structure.models import Customer, CustomerRole, Project, ProjectRole
+from efp.structure.models import ActiveRoleManager, Customer, CustomerRole, Project, ProjectRole
 from efp.structure.roles import Permission, Role, roles_with
 
 
 def _ids(objects: Iterable[Any]) -> list[int]:
-    return [obj.pk for obj in objects if obj is not None]
+    """Primary keys of model instances, or the keys themselves."""
+    return [obj if isinstance(obj, int) else obj.pk for obj in objects if obj is not None]
 
 
 def has_permission(
     user: Any,
     permission: Permission,
     *,
-    customers: Iterable[Customer | None] = (),
-    projects: Iterable[Project | None] = (),
+    customers: Iterable[Customer | int | None] = (),
+    projects: Iterable[Project | int | None] = (),
     offerings: Iterable[Any] = (),
 ) -> bool:
-    """Staff pass; otherwise the user needs a role with `permission` in one of the scopes."""
+    """Staff pass; otherwise the user needs a role with `permission` in one of the scopes (instances or
+    their keys): a customer or project role in force, or an offering role.
+
+    One statement for every scope: this runs on most writes, and three ORM queries cost more than the
+    rest of a usage report."""
     if not getattr(user, "is_authenticated", False):
         return False
     if user.is_staff:
         return True
-    roles = [role.value for role in roles_with(permission)]
-    customer_ids, project_ids, offering_ids = _ids(customers), _ids(projects), _ids(offerings)
-    if (
-        customer_ids
-        and CustomerRole.objects.filter(user=user, customer_id__in=customer_ids, role__in=roles).exists()
+    offering_role = apps.get_model("marketplace", "OfferingRole")
+    roles = sorted(role.value for role in roles_with(permission))
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    tests: list[str] = []
+    params: list[Any] = []
+    for model, column, ids, expires in (
+        (CustomerRole, "customer_id", _ids(customers), True),
+        (ProjectRole, "project_id", _ids(projects), True),
+        (offering_role, "offering_id", _ids(offerings), False),
     ):
-        return True
-    if (
-        project_ids
-        and ProjectRole.objects.filter(user=user, project_id__in=project_ids, role__in=roles).exists()
-    ):
-        return True
-    if offering_ids:
-        offering_role = apps.get_model("marketplace", "OfferingRole")
-        return bool(
-            offering_role.objects.filter(user=user, offering_id__in=offering_ids, role__in=roles).exists()
+        if not ids:
+            continue
+        marks = ", ".join(["%s"] * len(ids))
+        in_force = f" AND {ActiveRoleManager.IN_FORCE_SQL}" if expires else ""
+        tests.append(
+            f"EXISTS (SELECT 1 FROM {model._meta.db_table} WHERE user_id = %s AND {column} IN ({marks})"  # noqa: S608
+            f" AND role IN ({', '.join(['%s'] * len(roles))}){in_force})"
         )
-    return False
+        params += [user.pk, *ids, *roles, *([now] if expires else [])]
+    if not tests:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {' OR '.join(tests)}", params)
+        row = cursor.fetchone()
+    return bool(row and row[0])
 
 
 def has_any_role(user: Any, *, customer: Customer | None = None, project: Project | None = None) -> bool:
