@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Field
+from django.db.models import F, Field, Model
 from django.utils import timezone
 
 from efp.accounts.models import User
@@ -208,6 +208,31 @@ def _table(model: Any) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
+def _update_row(model: Any, pk: int, **values: Any) -> None:
+    """`model.objects.filter(pk=pk).update(**values)` as one hand-written UPDATE (model instances as
+    their keys, every value prepared by its field as the ORM prepares it)."""
+    fields = [cast("Field[Any, Any]", model._meta.get_field(name)) for name in values]
+    assignments = ", ".join(f"{connection.ops.quote_name(str(field.column))} = %s" for field in fields)
+    params = [
+        field.get_db_prep_save(value.pk if isinstance(value, Model) else value, connection)
+        for field, value in zip(fields, values.values(), strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {_table(model)} SET {assignments} WHERE id = %s", [*params, pk])  # noqa: S608
+
+
+def _insert_row(row: Model) -> None:
+    """`row.save()` of a new row as one hand-written INSERT: every column but the automatic key, with the
+    value the ORM would write (defaults applied when the instance was made). The key is not read back."""
+    meta = row._meta
+    fields = [field for field in meta.concrete_fields if field is not meta.pk]
+    columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
+    params = [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
+    marks = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {_table(type(row))} ({columns}) VALUES ({marks})", params)  # noqa: S608
+
+
 def _lock(**key: Any) -> Resource | None:
     """Reads the resource matching `key` (`uuid=` or `pk=`) under a row lock: every usage write for one
     resource is serialised here. None when there is none. Its offering comes with it (its key and its
@@ -272,15 +297,17 @@ def _revision(
     username: str = "",
     description: str = "",
 ) -> None:
-    UsageRevision.objects.create(
-        component_usage=component_usage,
-        username=username,
-        old_value=old,
-        new_value=new,
-        description=description[:1000],
-        actor=user if getattr(user, "is_authenticated", False) else None,
-        source=source,
-        user_agent=(user_agent or "")[:255],
+    _insert_row(
+        UsageRevision(
+            component_usage=component_usage,
+            username=username,
+            old_value=old,
+            new_value=new,
+            description=description[:1000],
+            actor=user if getattr(user, "is_authenticated", False) else None,
+            source=source,
+            user_agent=(user_agent or "")[:255],
+        )
     )
 
 
@@ -449,7 +476,7 @@ def set_usage(
         if period == billing_period_of(now):
             # Contract §7.3: replaced by the types of this request ([8.x] numbers, not strings).
             current = {item.type: float(item.amount) for item in usages}
-            Resource.objects.filter(pk=resource.pk).update(current_usages=current)
+            _update_row(Resource, resource.pk, current_usages=current)
     return written
 
 
@@ -503,7 +530,9 @@ def _write_usage(
         usage.recurring = item.recurring
         usage.modified_by = actor
         usage.modified = timezone.now()
-        ComponentUsage.objects.filter(pk=usage.pk).update(
+        _update_row(
+            ComponentUsage,
+            usage.pk,
             usage=usage.usage,
             date=usage.date,
             description=usage.description,
@@ -688,7 +717,7 @@ def _sync_totals(
             resource = Resource.objects.get(pk=parent.resource_id)
             current = dict(resource.current_usages or {})
             current[parent.component.type] = float(total)
-            Resource.objects.filter(pk=resource.pk).update(current_usages=current)
+            _update_row(Resource, resource.pk, current_usages=current)
 
 
 def set_user_usages(
