@@ -187,7 +187,12 @@ class ResourceSerializer(OfferingPlanFieldsSerializer):
         return data
 
     def _components(self, obj: Resource) -> list[OfferingComponent]:
-        return list(obj.offering.components.all())
+        """The offering's components (prefetched), listed once per offering and page: four fields of
+        every row read them, and each `.all()` makes a manager and a queryset."""
+        listed = self.__dict__.setdefault("_components_by_offering", {})
+        if obj.offering_id not in listed:
+            listed[obj.offering_id] = list(obj.offering.components.all())
+        return listed[obj.offering_id]
 
     @extend_schema_field(NULL_URI)
     def get_scope(self, obj: Resource) -> None:

@@ -260,3 +260,23 @@ class DatabaseSettingsTests(WebTestCase):
         assert database_options(EFP_DATABASE_URL=postgres, EFP_DATABASE_PREPARED="false") == "[]"
         sqlite = database_options(EFP_DATABASE_URL="sqlite:///x.sqlite3")
         assert "prepare_threshold" not in sqlite and "IMMEDIATE" in sqlite
+
+
+class ServerProcessTests(WebTestCase):
+    def test_the_wsgi_entry_point_loads_every_view_and_freezes_it_out_of_the_garbage_collectors_sight(
+        self,
+    ) -> None:
+        code = (
+            "import gc, sys; import efp.wsgi; "
+            "print(gc.get_freeze_count() > 10000, 'efp.marketplace.api.usage' in sys.modules)"
+        )
+        base = {k: v for k, v in os.environ.items() if not k.startswith("EFP_")}
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            env={**base, "EFP_DATABASE_URL": "sqlite:///unused.sqlite3"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert result.stdout.split() == ["True", "True"], result.stderr
