@@ -19,6 +19,49 @@ def _ids(objects: Iterable[Any]) -> list[int]:
     return [obj if isinstance(obj, int) else obj.pk for obj in objects if obj is not None]
 
 
+ALWAYS, NEVER = "1 = 1", "1 = 0"
+
+# A scope: model instances or their keys, or (for `permission_sql`) a column of the outer query.
+Scope = Iterable[Any] | str
+
+
+def permission_sql(
+    user: Any, permission: Permission, *, customers: Scope = (), projects: Scope = (), offerings: Scope = ()
+) -> tuple[str, list[Any]]:
+    """`has_permission` as a SQL condition and its parameters, for a query that asks it along with its
+    rows. A scope given as a string is a column of that query (`"o.customer_id"`)."""
+    if not getattr(user, "is_authenticated", False):
+        return NEVER, []
+    if user.is_staff:
+        return ALWAYS, []
+    offering_role = apps.get_model("marketplace", "OfferingRole")
+    roles = sorted(role.value for role in roles_with(permission))
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    tests: list[str] = []
+    params: list[Any] = []
+    for model, column, scope, expires in (
+        (CustomerRole, "customer_id", customers, True),
+        (ProjectRole, "project_id", projects, True),
+        (offering_role, "offering_id", offerings, False),
+    ):
+        if isinstance(scope, str):
+            keys, match = [], f"= {scope}"
+        else:
+            keys = _ids(scope)
+            if not keys:
+                continue
+            match = f"IN ({', '.join(['%s'] * len(keys))})"
+        in_force = f" AND {ActiveRoleManager.IN_FORCE_SQL}" if expires else ""
+        tests.append(
+            f"EXISTS (SELECT 1 FROM {model._meta.db_table} WHERE user_id = %s AND {column} {match}"  # noqa: S608
+            f" AND role IN ({', '.join(['%s'] * len(roles))}){in_force})"
+        )
+        params += [user.pk, *keys, *roles, *([now] if expires else [])]
+    if not tests:
+        return NEVER, []
+    return f"({' OR '.join(tests)})", params
+
+
 def has_permission(
     user: Any,
     permission: Permission,
@@ -32,33 +75,13 @@ def has_permission(
 
     One statement for every scope: this runs on most writes, and three ORM queries cost more than the
     rest of a usage report."""
-    if not getattr(user, "is_authenticated", False):
-        return False
-    if user.is_staff:
-        return True
-    offering_role = apps.get_model("marketplace", "OfferingRole")
-    roles = sorted(role.value for role in roles_with(permission))
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    tests: list[str] = []
-    params: list[Any] = []
-    for model, column, ids, expires in (
-        (CustomerRole, "customer_id", _ids(customers), True),
-        (ProjectRole, "project_id", _ids(projects), True),
-        (offering_role, "offering_id", _ids(offerings), False),
-    ):
-        if not ids:
-            continue
-        marks = ", ".join(["%s"] * len(ids))
-        in_force = f" AND {ActiveRoleManager.IN_FORCE_SQL}" if expires else ""
-        tests.append(
-            f"EXISTS (SELECT 1 FROM {model._meta.db_table} WHERE user_id = %s AND {column} IN ({marks})"  # noqa: S608
-            f" AND role IN ({', '.join(['%s'] * len(roles))}){in_force})"
-        )
-        params += [user.pk, *ids, *roles, *([now] if expires else [])]
-    if not tests:
-        return False
+    condition, params = permission_sql(
+        user, permission, customers=list(customers), projects=list(projects), offerings=list(offerings)
+    )
+    if condition in (ALWAYS, NEVER):
+        return condition == ALWAYS
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {' OR '.join(tests)}", params)
+        cursor.execute(f"SELECT {condition}", params)
         row = cursor.fetchone()
     return bool(row and row[0])
 

@@ -36,7 +36,7 @@ from efp.marketplace.models import (
 )
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
 from efp.structure.names import NAME_MESSAGE, has_control_characters
-from efp.structure.permissions import has_permission
+from efp.structure.permissions import NEVER, has_permission, permission_sql
 from efp.structure.roles import Permission
 
 BT = OfferingComponent.BillingType
@@ -121,6 +121,13 @@ def can_report_usage(user: Any, resource: Resource) -> bool:
     offering = resource.offering
     return has_permission(
         user, Permission.RESOURCE_SET_USAGE, customers=[offering.customer_id], offerings=[offering]
+    )
+
+
+def _may_report_sql(user: Any) -> tuple[str, list[Any]]:
+    """`can_report_usage` as a column of the locking query (resource `r`, its offering `o`)."""
+    return permission_sql(
+        user, Permission.RESOURCE_SET_USAGE, customers="o.customer_id", offerings="r.offering_id"
     )
 
 
@@ -233,10 +240,11 @@ def _insert_row(row: Model) -> None:
         cursor.execute(f"INSERT INTO {_table(type(row))} ({columns}) VALUES ({marks})", params)  # noqa: S608
 
 
-def _lock(**key: Any) -> Resource | None:
+def _lock(reporter: Any = None, **key: Any) -> Resource | None:
     """Reads the resource matching `key` (`uuid=` or `pk=`) under a row lock: every usage write for one
     resource is serialised here. None when there is none. Its offering comes with it (its key and its
-    organisation's; any other field of it loads when read).
+    organisation's; any other field of it loads when read), and with a `reporter` so does
+    `may_report`: `can_report_usage(reporter, resource)`, asked in the same statement.
 
     SQLite ignores FOR UPDATE; there a no-op write as the transaction's first statement takes the database
     write lock at once, so concurrent reports queue (busy timeout) instead of failing with "database is
@@ -248,12 +256,13 @@ def _lock(**key: Any) -> Resource | None:
     column = {"uuid": "uuid", "pk": "id"}[name]
     value = cast("Field[Any, Any]", Resource._meta.get_field(column)).get_db_prep_value(value, connection)
     lock = " FOR UPDATE OF r" if connection.features.has_select_for_update_of else ""
+    may_report, params = _may_report_sql(reporter) if reporter is not None else (NEVER, [])
     sql = (
         "SELECT r.id, r.uuid, r.name, r.state, r.plan_id, r.project_id, r.offering_id, r.created,"  # noqa: S608
-        f" o.customer_id AS offering_customer_id FROM {_table(Resource)} r"
+        f" o.customer_id AS offering_customer_id, {may_report} AS may_report FROM {_table(Resource)} r"
         f" JOIN {_table(Offering)} o ON o.id = r.offering_id WHERE r.{column} = %s{lock}"
     )
-    found = list(Resource.objects.raw(sql, [value]))
+    found = list(Resource.objects.raw(sql, [*params, value]))
     if not found:
         return None
     resource = found[0]
@@ -264,8 +273,8 @@ def _lock(**key: Any) -> Resource | None:
     return resource
 
 
-def _locked(resource: Resource) -> Resource:
-    locked = _lock(pk=resource.pk)
+def _locked(resource: Resource, reporter: Any = None) -> Resource:
+    locked = _lock(reporter, pk=resource.pk)
     if locked is None:
         raise Resource.DoesNotExist
     return locked
@@ -443,8 +452,8 @@ def set_usage(
     if resource is None:
         raise InvalidInput({"non_field_errors": ["Either plan_period or resource should be provided."]})
     with transaction.atomic():
-        locked = _lock(uuid=resource) if isinstance(resource, uuid.UUID) else _locked(resource)
-        allowed = locked is not None and can_report_usage(user, locked)
+        locked = _lock(user, uuid=resource) if isinstance(resource, uuid.UUID) else _locked(resource, user)
+        allowed = locked is not None and bool(locked.may_report)  # type: ignore[attr-defined]  # selected
         if locked is None or not (allowed or _may_see_usage(user, locked)):
             raise InvalidInput({"resource": [MSG_DOES_NOT_EXIST.format(value=resource)]})
         resource = locked

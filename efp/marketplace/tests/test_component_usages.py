@@ -14,6 +14,7 @@ from efp.marketplace.services._transitions import transition_resource
 from efp.marketplace.states import ResourceState
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_customer, make_offering, make_resource, make_user
+from efp.structure.models import CustomerRole
 
 SET_USAGE = "/api/marketplace-component-usages/set_usage/"
 
@@ -86,6 +87,18 @@ class SetUsageTests(MarketplaceTestCase):
             response = self.post(user, body(self.resource, ("cpu", "1")))
             assert response.status_code == 403, (user, response.content)
         assert not ComponentUsage.objects.exists()
+
+    def test_a_provider_owner_whose_role_has_expired_reports_no_more(self) -> None:
+        assert usage_services.can_report_usage(self.carol, self.resource)
+        ended = timezone.now() - datetime.timedelta(minutes=1)
+        CustomerRole.all_objects.filter(user=self.carol, customer=self.provider_p).update(
+            expiration_time=ended
+        )
+        response = self.post(self.carol, body(self.resource, ("cpu", "1")))
+        assert response.status_code == 400 and "resource" in response.json()
+        assert not usage_services.can_report_usage(self.carol, self.resource)
+        assert self.post(self.oscar, body(self.resource, ("cpu", "2"))).status_code == 201
+        assert ComponentUsage.objects.get(resource=self.resource).modified_by == self.oscar
 
     def test_it_answers_an_outsider_with_400_naming_the_resource(self) -> None:
         response = self.post(self.dave, body(self.resource, ("cpu", "1")))
