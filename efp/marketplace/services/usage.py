@@ -240,11 +240,12 @@ def _insert_row(row: Model) -> None:
         cursor.execute(f"INSERT INTO {_table(type(row))} ({columns}) VALUES ({marks})", params)  # noqa: S608
 
 
-def _lock(reporter: Any = None, **key: Any) -> Resource | None:
+def _lock(reporter: Any = None, at: datetime.datetime | None = None, **key: Any) -> Resource | None:
     """Reads the resource matching `key` (`uuid=` or `pk=`) under a row lock: every usage write for one
     resource is serialised here. None when there is none. Its offering comes with it (its key and its
-    organisation's; any other field of it loads when read), and with a `reporter` so does
-    `may_report`: `can_report_usage(reporter, resource)`, asked in the same statement.
+    organisation's; any other field of it loads when read). Asked in the same statement: with a
+    `reporter`, `may_report` (`can_report_usage(reporter, resource)`); with a date `at`,
+    `covering_plan_period_id` (the plan period covering it, as `_plan_period_for` picks it, or None).
 
     SQLite ignores FOR UPDATE; there a no-op write as the transaction's first statement takes the database
     write lock at once, so concurrent reports queue (busy timeout) instead of failing with "database is
@@ -257,9 +258,19 @@ def _lock(reporter: Any = None, **key: Any) -> Resource | None:
     value = cast("Field[Any, Any]", Resource._meta.get_field(column)).get_db_prep_value(value, connection)
     lock = " FOR UPDATE OF r" if connection.features.has_select_for_update_of else ""
     may_report, params = _may_report_sql(reporter) if reporter is not None else (NEVER, [])
+    covering = "NULL"
+    if at is not None:
+        start, end = connection.ops.quote_name("start"), connection.ops.quote_name("end")
+        covering = (
+            f"(SELECT pp.id FROM {_table(ResourcePlanPeriod)} pp WHERE pp.resource_id = r.id"  # noqa: S608
+            f" AND pp.{start} <= %s AND (pp.{end} IS NULL OR pp.{end} > %s)"
+            f" ORDER BY pp.{start} DESC, pp.id DESC LIMIT 1)"
+        )
+        params += [connection.ops.adapt_datetimefield_value(at)] * 2
     sql = (
         "SELECT r.id, r.uuid, r.name, r.state, r.plan_id, r.project_id, r.offering_id, r.created,"  # noqa: S608
-        f" o.customer_id AS offering_customer_id, {may_report} AS may_report FROM {_table(Resource)} r"
+        f" o.customer_id AS offering_customer_id, {may_report} AS may_report,"
+        f" {covering} AS covering_plan_period_id FROM {_table(Resource)} r"
         f" JOIN {_table(Offering)} o ON o.id = r.offering_id WHERE r.{column} = %s{lock}"
     )
     found = list(Resource.objects.raw(sql, [*params, value]))
@@ -273,8 +284,8 @@ def _lock(reporter: Any = None, **key: Any) -> Resource | None:
     return resource
 
 
-def _locked(resource: Resource, reporter: Any = None) -> Resource:
-    locked = _lock(reporter, pk=resource.pk)
+def _locked(resource: Resource, reporter: Any = None, at: datetime.datetime | None = None) -> Resource:
+    locked = _lock(reporter, at, pk=resource.pk)
     if locked is None:
         raise Resource.DoesNotExist
     return locked
@@ -326,7 +337,12 @@ def _revision(
 def _plan_period_for(resource: Resource, date: datetime.datetime) -> ResourcePlanPeriod | None:
     """The plan period covering `date`; else one overlapping its month (a period starting later that month
     still takes month-start dated usage); else, for the current month of a resource that has none at all,
-    a period created now. Back-filled months without a period stay without one."""
+    a period created now. Back-filled months without a period stay without one.
+
+    A resource read by `_lock(at=date)` knows the covering period already (its key is enough here)."""
+    covering = getattr(resource, "covering_plan_period_id", None)
+    if covering is not None:
+        return ResourcePlanPeriod.from_db(resource._state.db, ["id"], [covering])
     start = connection.ops.quote_name("start")
     sql = f"SELECT * FROM {_table(ResourcePlanPeriod)} WHERE resource_id = %s"  # noqa: S608
     periods = list(ResourcePlanPeriod.objects.raw(f"{sql} ORDER BY {start} DESC, id DESC", [resource.pk]))
@@ -452,7 +468,10 @@ def set_usage(
     if resource is None:
         raise InvalidInput({"non_field_errors": ["Either plan_period or resource should be provided."]})
     with transaction.atomic():
-        locked = _lock(user, uuid=resource) if isinstance(resource, uuid.UUID) else _locked(resource, user)
+        if isinstance(resource, uuid.UUID):
+            locked = _lock(user, date, uuid=resource)
+        else:
+            locked = _locked(resource, user, date)
         allowed = locked is not None and bool(locked.may_report)  # type: ignore[attr-defined]  # selected
         if locked is None or not (allowed or _may_see_usage(user, locked)):
             raise InvalidInput({"resource": [MSG_DOES_NOT_EXIST.format(value=resource)]})
