@@ -28,6 +28,7 @@ from rest_framework.request import Request
 from efp.accounts.models import User
 from efp.marketplace import selectors
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, Offering, OfferingComponent, Resource
+from efp.rest.authentication import TOKEN_QUERY_PARAM
 from efp.rest.fields import absolute_url
 from efp.rest.filters import split_values
 from efp.rest.sqlrows import Column, SqlRows
@@ -36,7 +37,8 @@ from efp.structure.models import Customer, Project
 Condition = tuple[str, list[Any]]
 Parser = Callable[[list[str]], Condition | None]
 
-PAGING = frozenset({"page", "page_size"})
+# Read elsewhere, as on the generic path: the page by the pagination, the token by authentication.
+NOT_FILTERS = frozenset({"page", "page_size", TOKEN_QUERY_PARAM})
 MAX_UUIDS = 100
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -109,8 +111,8 @@ def _parse(request: Request, filters: dict[str, Parser]) -> _Query | None:
     fields: set[str] | None = None
     for key in query:
         values = query.getlist(key)
-        if key in PAGING:
-            continue  # the pagination reads them, as it does on the generic path
+        if key in NOT_FILTERS:
+            continue
         if key == "field":  # SparseFieldsMixin: the named fields, unknown names ignored
             fields = {name for value in values for name in value.split(",") if name} or None
             continue

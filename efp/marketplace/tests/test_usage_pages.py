@@ -14,6 +14,7 @@ from unittest import mock
 
 from django.utils import timezone
 
+from efp.accounts.services import get_or_create_token
 from efp.marketplace.api import usage_pages
 from efp.marketplace.models import ComponentUsage
 from efp.marketplace.services import usage as usage_services
@@ -143,6 +144,14 @@ class ComponentUsagePageTests(UsagePagesTestCase):
         assert self.assert_same(self.dave, COMPONENT_USAGES)["X-Result-Count"] == "0"
         page = self.assert_same(self.bob, f"{COMPONENT_USAGES}?resource_uuid={self.resource_b.uuid.hex}")
         assert page.json() == []
+
+    def test_a_token_in_the_query_string_is_not_taken_for_a_filter(self) -> None:
+        token = get_or_create_token(user=self.carol)
+        url = f"{COMPONENT_USAGES}?x-auth-token={token}&resource_uuid={self.resource_a.uuid.hex}"
+        with mock.patch.object(usage_pages, "SqlRows", wraps=usage_pages.SqlRows) as used:
+            response = self.client.get(url)
+        assert used.called and response.status_code == 200
+        assert response["X-Result-Count"] == "5"
 
     def test_a_row_reads_like_waldurs(self) -> None:
         key = self.resource_a.uuid.hex
