@@ -3,48 +3,17 @@
 Building a queryset, letting django-filter and the ORM compile it and rendering model instances through
 a serializer costs several times what the database spends on a small page. `SqlRows` runs one
 hand-written query for the page (and one for the count, when the pagination needs it) and renders each
-row with a plain function. Values come back as the ORM would return them: every column names the model
-field it reads, and that field's database converters (the backend's, then the field's) are applied, so
-SQLite's strings become the same datetimes, decimals, UUIDs and booleans PostgreSQL returns.
+row with a plain function. Values come back as the ORM would return them (efp.rawsql.convert).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Field, Model
-from django.db.models.expressions import Col
 
-Converter = Callable[[Any, Any, Any], Any]
-
-
-@dataclass(frozen=True)
-class Column:
-    """One selected column: its SQL expression and the model field whose value it is."""
-
-    sql: str
-    model: type[Model]
-    field: str
-
-    def model_field(self) -> Field[Any, Any]:
-        return self.model._meta.get_field(self.field)  # type: ignore[return-value]
-
-
-@functools.cache
-def _converters(vendor: str, columns: tuple[Column, ...]) -> list[tuple[int, Col, list[Converter]]]:
-    """The converters the ORM's compiler applies to each column on this backend (only the columns that
-    have any; none at all on PostgreSQL for the usual types)."""
-    found = []
-    for index, column in enumerate(columns):
-        expression = Col("t", column.model_field())
-        converters = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
-        if converters:
-            found.append((index, expression, converters))
-    return found
+from efp.rawsql import Column, convert
 
 
 class SqlRows:
@@ -88,10 +57,7 @@ class SqlRows:
         if start == 0:
             self._count = int(rows[0][-1]) if rows else 0
             rows = [row[:-1] for row in rows]
-        converters = _converters(connection.vendor, self.columns)
-        if converters:
-            rows = [self._convert(row, converters) for row in rows]
-        return [self.render(row) for row in rows]
+        return [self.render(row) for row in convert(rows, self.columns)]
 
     def count(self) -> int:
         if self._count is None:
@@ -99,13 +65,3 @@ class SqlRows:
                 cursor.execute(f"SELECT COUNT(*) {self.from_where}", self.params)
                 self._count = int(cursor.fetchone()[0])
         return self._count
-
-    @staticmethod
-    def _convert(row: tuple[Any, ...], converters: list[tuple[int, Col, list[Converter]]]) -> tuple[Any, ...]:
-        values = list(row)
-        for index, expression, functions in converters:
-            value = values[index]
-            for function in functions:
-                value = function(value, expression, connection)
-            values[index] = value
-        return tuple(values)

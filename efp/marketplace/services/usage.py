@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Field, Model
+from django.db.models import F, Field
 from django.utils import timezone
 
 from efp.accounts.models import User
@@ -35,6 +35,7 @@ from efp.marketplace.models import (
     UsageRevision,
 )
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
+from efp.rawsql import Column, convert, insert_row, table_name, update_row
 from efp.structure.names import NAME_MESSAGE, has_control_characters
 from efp.structure.permissions import NEVER, has_permission, permission_sql
 from efp.structure.roles import Permission
@@ -211,35 +212,6 @@ def _check_date(
 # than everything the database did for the report). Each reads only what the report needs.
 
 
-def _table(model: Any) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _update_row(model: Any, pk: int, **values: Any) -> None:
-    """`model.objects.filter(pk=pk).update(**values)` as one hand-written UPDATE (model instances as
-    their keys, every value prepared by its field as the ORM prepares it)."""
-    fields = [cast("Field[Any, Any]", model._meta.get_field(name)) for name in values]
-    assignments = ", ".join(f"{connection.ops.quote_name(str(field.column))} = %s" for field in fields)
-    params = [
-        field.get_db_prep_save(value.pk if isinstance(value, Model) else value, connection)
-        for field, value in zip(fields, values.values(), strict=True)
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {_table(model)} SET {assignments} WHERE id = %s", [*params, pk])  # noqa: S608
-
-
-def _insert_row(row: Model) -> None:
-    """`row.save()` of a new row as one hand-written INSERT: every column but the automatic key, with the
-    value the ORM would write (defaults applied when the instance was made). The key is not read back."""
-    meta = row._meta
-    fields = [field for field in meta.concrete_fields if field is not meta.pk]
-    columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
-    params = [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
-    marks = ", ".join(["%s"] * len(fields))
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {_table(type(row))} ({columns}) VALUES ({marks})", params)  # noqa: S608
-
-
 def _lock(reporter: Any = None, at: datetime.datetime | None = None, **key: Any) -> Resource | None:
     """Reads the resource matching `key` (`uuid=` or `pk=`) under a row lock: every usage write for one
     resource is serialised here. None when there is none. Its offering comes with it (its key and its
@@ -262,7 +234,7 @@ def _lock(reporter: Any = None, at: datetime.datetime | None = None, **key: Any)
     if at is not None:
         start, end = connection.ops.quote_name("start"), connection.ops.quote_name("end")
         covering = (
-            f"(SELECT pp.id FROM {_table(ResourcePlanPeriod)} pp WHERE pp.resource_id = r.id"  # noqa: S608
+            f"(SELECT pp.id FROM {table_name(ResourcePlanPeriod)} pp WHERE pp.resource_id = r.id"  # noqa: S608
             f" AND pp.{start} <= %s AND (pp.{end} IS NULL OR pp.{end} > %s)"
             f" ORDER BY pp.{start} DESC, pp.id DESC LIMIT 1)"
         )
@@ -270,8 +242,8 @@ def _lock(reporter: Any = None, at: datetime.datetime | None = None, **key: Any)
     sql = (
         "SELECT r.id, r.uuid, r.name, r.state, r.plan_id, r.project_id, r.offering_id, r.created,"  # noqa: S608
         f" o.customer_id AS offering_customer_id, {may_report} AS may_report,"
-        f" {covering} AS covering_plan_period_id FROM {_table(Resource)} r"
-        f" JOIN {_table(Offering)} o ON o.id = r.offering_id WHERE r.{column} = %s{lock}"
+        f" {covering} AS covering_plan_period_id FROM {table_name(Resource)} r"
+        f" JOIN {table_name(Offering)} o ON o.id = r.offering_id WHERE r.{column} = %s{lock}"
     )
     found = list(Resource.objects.raw(sql, [*params, value]))
     if not found:
@@ -317,7 +289,7 @@ def _revision(
     username: str = "",
     description: str = "",
 ) -> None:
-    _insert_row(
+    insert_row(
         UsageRevision(
             component_usage=component_usage,
             username=username,
@@ -344,7 +316,7 @@ def _plan_period_for(resource: Resource, date: datetime.datetime) -> ResourcePla
     if covering is not None:
         return ResourcePlanPeriod.from_db(resource._state.db, ["id"], [covering])
     start = connection.ops.quote_name("start")
-    sql = f"SELECT * FROM {_table(ResourcePlanPeriod)} WHERE resource_id = %s"  # noqa: S608
+    sql = f"SELECT * FROM {table_name(ResourcePlanPeriod)} WHERE resource_id = %s"  # noqa: S608
     periods = list(ResourcePlanPeriod.objects.raw(f"{sql} ORDER BY {start} DESC, id DESC", [resource.pk]))
     for period in periods:
         if period.start <= date and (period.end is None or period.end > date):
@@ -364,7 +336,7 @@ def _month_rows(
 ) -> list[ComponentUsage]:
     """Every record of the component for the month, whatever its plan period (one query)."""
     sql = (
-        f"SELECT * FROM {_table(ComponentUsage)} WHERE resource_id = %s AND component_id = %s"  # noqa: S608
+        f"SELECT * FROM {table_name(ComponentUsage)} WHERE resource_id = %s AND component_id = %s"  # noqa: S608
         " AND billing_period = %s ORDER BY plan_period_id, id"
     )
     params = [resource.pk, component.pk, connection.ops.adapt_datefield_value(period)]
@@ -426,11 +398,40 @@ def _validate_usage_items(usages: list[UsageItem]) -> None:
     _raise_item_errors("usages", errors)
 
 
-def _components_of(resource: Resource, usages: list[UsageItem]) -> list[OfferingComponent]:
-    table = _table(OfferingComponent)
-    sql = f"SELECT id, offering_id, type, billing_type FROM {table} WHERE offering_id = %s"  # noqa: S608
-    components = OfferingComponent.objects.raw(sql, [resource.offering_id])
-    by_type = {c.type: c for c in components}
+def _components_of(
+    resource: Resource, usages: list[UsageItem], period: datetime.date
+) -> tuple[list[OfferingComponent], dict[int, list[ComponentUsage]]]:
+    """The offering's components named by `usages` (400 for a type it has not, or cannot report), and
+    with them, in the same statement, each component's records of the month (`_month_rows` of each)."""
+    component_columns = ("id", "offering_id", "type", "billing_type")
+    usage_fields = ComponentUsage._meta.concrete_fields
+    usage_columns = tuple(
+        Column(f"cu.{connection.ops.quote_name(str(field.column))}", ComponentUsage, field.name)
+        for field in usage_fields
+    )
+    sql = (
+        f"SELECT {', '.join(f'oc.{name}' for name in component_columns)},"  # noqa: S608
+        f" {', '.join(column.sql for column in usage_columns)} FROM {table_name(OfferingComponent)} oc"
+        f" LEFT JOIN {table_name(ComponentUsage)} cu ON cu.component_id = oc.id AND cu.resource_id = %s"
+        " AND cu.billing_period = %s WHERE oc.offering_id = %s ORDER BY oc.id, cu.plan_period_id, cu.id"
+    )
+    params = [resource.pk, connection.ops.adapt_datefield_value(period), resource.offering_id]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    by_type: dict[str, OfferingComponent] = {}
+    months: dict[int, list[ComponentUsage]] = {}
+    width = len(component_columns)
+    db = resource._state.db
+    for row in rows:
+        component_id = row[0]
+        if component_id not in months:
+            loaded = OfferingComponent.from_db(db, list(component_columns), list(row[:width]))
+            by_type[loaded.type] = loaded
+            months[component_id] = []
+        if row[width] is not None:  # the record's id: a component without records of the month has none
+            [values] = convert([row[width:]], usage_columns)
+            months[component_id].append(ComponentUsage.from_db(db, [f.attname for f in usage_fields], values))
     errors: list[dict[str, list[str]]] = []
     for item in usages:
         component = by_type.get(item.type)
@@ -439,7 +440,7 @@ def _components_of(resource: Resource, usages: list[UsageItem]) -> list[Offering
         else:
             errors.append({})
     _raise_item_errors("usages", errors)
-    return [by_type[item.type] for item in usages]
+    return [by_type[item.type] for item in usages], months
 
 
 def set_usage(
@@ -478,13 +479,13 @@ def set_usage(
         resource = locked
         if resource.state not in USAGE_REPORTABLE_STATES:
             raise InvalidInput({"resource": [MSG_INVALID_STATE]})
-        components = _components_of(resource, usages)
+        period = billing_period_of(date)
+        components, months = _components_of(resource, usages, period)
         if resource.plan_id is None:
             raise InvalidInput({"resource": [MSG_NO_PLAN]})
         _check_date(user=user, may_report=lambda: allowed, date=date, components=components)
         if not allowed:
             raise Forbidden()
-        period = billing_period_of(date)
         if plan_period is None:
             plan_period = _plan_period_for(resource, date)
         written = [
@@ -493,6 +494,7 @@ def set_usage(
                 component=component,
                 plan_period=plan_period,
                 period=period,
+                month=months[component.pk],
                 item=item,
                 date=date,
                 user=user,
@@ -504,7 +506,7 @@ def set_usage(
         if period == billing_period_of(now):
             # Contract §7.3: replaced by the types of this request ([8.x] numbers, not strings).
             current = {item.type: float(item.amount) for item in usages}
-            _update_row(Resource, resource.pk, current_usages=current)
+            update_row(Resource, resource.pk, current_usages=current)
     return written
 
 
@@ -514,16 +516,18 @@ def _write_usage(
     component: OfferingComponent,
     plan_period: ResourcePlanPeriod | None,
     period: datetime.date,
+    month: list[ComponentUsage],
     item: UsageItem,
     date: datetime.datetime,
     user: Any,
     source: str,
     user_agent: str,
 ) -> ComponentUsage:
-    """Overwrites the month's record, or creates it (in a savepoint, retried once on a uniqueness race)."""
+    """Overwrites the month's record, or creates it (in a savepoint, retried once on a uniqueness race).
+
+    `month`: the component's records of the month, read under the resource's lock (`_components_of`)."""
     actor = user if getattr(user, "is_authenticated", False) else None
     amount = item.amount.quantize(Decimal("0.01"))
-    month = _month_rows(resource, component, period)
     usage = _find_usage(resource, component, period, plan_period, month)
     # A recurring flag belongs to one record of the month only.
     others = [row.pk for row in month if row.recurring and (usage is None or row.pk != usage.pk)]
@@ -558,7 +562,7 @@ def _write_usage(
         usage.recurring = item.recurring
         usage.modified_by = actor
         usage.modified = timezone.now()
-        _update_row(
+        update_row(
             ComponentUsage,
             usage.pk,
             usage=usage.usage,
@@ -745,7 +749,7 @@ def _sync_totals(
             resource = Resource.objects.get(pk=parent.resource_id)
             current = dict(resource.current_usages or {})
             current[parent.component.type] = float(total)
-            _update_row(Resource, resource.pk, current_usages=current)
+            update_row(Resource, resource.pk, current_usages=current)
 
 
 def set_user_usages(

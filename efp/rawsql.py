@@ -1,0 +1,95 @@
+"""Hand-written SQL that reads and writes what the ORM would, for the few paths hot enough to need it.
+
+Compiling a queryset costs more than the database spends on a small statement. These helpers let a hot
+path write its SQL by hand and still get the ORM's values:
+- `Column` names the model field a selected column holds, and `convert` applies that field's database
+  converters (the backend's, then the field's), so SQLite's strings become the same datetimes, decimals,
+  UUIDs and booleans PostgreSQL returns;
+- `update_row` and `insert_row` prepare every value with its field, as `QuerySet.update()` and
+  `Model.save()` do (no signals: the project has none on these paths).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from django.db import connection
+from django.db.models import Field, Model
+from django.db.models.expressions import Col
+
+Converter = Callable[[Any, Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One selected column: its SQL expression and the model field whose value it is."""
+
+    sql: str
+    model: type[Model]
+    field: str
+
+    def model_field(self) -> Field[Any, Any]:
+        return self.model._meta.get_field(self.field)  # type: ignore[return-value]
+
+
+@functools.cache
+def _converters(vendor: str, columns: tuple[Column, ...]) -> list[tuple[int, Col, list[Converter]]]:
+    """The converters the ORM's compiler applies to each column on this backend (only the columns that
+    have any; none at all on PostgreSQL for the usual types)."""
+    found = []
+    for index, column in enumerate(columns):
+        expression = Col("t", column.model_field())
+        converters = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
+        if converters:
+            found.append((index, expression, converters))
+    return found
+
+
+def convert(rows: list[tuple[Any, ...]], columns: tuple[Column, ...]) -> list[tuple[Any, ...]]:
+    """Rows of `columns` as the ORM would return them (see the module's docstring)."""
+    converters = _converters(connection.vendor, columns)
+    if not converters:
+        return rows
+    converted = []
+    for row in rows:
+        values = list(row)
+        for index, expression, functions in converters:
+            value = values[index]
+            for function in functions:
+                value = function(value, expression, connection)
+            values[index] = value
+        converted.append(tuple(values))
+    return converted
+
+
+def table_name(model: Any) -> str:
+    """The model's table, quoted for this backend."""
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def update_row(model: Any, pk: int, **values: Any) -> None:
+    """`model.objects.filter(pk=pk).update(**values)` as one hand-written UPDATE (model instances as
+    their keys, every value prepared by its field as the ORM prepares it)."""
+    fields = [cast("Field[Any, Any]", model._meta.get_field(name)) for name in values]
+    assignments = ", ".join(f"{connection.ops.quote_name(str(field.column))} = %s" for field in fields)
+    params = [
+        field.get_db_prep_save(value.pk if isinstance(value, Model) else value, connection)
+        for field, value in zip(fields, values.values(), strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table_name(model)} SET {assignments} WHERE id = %s", [*params, pk])  # noqa: S608
+
+
+def insert_row(row: Model) -> None:
+    """`row.save()` of a new row as one hand-written INSERT: every column but the automatic key, with the
+    value the ORM would write (defaults applied when the instance was made). The key is not read back."""
+    meta = row._meta
+    fields = [field for field in meta.concrete_fields if field is not meta.pk]
+    columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
+    params = [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
+    marks = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table_name(type(row))} ({columns}) VALUES ({marks})", params)  # noqa: S608
