@@ -22,6 +22,7 @@ from efp.marketplace.models import (
 )
 from efp.marketplace.states import OrderState, ResourceState
 from efp.structure.models import ActiveRoleManager, CustomerRole, Project, ProjectRole
+from efp.structure.permissions import ALWAYS, NEVER
 from efp.structure.roles import Permission
 from efp.structure.selectors import projects_with_permission
 
@@ -169,9 +170,9 @@ def usage_visibility_sql(user: Any, resource: str) -> tuple[str, list[Any]]:
     """`visible_component_usages` and `visible_component_user_usages` as a SQL condition on the resource
     table aliased `resource`, with its parameters, for the hand-written usage pages (api/usage_pages)."""
     if _anonymous(user):
-        return "1 = 0", []
+        return NEVER, []
     if _sees_all(user):
-        return "1 = 1", []
+        return ALWAYS, []
     offerings, projects = _my_offerings(user), _my_projects(user)
     condition = f"({resource}.offering_id IN ({offerings.sql}) OR {resource}.project_id IN ({projects.sql}))"
     return condition, [*offerings.params, *projects.params]

@@ -249,6 +249,7 @@ def _lock(reporter: Any = None, at: datetime.datetime | None = None, **key: Any)
     if not found:
         return None
     resource = found[0]
+    resource.covering_at = at  # type: ignore[attr-defined]  # the date covering_plan_period_id answers for
     customer_id = resource.offering_customer_id  # type: ignore[attr-defined]  # selected above
     resource.offering = Offering.from_db(
         resource._state.db, ["id", "customer_id"], [resource.offering_id, customer_id]
@@ -311,9 +312,10 @@ def _plan_period_for(resource: Resource, date: datetime.datetime) -> ResourcePla
     still takes month-start dated usage); else, for the current month of a resource that has none at all,
     a period created now. Back-filled months without a period stay without one.
 
-    A resource read by `_lock(at=date)` knows the covering period already (its key is enough here)."""
+    A resource read by `_lock(at=date)` for this very date knows the covering period already (its key is
+    enough here)."""
     covering = getattr(resource, "covering_plan_period_id", None)
-    if covering is not None:
+    if covering is not None and getattr(resource, "covering_at", None) == date:
         return ResourcePlanPeriod.from_db(resource._state.db, ["id"], [covering])
     start = connection.ops.quote_name("start")
     sql = f"SELECT * FROM {table_name(ResourcePlanPeriod)} WHERE resource_id = %s"  # noqa: S608
