@@ -92,7 +92,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "efp.limits.RequestSizeLimitMiddleware",
+    "efp.request_size.RequestSizeLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -161,7 +161,7 @@ AXES_VERBOSE = False
 # tokens never expire. Like Waldur, the lifetime slides: every authenticated request restarts it.
 TOKEN_LIFETIME = env_optional_int("EFP_TOKEN_LIFETIME")
 
-# Request bodies above this many bytes get 413 before any view reads them (efp/limits.py).
+# Request bodies above this many bytes get 413 before any view reads them (efp/request_size.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("EFP_MAX_REQUEST_BYTES", 1024 * 1024)
 
 # Outside debug mode cookies travel over HTTPS only and browsers are told to use HTTPS for a year.

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from efp.limits import API_PREFIXES
+from efp.request_size import API_PREFIXES
 
 
 def lockout_message() -> str:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from efp.accounts.models import SshKey, User
-from efp.marketplace.exceptions import Forbidden, InvalidInput
+from efp.errors import Forbidden, InvalidInput
 
 USER_FIELDS = {
     "first_name", "last_name", "email", "organization", "civil_number", "is_active", "is_staff", "is_support",

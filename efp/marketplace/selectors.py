@@ -93,7 +93,7 @@ def visible_orders(user: Any) -> QuerySet[Order]:
 
 
 def provider_resources(user: Any) -> QuerySet[Resource]:
-    """Resources of offerings owned by organisations where I hold any role (contract §2.2)."""
+    """Resources of offerings owned by organisations where I hold any role (docs/contract.md §2.2)."""
     if _anonymous(user):
         return Resource.objects.none()
     if _sees_all(user):

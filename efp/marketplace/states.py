@@ -69,7 +69,7 @@ RESOURCE_TRANSITIONS: dict[ResourceState, frozenset[ResourceState]] = {
     RS.TERMINATED: frozenset(),
 }
 
-# States in which usage may be reported (contract §7.3 rule 4).
+# States in which usage may be reported (docs/contract.md §7.3 rule 4).
 USAGE_REPORTABLE_STATES = frozenset({RS.OK, RS.UPDATING, RS.TERMINATING})
 
 

@@ -11,7 +11,7 @@ from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from efp.marketplace import exceptions as domain
+from efp import errors as domain
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -27,7 +27,8 @@ class WaldurAutoSchema(AutoSchema):
     POST actions carry no `_create` suffix, as in Waldur's schema."""
 
     def get_override_parameters(self) -> list[Any]:
-        """`?field=a&field=b` on every GET whose serializer keeps only the named fields (contract §1.5)."""
+        """`?field=a&field=b` on every GET whose serializer keeps only the named fields
+        (docs/contract.md §1.5)."""
         parameters: list[Any] = list(super().get_override_parameters())
         if self.method != "GET":
             return parameters
@@ -74,7 +75,8 @@ class WaldurAutoSchema(AutoSchema):
 
 
 def add_count_operations(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """Postprocessing hook: every paginated collection also answers HEAD with its count (contract §1.1)."""
+    """Postprocessing hook: every paginated collection also answers HEAD with its count
+    (docs/contract.md §1.1)."""
     for item in result.get("paths", {}).values():
         listing = item.get("get")
         if (
@@ -117,7 +119,7 @@ ERROR_DESCRIPTIONS = {
 
 
 def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """Postprocessing hook: the error answers each operation can give (contract §1.6).
+    """Postprocessing hook: the error answers each operation can give (docs/contract.md §1.6).
 
     Every operation may get 401 (a bad token is refused even where no login is needed) and 403; one that
     names an object, or a page of a list, may get 404; one with a body or query parameters 400; a POST

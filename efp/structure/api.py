@@ -1,4 +1,4 @@
-"""`/api/customers/` and `/api/projects/` (contract §4, §12) with Waldur's team actions
+"""`/api/customers/` and `/api/projects/` (docs/contract.md §4, §12) with Waldur's team actions
 (`add_user`, `update_user`, `delete_user`, `list_users`)."""
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ class TeamActionsMixin:
         return body.validated_data
 
     def _guard(self, request: Request, scope: Any) -> None:
-        # 403 before 400 (contract §1.6): a body is judged only for someone who may change the team.
+        # 403 before 400 (docs/contract.md §1.6): a body is judged only for someone who may change the team.
         if not services.can_manage_team(acting_user(request), scope):
             raise PermissionDenied()
 

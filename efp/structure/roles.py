@@ -1,4 +1,4 @@
-"""Roles and Waldur's default permission table (contract §2.1), as data."""
+"""Roles and Waldur's default permission table (docs/contract.md §2.1), as data."""
 
 from __future__ import annotations
 

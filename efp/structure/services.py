@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from efp.marketplace.exceptions import Forbidden, InvalidInput
+from efp.errors import Forbidden, InvalidInput
 from efp.structure.models import Customer, CustomerRole, Project, ProjectRole, RoleGrant
 from efp.structure.permissions import has_permission
 from efp.structure.roles import CUSTOMER_ROLES, PROJECT_ROLES, Permission, Role

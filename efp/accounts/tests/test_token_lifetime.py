@@ -1,5 +1,5 @@
-"""API tokens with a lifetime (contract §1.2): `user.token_lifetime` seconds after the token's last use,
-401 "Token has expired." after it; every authenticated request restarts it; empty means never."""
+"""API tokens with a lifetime (docs/contract.md §1.2): `user.token_lifetime` seconds after the token's
+last use, 401 "Token has expired." after it; every authenticated request restarts it; empty means never."""
 
 from __future__ import annotations
 

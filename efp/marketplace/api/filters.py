@@ -1,4 +1,4 @@
-"""Query-string filters of the marketplace endpoints (contract §5.5, §6.1, §7.2, §8)."""
+"""Query-string filters of the marketplace endpoints (docs/contract.md §5.5, §6.1, §7.2, §8)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
-from django_filters.rest_framework import BooleanFilter  # accepts true/false/True/1/0 (contract §1.5)
+from django_filters.rest_framework import BooleanFilter  # accepts true/false/True/1/0 (docs/contract.md §1.5)
 
 from efp.accounts.models import SshKey
 from efp.marketplace.models import Offering, OfferingRole, Order, Plan, ServiceProvider

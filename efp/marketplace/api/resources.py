@@ -1,4 +1,4 @@
-"""Resources: `/api/marketplace-provider-resources/` (contract §6) and `/api/marketplace-resources/`.
+"""Resources: `/api/marketplace-provider-resources/` (docs/contract.md §6) and `/api/marketplace-resources/`.
 
 Views are thin: visible queryset (404), permission predicate (403), validate (400), service (409), render.
 Lists run a constant number of queries: related rows are joined or prefetched, `can_terminate` is an
@@ -120,7 +120,7 @@ class ResourceListSerializer(serializers.ListSerializer):
 
 
 class ResourceSerializer(OfferingPlanFieldsSerializer):
-    """The `Resource` of contract §6.2. Objects are never null: `{}` stands for "nothing"."""
+    """The `Resource` of docs/contract.md §6.2. Objects are never null: `{}` stands for "nothing"."""
 
     url = LinkField("marketplace-resource-detail")
     scope = serializers.SerializerMethodField()

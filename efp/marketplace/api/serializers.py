@@ -84,7 +84,8 @@ class PublicPlanLinkField(serializers.Field):
 
 
 class OfferingPlanFieldsSerializer(WaldurModelSerializer):
-    """The offering, provider, category and plan fields that orders and resources share (contract §6.2)."""
+    """The offering, provider, category and plan fields that orders and resources share
+    (docs/contract.md §6.2)."""
 
     offering = LinkField("marketplace-public-offering-detail", attr="offering")
     offering_name = serializers.CharField(source="offering.name", read_only=True)

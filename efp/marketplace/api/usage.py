@@ -1,4 +1,5 @@
-"""Usage: `/api/marketplace-component-usages/` (contract §7), `/api/marketplace-component-user-usages/` (§8).
+"""Usage: `/api/marketplace-component-usages/` (docs/contract.md §7),
+`/api/marketplace-component-user-usages/` (§8).
 
 Every write goes through `services.usage`; calls whose User-Agent names the Waldur site agent are recorded
 with the agent as their source.

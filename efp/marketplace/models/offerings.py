@@ -21,13 +21,13 @@ class OfferingType:
     SUPPORT = "Support.OfferingTemplate"
     REMOTE = "Waldur.RemoteOffering"
 
-    # Orders of these types always wait for the provider (contract §5.2).
+    # Orders of these types always wait for the provider (docs/contract.md §5.2).
     NEEDS_PROVIDER_REVIEW = frozenset({BASIC, SLURM})
-    # Types whose orders can be canceled (contract §5.4 #10).
+    # Types whose orders can be canceled (docs/contract.md §5.4 #10).
     CANCELABLE = frozenset({BASIC, SUPPORT})
-    # set_state_executing / set_state_erred are site-agent calls (contract §5.4 #11, #13).
+    # set_state_executing / set_state_erred are site-agent calls (docs/contract.md §5.4 #11, #13).
     AGENT_DRIVEN = frozenset({SLURM})
-    # set_state_done (contract §5.4 #12).
+    # set_state_done (docs/contract.md §5.4 #12).
     COMPLETABLE = frozenset({SLURM, BASIC, SUPPORT})
     # Types processed at once when the order starts executing.
     PROCESSED_AT_ONCE = frozenset({BASIC})

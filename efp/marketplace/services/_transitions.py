@@ -16,7 +16,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from efp.marketplace.exceptions import StateConflict
+from efp.errors import StateConflict
 from efp.marketplace.models import Order, OrderEvent, Resource, ResourceEvent
 from efp.marketplace.states import (
     ORDER_TRANSITIONS,

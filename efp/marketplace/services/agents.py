@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from efp.accounts.models import User
-from efp.marketplace.exceptions import Forbidden, InvalidInput
+from efp.errors import Forbidden, InvalidInput
 from efp.marketplace.models import AgentIdentity, AgentProcessor, AgentService, Offering
 from efp.structure.permissions import has_permission
 from efp.structure.roles import Permission

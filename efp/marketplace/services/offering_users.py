@@ -7,7 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from efp.accounts.models import User
-from efp.marketplace.exceptions import Forbidden, InvalidInput
+from efp.errors import Forbidden, InvalidInput
 from efp.marketplace.models import Offering, OfferingUser
 from efp.marketplace.services.agents import can_manage_agents
 

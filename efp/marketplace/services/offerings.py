@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from efp.marketplace.exceptions import InvalidInput
+from efp.errors import InvalidInput
 from efp.marketplace.models import (
     Category,
     Offering,

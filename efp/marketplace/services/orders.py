@@ -12,8 +12,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from efp.accounts.models import User
+from efp.errors import Forbidden, InvalidInput, NotSupported, StateConflict
 from efp.marketplace import plugin_options
-from efp.marketplace.exceptions import Forbidden, InvalidInput, NotSupported, StateConflict
 from efp.marketplace.models import (
     Offering,
     OfferingComponent,
@@ -91,7 +91,8 @@ def _check_provider_available(offering: Offering) -> None:
 
 
 def compute_cost(*, plan: Plan | None, limits: dict[str, int], order_type: str) -> Decimal | None:
-    """plan unit price + sum of (limit-component price * limit / factor) + one-time prices (contract §4)."""
+    """plan unit price + sum of (limit-component price * limit / factor) + one-time prices
+    (docs/contract.md §4)."""
     if plan is None:
         return None
     with localcontext() as context:
@@ -109,7 +110,7 @@ def compute_cost(*, plan: Plan | None, limits: dict[str, int], order_type: str) 
         return cost.quantize(Decimal("0.0000000001"))
 
 
-# --- validation of a new order (contract §5.7) --------------------------------------------------
+# --- validation of a new order (docs/contract.md §5.7) --------------------------------------------------
 
 
 def _validate_plan(offering: Offering, plan: Plan | None, order_type: str) -> dict[str, list[str]]:
@@ -328,7 +329,7 @@ def create_order(
 
 
 def consumer_review_skipped(order: Order, user: User) -> bool:
-    """Waldur's auto-approval rules for the consumer side (contract §5.2)."""
+    """Waldur's auto-approval rules for the consumer side (docs/contract.md §5.2)."""
     offering, project = order.offering, order.project
     if user.is_staff:
         return True
@@ -369,7 +370,7 @@ def _route_after_consumer_approval(order: Order, user: User, *, reason: str) -> 
 
 
 def _start_execution(order: Order, user: User) -> Order:
-    """Effects of entering `executing` (contract §5.3); Basic offerings complete at once."""
+    """Effects of entering `executing` (docs/contract.md §5.3); Basic offerings complete at once."""
     resource = order.resource
     if resource is not None:
         if order.type == OrderType.UPDATE and order.is_limit_update:
@@ -384,7 +385,8 @@ def _start_execution(order: Order, user: User) -> Order:
 
 
 # --- guards: the 403 / 409 / 405 checks of verbs that take a body --------------------------------
-# The API runs them before it validates the body, so a bad body never hides a 403 or a 409 (contract §1.6).
+# The API runs them before it validates the body, so a bad body never hides a 403 or a 409
+# (docs/contract.md §1.6).
 
 
 def guard_reject_by_consumer(*, order: Order, user: User) -> None:
@@ -638,7 +640,7 @@ def set_order_backend_id(*, order: Order, user: User, backend_id: str) -> bool:
     return True
 
 
-# --- effects on the resource (contract §5.3) ----------------------------------------------------
+# --- effects on the resource (docs/contract.md §5.3) ----------------------------------------------------
 
 
 def _complete(order: Order, user: User, *, reason: str) -> Order:
@@ -704,7 +706,7 @@ def _reset_resource_for_retry(order: Order, user: User) -> None:
 # --- orders created from a resource -------------------------------------------------------------
 
 
-# The guards are the 403 / 409 checks; the API runs them before it validates the body (contract §1.6).
+# The guards are the 403 / 409 checks; the API runs them before it validates the body (docs/contract.md §1.6).
 
 
 def guard_terminate_resource(*, resource: Resource, user: User) -> None:

@@ -1,4 +1,4 @@
-"""Provider verbs on resources (contract §6.3): the site agent's and the provider GUI's writes.
+"""Provider verbs on resources (docs/contract.md §6.3): the site agent's and the provider GUI's writes.
 
 State changes go through `transition_resource`; other fields are plain updates of the one row.
 """
@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from efp.accounts.models import User
-from efp.marketplace.exceptions import Forbidden, InvalidInput
+from efp.errors import Forbidden, InvalidInput
 from efp.marketplace.models import Resource, ResourceEndpoint
 from efp.marketplace.services._transitions import require_resource_state, transition_resource
 from efp.marketplace.states import ResourceState

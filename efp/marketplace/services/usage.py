@@ -1,6 +1,6 @@
 """Usage verbs: the only code that writes component usage (overall and per user) and its revisions.
 
-Rules (contract §7.3-§7.5): one ComponentUsage per (resource, component, plan period, billing month),
+Rules (docs/contract.md §7.3-§7.5): one ComponentUsage per (resource, component, plan period, billing month),
 overwritten by every report; the billing month is computed in `settings.TIME_ZONE`; validation runs
 before the permission check for `set_usage`. Writes lock the resource row, so concurrent reports for one
 resource are serialised and cannot race to create duplicate rows; an IntegrityError is still retried once.
@@ -23,8 +23,8 @@ from django.db.models import F, Field
 from django.utils import timezone
 
 from efp.accounts.models import User
+from efp.errors import Forbidden, InvalidInput
 from efp.marketplace import selectors
-from efp.marketplace.exceptions import Forbidden, InvalidInput
 from efp.marketplace.models import (
     ComponentUsage,
     ComponentUserUsage,
@@ -41,9 +41,9 @@ from efp.structure.permissions import NEVER, has_permission, permission_sql
 from efp.structure.roles import Permission
 
 BT = OfferingComponent.BillingType
-# Components whose usage is reported (contract §7.3 rule 5; prepaid `one` since 8.x).
+# Components whose usage is reported (docs/contract.md §7.3 rule 5; prepaid `one` since 8.x).
 REPORTABLE_BILLING_TYPES = frozenset({BT.USAGE, BT.LIMIT, BT.ONE})
-# Components a service provider (not staff) may back-fill for past months (contract §7.3 rule 7).
+# Components a service provider (not staff) may back-fill for past months (docs/contract.md §7.3 rule 7).
 PROVIDER_BACKFILL_BILLING_TYPES = frozenset({BT.LIMIT, BT.ONE})
 # How far back the month selector of the GUI goes at least, for those allowed to back-fill.
 BACKFILL_MONTHS = 12
@@ -455,7 +455,7 @@ def set_usage(
     source: str = UsageRevision.Source.API,
     user_agent: str = "",
 ) -> list[ComponentUsage]:
-    """Stores the month-to-date usage of each component (overwrite, not accumulate), contract §7.3.
+    """Stores the month-to-date usage of each component (overwrite, not accumulate), docs/contract.md §7.3.
 
     `resource` may be given by its uuid (the API): it is then looked up in the query that locks it, and a
     resource the user may not see is reported as not existing."""
@@ -764,7 +764,7 @@ def set_user_usages(
 ) -> list[ComponentUserUsage]:
     """Upserts usage per username within the component usage (or the month an item's `date` names).
 
-    All or nothing: every item is validated before anything is written (contract §7.5).
+    All or nothing: every item is validated before anything is written (docs/contract.md §7.5).
     """
     return _set_user_usages(
         user=user,
@@ -784,7 +784,7 @@ def set_user_usage(
     source: str = UsageRevision.Source.API,
     user_agent: str = "",
 ) -> ComponentUserUsage:
-    """One user's usage within a component usage (contract §7.4)."""
+    """One user's usage within a component usage (docs/contract.md §7.4)."""
     rows = _set_user_usages(
         user=user,
         component_usage=component_usage,

@@ -180,7 +180,7 @@ class HugeBodyTests(CatalogueTestCase):
 
     def test_it_refuses_too_many_items_in_the_services_too(self) -> None:
         """The GUI and other callers go through the same verbs."""
-        from efp.marketplace.exceptions import InvalidInput
+        from efp.errors import InvalidInput
 
         before = everything()
         with self.assertRaises(InvalidInput):

@@ -1,4 +1,4 @@
-"""The cross-cutting conventions of contract §1 on the orders list, and the §5.5 filters."""
+"""The cross-cutting conventions of docs/contract.md §1 on the orders list, and the §5.5 filters."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from efp.accounts.models import User
 from efp.accounts.services import get_or_create_token
-from efp.marketplace.exceptions import StateConflict
+from efp.errors import StateConflict
 from efp.marketplace.models import OfferingType, Order, OrderEvent, Resource, ResourceEvent
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
@@ -155,7 +155,7 @@ class ThreadedApprovalRaceTests(TransactionTestCase):
             )  # routed, decided
 
     def test_it_creates_only_one_active_order_for_a_resource(self) -> None:
-        from efp.marketplace.exceptions import InvalidInput
+        from efp.errors import InvalidInput
         from efp.marketplace.tests.factories import make_resource
 
         for round_ in range(self.ROUNDS):

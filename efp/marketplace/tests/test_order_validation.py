@@ -1,4 +1,4 @@
-"""Bad input gets the contract's 4xx and changes nothing (contract §5.7, §1.6)."""
+"""Bad input gets the contract's 4xx and changes nothing (docs/contract.md §5.7, §1.6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Order actions (contract §5.4 rows 6-16) with their refusals, and their effects on the resource (§5.3)."""
+"""Order actions (docs/contract.md §5.4 rows 6-16) with their refusals, and their effects on the
+resource (§5.3)."""
 
 from __future__ import annotations
 
@@ -589,7 +590,7 @@ class ResourceEffectsTests(OrderActionTestCase):
             resource=self.resource, user=self.alice, limits={"storage": 20}
         )
         before = Order.objects.count()
-        from efp.marketplace.exceptions import InvalidInput
+        from efp.errors import InvalidInput
 
         with self.assertRaises(InvalidInput) as caught:
             order_services.terminate_resource(resource=self.resource, user=self.alice)
@@ -627,7 +628,7 @@ class MoreApprovalRulesTests(OrderActionTestCase):
 
 
 class SupportUserTests(OrderActionTestCase):
-    """`is_support` sees everything and may do nothing (contract §2.1)."""
+    """`is_support` sees everything and may do nothing (docs/contract.md §2.1)."""
 
     def setUp(self) -> None:
         from efp.marketplace.tests.factories import make_user

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
-from efp.marketplace.exceptions import DomainError, StateConflict
+from efp.errors import DomainError, StateConflict
 from efp.marketplace.models import OfferingComponent, Order, OrderEvent, Resource, ResourceEvent
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services

@@ -48,7 +48,7 @@ class ProviderResourceListTests(ProviderResourceTestCase):
         for user in (self.carol, self.oscar, self.staff):
             response = self.get(user)
             assert response.status_code == 200
-            # oscar manages offering O, which made him a service manager of provider P (contract §2.1)
+            # oscar manages offering O, which made him a service manager of provider P (docs/contract.md §2.1)
             assert response["X-Result-Count"] == "3", user
 
     def test_it_hides_resources_from_consumers_and_outsiders(self) -> None:

@@ -11,7 +11,8 @@ from efp.marketplace.tests.factories import make_order, make_resource
 
 
 class OrderFilterTests(MarketplaceTestCase):
-    """`parent_offering_uuid` and `was_auto_approved` (contract §5.5, 8.x) filter instead of being ignored."""
+    """`parent_offering_uuid` and `was_auto_approved` (docs/contract.md §5.5, 8.x) filter instead of
+    being ignored."""
 
     def setUp(self) -> None:
         make_order(self.alice, self.project_a1, self.offering, name="one")

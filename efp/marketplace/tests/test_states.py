@@ -9,7 +9,7 @@ from pathlib import Path
 from django.contrib import admin
 from django.test import TestCase
 
-from efp.marketplace.exceptions import StateConflict
+from efp.errors import StateConflict
 from efp.marketplace.models import Order, OrderEvent, Resource, ResourceEvent
 from efp.marketplace.services._transitions import transition_order, transition_resource
 from efp.marketplace.states import (

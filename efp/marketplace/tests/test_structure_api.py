@@ -1,4 +1,5 @@
-"""Supporting endpoints of contract §12: auth, users, version, customers, projects and the catalogue."""
+"""Supporting endpoints of docs/contract.md §12: auth, users, version, customers, projects and the
+catalogue."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 
+from efp.errors import DomainError, Forbidden, InvalidInput
 from efp.marketplace import plugin_options
-from efp.marketplace.exceptions import DomainError, Forbidden, InvalidInput
 from efp.marketplace.models import Offering, OfferingComponent, Order, Plan, PlanComponent
 from efp.marketplace.selectors import catalogue_offerings, public_offerings
 from efp.marketplace.services import orders as order_services

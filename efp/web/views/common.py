@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from efp.accounts.models import User
-from efp.marketplace.exceptions import DomainError, Forbidden, InvalidInput, StateConflict
+from efp.errors import DomainError, Forbidden, InvalidInput, StateConflict
 from efp.marketplace.selectors import orders_awaiting_consumer, provider_orders
 from efp.marketplace.states import OrderState
 from efp.structure.models import Customer, CustomerRole

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from efp.marketplace.exceptions import DomainError, StateConflict
+from efp.errors import DomainError, StateConflict
 from efp.marketplace.models import Offering, OfferingType, Order
 from efp.marketplace.selectors import consumer_orders, orders_awaiting_consumer, orders_with_details
 from efp.marketplace.services import orders as order_services

@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from efp.marketplace.exceptions import DomainError, InvalidInput
+from efp.errors import DomainError, InvalidInput
 from efp.marketplace.models import Order, Resource
 from efp.marketplace.selectors import consumer_resources
 from efp.marketplace.services import orders as order_services

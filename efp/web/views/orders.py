@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from efp.marketplace.exceptions import DomainError, Forbidden, InvalidInput, StateConflict
+from efp.errors import DomainError, Forbidden, InvalidInput, StateConflict
 from efp.marketplace.models import OfferingComponent, Order
 from efp.marketplace.selectors import orders_with_details, provider_offerings, provider_orders
 from efp.marketplace.services import orders as order_services

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from efp.marketplace.exceptions import DomainError, Forbidden, StateConflict
+from efp.errors import DomainError, Forbidden, StateConflict
 from efp.marketplace.models import Resource
 from efp.marketplace.selectors import provider_offerings, provider_resources
 from efp.marketplace.services.resources import set_resource_backend_id, set_resource_end_date_by_provider

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from efp.accounts.models import User
-from efp.marketplace.exceptions import DomainError, Forbidden, InvalidInput
+from efp.errors import DomainError, Forbidden, InvalidInput
 from efp.structure import services
 from efp.structure.models import Customer, CustomerRole, Project, ProjectRole
 from efp.structure.permissions import has_permission

@@ -17,7 +17,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from efp.marketplace.exceptions import DomainError, Forbidden, InvalidInput
+from efp.errors import DomainError, Forbidden, InvalidInput
 from efp.marketplace.models import (
     ComponentUsage,
     ComponentUserUsage,

@@ -1,4 +1,6 @@
-"""Domain errors raised by services. The API maps them to 409, 405, 403 and 400; the GUI shows them."""
+"""Domain errors raised by the services of every app.
+
+The API maps them to 409, 405, 403 and 400; the GUI shows them."""
 
 from __future__ import annotations
 
