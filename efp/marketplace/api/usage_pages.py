@@ -4,7 +4,8 @@
 `GET /api/marketplace-component-user-usages/?resource_uuid=R&component_usage__billing_period=M` (both
 with `field=`) are what waldur-site-agent asks before it reports a resource's usage. Through django-filter,
 the ORM and a serializer, such a page of two or three rows cost four times what the database spends on
-it; here it is one query (efp.rest.sqlrows), rendered by a plain function.
+it; here it is one query (efp.rest.sqlrows). Each page is one table of fields (JSON key, SQL expression,
+model field, JSON writer) from which the SELECT list and the rendering are made.
 
 A request is answered here only when it is a GET whose query keys are all known below and every value is
 well formed; anything else (other filters, `o`, HEAD, a malformed uuid or date, a repeated date) returns
@@ -29,9 +30,20 @@ from efp.accounts.models import User
 from efp.marketplace import selectors
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, Offering, OfferingComponent, Resource
 from efp.rest.authentication import TOKEN_QUERY_PARAM
-from efp.rest.fields import absolute_url
 from efp.rest.filters import split_values
-from efp.rest.sqlrows import Column, SqlRows
+from efp.rest.sqlrows import (
+    Fields,
+    PageField,
+    SqlRows,
+    as_is,
+    flag,
+    hex_uuid,
+    integer,
+    iso_date,
+    link,
+    representation,
+    text,
+)
 from efp.structure.models import Customer, Project
 
 Condition = tuple[str, list[Any]]
@@ -48,7 +60,7 @@ def usage_field(**kwargs: Any) -> serializers.DecimalField:
     return serializers.DecimalField(max_digits=20, decimal_places=2, **kwargs)
 
 
-_AMOUNT = usage_field(read_only=True)
+_AMOUNT = representation(usage_field(read_only=True))
 
 
 # --- query string ---------------------------------------------------------------------------------
@@ -125,13 +137,7 @@ def _parse(request: Request, filters: dict[str, Parser]) -> _Query | None:
 
 
 def _page(
-    request: Request,
-    filters: dict[str, Parser],
-    *,
-    columns: tuple[Column, ...],
-    tables: str,
-    order_by: str,
-    render: Callable[[tuple[Any, ...]], dict[str, Any]],
+    request: Request, filters: dict[str, Parser], *, fields: Fields, tables: str, order_by: str
 ) -> SqlRows | None:
     """The rows `request` asks for, among those its user may see (resource table aliased `r`)."""
     query = _parse(request, filters)
@@ -143,22 +149,13 @@ def _page(
         clauses.append(sql)
         params = [*params, *values]
     return SqlRows(
-        columns=columns,
+        fields=fields,
         from_where=f"FROM {tables} WHERE {' AND '.join(clauses)}",
         params=params,
         order_by=order_by,
-        render=_kept(render, query.fields),
+        request=request,
+        only=query.fields,
     )
-
-
-def _kept(render: Callable[[tuple[Any, ...]], dict[str, Any]], fields: set[str] | None) -> Any:
-    if fields is None:
-        return render
-    return lambda row: {name: value for name, value in render(row).items() if name in fields}
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 # --- the tables -----------------------------------------------------------------------------------
@@ -176,30 +173,17 @@ JOIN {_PROJECT} p ON p.id = r.project_id
 JOIN {_CUSTOMER} c ON c.id = p.customer_id
 """
 
+# What a usage row shows of its resource, offering, project and organisation: each one's name and uuid.
 _NAMED = (
-    Column("r.name", Resource, "name"),
-    Column("r.uuid", Resource, "uuid"),
-    Column("o.name", Offering, "name"),
-    Column("o.uuid", Offering, "uuid"),
-    Column("p.name", Project, "name"),
-    Column("p.uuid", Project, "uuid"),
-    Column("c.name", Customer, "name"),
-    Column("c.uuid", Customer, "uuid"),
+    PageField("resource_name", "r.name", Resource, "name", text),
+    PageField("resource_uuid", "r.uuid", Resource, "uuid", hex_uuid),
+    PageField("offering_name", "o.name", Offering, "name", text),
+    PageField("offering_uuid", "o.uuid", Offering, "uuid", hex_uuid),
+    PageField("project_name", "p.name", Project, "name", text),
+    PageField("project_uuid", "p.uuid", Project, "uuid", hex_uuid),
+    PageField("customer_name", "c.name", Customer, "name", text),
+    PageField("customer_uuid", "c.uuid", Customer, "uuid", hex_uuid),
 )
-
-
-def _named(row: tuple[Any, ...], at: int) -> dict[str, Any]:
-    """resource_name, resource_uuid, … customer_uuid from the `_NAMED` columns starting at `at`."""
-    return {
-        "resource_name": _str(row[at]),
-        "resource_uuid": row[at + 1].hex,
-        "offering_name": _str(row[at + 2]),
-        "offering_uuid": row[at + 3].hex,
-        "project_name": _str(row[at + 4]),
-        "project_uuid": row[at + 5].hex,
-        "customer_name": _str(row[at + 6]),
-        "customer_uuid": row[at + 7].hex,
-    }
 
 
 # --- component usages -----------------------------------------------------------------------------
@@ -210,39 +194,21 @@ COMPONENT_USAGE_FILTERS: dict[str, Parser] = {
     "type": _text("oc.type"),
 }
 
-_COMPONENT_USAGE_COLUMNS = (
-    Column("u.uuid", ComponentUsage, "uuid"),
-    Column("u.created", ComponentUsage, "created"),
-    Column("u.description", ComponentUsage, "description"),
-    Column("oc.type", OfferingComponent, "type"),
-    Column("oc.name", OfferingComponent, "name"),
-    Column("oc.measured_unit", OfferingComponent, "measured_unit"),
-    Column("u.usage", ComponentUsage, "usage"),
-    Column("u.date", ComponentUsage, "date"),
-    Column("u.recurring", ComponentUsage, "recurring"),
+# ComponentUsageSerializer, field for field and in its order (test_usage_pages checks both).
+COMPONENT_USAGE_FIELDS = Fields(
+    PageField("uuid", "u.uuid", ComponentUsage, "uuid", hex_uuid),
+    PageField("created", "u.created", ComponentUsage, "created", as_is),
+    PageField("description", "u.description", ComponentUsage, "description", text),
+    PageField("type", "oc.type", OfferingComponent, "type", text),
+    PageField("name", "oc.name", OfferingComponent, "name", text),
+    PageField("measured_unit", "oc.measured_unit", OfferingComponent, "measured_unit", text),
+    PageField("usage", "u.usage", ComponentUsage, "usage", _AMOUNT),
+    PageField("date", "u.date", ComponentUsage, "date", as_is),
+    PageField("recurring", "u.recurring", ComponentUsage, "recurring", flag),
     *_NAMED,
-    Column("u.billing_period", ComponentUsage, "billing_period"),
-    Column("u.modified_by_id", ComponentUsage, "modified_by"),
+    PageField("billing_period", "u.billing_period", ComponentUsage, "billing_period", iso_date),
+    PageField("modified_by", "u.modified_by_id", ComponentUsage, "modified_by", integer),
 )
-
-
-def _component_usage(row: tuple[Any, ...]) -> dict[str, Any]:
-    """ComponentUsageSerializer's output, field for field and in its order."""
-    modified_by = row[18]
-    return {
-        "uuid": row[0].hex,
-        "created": row[1],
-        "description": _str(row[2]),
-        "type": _str(row[3]),
-        "name": _str(row[4]),
-        "measured_unit": _str(row[5]),
-        "usage": _AMOUNT.to_representation(row[6]),
-        "date": row[7],
-        "recurring": bool(row[8]),
-        **_named(row, 9),
-        "billing_period": row[17].isoformat(),
-        "modified_by": None if modified_by is None else int(modified_by),
-    }
 
 
 def component_usages(request: Request) -> SqlRows | None:
@@ -250,10 +216,9 @@ def component_usages(request: Request) -> SqlRows | None:
     return _page(
         request,
         COMPONENT_USAGE_FILTERS,
-        columns=_COMPONENT_USAGE_COLUMNS,
+        fields=COMPONENT_USAGE_FIELDS,
         tables=f"{_USAGE} u {_USAGE_JOINS}",
         order_by="u.date DESC, oc.type ASC, u.id ASC",
-        render=_component_usage,
     )
 
 
@@ -266,46 +231,25 @@ USER_USAGE_FILTERS: dict[str, Parser] = {
     "type": _text("oc.type"),
 }
 
-_USER_USAGE_COLUMNS = (
-    Column("uu.uuid", ComponentUserUsage, "uuid"),
-    Column("usr.uuid", User, "uuid"),
-    Column("uu.username", ComponentUserUsage, "username"),
-    Column("u.uuid", ComponentUsage, "uuid"),
-    Column("uu.usage", ComponentUserUsage, "usage"),
-    Column("oc.measured_unit", OfferingComponent, "measured_unit"),
-    Column("uu.description", ComponentUserUsage, "description"),
-    Column("uu.created", ComponentUserUsage, "created"),
-    Column("uu.modified", ComponentUserUsage, "modified"),
-    Column("uu.backend_id", ComponentUserUsage, "backend_id"),
+# ComponentUserUsageSerializer, field for field and in its order (test_usage_pages checks both).
+USER_USAGE_FIELDS = Fields(
+    PageField("uuid", "uu.uuid", ComponentUserUsage, "uuid", hex_uuid),
+    PageField("user", "usr.uuid", User, "uuid", link("user-detail")),
+    PageField("username", "uu.username", ComponentUserUsage, "username", text),
+    PageField(
+        "component_usage", "u.uuid", ComponentUsage, "uuid", link("marketplace-component-usage-detail")
+    ),
+    PageField("usage", "uu.usage", ComponentUserUsage, "usage", _AMOUNT),
+    PageField("measured_unit", "oc.measured_unit", OfferingComponent, "measured_unit", text),
+    PageField("description", "uu.description", ComponentUserUsage, "description", text),
+    PageField("created", "uu.created", ComponentUserUsage, "created", as_is),
+    PageField("modified", "uu.modified", ComponentUserUsage, "modified", as_is),
+    PageField("backend_id", "uu.backend_id", ComponentUserUsage, "backend_id", text),
     *_NAMED,
-    Column("oc.type", OfferingComponent, "type"),
-    Column("u.date", ComponentUsage, "date"),
-    Column("u.billing_period", ComponentUsage, "billing_period"),
+    PageField("component_type", "oc.type", OfferingComponent, "type", text),
+    PageField("date", "u.date", ComponentUsage, "date", as_is),
+    PageField("billing_period", "u.billing_period", ComponentUsage, "billing_period", iso_date),
 )
-
-
-def _user_usage(request: Request) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
-    def render(row: tuple[Any, ...]) -> dict[str, Any]:
-        """ComponentUserUsageSerializer's output, field for field and in its order."""
-        user = row[1]
-        return {
-            "uuid": row[0].hex,
-            "user": None if user is None else absolute_url(request, "user-detail", uuid=user.hex),
-            "username": _str(row[2]),
-            "component_usage": absolute_url(request, "marketplace-component-usage-detail", uuid=row[3].hex),
-            "usage": _AMOUNT.to_representation(row[4]),
-            "measured_unit": _str(row[5]),
-            "description": _str(row[6]),
-            "created": row[7],
-            "modified": row[8],
-            "backend_id": _str(row[9]),
-            **_named(row, 10),
-            "component_type": _str(row[18]),
-            "date": row[19],
-            "billing_period": row[20].isoformat(),
-        }
-
-    return render
 
 
 def user_usages(request: Request) -> SqlRows | None:
@@ -313,11 +257,10 @@ def user_usages(request: Request) -> SqlRows | None:
     return _page(
         request,
         USER_USAGE_FILTERS,
-        columns=_USER_USAGE_COLUMNS,
+        fields=USER_USAGE_FIELDS,
         tables=(
             f"{_USER_USAGE} uu JOIN {_USAGE} u ON u.id = uu.component_usage_id {_USAGE_JOINS}"
             f" LEFT JOIN {_USER} usr ON usr.id = uu.user_id"
         ),
         order_by="u.date DESC, oc.type ASC, uu.username ASC, uu.id ASC",
-        render=_user_usage(request),
     )

@@ -12,10 +12,12 @@ from decimal import Decimal
 from typing import Any
 from unittest import mock
 
+from django.test import SimpleTestCase
 from django.utils import timezone
 
 from efp.accounts.services import get_or_create_token
 from efp.marketplace.api import usage_pages
+from efp.marketplace.api.usage import ComponentUsageSerializer, ComponentUserUsageSerializer
 from efp.marketplace.models import ComponentUsage
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services.usage import UsageItem, UserUsageItem
@@ -113,6 +115,17 @@ class UsagePagesTestCase(MarketplaceTestCase):
             assert fast["Link"] == generic["Link"], label
         assert fast.json() == generic.json(), label
         return fast
+
+
+class PageFieldsTests(SimpleTestCase):
+    """Each page's fields are its serializer's, in its order: a field added to one and not the other fails
+    here, before any agreement test would miss it for want of a query that shows it."""
+
+    def test_it_declares_the_component_usage_serializers_fields(self) -> None:
+        assert usage_pages.COMPONENT_USAGE_FIELDS.keys == tuple(ComponentUsageSerializer.Meta.fields)
+
+    def test_it_declares_the_user_usage_serializers_fields(self) -> None:
+        assert usage_pages.USER_USAGE_FIELDS.keys == tuple(ComponentUserUsageSerializer.Meta.fields)
 
 
 class ComponentUsagePageTests(UsagePagesTestCase):
