@@ -4,7 +4,7 @@ Compiling a queryset costs more than the database spends on a small statement. T
 path write its SQL by hand and still get the ORM's values:
 - `Column` names the model field a selected column holds, and `convert` applies that field's database
   converters (the backend's, then the field's), so SQLite's strings become the same datetimes, decimals,
-  UUIDs and booleans PostgreSQL returns;
+  UUIDs and booleans PostgreSQL returns, and `by_column` reads a row by its columns, not by position;
 - `update_row` and `insert_row` prepare every value with its field, as `QuerySet.update()` and
   `Model.save()` do (no signals: the project has none on these paths).
 """
@@ -63,6 +63,11 @@ def convert(rows: list[tuple[Any, ...]], columns: tuple[Column, ...]) -> list[tu
             values[index] = value
         converted.append(tuple(values))
     return converted
+
+
+def by_column(rows: list[tuple[Any, ...]], columns: tuple[Column, ...]) -> list[dict[Column, Any]]:
+    """Rows of `columns` as the ORM would return them, each read by its `Column` rather than by position."""
+    return [dict(zip(columns, row, strict=True)) for row in convert(rows, columns)]
 
 
 def table_name(model: Any) -> str:

@@ -35,7 +35,7 @@ from efp.marketplace.models import (
     UsageRevision,
 )
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
-from efp.rawsql import Column, convert, insert_row, table_name, update_row
+from efp.rawsql import Column, by_column, insert_row, table_name, update_row
 from efp.structure.names import NAME_MESSAGE, has_control_characters
 from efp.structure.permissions import NEVER, has_permission, permission_sql
 from efp.structure.roles import Permission
@@ -405,15 +405,19 @@ def _components_of(
 ) -> tuple[list[OfferingComponent], dict[int, list[ComponentUsage]]]:
     """The offering's components named by `usages` (400 for a type it has not, or cannot report), and
     with them, in the same statement, each component's records of the month (`_month_rows` of each)."""
-    component_columns = ("id", "offering_id", "type", "billing_type")
-    usage_fields = ComponentUsage._meta.concrete_fields
-    usage_columns = tuple(
-        Column(f"cu.{connection.ops.quote_name(str(field.column))}", ComponentUsage, field.name)
-        for field in usage_fields
-    )
+    oc = {
+        name: Column(f"oc.{name}", OfferingComponent, name)
+        for name in ("id", "offering_id", "type", "billing_type")
+    }
+    cu = {
+        field.attname: Column(
+            f"cu.{connection.ops.quote_name(str(field.column))}", ComponentUsage, field.name
+        )
+        for field in ComponentUsage._meta.concrete_fields
+    }
+    columns = (*oc.values(), *cu.values())
     sql = (
-        f"SELECT {', '.join(f'oc.{name}' for name in component_columns)},"  # noqa: S608
-        f" {', '.join(column.sql for column in usage_columns)} FROM {table_name(OfferingComponent)} oc"
+        f"SELECT {', '.join(column.sql for column in columns)} FROM {table_name(OfferingComponent)} oc"  # noqa: S608
         f" LEFT JOIN {table_name(ComponentUsage)} cu ON cu.component_id = oc.id AND cu.resource_id = %s"
         " AND cu.billing_period = %s WHERE oc.offering_id = %s ORDER BY oc.id, cu.plan_period_id, cu.id"
     )
@@ -423,17 +427,16 @@ def _components_of(
         rows = cursor.fetchall()
     by_type: dict[str, OfferingComponent] = {}
     months: dict[int, list[ComponentUsage]] = {}
-    width = len(component_columns)
     db = resource._state.db
-    for row in rows:
-        component_id = row[0]
+    for values in by_column(rows, columns):
+        component_id = values[oc["id"]]
         if component_id not in months:
-            loaded = OfferingComponent.from_db(db, list(component_columns), list(row[:width]))
+            loaded = OfferingComponent.from_db(db, list(oc), [values[column] for column in oc.values()])
             by_type[loaded.type] = loaded
             months[component_id] = []
-        if row[width] is not None:  # the record's id: a component without records of the month has none
-            [values] = convert([row[width:]], usage_columns)
-            months[component_id].append(ComponentUsage.from_db(db, [f.attname for f in usage_fields], values))
+        if values[cu["id"]] is not None:  # a component without records of the month has none
+            usage = ComponentUsage.from_db(db, list(cu), [values[column] for column in cu.values()])
+            months[component_id].append(usage)
     errors: list[dict[str, list[str]]] = []
     for item in usages:
         component = by_type.get(item.type)
