@@ -32,11 +32,11 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 lint: install
-	$(BIN)/ruff check efp
-	$(BIN)/ruff format --check efp
+	$(BIN)/ruff check efp bench/scale_seed
+	$(BIN)/ruff format --check efp bench/scale_seed
 
 typecheck: install
-	$(BIN)/mypy efp
+	$(BIN)/mypy efp bench/scale_seed
 
 pytest: install chromium
 	$(BIN)/pytest
@@ -46,7 +46,7 @@ test: lint typecheck pytest
 # Not part of `make test`: seeds efp_bench on 127.0.0.1:5432 once (efp seed-scale), serves it with gunicorn,
 # loads it with locust and writes bench/results/latest.{md,json}. BENCH_DURATION=10 BENCH_RUNS=1 by default.
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.run
 
 lock:
 	$(BIN)/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras \

@@ -85,7 +85,7 @@ def world(env: dict[str, str]) -> dict[str, Any]:
     django.setup()
     from django.utils import timezone
 
-    from efp.marketplace import scale_seed
+    from bench import scale_seed
     from efp.marketplace.models import ComponentUsage, Offering, Resource
     from efp.marketplace.services.usage import billing_period_of
     from efp.marketplace.states import ResourceState
@@ -336,7 +336,7 @@ def main() -> None:
         wait_until_up(f"{floor_url}/orders?page_size=1", w["token"])
         sampler.start()
         config = {"token": w["token"]}
-        from efp.marketplace import scale_seed
+        from bench import scale_seed
 
         for name, scenario in table.items():
             results[name] = {}

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from efp.marketplace import scale_seed
+from bench import scale_seed
 from efp.marketplace.models import Offering, OfferingComponent, Resource
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import usage as usage_services

@@ -12,7 +12,7 @@ from django.test import TestCase
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from efp.marketplace import scale_seed
+from bench import scale_seed
 from efp.marketplace.models import (
     ComponentUsage,
     ComponentUserUsage,

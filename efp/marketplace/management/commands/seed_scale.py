@@ -1,8 +1,19 @@
+import sys
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from efp.marketplace import scale_seed
+# The seed is a benchmark tool, not part of the product: it lives beside the benchmark in the source tree
+# (bench/scale_seed, docs/performance.md), which a checkout (editable install, manage.py, the tests) has
+# and a built wheel does not.
+SOURCE_TREE = Path(__file__).resolve().parents[4]
+if not (SOURCE_TREE / "bench" / "scale_seed").is_dir():
+    raise CommandError("efp seed-scale runs from a source checkout: bench/scale_seed/ is not here.")
+if str(SOURCE_TREE) not in sys.path:
+    sys.path.append(str(SOURCE_TREE))
+
+from bench import scale_seed  # noqa: E402 - importable once the source tree is on the path
 
 
 def _positive(text: str) -> int:
