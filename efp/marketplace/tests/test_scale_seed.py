@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from decimal import Decimal
 from io import StringIO
+from typing import Any
 
 from django.core.management import call_command
 from django.db.models import Sum
@@ -13,6 +14,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from bench import scale_seed
+from bench.scale_seed.bulk import insert
+from bench.scale_seed.history import EVENT_COLUMNS
 from efp.marketplace.models import (
     ComponentUsage,
     ComponentUserUsage,
@@ -24,7 +27,21 @@ from efp.marketplace.models import (
     UsageRevision,
 )
 from efp.marketplace.services.usage import billing_period_of
-from efp.marketplace.states import OrderState, ResourceState
+from efp.marketplace.states import ORDER_TRANSITIONS, RESOURCE_TRANSITIONS, OrderState, ResourceState
+
+
+def _moves_outside_the_table(
+    events: Any, table: dict[Any, frozenset[Any]], model: Any
+) -> set[tuple[str, str]]:
+    """The (old_state, new_state) pairs of `events` that are neither a move of `table` nor the creation
+    event the services write (old_state "", new_state the model's initial state)."""
+    created = ("", str(model._meta.get_field("state").default))
+    allowed = {created} | {(str(old), str(new)) for old, targets in table.items() for new in targets}
+    return set(events.values_list("old_state", "new_state").distinct()) - allowed
+
+
+RS = ResourceState
+RESOURCE_EVENT_COLUMNS = ["resource_id", "old_state", "new_state", "actor_id", "reason", "created"]
 
 
 class ScaleSeedTests(TestCase):
@@ -62,6 +79,33 @@ class ScaleSeedTests(TestCase):
             assert events[-1].new_state == resource.state, resource
         assert OrderEvent.objects.count() > Order.objects.count()
         assert ResourceEvent.objects.count() >= Resource.objects.count()
+
+    def test_it_writes_only_the_moves_the_transition_tables_allow(self) -> None:
+        # The seed writes the lifecycle in bulk, past the services' guard (docs/performance.md): every
+        # event pair it writes, the bench's order supply included, must be one the services could write.
+        scale_seed.pending_order_supply(3)
+        # The check sees the variety of the seed (every order state it produces, see below).
+        assert len(set(OrderEvent.objects.values_list("old_state", "new_state"))) >= 8
+        assert len(set(ResourceEvent.objects.values_list("old_state", "new_state"))) >= 8
+        assert _moves_outside_the_table(OrderEvent.objects, ORDER_TRANSITIONS, Order) == set()
+        assert _moves_outside_the_table(ResourceEvent.objects, RESOURCE_TRANSITIONS, Resource) == set()
+
+    def test_it_would_notice_a_move_the_tables_do_not_have(self) -> None:
+        order = Order.objects.filter(state=OrderState.DONE).first()
+        resource = Resource.objects.filter(state=ResourceState.TERMINATED).first()
+        assert order is not None and resource is not None
+        now = timezone.now()
+        bad_order = (order.pk, OrderState.DONE, OrderState.PENDING_PROVIDER, None, "reopened", now)
+        insert(OrderEvent, EVENT_COLUMNS, [bad_order, (order.pk, "", OrderState.DONE, None, "created", now)])
+        bad_resource = (resource.pk, RS.TERMINATED, RS.OK, None, "revived", now)
+        insert(ResourceEvent, RESOURCE_EVENT_COLUMNS, [bad_resource])
+        assert _moves_outside_the_table(OrderEvent.objects, ORDER_TRANSITIONS, Order) == {
+            (OrderState.DONE, OrderState.PENDING_PROVIDER),
+            ("", OrderState.DONE),
+        }
+        assert _moves_outside_the_table(ResourceEvent.objects, RESOURCE_TRANSITIONS, Resource) == {
+            (RS.TERMINATED, RS.OK)
+        }
 
     def test_it_gives_usage_only_to_resources_that_came_up_with_plan_periods(self) -> None:
         never_up = Resource.objects.filter(backend_id="")
