@@ -40,9 +40,10 @@ def allocate_ids(model: type[models.Model], count: int) -> list[int]:
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
             )
-            return [row[0] for row in cursor.fetchall()]
+            return [key for (key,) in cursor.fetchall()]
         cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')  # noqa: S608 - our own table name
-        start = cursor.fetchone()[0] + 1
+        (largest,) = cursor.fetchone()
+        start = largest + 1
     return list(range(start, start + count))
 
 
@@ -99,6 +100,6 @@ def skip_deferred_foreign_key_checks() -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-        row = cursor.fetchone()
-        if row and row[0]:
+        (superuser,) = cursor.fetchone()  # the current role has a row, always
+        if superuser:
             cursor.execute("SET LOCAL session_replication_role = replica")

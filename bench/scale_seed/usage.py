@@ -8,7 +8,7 @@ import datetime
 import random
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.scale_seed.bulk import allocate_ids, insert
 from bench.scale_seed.history import Plot
@@ -29,6 +29,18 @@ CENT = Decimal("0.01")
 MONTHLY_SCALE = {"cpu": 20_000, "gpu": 400, "hours": 30, "sessions": 4}
 
 
+class Record(NamedTuple):
+    """A month's component usage record, in the order of its first columns as `write_usage` inserts them."""
+
+    resource_id: int
+    component_id: int
+    plan_period_id: int
+    usage: Decimal
+    date: datetime.datetime
+    billing_period: datetime.date
+    modified_by_id: int
+
+
 def write_usage(
     plots: list[Plot],
     periods: dict[int, int],
@@ -45,7 +57,7 @@ def write_usage(
     month_list = [add_months(current, -k) for k in range(months - 1, -1, -1)]
     up = [p for p in plots if p.up_at is not None]
     current_usages: dict[int, dict[str, float]] = {}
-    parents: list[tuple[Any, ...]] = []
+    parents: list[Record] = []
     children: list[tuple[Any, ...]] = []
     revisions: list[tuple[Any, ...]] = []
     for plot in up:
@@ -65,7 +77,7 @@ def write_usage(
                 ]
                 total = sum(shares, Decimal(0))
                 parents.append(
-                    (
+                    Record(
                         plot.resource_id,
                         component.pk,
                         periods[plot.resource_id],
@@ -85,7 +97,7 @@ def write_usage(
             "id", "resource_id", "component_id", "plan_period_id", "usage", "date", "billing_period",
             "modified_by_id", "created", "modified",
         ],
-        ((uid, *row[:6], row[6], row[4], row[4]) for uid, row in zip(usage_ids, parents, strict=True)),
+        ((uid, *record, record.date, record.date) for uid, record in zip(usage_ids, parents, strict=True)),
     )  # fmt: skip
     progress(f"{len(parents):,} component usages")
     user_rows = 0
@@ -95,8 +107,8 @@ def write_usage(
         for usage_id, parent, (team, shares) in zip(usage_ids, parents, children, strict=True):
             for (user_id, username), value in zip(team, shares, strict=True):
                 user_rows += 1
-                revisions.append((usage_id, username, None, value, parent[6], parent[4]))
-                yield usage_id, username, user_id, value, parent[4], parent[4]
+                revisions.append((usage_id, username, None, value, parent.modified_by_id, parent.date))
+                yield usage_id, username, user_id, value, parent.date, parent.date
 
     insert(
         ComponentUserUsage,
@@ -105,7 +117,9 @@ def write_usage(
     )
     progress(f"{user_rows:,} per-user usages")
     # The agent reports the total, then the per-user values: a revision for each value written.
-    totals = ((uid, "", None, p[3], p[6], p[4]) for uid, p in zip(usage_ids, parents, strict=True))
+    totals = (
+        (uid, "", None, p.usage, p.modified_by_id, p.date) for uid, p in zip(usage_ids, parents, strict=True)
+    )
     columns = ["component_usage_id", "username", "old_value", "new_value", "actor_id", "created"]
     insert(UsageRevision, columns, (row for rows in (totals, iter(revisions)) for row in rows))
     return len(parents), user_rows, current_usages

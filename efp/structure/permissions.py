@@ -82,8 +82,8 @@ def has_permission(
         return condition == ALWAYS
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {condition}", params)
-        row = cursor.fetchone()
-    return bool(row and row[0])
+        (allowed,) = cursor.fetchone()
+    return bool(allowed)
 
 
 def has_any_role(user: Any, *, customer: Customer | None = None, project: Project | None = None) -> bool:
