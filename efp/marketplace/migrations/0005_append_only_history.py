@@ -59,12 +59,12 @@ def _statements(vendor: str, create: bool) -> list[str]:
 
 def create_triggers(apps, schema_editor):
     for statement in _statements(schema_editor.connection.vendor, create=True):
-        schema_editor.execute(statement)
+        schema_editor.execute(statement, params=None)
 
 
 def drop_triggers(apps, schema_editor):
     for statement in _statements(schema_editor.connection.vendor, create=False):
-        schema_editor.execute(statement)
+        schema_editor.execute(statement, params=None)
 
 
 class Migration(migrations.Migration):
