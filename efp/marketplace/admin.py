@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 
 from efp.marketplace import plugin_options
@@ -120,6 +121,7 @@ class OrderAdmin(NotDeleted, admin.ModelAdmin):
     list_filter = ("state", "type")
     readonly_fields = ("state", "limits")
     inlines = (OrderEventInline,)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # callback_url: Django 6's default
 
 
 class ResourceEventInline(ViewOnly, admin.TabularInline):
