@@ -12,7 +12,13 @@ from efp.accounts.models import SshKey, User
 
 @admin.register(User)
 class EFPUserAdmin(UserAdmin):
+    """Users are deactivated, not deleted: history names them (PROTECT) and their roles would go."""
+
     list_display = ("username", "email", "first_name", "last_name", "is_staff", "is_support")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
     fieldsets = (
         *(UserAdmin.fieldsets or ()),
         ("EFP", {"fields": ("is_support", "civil_number", "organization", "token_lifetime")}),

@@ -1,9 +1,13 @@
-"""Django admin for staff. State fields are read-only here: states change only through services."""
+"""Django admin for staff. States, limits, usage, roles and history are read-only here: they change only
+through services (docs/architecture.md, "History"); orders and resources are deleted by the API's unlink,
+which leaves a tombstone."""
 
 from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db import models
+from django.http import HttpRequest
 
 from efp.marketplace import plugin_options
 from efp.marketplace.models import (
@@ -11,6 +15,7 @@ from efp.marketplace.models import (
     AgentService,
     Category,
     ComponentUsage,
+    ComponentUserUsage,
     Offering,
     OfferingComponent,
     OfferingRole,
@@ -22,7 +27,29 @@ from efp.marketplace.models import (
     Resource,
     ResourceEvent,
     ServiceProvider,
+    Tombstone,
+    UsageRevision,
 )
+
+
+class ViewOnly:
+    """For a model admin or an inline: staff read, nobody adds, changes or deletes."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class NotDeleted:
+    """Deleted only through a service (which leaves a tombstone), never from the admin."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(ServiceProvider)
@@ -41,7 +68,7 @@ class OfferingComponentInline(admin.TabularInline):
     extra = 0
 
 
-class OfferingRoleInline(admin.TabularInline):
+class OfferingRoleInline(ViewOnly, admin.TabularInline):  # granted by services/offerings.py
     model = OfferingRole
     extra = 0
 
@@ -80,41 +107,74 @@ class PlanAdmin(admin.ModelAdmin):
     inlines = (PlanComponentInline,)
 
 
-class OrderEventInline(admin.TabularInline):
+EVENT_FIELDS = ("old_state", "new_state", "actor", "reason", "created")
+
+
+class OrderEventInline(ViewOnly, admin.TabularInline):
     model = OrderEvent
-    extra = 0
-    can_delete = False
-    readonly_fields = ("old_state", "new_state", "actor", "reason", "created")
+    fields = EVENT_FIELDS
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(NotDeleted, admin.ModelAdmin):
     list_display = ("uuid", "type", "state", "offering", "project", "created")
     list_filter = ("state", "type")
-    readonly_fields = ("state",)
+    readonly_fields = ("state", "limits")
     inlines = (OrderEventInline,)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # callback_url: Django 6's default
 
 
-class ResourceEventInline(admin.TabularInline):
+class ResourceEventInline(ViewOnly, admin.TabularInline):
     model = ResourceEvent
-    extra = 0
-    can_delete = False
-    readonly_fields = ("old_state", "new_state", "actor", "reason", "created")
+    fields = EVENT_FIELDS
 
 
 @admin.register(Resource)
-class ResourceAdmin(admin.ModelAdmin):
+class ResourceAdmin(NotDeleted, admin.ModelAdmin):
     list_display = ("name", "offering", "project", "state", "backend_id", "created")
     list_filter = ("state",)
     search_fields = ("name", "backend_id")
-    readonly_fields = ("state",)
+    readonly_fields = ("state", "limits", "current_usages")
     inlines = (ResourceEventInline,)
 
 
+class ComponentUserUsageInline(ViewOnly, admin.TabularInline):
+    model = ComponentUserUsage
+    fields = ("username", "user", "usage", "description", "modified")
+
+
 @admin.register(ComponentUsage)
-class ComponentUsageAdmin(admin.ModelAdmin):
+class ComponentUsageAdmin(ViewOnly, admin.ModelAdmin):
+    """Usage is reported through the API or the GUI (services/usage.py), which keeps its revisions."""
+
     list_display = ("resource", "component", "billing_period", "usage", "modified_by")
     list_filter = ("billing_period",)
+    inlines = (ComponentUserUsageInline,)
+
+
+@admin.register(UsageRevision)
+class UsageRevisionAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = ("component_usage_id", "username", "old_value", "new_value", "actor", "source", "created")
+    list_filter = ("source",)
+
+
+@admin.register(OrderEvent)
+class OrderEventAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = ("order_id", "old_state", "new_state", "actor", "reason", "created")
+    list_filter = ("new_state",)
+
+
+@admin.register(ResourceEvent)
+class ResourceEventAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = ("resource_id", "old_state", "new_state", "actor", "reason", "created")
+    list_filter = ("new_state",)
+
+
+@admin.register(Tombstone)
+class TombstoneAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = ("kind", "uuid", "name", "deleted_by", "reason", "created")
+    list_filter = ("kind",)
+    search_fields = ("=uuid", "name")
 
 
 @admin.register(OfferingUser)

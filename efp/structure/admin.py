@@ -1,22 +1,42 @@
+"""Roles are read-only here: teams change through efp/structure/services.py (the last owner stays);
+organisations and projects are not deleted here (a project is removed by `remove_project`)."""
+
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from efp.structure.models import Customer, CustomerRole, Project, ProjectRole
 
 
-class CustomerRoleInline(admin.TabularInline):
+class ViewOnlyInline(admin.TabularInline):
+    extra = 0
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class CustomerRoleInline(ViewOnlyInline):
     model = CustomerRole
-    extra = 0
-    autocomplete_fields = ("user",)
 
 
-class ProjectRoleInline(admin.TabularInline):
+class ProjectRoleInline(ViewOnlyInline):
     model = ProjectRole
-    extra = 0
-    autocomplete_fields = ("user",)
+
+
+class NotDeleted(admin.ModelAdmin):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(NotDeleted):
     list_display = ("name", "slug", "abbreviation", "blocked", "archived", "created")
     search_fields = ("name", "slug", "abbreviation")
     prepopulated_fields = {"slug": ("name",)}
@@ -24,7 +44,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(NotDeleted):
     list_display = ("name", "customer", "start_date", "end_date", "is_removed")
     list_filter = ("is_removed",)
     search_fields = ("name", "slug")

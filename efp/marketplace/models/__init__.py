@@ -1,4 +1,5 @@
 from efp.marketplace.models.agents import AgentIdentity, AgentProcessor, AgentService
+from efp.marketplace.models.history import AppendOnlyError, Tombstone
 from efp.marketplace.models.offering_users import OfferingUser
 from efp.marketplace.models.offerings import (
     Category,
@@ -18,6 +19,7 @@ __all__ = [
     "AgentIdentity",
     "AgentProcessor",
     "AgentService",
+    "AppendOnlyError",
     "Category",
     "ComponentUsage",
     "ComponentUserUsage",
@@ -35,5 +37,6 @@ __all__ = [
     "ResourceEvent",
     "ResourcePlanPeriod",
     "ServiceProvider",
+    "Tombstone",
     "UsageRevision",
 ]

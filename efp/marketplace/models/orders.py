@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from efp.marketplace.models.history import AppendOnlyModel
 from efp.marketplace.models.offerings import Offering, OfferingType, Plan
 from efp.marketplace.states import ACTIVE_ORDER_STATES, PENDING_ORDER_STATES, OrderState, OrderType
 from efp.structure.models import Project
@@ -89,19 +90,19 @@ class Order(models.Model):
         return self.type == OrderType.UPDATE and "old_limits" in self.attributes
 
 
-class OrderEvent(models.Model):
-    """Append-only: one row per state change of an order."""
+class OrderEvent(AppendOnlyModel):
+    """Append-only: one row per state change of an order. It outlives the order (a deleted order leaves a
+    `Tombstone`): no database constraint, nothing done on delete."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    order = models.ForeignKey(Order, on_delete=models.DO_NOTHING, db_constraint=False, related_name="events")
     old_state = models.CharField(max_length=20, choices=OrderState.choices, blank=True, default="")
     new_state = models.CharField(max_length=20, choices=OrderState.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
-    )
+    # PROTECT: a user who acted stays (deactivated, not deleted), as `Order.created_by` does.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
     reason = models.TextField(blank=True, default="")
     created = models.DateTimeField(default=timezone.now)
 
-    class Meta:
+    class Meta(AppendOnlyModel.Meta):
         ordering = ["created", "pk"]
 
     def __str__(self) -> str:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from efp.marketplace.models.history import AppendOnlyModel
 from efp.marketplace.models.offerings import Offering, Plan
 from efp.marketplace.states import ResourceState
 from efp.structure.models import Project
@@ -68,19 +69,21 @@ class ResourceEndpoint(models.Model):
         return f"{self.name}: {self.url}"
 
 
-class ResourceEvent(models.Model):
-    """Append-only: one row per state change of a resource."""
+class ResourceEvent(AppendOnlyModel):
+    """Append-only: one row per state change of a resource. It outlives the resource (an unlinked resource
+    leaves a `Tombstone`): no database constraint, nothing done on delete."""
 
-    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="events")
+    resource = models.ForeignKey(
+        Resource, on_delete=models.DO_NOTHING, db_constraint=False, related_name="events"
+    )
     old_state = models.CharField(max_length=20, choices=ResourceState.choices, blank=True, default="")
     new_state = models.CharField(max_length=20, choices=ResourceState.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
-    )
+    # PROTECT: a user who acted stays (deactivated, not deleted), as `Order.created_by` does.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
     reason = models.TextField(blank=True, default="")
     created = models.DateTimeField(default=timezone.now)
 
-    class Meta:
+    class Meta(AppendOnlyModel.Meta):
         ordering = ["created", "pk"]
 
     def __str__(self) -> str:

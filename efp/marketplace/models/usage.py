@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from efp.marketplace.models.history import AppendOnlyModel
 from efp.marketplace.models.offerings import OfferingComponent
 from efp.marketplace.models.resources import Resource, ResourcePlanPeriod
 from efp.structure.names import validate_name
@@ -85,8 +86,9 @@ class ComponentUserUsage(models.Model):
         return f"{self.username}: {self.usage}"
 
 
-class UsageRevision(models.Model):
-    """Append-only history of every usage value written (overall or per user)."""
+class UsageRevision(AppendOnlyModel):
+    """Append-only history of every usage value written (overall or per user). It outlives its record
+    (an unlinked resource's usage is in its `Tombstone`): no database constraint, nothing done on delete."""
 
     class Source(models.TextChoices):
         API = "api", "API"
@@ -94,19 +96,20 @@ class UsageRevision(models.Model):
         AGENT = "agent", "Site agent"
         DEMO = "demo", "Demo data"
 
-    component_usage = models.ForeignKey(ComponentUsage, on_delete=models.CASCADE, related_name="revisions")
+    component_usage = models.ForeignKey(
+        ComponentUsage, on_delete=models.DO_NOTHING, db_constraint=False, related_name="revisions"
+    )
     username = models.CharField(max_length=100, blank=True, default="")  # blank: the overall value
     old_value = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
     new_value = models.DecimalField(max_digits=20, decimal_places=2)
     description = models.CharField(max_length=1000, blank=True, default="")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
-    )
+    # PROTECT: a user who acted stays (deactivated, not deleted), as `Order.created_by` does.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.API)
     user_agent = models.CharField(max_length=255, blank=True, default="")
     created = models.DateTimeField(default=timezone.now)
 
-    class Meta:
+    class Meta(AppendOnlyModel.Meta):
         ordering = ["created", "pk"]
 
     def __str__(self) -> str:

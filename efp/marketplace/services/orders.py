@@ -31,6 +31,7 @@ from efp.marketplace.services._transitions import (
     transition_order,
     transition_resource,
 )
+from efp.marketplace.services.history import record_deletion
 from efp.marketplace.states import (
     ACTIVE_ORDER_STATES,
     OrderState,
@@ -516,6 +517,7 @@ def delete_order(*, order: Order, user: User) -> None:
     require_order_state(order, [OS.PENDING_CONSUMER, OS.PENDING_PROVIDER])
     _check_customer_available(order.project)
     resource = order.resource
+    record_deletion(order, actor=user, reason="deleted while pending")
     deleted, _ = Order.objects.filter(pk=order.pk, state=order.state).delete()
     if not deleted:
         raise StateConflict(message="The order was changed meanwhile.")
@@ -527,6 +529,7 @@ def delete_order(*, order: Order, user: User) -> None:
 @transaction.atomic
 def unlink_order(*, order: Order, user: User) -> None:
     _require(user.is_staff)
+    record_deletion(order, actor=user, reason="unlinked by staff")
     Order.objects.filter(pk=order.pk).delete()
 
 

@@ -16,6 +16,7 @@ from efp.accounts.models import User
 from efp.errors import Forbidden, InvalidInput
 from efp.marketplace.models import Resource, ResourceEndpoint
 from efp.marketplace.services._transitions import require_resource_state, transition_resource
+from efp.marketplace.services.history import record_deletion
 from efp.marketplace.states import ResourceState
 from efp.structure.permissions import has_permission
 from efp.structure.roles import Permission
@@ -201,4 +202,5 @@ def refresh_resource_last_sync(*, resource: Resource, user: User) -> Resource:
 def unlink_resource(*, resource: Resource, user: User) -> None:
     """Deletes the resource and everything hanging off it from our database, with no backend call (staff)."""
     _require(bool(user.is_staff))
+    record_deletion(resource, actor=user, reason="unlinked by staff")
     Resource.objects.filter(pk=resource.pk).delete()

@@ -1,0 +1,16 @@
+"""`flush`, the one eraser of history: it empties every table, the append-only ones included (tests'
+TransactionTestCase between tests). On SQLite their triggers must be told; on PostgreSQL flush is TRUNCATE,
+which row triggers do not see."""
+
+from typing import Any
+
+from django.core.management.commands import flush
+from django.db import connections
+
+from efp.marketplace.models.history import erasing_history
+
+
+class Command(flush.Command):
+    def handle(self, **options: Any) -> None:
+        with erasing_history(connections[options["database"]]):
+            super().handle(**options)
