@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from efp.accounts.models import User
 from efp.accounts.services import get_or_create_token
+from efp.marketplace.billing_months import add_months, billing_period_of, month_start
 from efp.marketplace.models import (
     Category,
     ComponentUsage,
@@ -43,7 +44,6 @@ from efp.marketplace.models import (
     UsageRevision,
 )
 from efp.marketplace.services import offerings as offering_services
-from efp.marketplace.services.usage import add_months, billing_period_of, month_start
 from efp.marketplace.states import OrderState, OrderType, ResourceState
 from efp.structure.models import Customer, CustomerRole, Project, ProjectRole
 from efp.structure.roles import Role

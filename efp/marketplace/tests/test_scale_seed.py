@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from efp.marketplace import scale_seed
+from efp.marketplace.billing_months import billing_period_of
 from efp.marketplace.models import (
     ComponentUsage,
     ComponentUserUsage,
@@ -23,7 +24,6 @@ from efp.marketplace.models import (
     ResourcePlanPeriod,
     UsageRevision,
 )
-from efp.marketplace.services.usage import billing_period_of
 from efp.marketplace.states import OrderState, ResourceState
 
 

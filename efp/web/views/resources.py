@@ -15,13 +15,13 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from efp.errors import DomainError, Forbidden, StateConflict
+from efp.marketplace import billing_months, metering
 from efp.marketplace.models import Resource
 from efp.marketplace.selectors import provider_offerings, provider_resources
 from efp.marketplace.services.resources import set_resource_backend_id, set_resource_end_date_by_provider
 from efp.marketplace.states import USAGE_REPORTABLE_STATES, ResourceState
 from efp.structure.models import Customer
 from efp.structure.roles import Permission
-from efp.web import metering
 from efp.web.access import ProviderGrants, provider_workspace
 from efp.web.forms import BackendIdForm, EndDateForm, ResourceFilterForm
 from efp.web.views.common import (
@@ -115,7 +115,7 @@ def filter_resources(qs: QuerySet[Resource], data: dict[str, Any], day: datetime
     month = data.get("no_report")
     if month:
         qs = qs.filter(
-            created__date__lt=metering.add_months(month, 1),
+            created__date__lt=billing_months.add_months(month, 1),
             offering__components__billing_type__in=metering.METERED,
         ).exclude(usages__billing_period=month)
         qs = Resource.objects.filter(pk__in=qs.values("pk"))

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from efp.errors import DomainError, Forbidden, InvalidInput
+from efp.marketplace import billing_months, metering
 from efp.marketplace.models import (
     ComponentUsage,
     ComponentUserUsage,
@@ -27,12 +28,13 @@ from efp.marketplace.models import (
 )
 from efp.marketplace.selectors import provider_resources
 from efp.marketplace.services import usage as usage_services
+from efp.marketplace.services import user_usage as user_usage_services
 from efp.marketplace.services.usage import UsageItem, UserUsageItem
 from efp.structure.models import ProjectRole
 from efp.structure.roles import Permission
-from efp.web import charts, metering
+from efp.web import charts
 from efp.web.access import ProviderGrants, provider_workspace
-from efp.web.forms import ReportUsageForm, parse_month, user_grid_rows
+from efp.web.forms import ReportUsageForm, user_grid_rows
 from efp.web.views.common import error_text, get_by_uuid, render_workspace, safe_next, today
 from efp.web.views.resources import report_usage_refusal
 
@@ -49,7 +51,7 @@ def _month_range(start: datetime.date, end: datetime.date) -> list[datetime.date
     months, month = [], start
     while month <= end:
         months.append(month)
-        month = metering.add_months(month, 1)
+        month = billing_months.add_months(month, 1)
     return months
 
 
@@ -105,7 +107,7 @@ def usage_context(request: HttpRequest, resource: Resource, *, csv_view: str) ->
     """Chart, table and per-user table of one component (`?component=`, `?months=`, `?month=`): the
     provider's and the consumer's Show usage read the same."""
     day = today()
-    current = metering.month_start(day)
+    current = billing_months.first_day(day)
     components = metering.metered_components([resource.offering_id]).get(resource.offering_id, [])
     context: dict[str, Any] = {"resource": resource, "components": components}
     if not components:
@@ -122,10 +124,10 @@ def usage_context(request: HttpRequest, resource: Resource, *, csv_view: str) ->
             .values_list("billing_period", flat=True)
             .first()
         )
-        created = metering.month_start(resource.created.date())
+        created = billing_months.first_day(resource.created.date())
         start = min(first or created, created)
     else:
-        start = metering.add_months(current, -(count - 1))
+        start = billing_months.add_months(current, -(count - 1))
     months = _month_range(start, current)
     points = monthly_points(resource, chosen, months)
     statuses = {s.type: s for s in metering.summarise([resource], today=day)[resource.pk]}
@@ -133,7 +135,7 @@ def usage_context(request: HttpRequest, resource: Resource, *, csv_view: str) ->
     limit = status.limit
 
     reported_months = [p.month for p in points if p.value is not None]
-    user_month = parse_month(request.GET.get("month")) or (
+    user_month = billing_months.parse_month(request.GET.get("month")) or (
         reported_months[-1] if reported_months else current
     )
     user_rows: list[dict[str, Any]] = [
@@ -201,12 +203,12 @@ def usage_csv(request: HttpRequest, uuid: str) -> HttpResponse:
 
 def csv_response(request: HttpRequest, resource: Resource) -> HttpResponse:
     """Monthly totals and per-user values of every component; blank username = the month's total."""
-    current = metering.month_start(today())
+    current = billing_months.first_day(today())
     span = request.GET.get("months", DEFAULT_RANGE)
     count = RANGES.get(span, 12)
     usages = ComponentUsage.objects.filter(resource=resource).select_related("component")
     if count is not None:
-        usages = usages.filter(billing_period__gte=metering.add_months(current, -(count - 1)))
+        usages = usages.filter(billing_period__gte=billing_months.add_months(current, -(count - 1)))
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"usage-{resource.slug or resource.uuid.hex}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -290,7 +292,7 @@ def report_usage(request: HttpRequest, uuid: str) -> HttpResponse:
         s.type: s for s in metering.summarise([resource], today=today(), with_last_report=False)[resource.pk]
     }
     stored = _stored_values(resource, months)
-    users_month = parse_month(request.POST.get("month")) or months[0]
+    users_month = billing_months.parse_month(request.POST.get("month")) or months[0]
     stored_users = _stored_user_values(resource, months)
     backfill_types = [
         c.name for c in components if c.billing_type in usage_services.PROVIDER_BACKFILL_BILLING_TYPES
@@ -369,7 +371,7 @@ def _submit(
     """Writes the totals and the per-user values in one transaction; returns a redirect or an error status."""
     data = form.cleaned_data
     month = form.month_value()
-    date = None if month == months[0] else usage_services.month_start(month)
+    date = None if month == months[0] else billing_months.month_start(month)
     reported = [c for c in components if data.get(f"amount_{c.type}") is not None]
     items = [
         UsageItem(
@@ -401,7 +403,7 @@ def _submit(
                 if not users:
                     continue
                 try:
-                    usage_services.set_user_usages(
+                    user_usage_services.set_user_usages(
                         user=request.user,
                         component_usage=usage,
                         items=[UserUsageItem(username=name, usage=amount) for _, name, amount in users],
