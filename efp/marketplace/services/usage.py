@@ -60,6 +60,7 @@ MSG_BACKFILL_ROLE = "Only staff users and service providers can specify date for
 MSG_INVALID_STATE = "Resource is not in valid state."
 MSG_NO_PLAN = "Resource must have a plan to report usage"
 MSG_CLOSED = "Billing period is closed."
+REPORTABLE = ", ".join(sorted(s.value for s in USAGE_REPORTABLE_STATES))
 MSG_DOES_NOT_EXIST = 'Invalid pk "{value}" - object does not exist.'  # DRF's words for an unknown object
 
 T = TypeVar("T")
@@ -126,6 +127,21 @@ def reportable_months(*, user: Any, resource: Resource) -> list[datetime.date]:
         months.append(month)
         month = add_months(month, -1)
     return months
+
+
+def report_usage_refusal(resource: Resource, has_components: bool, allowed: bool) -> str:
+    """Why Report usage does not apply, or "" when it does (the service checks again on submit)."""
+    if not has_components:
+        return "This offering has no usage- or limit-billed components."
+    if resource.state not in USAGE_REPORTABLE_STATES:
+        return (
+            f"Usage can be reported only for resources in state {REPORTABLE}; this one is {resource.state}."
+        )
+    if resource.plan_id is None:
+        return "The resource has no plan, so usage cannot be reported."
+    if not allowed:
+        return "Only the provider organisation's owner or an offering manager may report usage."
+    return ""
 
 
 # --- validation helpers -------------------------------------------------------------------------

@@ -4,6 +4,7 @@ per-user rows in one transaction. The overall usage verbs and the locking read l
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -12,11 +13,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from efp.errors import Forbidden, InvalidInput
-from efp.marketplace.billing_months import billing_period_of, zone
+from efp.marketplace.billing_months import billing_period_of, month_start, zone
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, Resource, UsageRevision
 from efp.marketplace.services.usage import (
     MAX_USER_USAGE_ITEMS,
     MSG_INVALID_STATE,
+    UsageItem,
     UserUsageItem,
     _amount_errors,
     _check_date,
@@ -26,6 +28,7 @@ from efp.marketplace.services.usage import (
     _revision,
     _with_retry,
     can_report_usage,
+    set_usage,
     too_many,
 )
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
@@ -289,3 +292,58 @@ def _set_user_usages(
         )
         _sync_totals(parents, user=user, source=source, user_agent=user_agent)
     return rows
+
+
+# --- a month's report with its per-user rows (the GUI's Report usage) ---------------------------
+
+
+@dataclass(frozen=True)
+class MonthReportItem:
+    """One component's total for the month and, optionally, how it splits over usernames."""
+
+    usage: UsageItem
+    users: list[UserUsageItem] = field(default_factory=list)
+
+
+class UserUsagesInvalid(InvalidInput):
+    """The per-user rows of one component of a month report are refused; `component_type` says which."""
+
+    def __init__(self, component_type: str, error: InvalidInput) -> None:
+        super().__init__(error.as_data())
+        self.component_type = component_type
+
+
+def report_month_usage(
+    *,
+    user: Any,
+    resource: Resource,
+    month: datetime.date,
+    items: list[MonthReportItem],
+    source: str = UsageRevision.Source.GUI,
+    user_agent: str = "",
+) -> list[ComponentUsage]:
+    """Stores each component's total for `month` (`set_usage`) and its per-user rows (`set_user_usages`)
+    in one transaction: a refused part leaves nothing written (docs/contract.md §7.3-§7.5).
+
+    The current month is reported as of now, a past month as of its first instant. The totals' errors
+    are those of `set_usage`; a component's per-user errors come as `UserUsagesInvalid`."""
+    date = None if month == billing_period_of(timezone.now()) else month_start(month)
+    with transaction.atomic():
+        written = set_usage(
+            user=user,
+            resource=resource,
+            usages=[item.usage for item in items],
+            date=date,
+            source=source,
+            user_agent=user_agent,
+        )
+        for item, usage in zip(items, written, strict=True):
+            if not item.users:
+                continue
+            try:
+                set_user_usages(
+                    user=user, component_usage=usage, items=item.users, source=source, user_agent=user_agent
+                )
+            except InvalidInput as error:
+                raise UserUsagesInvalid(item.usage.type, error) from error
+    return written
