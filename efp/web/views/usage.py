@@ -193,20 +193,12 @@ def report_usage(request: HttpRequest, uuid: str) -> HttpResponse:
             request, "web/provider/report.html", context, section="resources", status=status
         )
 
-    status_by_type = {
-        s.type: s for s in metering.summarise([resource], today=today(), with_last_report=False)[resource.pk]
-    }
-    stored = usage_history.stored_values(resource, months)
-    users_month = billing_months.parse_month(request.POST.get("month")) or months[0]
-    stored_users = usage_history.stored_user_values(resource, months)
-    backfill_types = [
-        c.name for c in components if c.billing_type in usage_services.PROVIDER_BACKFILL_BILLING_TYPES
-    ]
+    # The write first: a successful report redirects without reading the page's data.
     status = 200
-    most_stored = max((len(u) for by_month in stored_users.values() for u in by_month.values()), default=0)
-    user_rows = user_grid_rows(request.POST if request.method == "POST" else None, most_stored)
     if request.method == "POST":
-        form = ReportUsageForm(request.POST, components=components, months=months, user_rows=user_rows)
+        form = ReportUsageForm(
+            request.POST, components=components, months=months, user_rows=user_grid_rows(request.POST, 0)
+        )
         if form.is_valid():
             result = _submit(request, form, resource, components)
             if isinstance(result, HttpResponse):
@@ -214,8 +206,22 @@ def report_usage(request: HttpRequest, uuid: str) -> HttpResponse:
             status = result
         else:
             status = 400
-    else:
-        form = ReportUsageForm(components=components, months=months, user_rows=user_rows)
+    stored = usage_history.stored_values(resource, months)
+    stored_users = usage_history.stored_user_values(resource, months)
+    if request.method != "POST":
+        most_stored = max(
+            (len(u) for by_month in stored_users.values() for u in by_month.values()), default=0
+        )
+        form = ReportUsageForm(
+            components=components, months=months, user_rows=user_grid_rows(None, most_stored)
+        )
+    status_by_type = {
+        s.type: s for s in metering.summarise([resource], today=today(), with_last_report=False)[resource.pk]
+    }
+    users_month = billing_months.parse_month(request.POST.get("month")) or months[0]
+    backfill_types = [
+        c.name for c in components if c.billing_type in usage_services.PROVIDER_BACKFILL_BILLING_TYPES
+    ]
     selected = form["month"].value() or months[0].strftime("%Y-%m")
     rows = form.rows()
     for row in rows:
