@@ -66,6 +66,11 @@ def year_start(day: datetime.date) -> datetime.date:
     return datetime.date(day.year, 1, 1)
 
 
+def month_key(period: datetime.date) -> str:
+    """A month as "YYYY-MM" (what `parse_month` reads back): the GUI's month fields and selectors."""
+    return f"{period:%Y-%m}"
+
+
 def parse_month(value: str | None) -> datetime.date | None:
     """ "YYYY-MM" as the month's first day; None for anything else."""
     match = MONTH_RE.match(value or "")

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db.models import QuerySet, Sum
 
+from efp.marketplace.billing_months import month_key
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, OfferingComponent, Resource
 from efp.structure.models import ProjectRole
 
@@ -98,7 +99,7 @@ def stored_values(resource: Resource, months: list[datetime.date]) -> dict[str, 
     for row in ComponentUsage.objects.filter(resource=resource, billing_period__in=months).values(
         "component__type", "billing_period", "usage"
     ):
-        stored[row["component__type"]][row["billing_period"].strftime("%Y-%m")] += row["usage"]
+        stored[row["component__type"]][month_key(row["billing_period"])] += row["usage"]
     return {t: {m: str(v) for m, v in values.items()} for t, values in stored.items()}
 
 
@@ -115,7 +116,7 @@ def stored_user_values(
         .annotate(total=Sum("usage"))
         .order_by("component_usage__component__type", "-total", "username")
     ):
-        month = row["component_usage__billing_period"].strftime("%Y-%m")
+        month = month_key(row["component_usage__billing_period"])
         result[row["component_usage__component__type"]][month].append((row["username"], row["total"]))
     return result
 

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from django import forms
 
-from efp.marketplace.billing_months import parse_month
+from efp.marketplace.billing_months import month_key, parse_month
 from efp.marketplace.models import OfferingComponent
 from efp.marketplace.states import OrderState, OrderType, ResourceState
 
@@ -158,7 +158,7 @@ class ReportUsageForm(forms.Form):
         set_choices(
             self.fields["month"],
             [
-                (m.strftime("%Y-%m"), m.strftime("%B %Y") + (" (current month)" if i == 0 else ""))
+                (month_key(m), m.strftime("%B %Y") + (" (current month)" if i == 0 else ""))
                 for i, m in enumerate(months)
             ],
         )

@@ -70,7 +70,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "title": f"No usage reported for {last_month:%B %Y}",
             "count": missing,
             "note": "metered resources without a report",
-            "url": _url("web:resources", no_report=last_month.strftime("%Y-%m")),
+            "url": _url("web:resources", no_report=billing_months.month_key(last_month)),
         },
         {
             "title": "Ending within 30 days",

@@ -141,7 +141,7 @@ def csv_response(request: HttpRequest, resource: Resource) -> HttpResponse:
     writer.writerow(["month", "component", "component_name", "unit", "username", "usage", "description"])
     for usage in usages:
         c = usage.component
-        base = [usage.billing_period.strftime("%Y-%m"), c.type, c.name, c.measured_unit]
+        base = [billing_months.month_key(usage.billing_period), c.type, c.name, c.measured_unit]
         writer.writerow([*base, "", usage.usage, usage.description])
         for row in by_parent.get(usage.pk, []):
             writer.writerow([*base, row.username, row.usage, row.description])
@@ -222,14 +222,14 @@ def report_usage(request: HttpRequest, uuid: str) -> HttpResponse:
     backfill_types = [
         c.name for c in components if c.billing_type in usage_services.PROVIDER_BACKFILL_BILLING_TYPES
     ]
-    selected = form["month"].value() or months[0].strftime("%Y-%m")
+    selected = form["month"].value() or billing_months.month_key(months[0])
     rows = form.rows()
     for row in rows:
         c = row["component"]
         row["status"] = status_by_type.get(c.type)
         row["stored_now"] = stored.get(c.type, {}).get(selected)
         by_month = stored_users.get(c.type, {})
-        row["stored_users"] = by_month.get(users_month.strftime("%Y-%m"), [])
+        row["stored_users"] = by_month.get(billing_months.month_key(users_month), [])
         row["stored_json"] = json.dumps(stored.get(c.type, {}))
         # The running total adds what users left out of the grid keep, so it matches what will be stored.
         row["stored_users_json"] = json.dumps(
@@ -306,6 +306,6 @@ def _submit(
     url = (
         reverse("web:resource-usage", args=[resource.uuid.hex])
         + "?"
-        + urlencode({"component": reported[0].type, "month": month.strftime("%Y-%m")})
+        + urlencode({"component": reported[0].type, "month": billing_months.month_key(month)})
     )
     return redirect(url)
