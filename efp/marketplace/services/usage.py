@@ -1,4 +1,5 @@
-"""Usage verbs: the only code that writes component usage (overall and per user) and its revisions.
+"""Usage verbs: with `user_usage` (per-user rows, the GUI's month report), the only code that writes
+component usage and its revisions.
 
 Rules (docs/contract.md §7.3-§7.5): one ComponentUsage per (resource, component, plan period, billing month),
 overwritten by every report; the billing month is computed in `settings.TIME_ZONE`; validation runs
