@@ -87,7 +87,7 @@ def world(env: dict[str, str]) -> dict[str, Any]:
 
     from bench import scale_seed
     from efp.marketplace.models import ComponentUsage, Offering, Resource
-    from efp.marketplace.services.usage import billing_period_of
+    from efp.marketplace.billing_months import billing_period_of
     from efp.marketplace.states import ResourceState
 
     scale_seed.remove_order_supply()

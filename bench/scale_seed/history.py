@@ -13,13 +13,13 @@ from typing import Any
 
 from bench.scale_seed.bulk import allocate_ids, insert
 from bench.scale_seed.people import Catalogue, Consumers
+from efp.marketplace.billing_months import add_months, billing_period_of, month_start
 from efp.marketplace.models import (
     Offering,
     OfferingType,
     Order,
     Resource,
 )
-from efp.marketplace.services.usage import add_months, billing_period_of, month_start
 from efp.marketplace.states import OrderState, OrderType, ResourceState
 from efp.structure.models import Project
 

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from bench.scale_seed.bulk import allocate_ids, insert
 from bench.scale_seed.history import Plot
 from bench.scale_seed.people import Catalogue, Consumers
+from efp.marketplace.billing_months import add_months, billing_period_of, month_start
 from efp.marketplace.models import (
     ComponentUsage,
     ComponentUserUsage,
@@ -20,7 +21,6 @@ from efp.marketplace.models import (
     Resource,
     UsageRevision,
 )
-from efp.marketplace.services.usage import add_months, billing_period_of, month_start
 
 BT = OfferingComponent.BillingType
 

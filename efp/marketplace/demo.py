@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from efp.accounts.models import User
 from efp.accounts.services import get_or_create_token
+from efp.marketplace.billing_months import add_months, billing_period_of, month_start
 from efp.marketplace.models import (
     Category,
     ComponentUsage,
@@ -25,15 +26,8 @@ from efp.marketplace.models import (
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services.offering_users import create_offering_user
-from efp.marketplace.services.usage import (
-    UsageItem,
-    UserUsageItem,
-    add_months,
-    billing_period_of,
-    month_start,
-    set_usage,
-    set_user_usages,
-)
+from efp.marketplace.services.usage import UsageItem, UserUsageItem, set_usage
+from efp.marketplace.services.user_usage import set_user_usages
 from efp.marketplace.states import USAGE_REPORTABLE_STATES, OrderState
 from efp.structure.models import Customer, Project
 from efp.structure.roles import Role

@@ -3,20 +3,12 @@ report are marked "no report" instead of drawn as zero, bars over the limit are 
 
 from __future__ import annotations
 
-import datetime
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-
-@dataclass
-class MonthPoint:
-    month: datetime.date
-    value: Decimal | None  # None: nothing reported for the month
-    description: str = ""
-    top_users: list[tuple[str, Decimal]] = field(default_factory=list)
+from efp.marketplace.usage_history import MonthPoint
 
 
 def number(value: Decimal | float | int | None) -> str:

@@ -10,10 +10,10 @@ from typing import Any, cast
 
 from django import forms
 
+from efp.marketplace.billing_months import month_key, parse_month
 from efp.marketplace.models import OfferingComponent
 from efp.marketplace.states import OrderState, OrderType, ResourceState
 
-MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 USER_ROWS = 3  # empty rows of the per-user grid, at least
 MAX_USER_ROWS = 200
 USER_FIELD_RE = re.compile(r"^user_.+_(\d+)_(?:name|usage)$")
@@ -26,16 +26,6 @@ def user_grid_rows(posted: Mapping[str, Any] | None, most_stored: int) -> int:
         sent = [int(m.group(1)) for key in posted if (m := USER_FIELD_RE.match(key))]
         return min(max(USER_ROWS, max(sent, default=0) + 1), MAX_USER_ROWS)
     return min(max(USER_ROWS, most_stored + 1), MAX_USER_ROWS)
-
-
-def parse_month(value: str | None) -> datetime.date | None:
-    match = MONTH_RE.match(value or "")
-    if not match:
-        return None
-    year, month = int(match.group(1)), int(match.group(2))
-    if not 1 <= month <= 12 or year < 1900:
-        return None
-    return datetime.date(year, month, 1)
 
 
 def set_choices(field: forms.Field, choices: list[tuple[str, str]]) -> None:
@@ -168,7 +158,7 @@ class ReportUsageForm(forms.Form):
         set_choices(
             self.fields["month"],
             [
-                (m.strftime("%Y-%m"), m.strftime("%B %Y") + (" (current month)" if i == 0 else ""))
+                (month_key(m), m.strftime("%B %Y") + (" (current month)" if i == 0 else ""))
                 for i, m in enumerate(months)
             ],
         )

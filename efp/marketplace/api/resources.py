@@ -7,14 +7,13 @@ annotation, and `limit_usage` sums are fetched once per page by the list seriali
 
 from __future__ import annotations
 
-import datetime
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, cast
 
 import django_filters
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -37,6 +36,8 @@ from efp.marketplace.api.serializers import (
     OrderUuidResponseSerializer,
     StatusResponseSerializer,
 )
+from efp.marketplace.billing_months import billing_period_of, month_start
+from efp.marketplace.metering import limit_usage, limit_usage_sums
 from efp.marketplace.models import (
     ComponentUsage,
     Offering,
@@ -50,7 +51,6 @@ from efp.marketplace.models import (
 )
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import resources as resource_services
-from efp.marketplace.services.usage import billing_period_of, month_start
 from efp.marketplace.states import ACTIVE_ORDER_STATES, OrderState, OrderType, ResourceState
 from efp.rest.fields import (
     NULL_DATE,
@@ -74,41 +74,10 @@ from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 from efp.structure.models import ProjectRole
 
 BT = OfferingComponent.BillingType
-LP = OfferingComponent.LimitPeriod
 TERMINABLE_STATES = (ResourceState.OK, ResourceState.ERRED)
-# limit_usage of limit components over longer periods sums the period's usage records (§6.2).
-SUMMED_PERIODS: dict[str, str] = {LP.QUARTERLY: "quarterly", LP.ANNUAL: "annual", LP.TOTAL: "total"}
 
 
 # --- representation -------------------------------------------------------------------------------
-
-
-def limit_usage_sums(resources: list[Resource]) -> dict[int, dict[str, dict[str, Decimal]]]:
-    """{resource id: {component type: {"quarterly"|"annual"|"total": sum}}} of limit components, one query."""
-    if not resources:
-        return {}
-    current = billing_period_of(timezone.now())
-    quarter = datetime.date(current.year, 3 * ((current.month - 1) // 3) + 1, 1)
-    rows = (
-        ComponentUsage.objects.filter(
-            resource_id__in=[r.pk for r in resources], component__billing_type=BT.LIMIT
-        )
-        .values("resource_id", "component__type")
-        .annotate(
-            total=Sum("usage"),
-            annual=Sum("usage", filter=Q(billing_period__gte=datetime.date(current.year, 1, 1))),
-            quarterly=Sum("usage", filter=Q(billing_period__gte=quarter)),
-        )
-        .order_by()
-    )
-    sums: dict[int, dict[str, dict[str, Decimal]]] = defaultdict(dict)
-    for row in rows:
-        sums[row["resource_id"]][row["component__type"]] = {
-            "total": row["total"],
-            "annual": row["annual"],
-            "quarterly": row["quarterly"],
-        }
-    return sums
 
 
 class ResourceListSerializer(serializers.ListSerializer):
@@ -238,19 +207,7 @@ class ResourceSerializer(OfferingPlanFieldsSerializer):
     def get_limit_usage(self, obj: Resource) -> dict[str, float | None]:
         """Per limit component: this month's usage, or the quarter's, year's or all-time sum (§6.2)."""
         sums = self.usage_sums if self.usage_sums is not None else limit_usage_sums([obj])
-        current = obj.current_usages or {}
-        result: dict[str, float | None] = {}
-        for component in self._components(obj):
-            if component.billing_type != BT.LIMIT:
-                continue
-            if component.limit_period in SUMMED_PERIODS:
-                key = SUMMED_PERIODS[str(component.limit_period)]
-                value = sums.get(obj.pk, {}).get(component.type, {}).get(key)
-                result[component.type] = float(value) if value is not None else None
-            else:
-                value = current.get(component.type)
-                result[component.type] = float(value) if value is not None else None
-        return result
+        return limit_usage(obj, self._components(obj), sums)
 
     def get_endpoints(self, obj: Resource) -> list[dict[str, str]]:
         return [

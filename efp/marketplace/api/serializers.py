@@ -691,6 +691,12 @@ class PlanCreateSerializer(serializers.Serializer):
     )
 
 
+class OfferingPlanSerializer(PlanCreateSerializer):
+    """A plan inside an offering's create body: the offering is the one being created."""
+
+    offering = None  # type: ignore[assignment]
+
+
 # --- bodies of action responses (schema only: the views build these small dicts) ------------------
 
 

@@ -33,6 +33,7 @@ from efp.marketplace.api.serializers import WaldurModelSerializer
 from efp.marketplace.api.usage_pages import usage_field
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, ResourcePlanPeriod
 from efp.marketplace.services import usage as usage_services
+from efp.marketplace.services import user_usage as user_usage_services
 from efp.marketplace.services.usage import UsageItem, UserUsageItem
 from efp.rest.fields import HexUUIDField, LinkField, UTCDateTimeField
 from efp.rest.filters import FilterSet, MultipleUUIDFilter
@@ -378,7 +379,7 @@ class ComponentUsageViewSet(ReadOnlyViewSet):
         body = UserUsageSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         agent = _user_agent(request)
-        usage_services.set_user_usage(
+        user_usage_services.set_user_usage(
             user=acting_user(request),
             component_usage=usage,
             item=body.item(body.validated_data),
@@ -395,7 +396,7 @@ class ComponentUsageViewSet(ReadOnlyViewSet):
         body.is_valid(raise_exception=True)
         agent = _user_agent(request)
         reader = UserUsageSerializer()
-        usage_services.set_user_usages(
+        user_usage_services.set_user_usages(
             user=acting_user(request),
             component_usage=usage,
             items=[reader.item(item) for item in body.validated_data["usages"]],

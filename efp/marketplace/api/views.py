@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
@@ -26,7 +25,15 @@ from efp.marketplace.api.filters import (
 )
 from efp.marketplace.api.querysets import offering_queryset, plan_queryset
 from efp.marketplace.api.resources import ResourceSerializer, resource_queryset
-from efp.marketplace.models import Category, Offering, Order, Plan, Resource, ServiceProvider
+from efp.marketplace.models import (
+    Category,
+    Offering,
+    OfferingComponent,
+    Order,
+    Plan,
+    Resource,
+    ServiceProvider,
+)
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
 from efp.rest.filters import uuid_or_none
@@ -231,16 +238,21 @@ class ProviderOfferingViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
         return offering_queryset(selectors.provider_offerings(self.request.user)).order_by("name", "pk")
 
     @extend_schema(request=s.OfferingCreateSerializer, responses={201: s.ProviderOfferingSerializer})
-    @transaction.atomic  # a bad component or plan further down leaves no half-made offering behind
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if not request.user.is_staff:
+        if not offering_services.may_edit_catalogue(request.user):
             raise PermissionDenied()
         body = s.OfferingCreateSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
-        components = data.pop("components", [])
-        plans = data.pop("plans", [])
+        data = body.validated_data
+        components = [_component_spec(component) for component in data["components"]]
+        offering_services.check_components(components)  # before the plans: its error answers first
+        plans = []
+        for plan in data["plans"]:
+            body_plan = s.OfferingPlanSerializer(data=plan, context=self.get_serializer_context())
+            body_plan.is_valid(raise_exception=True)
+            plans.append(_plan_spec(body_plan.validated_data))
         offering = offering_services.create_offering(
+            user=acting_user(request),
             customer=data["customer"],
             category=data["category"],
             name=data["name"],
@@ -252,38 +264,11 @@ class ProviderOfferingViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
             options=data["options"],
             state=data["state"],
             backend_id=data["backend_id"],
+            components=components,
+            plans=plans,
         )
-        for component in components:
-            fields = dict(component)
-            offering_services.add_component(
-                offering=offering,
-                component_type=fields.pop("type"),
-                name=fields.pop("name"),
-                billing_type=fields.pop("billing_type", "fixed"),
-                **fields,
-            )
-        for plan in plans:
-            body_plan = s.PlanCreateSerializer(
-                data={**plan, "offering": f"/api/marketplace-provider-offerings/{offering.uuid.hex}/"},
-                context=self.get_serializer_context(),
-            )
-            body_plan.is_valid(raise_exception=True)
-            self._create_plan(offering, body_plan.validated_data)
         offering = offering_queryset(Offering.objects.filter(pk=offering.pk)).get()
         return Response(self.get_serializer(offering).data, status=status.HTTP_201_CREATED)
-
-    @staticmethod
-    def _create_plan(offering: Offering, data: dict[str, Any]) -> Plan:
-        return offering_services.create_plan(
-            offering=offering,
-            name=data["name"],
-            description=data.get("description", ""),
-            unit=data.get("unit", Plan.Unit.MONTH),
-            unit_price=data.get("unit_price", 0),
-            prices=data.get("prices") or {},
-            quotas=data.get("quotas") or {},
-            max_amount=data.get("max_amount"),
-        )
 
     @extend_schema(request=s.OfferingComponentSerializer, responses={201: s.OfferingComponentSerializer})
     @action(detail=True, methods=["post"])
@@ -293,13 +278,14 @@ class ProviderOfferingViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
             raise PermissionDenied()
         body = s.OfferingComponentSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        fields = dict(body.validated_data)
+        spec = _component_spec(body.validated_data)
         component = offering_services.add_component(
+            user=acting_user(request),
             offering=offering,
-            component_type=fields.pop("type"),
-            name=fields.pop("name"),
-            billing_type=fields.pop("billing_type", "fixed"),
-            **fields,
+            component_type=spec.type,
+            name=spec.name,
+            billing_type=spec.billing_type,
+            **spec.fields,
         )
         return Response(s.OfferingComponentSerializer(component).data, status=status.HTTP_201_CREATED)
 
@@ -320,7 +306,18 @@ class PlanViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
             raise PermissionDenied()
         body = s.PlanCreateSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
-        plan = ProviderOfferingViewSet._create_plan(body.validated_data["offering"], body.validated_data)
+        spec = _plan_spec(body.validated_data)
+        plan = offering_services.create_plan(
+            user=acting_user(request),
+            offering=body.validated_data["offering"],
+            name=spec.name,
+            description=spec.description,
+            unit=spec.unit,
+            unit_price=spec.unit_price,
+            prices=spec.prices,
+            quotas=spec.quotas,
+            max_amount=spec.max_amount,
+        )
         plan = plan_queryset(Plan.objects.filter(pk=plan.pk)).get()
         return Response(self.get_serializer(plan).data, status=status.HTTP_201_CREATED)
 
@@ -335,9 +332,40 @@ class CategoryViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
         ).order_by("title", "pk")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if not request.user.is_staff:  # before validation: a non-staff user gets 403 whatever the body
+        # Before validation: a user who may not gets 403 whatever the body.
+        if not offering_services.may_edit_catalogue(request.user):
             raise PermissionDenied()
-        return super().create(request, *args, **kwargs)
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        category = offering_services.create_category(
+            user=acting_user(request),
+            title=body.validated_data["title"],
+            description=body.validated_data.get("description", ""),
+        )
+        data = self.get_serializer(category).data
+        return Response(data, status=status.HTTP_201_CREATED, headers=self.get_success_headers(data))
+
+
+def _component_spec(data: dict[str, Any]) -> offering_services.ComponentSpec:
+    fields = dict(data)
+    return offering_services.ComponentSpec(
+        type=fields.pop("type"),
+        name=fields.pop("name"),
+        billing_type=fields.pop("billing_type", OfferingComponent.BillingType.FIXED),
+        fields=fields,
+    )
+
+
+def _plan_spec(data: dict[str, Any]) -> offering_services.PlanSpec:
+    return offering_services.PlanSpec(
+        name=data["name"],
+        description=data.get("description", ""),
+        unit=data.get("unit", Plan.Unit.MONTH),
+        unit_price=data.get("unit_price", 0),
+        prices=data.get("prices") or {},
+        quotas=data.get("quotas") or {},
+        max_amount=data.get("max_amount"),
+    )
 
 
 KEY_DATETIME_FILTERS = ("created", "created_before", "modified", "modified_before")

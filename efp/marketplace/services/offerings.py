@@ -1,13 +1,17 @@
-"""Provider-side catalogue changes: service providers, offerings, components, plans, offering managers."""
+"""Provider-side catalogue changes: service providers, categories, offerings, components, plans, offering
+managers. An offering with its components and plans is one verb (`create_offering`): nothing of it is
+written unless all of it is."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 
-from efp.errors import InvalidInput
+from efp.errors import Forbidden, InvalidInput
 from efp.marketplace.models import (
     Category,
     Offering,
@@ -22,6 +26,54 @@ from efp.structure.roles import Role
 from efp.structure.services import grant_customer_role, unique_slug
 
 
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A component of a new offering; `fields` are the optional OfferingComponent fields (unit, limits...)."""
+
+    type: str
+    name: str
+    billing_type: str = OfferingComponent.BillingType.FIXED
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlanSpec:
+    """A plan of a new offering; `prices` and `quotas` are keyed by component type."""
+
+    name: str
+    description: str = ""
+    unit: str = Plan.Unit.MONTH
+    unit_price: Decimal = Decimal(0)
+    prices: dict[str, Decimal] = field(default_factory=dict)
+    quotas: dict[str, int] = field(default_factory=dict)
+    max_amount: int | None = None
+
+
+def may_edit_catalogue(user: Any) -> bool:
+    """Categories, offerings, components and plans are created by staff (docs/contract.md)."""
+    return bool(getattr(user, "is_staff", False))
+
+
+def _guard_catalogue(user: Any) -> None:
+    if user is not None and not may_edit_catalogue(user):
+        raise Forbidden()
+
+
+def check_components(components: Sequence[ComponentSpec]) -> None:
+    """Refuses a component type named twice (what `add_component` would refuse for the second one)."""
+    seen: set[str] = set()
+    for component in components:
+        if component.type in seen:
+            raise InvalidInput({"type": [f"The offering already has a component of type {component.type}."]})
+        seen.add(component.type)
+
+
+@transaction.atomic
+def create_category(*, user: Any, title: str, description: str = "") -> Category:
+    _guard_catalogue(user)
+    return Category.objects.create(title=title, description=description)
+
+
 def register_service_provider(*, customer: Customer, description: str = "") -> ServiceProvider:
     provider, _ = ServiceProvider.objects.get_or_create(
         customer=customer, defaults={"description": description}
@@ -32,6 +84,7 @@ def register_service_provider(*, customer: Customer, description: str = "") -> S
 @transaction.atomic
 def create_offering(
     *,
+    user: Any = None,
     customer: Customer,
     category: Category,
     name: str,
@@ -43,9 +96,15 @@ def create_offering(
     options: dict[str, Any] | None = None,
     state: str = Offering.State.ACTIVE,
     backend_id: str = "",
+    components: Sequence[ComponentSpec] = (),
+    plans: Sequence[PlanSpec] = (),
 ) -> Offering:
+    """The offering with its components and then its plans (whose prices and quotas name the components),
+    in one transaction. `user` None: the system (demo data, tests' factories)."""
+    _guard_catalogue(user)
+    check_components(components)
     register_service_provider(customer=customer)
-    return Offering.objects.create(
+    offering = Offering.objects.create(
         customer=customer,
         category=category,
         name=name,
@@ -59,11 +118,38 @@ def create_offering(
         state=state,
         backend_id=backend_id,
     )
+    for component in components:
+        add_component(
+            offering=offering,
+            component_type=component.type,
+            name=component.name,
+            billing_type=component.billing_type,
+            **component.fields,
+        )
+    for plan in plans:
+        create_plan(
+            offering=offering,
+            name=plan.name,
+            description=plan.description,
+            unit=plan.unit,
+            unit_price=plan.unit_price,
+            prices=plan.prices,
+            quotas=plan.quotas,
+            max_amount=plan.max_amount,
+        )
+    return offering
 
 
 def add_component(
-    *, offering: Offering, component_type: str, name: str, billing_type: str, **fields: Any
+    *,
+    user: Any = None,
+    offering: Offering,
+    component_type: str,
+    name: str,
+    billing_type: str,
+    **fields: Any,
 ) -> OfferingComponent:
+    _guard_catalogue(user)
     if OfferingComponent.objects.filter(offering=offering, type=component_type).exists():
         raise InvalidInput({"type": [f"The offering already has a component of type {component_type}."]})
     return OfferingComponent.objects.create(
@@ -74,6 +160,7 @@ def add_component(
 @transaction.atomic
 def create_plan(
     *,
+    user: Any = None,
     offering: Offering,
     name: str,
     unit: str = Plan.Unit.MONTH,
@@ -83,6 +170,7 @@ def create_plan(
     description: str = "",
     max_amount: int | None = None,
 ) -> Plan:
+    _guard_catalogue(user)
     plan = Plan.objects.create(
         offering=offering,
         name=name,

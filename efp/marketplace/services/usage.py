@@ -1,4 +1,5 @@
-"""Usage verbs: the only code that writes component usage (overall and per user) and its revisions.
+"""Usage verbs: with `user_usage` (per-user rows, the GUI's month report), the only code that writes
+component usage and its revisions.
 
 Rules (docs/contract.md §7.3-§7.5): one ComponentUsage per (resource, component, plan period, billing month),
 overwritten by every report; the billing month is computed in `settings.TIME_ZONE`; validation runs
@@ -13,11 +14,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 from typing import Any, TypeVar, cast
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Field
 from django.utils import timezone
@@ -25,9 +23,9 @@ from django.utils import timezone
 from efp.accounts.models import User
 from efp.errors import Forbidden, InvalidInput
 from efp.marketplace import selectors
+from efp.marketplace.billing_months import add_months, billing_period_of, month_start, zone
 from efp.marketplace.models import (
     ComponentUsage,
-    ComponentUserUsage,
     Offering,
     OfferingComponent,
     Resource,
@@ -36,7 +34,6 @@ from efp.marketplace.models import (
 )
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
 from efp.rawsql import Column, by_column, insert_row, table_name, update_row
-from efp.structure.names import NAME_MESSAGE, has_control_characters
 from efp.structure.permissions import NEVER, has_permission, permission_sql
 from efp.structure.roles import Permission
 
@@ -64,6 +61,7 @@ MSG_BACKFILL_ROLE = "Only staff users and service providers can specify date for
 MSG_INVALID_STATE = "Resource is not in valid state."
 MSG_NO_PLAN = "Resource must have a plan to report usage"
 MSG_CLOSED = "Billing period is closed."
+REPORTABLE = ", ".join(sorted(s.value for s in USAGE_REPORTABLE_STATES))
 MSG_DOES_NOT_EXIST = 'Invalid pk "{value}" - object does not exist.'  # DRF's words for an unknown object
 
 T = TypeVar("T")
@@ -83,30 +81,6 @@ class UserUsageItem:
     usage: Decimal
     user: User | None = None
     date: datetime.datetime | None = None
-
-
-# --- billing months -----------------------------------------------------------------------------
-
-
-def _zone() -> ZoneInfo:
-    return ZoneInfo(settings.TIME_ZONE)
-
-
-def billing_period_of(moment: datetime.datetime) -> datetime.date:
-    """The first day of the month of `moment` in settings.TIME_ZONE."""
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, _zone())
-    return moment.astimezone(_zone()).date().replace(day=1)
-
-
-def month_start(period: datetime.date) -> datetime.datetime:
-    """The instant a billing month starts, in settings.TIME_ZONE."""
-    return datetime.datetime(period.year, period.month, 1, tzinfo=_zone())
-
-
-def add_months(period: datetime.date, months: int) -> datetime.date:
-    index = period.year * 12 + period.month - 1 + months
-    return datetime.date(index // 12, index % 12 + 1, 1)
 
 
 def source_for(user_agent: str, default: str = UsageRevision.Source.API) -> str:
@@ -154,6 +128,21 @@ def reportable_months(*, user: Any, resource: Resource) -> list[datetime.date]:
         months.append(month)
         month = add_months(month, -1)
     return months
+
+
+def report_usage_refusal(resource: Resource, has_components: bool, allowed: bool) -> str:
+    """Why Report usage does not apply, or "" when it does (the service checks again on submit)."""
+    if not has_components:
+        return "This offering has no usage- or limit-billed components."
+    if resource.state not in USAGE_REPORTABLE_STATES:
+        return (
+            f"Usage can be reported only for resources in state {REPORTABLE}; this one is {resource.state}."
+        )
+    if resource.plan_id is None:
+        return "The resource has no plan, so usage cannot be reported."
+    if not allowed:
+        return "Only the provider organisation's owner or an offering manager may report usage."
+    return ""
 
 
 # --- validation helpers -------------------------------------------------------------------------
@@ -465,7 +454,7 @@ def set_usage(
     now = timezone.now()
     date = date or now
     if timezone.is_naive(date):
-        date = timezone.make_aware(date, _zone())
+        date = timezone.make_aware(date, zone())
     _validate_usage_items(usages)
     if plan_period is not None:
         if plan_period.end is not None and plan_period.end < month_start(billing_period_of(now)):
@@ -588,262 +577,3 @@ def _write_usage(
         description=item.description or "",
     )
     return usage
-
-
-# --- per-user usage -----------------------------------------------------------------------------
-
-
-def _validate_user_items(items: list[UserUsageItem], field: str | None) -> None:
-    errors: list[dict[str, list[str]]] = []
-    for item in items:
-        item_errors: dict[str, list[str]] = {}
-        if not item.username:
-            item_errors["username"] = ["This field is required."]
-        elif len(item.username) > 100:
-            item_errors["username"] = ["Ensure this field has no more than 100 characters."]
-        elif has_control_characters(item.username):
-            item_errors["username"] = [NAME_MESSAGE]
-        amount_errors = _amount_errors(item.usage)
-        if amount_errors:
-            item_errors["usage"] = amount_errors
-        errors.append(item_errors)
-    if field is None:
-        if errors and errors[0]:
-            raise InvalidInput(errors[0])
-        return
-    _raise_item_errors(field, errors)
-
-
-def _target_usage(
-    *, user: Any, resource: Resource, component_usage: ComponentUsage, date: datetime.datetime | None
-) -> ComponentUsage | tuple[datetime.date, datetime.datetime]:
-    """The record an item goes to: the given one, or (for a `date` in another month) that month's record,
-    or the (month, date) for which one must be created."""
-    if date is None:
-        return component_usage
-    if timezone.is_naive(date):
-        date = timezone.make_aware(date, _zone())
-    _check_date(
-        user=user,
-        may_report=partial(can_report_usage, user, resource),
-        date=date,
-        components=[component_usage.component],
-    )
-    period = billing_period_of(date)
-    if period == component_usage.billing_period:
-        return component_usage
-    existing = (
-        ComponentUsage.objects.filter(
-            resource=resource, component=component_usage.component, billing_period=period
-        )
-        .order_by("plan_period_id", "pk")
-        .first()
-    )
-    return existing if existing is not None else (period, date)
-
-
-def _user_usage_target(
-    *,
-    user: Any,
-    resource: Resource,
-    component_usage: ComponentUsage,
-    target: ComponentUsage | tuple[datetime.date, datetime.datetime],
-) -> ComponentUsage:
-    if isinstance(target, ComponentUsage):
-        return target
-    period, date = target
-    # An earlier item of the same call may have created that month's record already.
-    existing = (
-        ComponentUsage.objects.filter(
-            resource=resource, component=component_usage.component, billing_period=period
-        )
-        .order_by("plan_period_id", "pk")
-        .first()
-    )
-    if existing is not None:
-        return existing
-    return ComponentUsage.objects.create(
-        resource=resource,
-        component=component_usage.component,
-        plan_period=_plan_period_for(resource, date),
-        usage=Decimal(0),
-        date=date,
-        billing_period=period,
-        modified_by=user if getattr(user, "is_authenticated", False) else None,
-    )
-
-
-def _write_user_usages(
-    *, writes: list[tuple[ComponentUsage, UserUsageItem]], user: Any, source: str, user_agent: str
-) -> list[ComponentUserUsage]:
-    """Upserts the items in order, a handful of statements for the whole call: existing rows are read in
-    one query, new ones inserted in one, changed ones updated in one, and a revision per value written
-    (an unchanged value writes nothing)."""
-    keys = {(parent.pk, item.username) for parent, item in writes}
-    existing: dict[tuple[int, str], ComponentUserUsage] = {}
-    parent_ids = {parent_id for parent_id, _ in keys}
-    names = {name for _, name in keys}
-    for row in ComponentUserUsage.objects.filter(component_usage_id__in=parent_ids, username__in=names):
-        existing[(row.component_usage_id, row.username)] = row
-    now = timezone.now()
-    new: dict[tuple[int, str], ComponentUserUsage] = {}
-    changed: dict[int, ComponentUserUsage] = {}
-    revisions: list[UsageRevision] = []
-    rows: list[ComponentUserUsage] = []
-    actor = user if getattr(user, "is_authenticated", False) else None
-    for parent, item in writes:
-        amount = item.usage.quantize(Decimal("0.01"))
-        key = (parent.pk, item.username)
-        found = existing.get(key) or new.get(key)
-        old: Decimal | None = None
-        if found is None:
-            row = ComponentUserUsage(
-                component_usage=parent, username=item.username, user=item.user, usage=amount, created=now
-            )
-            new[key] = row
-        elif found.usage == amount:
-            rows.append(
-                found
-            )  # the same value again (the site agent re-reports every cycle): nothing to write
-            continue
-        else:
-            # Waldur updates only the value of an existing row; its user link stays.
-            row = found
-            old = row.usage
-            row.usage = amount
-            row.modified = now
-            if row.pk is not None:
-                changed[row.pk] = row
-        revisions.append(
-            UsageRevision(
-                component_usage=parent,
-                username=item.username,
-                old_value=old,
-                new_value=amount,
-                actor=actor,
-                source=source,
-                user_agent=(user_agent or "")[:255],
-                created=now,
-            )
-        )
-        rows.append(row)
-    if new:
-        ComponentUserUsage.objects.bulk_create(list(new.values()))
-    if changed:
-        ComponentUserUsage.objects.bulk_update(list(changed.values()), ["usage", "modified"])
-    UsageRevision.objects.bulk_create(revisions)
-    return rows
-
-
-def _sync_totals(
-    parents: dict[int, tuple[ComponentUsage, Decimal]], *, user: Any, source: str, user_agent: str
-) -> None:
-    """A parent whose total was 0 before the call takes the sum of its user usages; others keep theirs."""
-    current_period = billing_period_of(timezone.now())
-    for parent, old_total in parents.values():
-        if old_total != 0:
-            continue
-        total = sum(parent.user_usages.values_list("usage", flat=True), Decimal(0))
-        if total == old_total:
-            continue
-        ComponentUsage.objects.filter(pk=parent.pk).update(usage=total, modified=timezone.now())
-        _revision(
-            component_usage=parent, old=old_total, new=total, user=user, source=source, user_agent=user_agent
-        )
-        if parent.billing_period == current_period:
-            resource = Resource.objects.get(pk=parent.resource_id)
-            current = dict(resource.current_usages or {})
-            current[parent.component.type] = float(total)
-            update_row(Resource, resource.pk, current_usages=current)
-
-
-def set_user_usages(
-    *,
-    user: Any,
-    component_usage: ComponentUsage,
-    items: list[UserUsageItem],
-    source: str = UsageRevision.Source.API,
-    user_agent: str = "",
-) -> list[ComponentUserUsage]:
-    """Upserts usage per username within the component usage (or the month an item's `date` names).
-
-    All or nothing: every item is validated before anything is written (docs/contract.md §7.5).
-    """
-    return _set_user_usages(
-        user=user,
-        component_usage=component_usage,
-        items=items,
-        source=source,
-        user_agent=user_agent,
-        field="usages",
-    )
-
-
-def set_user_usage(
-    *,
-    user: Any,
-    component_usage: ComponentUsage,
-    item: UserUsageItem,
-    source: str = UsageRevision.Source.API,
-    user_agent: str = "",
-) -> ComponentUserUsage:
-    """One user's usage within a component usage (docs/contract.md §7.4)."""
-    rows = _set_user_usages(
-        user=user,
-        component_usage=component_usage,
-        items=[item],
-        source=source,
-        user_agent=user_agent,
-        field=None,
-    )
-    return rows[0]
-
-
-def _set_user_usages(
-    *,
-    user: Any,
-    component_usage: ComponentUsage,
-    items: list[UserUsageItem],
-    source: str,
-    user_agent: str,
-    field: str | None,
-) -> list[ComponentUserUsage]:
-    if not can_report_usage(user, component_usage.resource):
-        raise Forbidden()
-    if not items:
-        raise InvalidInput({"usages": ["This list may not be empty."]})
-    if len(items) > MAX_USER_USAGE_ITEMS:
-        raise InvalidInput({"usages": [too_many(MAX_USER_USAGE_ITEMS)]})
-    _validate_user_items(items, field)
-    with transaction.atomic():
-        resource = _locked(component_usage.resource)
-        if resource.state not in USAGE_REPORTABLE_STATES:
-            raise InvalidInput({"resource": [MSG_INVALID_STATE]})
-        component_usage = ComponentUsage.objects.select_related("component").get(pk=component_usage.pk)
-        targets = []
-        errors: list[dict[str, list[str]]] = []
-        for item in items:
-            try:
-                targets.append(
-                    _target_usage(
-                        user=user, resource=resource, component_usage=component_usage, date=item.date
-                    )
-                )
-                errors.append({})
-            except InvalidInput as error:
-                errors.append(error.field_errors())
-        if any(errors):
-            raise InvalidInput({field: errors} if field else errors[0])
-        parents: dict[int, tuple[ComponentUsage, Decimal]] = {}
-        writes = []
-        for item, target in zip(items, targets, strict=True):
-            parent = _user_usage_target(
-                user=user, resource=resource, component_usage=component_usage, target=target
-            )
-            parents.setdefault(parent.pk, (parent, parent.usage))
-            writes.append((parent, item))
-        rows = _with_retry(
-            partial(_write_user_usages, writes=writes, user=user, source=source, user_agent=user_agent)
-        )
-        _sync_totals(parents, user=user, source=source, user_agent=user_agent)
-    return rows

@@ -45,6 +45,7 @@ from efp.marketplace.services import agents as agent_services
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import usage as usage_services
+from efp.marketplace.services import user_usage as user_usage_services
 from efp.marketplace.services.offering_users import create_offering_user
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_customer, make_offering, make_order, make_resource, make_user
@@ -169,7 +170,7 @@ class MatrixWorld(MarketplaceTestCase):
             usage_services.set_usage(
                 user=provider, resource=resource, usages=[usage_services.UsageItem("cpu", Decimal(5))]
             )
-            usage_services.set_user_usages(
+            user_usage_services.set_user_usages(
                 user=provider,
                 component_usage=ComponentUsage.objects.get(resource=resource),
                 items=[usage_services.UserUsageItem("bob", Decimal(3))],

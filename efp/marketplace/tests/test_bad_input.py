@@ -13,6 +13,7 @@ from rest_framework.authtoken.models import Token
 
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, Order, Resource
 from efp.marketplace.services import usage as usage_services
+from efp.marketplace.services import user_usage as user_usage_services
 from efp.marketplace.tests.factories import make_order, make_resource
 from efp.structure.models import Customer, Project
 from efp.structure.names import NAME_MESSAGE
@@ -190,7 +191,7 @@ class HugeBodyTests(CatalogueTestCase):
                 usages=[usage_services.UsageItem(type=f"c{n}", amount=Decimal(1)) for n in range(101)],
             )
         with self.assertRaises(InvalidInput):
-            usage_services.set_user_usages(
+            user_usage_services.set_user_usages(
                 user=self.carol,
                 component_usage=self.cpu_usage,
                 items=[usage_services.UserUsageItem(username=f"u{n}", usage=Decimal(1)) for n in range(1001)],
@@ -412,7 +413,7 @@ class HostileTextTests(CatalogueTestCase):
             user=self.carol, resource=resource,
             usages=[usage_services.UsageItem(type="cpu", amount=Decimal(2), description=script)],
         )[0]  # fmt: skip
-        usage_services.set_user_usages(
+        user_usage_services.set_user_usages(
             user=self.carol,
             component_usage=usage,
             items=[usage_services.UserUsageItem(username=script, usage=Decimal(1))],

@@ -8,6 +8,7 @@ import time_machine
 from django.test import override_settings
 from django.utils import timezone
 
+from efp.marketplace import billing_months
 from efp.marketplace.models import ComponentUsage, Plan, Resource, ResourcePlanPeriod, UsageRevision
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services._transitions import transition_resource
@@ -43,7 +44,7 @@ class SetUsageTests(MarketplaceTestCase):
         assert response.status_code == 201, response.content
         usages = {u.component.type: u for u in ComponentUsage.objects.filter(resource=self.resource)}
         assert usages["cpu"].usage == Decimal("12.50")
-        assert usages["cpu"].billing_period == usage_services.billing_period_of(timezone.now())
+        assert usages["cpu"].billing_period == billing_months.billing_period_of(timezone.now())
         assert usages["cpu"].modified_by == self.carol
         assert usages["cpu"].plan_period is not None
         self.resource.refresh_from_db()
@@ -217,9 +218,9 @@ class BackfillTests(MarketplaceTestCase):
         cls.resource = make_resource(cls.alice, cls.carol, cls.project_a1, cls.offering)
 
     def last_month(self) -> str:
-        current = usage_services.billing_period_of(timezone.now())
-        previous = usage_services.add_months(current, -1)
-        return usage_services.month_start(previous).replace(day=10).isoformat()
+        current = billing_months.billing_period_of(timezone.now())
+        previous = billing_months.add_months(current, -1)
+        return billing_months.month_start(previous).replace(day=10).isoformat()
 
     def post(self, user: Any, data: dict[str, Any]) -> Any:
         return self.as_user(user).post(SET_USAGE, data, format="json")
@@ -228,7 +229,7 @@ class BackfillTests(MarketplaceTestCase):
         response = self.post(self.staff, body(self.resource, ("cpu", "7"), date=self.last_month()))
         assert response.status_code == 201, response.content
         row = ComponentUsage.objects.get(resource=self.resource)
-        expected = usage_services.add_months(usage_services.billing_period_of(timezone.now()), -1)
+        expected = billing_months.add_months(billing_months.billing_period_of(timezone.now()), -1)
         assert row.billing_period == expected
         assert row.plan_period is None  # the resource's only plan period starts this month
         self.resource.refresh_from_db()
@@ -247,7 +248,7 @@ class BackfillTests(MarketplaceTestCase):
         assert ComponentUsage.objects.get(resource=self.resource).component.type == "storage"
 
     def test_it_always_accepts_a_date_in_the_current_month(self) -> None:
-        start = usage_services.month_start(usage_services.billing_period_of(timezone.now()))
+        start = billing_months.month_start(billing_months.billing_period_of(timezone.now()))
         response = self.post(self.carol, body(self.resource, ("cpu", "7"), date=start.isoformat()))
         assert response.status_code == 201, response.content
 
@@ -268,7 +269,7 @@ class BackfillTests(MarketplaceTestCase):
         assert (row.usage, row.plan_period_id) == (Decimal("8.00"), period.pk)
 
     def test_it_offers_the_months_each_user_may_report(self) -> None:
-        current = usage_services.billing_period_of(timezone.now())
+        current = billing_months.billing_period_of(timezone.now())
         staff_months = usage_services.reportable_months(user=self.staff, resource=self.resource)
         assert staff_months[0] == current
         assert len(staff_months) == usage_services.BACKFILL_MONTHS
@@ -322,8 +323,8 @@ class ComponentUsageListTests(MarketplaceTestCase):
         cls.resource = make_resource(cls.alice, cls.carol, cls.project_a1, cls.offering, name="first")
         cls.other = make_resource(cls.alice, cls.carol, cls.project_a1, cls.offering, name="second")
         now = timezone.now()
-        previous = usage_services.month_start(
-            usage_services.add_months(usage_services.billing_period_of(now), -1)
+        previous = billing_months.month_start(
+            billing_months.add_months(billing_months.billing_period_of(now), -1)
         )
         cls.previous_date = previous + datetime.timedelta(days=3)
         items = [
@@ -372,7 +373,7 @@ class ComponentUsageListTests(MarketplaceTestCase):
         assert item["date"].endswith("Z") and item["created"].endswith("Z")
 
     def test_it_filters_by_billing_period_and_dates(self) -> None:
-        current = usage_services.billing_period_of(timezone.now())
+        current = billing_months.billing_period_of(timezone.now())
         response = self.get(self.carol, f"?billing_period={current.isoformat()}")
         assert response["X-Result-Count"] == "3"
         previous = self.previous_date.astimezone(datetime.UTC)

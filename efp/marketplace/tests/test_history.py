@@ -25,6 +25,7 @@ from efp.marketplace.models.history import APPEND_ONLY_TABLES
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import resources as resource_services
 from efp.marketplace.services import usage as usage_services
+from efp.marketplace.services import user_usage as user_usage_services
 from efp.marketplace.services.usage import UsageItem, UserUsageItem
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_order, make_project, make_resource, make_user
@@ -50,7 +51,7 @@ class HistoryTestCase(MarketplaceTestCase):
         [cls.cpu] = usage_services.set_usage(
             user=cls.carol, resource=cls.allocation, usages=[UsageItem(type="cpu", amount=Decimal("7"))]
         )
-        usage_services.set_user_usages(
+        user_usage_services.set_user_usages(
             user=cls.carol, component_usage=cls.cpu, items=[UserUsageItem(username="anna", usage=Decimal(3))]
         )
         cls.waiting = make_order(cls.alice, cls.project_a1, cls.offering, name="waiting")

@@ -9,10 +9,12 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from bench import scale_seed
+from efp.marketplace.billing_months import billing_period_of
 from efp.marketplace.models import Offering, OfferingComponent, Resource
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import usage as usage_services
-from efp.marketplace.services.usage import UsageItem, UserUsageItem, billing_period_of
+from efp.marketplace.services import user_usage as user_usage_services
+from efp.marketplace.services.usage import UsageItem, UserUsageItem
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_resource
 
@@ -47,7 +49,7 @@ class ListQueryCountTests(MarketplaceTestCase):
                 usages=[UsageItem("cpu", Decimal(index)), UsageItem("storage", Decimal(1))]
                 + ([UsageItem("quota", Decimal(2))] if offering == cls.offering else []),
             )
-            usage_services.set_user_usages(
+            user_usage_services.set_user_usages(
                 user=cls.staff,
                 component_usage=usages[0],
                 items=[UserUsageItem(username=f"u{n}", usage=Decimal(n)) for n in range(3)],

@@ -20,17 +20,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
 from efp.errors import DomainError, StateConflict
+from efp.marketplace.billing_months import add_months, billing_period_of, month_start
 from efp.marketplace.models import OfferingComponent, Order, OrderEvent, Resource, ResourceEvent
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services._transitions import transition_order
-from efp.marketplace.services.usage import (
-    BACKFILL_MONTHS,
-    add_months,
-    billing_period_of,
-    month_start,
-    reportable_months,
-)
+from efp.marketplace.services.usage import BACKFILL_MONTHS, reportable_months
 from efp.marketplace.states import ORDER_TRANSITIONS, RESOURCE_TRANSITIONS, OrderState, ResourceState
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_order, make_resource

@@ -23,6 +23,7 @@ from efp.marketplace.api.views import offering_queryset
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, Offering, Order, Resource
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import usage as usage_services
+from efp.marketplace.services import user_usage as user_usage_services
 from efp.marketplace.services.usage import UsageItem, UserUsageItem
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_order, make_resource
@@ -45,7 +46,7 @@ class CompiledRepresentationTests(MarketplaceTestCase):
         usages = usage_services.set_usage(
             user=cls.staff, resource=cls.resource, usages=[UsageItem("cpu", Decimal("12.5"))]
         )
-        usage_services.set_user_usages(
+        user_usage_services.set_user_usages(
             user=cls.staff,
             component_usage=usages[0],
             items=[UserUsageItem("anna", Decimal(5)), UserUsageItem("ben", Decimal("7.5"), user=cls.bob)],

@@ -32,6 +32,7 @@ from efp.marketplace.models import ComponentUsage as ComponentUsageRow
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import resources as resource_services
 from efp.marketplace.services import usage as usage_services
+from efp.marketplace.services import user_usage as user_usage_services
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_order, make_resource, plan_of
 
@@ -61,7 +62,7 @@ class SdkParsesEveryResponseTests(MarketplaceTestCase):
             ],
         )
         cpu = ComponentUsageRow.objects.get(resource=ok, component__type="cpu")
-        usage_services.set_user_usages(
+        user_usage_services.set_user_usages(
             user=cls.carol,
             component_usage=cpu,
             items=[

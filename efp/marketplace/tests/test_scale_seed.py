@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from bench import scale_seed
 from bench.scale_seed.bulk import insert
 from bench.scale_seed.history import EVENT_COLUMNS
+from efp.marketplace.billing_months import billing_period_of
 from efp.marketplace.models import (
     ComponentUsage,
     ComponentUserUsage,
@@ -26,7 +27,6 @@ from efp.marketplace.models import (
     ResourcePlanPeriod,
     UsageRevision,
 )
-from efp.marketplace.services.usage import billing_period_of
 from efp.marketplace.states import ORDER_TRANSITIONS, RESOURCE_TRANSITIONS, OrderState, ResourceState
 
 

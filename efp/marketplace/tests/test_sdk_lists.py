@@ -33,6 +33,7 @@ from waldur_api_client.api.users import users_list
 
 from efp.accounts.models import SshKey, User
 from efp.accounts.services import fingerprints
+from efp.marketplace.billing_months import billing_period_of
 from efp.marketplace.models import (
     Category,
     ComponentUsage,
@@ -43,7 +44,6 @@ from efp.marketplace.models import (
     Resource,
     ServiceProvider,
 )
-from efp.marketplace.services.usage import billing_period_of
 from efp.marketplace.tests.live_world import World, build_world, sdk_client
 from efp.marketplace.tests.test_service_provider_keys import BOB_KEY
 from efp.structure.models import Customer, Project, ProjectRole

@@ -39,8 +39,8 @@ from waldur_api_client.models import (
 )
 from waldur_api_client.models.component_usage_field_enum import ComponentUsageFieldEnum
 
+from efp.marketplace.billing_months import billing_period_of
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, Order, UsageRevision
-from efp.marketplace.services.usage import billing_period_of
 from efp.marketplace.tests.live_world import World, build_world
 
 AGENT = "waldur-site-agent-report/0.7.0"

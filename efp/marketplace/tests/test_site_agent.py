@@ -14,9 +14,9 @@ from typing import Any
 from django.utils import timezone
 
 from efp.accounts.services import get_or_create_token
+from efp.marketplace.billing_months import billing_period_of
 from efp.marketplace.models import AgentIdentity, ComponentUsage, ComponentUserUsage, Order, Resource
 from efp.marketplace.services import orders as order_services
-from efp.marketplace.services.usage import billing_period_of
 from efp.marketplace.tests.factories import make_order
 from efp.marketplace.tests.site_agent import harness
 from efp.marketplace.tests.site_agent.story import BW, AgentStory

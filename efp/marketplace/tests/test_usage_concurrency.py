@@ -13,8 +13,8 @@ from decimal import Decimal
 from django.test import LiveServerTestCase
 from django.utils import timezone
 
+from efp.marketplace.billing_months import add_months, billing_period_of, month_start
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, UsageRevision
-from efp.marketplace.services.usage import add_months, billing_period_of, month_start
 from efp.marketplace.tests.factories import make_resource
 from efp.marketplace.tests.live_world import build_world
 from efp.marketplace.tests.races import (

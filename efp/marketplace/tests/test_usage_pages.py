@@ -16,10 +16,12 @@ from django.test import SimpleTestCase
 from django.utils import timezone
 
 from efp.accounts.services import get_or_create_token
+from efp.marketplace import billing_months
 from efp.marketplace.api import usage_pages
 from efp.marketplace.api.usage import ComponentUsageSerializer, ComponentUserUsageSerializer
 from efp.marketplace.models import ComponentUsage
 from efp.marketplace.services import usage as usage_services
+from efp.marketplace.services import user_usage as user_usage_services
 from efp.marketplace.services.usage import UsageItem, UserUsageItem
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_customer, make_project, make_resource, make_user
@@ -41,8 +43,8 @@ class UsagePagesTestCase(MarketplaceTestCase):
         cls.resource_a = make_resource(cls.alice, cls.carol, cls.project_a1, cls.offering, name="alloc-a")
         cls.resource_b = make_resource(cls.frank, cls.carol, cls.project_b1, cls.offering, name="alloc-b")
         now = timezone.now()
-        cls.month = usage_services.billing_period_of(now)
-        last_month = usage_services.add_months(cls.month, -1)
+        cls.month = billing_months.billing_period_of(now)
+        last_month = billing_months.add_months(cls.month, -1)
         cls.last_month = last_month
         past = datetime.datetime(last_month.year, last_month.month, 12, 8, 30, tzinfo=datetime.UTC)
         for resource in (cls.resource_a, cls.resource_b):
@@ -66,7 +68,7 @@ class UsagePagesTestCase(MarketplaceTestCase):
             )
             for component_usage in written[:2]:
                 for name, amount, user in TEAM:
-                    usage_services.set_user_usage(
+                    user_usage_services.set_user_usage(
                         user=cls.carol,
                         component_usage=component_usage,
                         item=UserUsageItem(

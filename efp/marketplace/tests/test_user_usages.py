@@ -5,8 +5,10 @@ from typing import Any
 
 from django.utils import timezone
 
+from efp.marketplace import billing_months
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, UsageRevision
 from efp.marketplace.services import usage as usage_services
+from efp.marketplace.services import user_usage as user_usage_services
 from efp.marketplace.services.usage import UsageItem
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_resource
@@ -84,8 +86,8 @@ class SetUserUsageTests(UserUsageTestCase):
         assert not ComponentUserUsage.objects.exists()
 
     def test_it_retargets_another_month_by_date(self) -> None:
-        previous = usage_services.add_months(usage_services.billing_period_of(timezone.now()), -1)
-        date = usage_services.month_start(previous).replace(day=5).isoformat()
+        previous = billing_months.add_months(billing_months.billing_period_of(timezone.now()), -1)
+        date = billing_months.month_start(previous).replace(day=5).isoformat()
         response = self.post(self.staff, "set_user_usage", {"username": "anna", "usage": "2", "date": date})
         assert response.status_code == 201, response.content
         row = ComponentUserUsage.objects.get(username="anna")
@@ -94,8 +96,8 @@ class SetUserUsageTests(UserUsageTestCase):
         assert ComponentUsage.objects.filter(resource=self.resource, component__type="cpu").count() == 2
 
     def test_it_refuses_a_provider_retargeting_a_usage_component_to_a_past_month(self) -> None:
-        previous = usage_services.add_months(usage_services.billing_period_of(timezone.now()), -1)
-        date = usage_services.month_start(previous).replace(day=5).isoformat()
+        previous = billing_months.add_months(billing_months.billing_period_of(timezone.now()), -1)
+        date = billing_months.month_start(previous).replace(day=5).isoformat()
         response = self.post(self.carol, "set_user_usage", {"username": "anna", "usage": "2", "date": date})
         assert response.status_code == 400
         assert response.json() == {"date": [usage_services.MSG_PROVIDER_BACKFILL]}
@@ -121,8 +123,8 @@ class SetUserUsagesTests(UserUsageTestCase):
         assert sources == {UsageRevision.Source.AGENT}
 
     def test_it_routes_several_items_to_one_new_month(self) -> None:
-        previous = usage_services.add_months(usage_services.billing_period_of(timezone.now()), -1)
-        date = usage_services.month_start(previous).replace(day=5).isoformat()
+        previous = billing_months.add_months(billing_months.billing_period_of(timezone.now()), -1)
+        date = billing_months.month_start(previous).replace(day=5).isoformat()
         data = {
             "usages": [
                 {"username": "anna", "usage": "2", "date": date},
@@ -174,7 +176,7 @@ class ComponentUserUsageListTests(UserUsageTestCase):
     def setUpTestData(cls) -> None:
         super().setUpTestData()
         for name, amount in (("anna", "2"), ("ben", "5"), ("annabel", "1")):
-            usage_services.set_user_usage(
+            user_usage_services.set_user_usage(
                 user=cls.carol,
                 component_usage=cls.cpu,
                 item=usage_services.UserUsageItem(username=name, usage=Decimal(amount)),

@@ -9,6 +9,7 @@ from typing import Any
 from django.test import Client
 
 from efp.accounts.models import User
+from efp.marketplace import billing_months
 from efp.marketplace.models import ComponentUsage, Resource, UsageRevision
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.tests.base import MarketplaceTestCase
@@ -56,7 +57,7 @@ class WebTestCase(MarketplaceTestCase):
         self, resource: Resource, month: datetime.date | None = None, **amounts: Decimal | int | str
     ) -> list[ComponentUsage]:
         """Reports usage as staff (who may back-fill every month)."""
-        date = None if month is None else usage_services.month_start(month)
+        date = None if month is None else billing_months.month_start(month)
         return usage_services.set_usage(
             user=self.staff,
             resource=resource,

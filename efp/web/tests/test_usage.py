@@ -6,10 +6,11 @@ from decimal import Decimal
 import time_machine
 from django.utils import timezone
 
+from efp.marketplace.billing_months import add_months
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, UsageRevision
 from efp.marketplace.services import usage as usage_services
+from efp.marketplace.services import user_usage as user_usage_services
 from efp.marketplace.tests.factories import make_order
-from efp.web.metering import add_months
 from efp.web.tests.base import WebTestCase
 
 NOW = datetime.datetime(2026, 6, 15, 12, 0, tzinfo=datetime.UTC)
@@ -25,7 +26,7 @@ class ShowUsageTests(WebTestCase):
         june = datetime.date(2026, 6, 1)
         self.report(self.alloc, month=add_months(june, -2), cpu=300, storage=2)
         usage = self.report(self.alloc, cpu="120.5", storage=4)[0]
-        usage_services.set_user_usages(
+        user_usage_services.set_user_usages(
             user=self.staff,
             component_usage=usage,
             items=[
@@ -162,7 +163,7 @@ class ReportUsageTests(WebTestCase):
     def test_it_offers_a_grid_row_for_every_stored_user_and_one_more(self) -> None:
         usage = self.report(self.alloc, cpu=40)[0]
         names = ["u1", "u2", "u3", "u4"]
-        usage_services.set_user_usages(
+        user_usage_services.set_user_usages(
             user=self.staff,
             component_usage=usage,
             items=[usage_services.UserUsageItem(username=n, usage=Decimal(10)) for n in names],

@@ -13,10 +13,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from efp.marketplace import billing_months, metering
 from efp.marketplace.models import ComponentUsage
 from efp.marketplace.selectors import provider_orders, provider_resources
 from efp.marketplace.states import OrderState, ResourceState
-from efp.web import charts, metering
+from efp.web import charts
 from efp.web.access import provider_workspace
 from efp.web.templatetags.web import age
 from efp.web.views.common import render_workspace, today
@@ -33,7 +34,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     resources = provider_resources(user)
     pending = provider_orders(user).filter(state=OrderState.PENDING_PROVIDER)
     pending_stats = pending.aggregate(oldest=Min("created"))
-    last_month = metering.add_months(metering.month_start(day), -1)
+    last_month = billing_months.add_months(billing_months.first_day(day), -1)
     alive = resources.exclude(state=ResourceState.TERMINATED)
     high = filter_resources(resources, {"min_percent": metering.HIGH_PERCENT}, day).count()
     missing = filter_resources(resources, {"no_report": last_month}, day).count()
@@ -69,7 +70,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "title": f"No usage reported for {last_month:%B %Y}",
             "count": missing,
             "note": "metered resources without a report",
-            "url": _url("web:resources", no_report=last_month.strftime("%Y-%m")),
+            "url": _url("web:resources", no_report=billing_months.month_key(last_month)),
         },
         {
             "title": "Ending within 30 days",
@@ -88,8 +89,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 def _sparklines(resources: Any, day: datetime.date) -> list[dict[str, Any]]:
     """12 months of summed usage per offering component across the provider's resources (one query)."""
-    current = metering.month_start(day)
-    months = [metering.add_months(current, -i) for i in range(11, -1, -1)]
+    current = billing_months.first_day(day)
+    months = [billing_months.add_months(current, -i) for i in range(11, -1, -1)]
     sums: dict[tuple[str, str, str, str], dict[datetime.date, Decimal]] = defaultdict(dict)
     rows = (
         ComponentUsage.objects.filter(resource__in=resources.values("pk"), billing_period__gte=months[0])

@@ -12,12 +12,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from efp.errors import DomainError, InvalidInput
+from efp.marketplace import metering
 from efp.marketplace.models import Order, Resource
 from efp.marketplace.selectors import consumer_resources
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.states import ACTIVE_ORDER_STATES, ResourceState
 from efp.structure.roles import Permission
-from efp.web import metering
 from efp.web.access import ProjectGrants
 from efp.web.forms import ChangeLimitsForm
 from efp.web.views.catalogue import WAITING_FOR, attach_order_errors

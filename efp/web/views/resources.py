@@ -15,13 +15,14 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from efp.errors import DomainError, Forbidden, StateConflict
+from efp.marketplace import billing_months, metering
 from efp.marketplace.models import Resource
 from efp.marketplace.selectors import provider_offerings, provider_resources
 from efp.marketplace.services.resources import set_resource_backend_id, set_resource_end_date_by_provider
-from efp.marketplace.states import USAGE_REPORTABLE_STATES, ResourceState
+from efp.marketplace.services.usage import report_usage_refusal
+from efp.marketplace.states import ResourceState
 from efp.structure.models import Customer
 from efp.structure.roles import Permission
-from efp.web import metering
 from efp.web.access import ProviderGrants, provider_workspace
 from efp.web.forms import BackendIdForm, EndDateForm, ResourceFilterForm
 from efp.web.views.common import (
@@ -41,7 +42,6 @@ ROW_PERMISSIONS = [
     Permission.RESOURCE_SET_BACKEND_ID,
     Permission.RESOURCE_SET_END_DATE,
 ]
-REPORTABLE = ", ".join(sorted(s.value for s in USAGE_REPORTABLE_STATES))
 
 
 @dataclass
@@ -49,21 +49,6 @@ class ResourceRow:
     resource: Resource
     statuses: list[metering.ComponentStatus]
     actions: list[Action]
-
-
-def report_usage_refusal(resource: Resource, has_components: bool, allowed: bool) -> str:
-    """Why Report usage does not apply, or "" when it does (the service checks again on submit)."""
-    if not has_components:
-        return "This offering has no usage- or limit-billed components."
-    if resource.state not in USAGE_REPORTABLE_STATES:
-        return (
-            f"Usage can be reported only for resources in state {REPORTABLE}; this one is {resource.state}."
-        )
-    if resource.plan_id is None:
-        return "The resource has no plan, so usage cannot be reported."
-    if not allowed:
-        return "Only the provider organisation's owner or an offering manager may report usage."
-    return ""
 
 
 def row_actions(resource: Resource, statuses: list[Any], grants: ProviderGrants, back: str) -> list[Action]:
@@ -115,7 +100,7 @@ def filter_resources(qs: QuerySet[Resource], data: dict[str, Any], day: datetime
     month = data.get("no_report")
     if month:
         qs = qs.filter(
-            created__date__lt=metering.add_months(month, 1),
+            created__date__lt=billing_months.add_months(month, 1),
             offering__components__billing_type__in=metering.METERED,
         ).exclude(usages__billing_period=month)
         qs = Resource.objects.filter(pk__in=qs.values("pk"))

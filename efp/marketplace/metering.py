@@ -1,8 +1,9 @@
-"""Usage against limits per resource and component, for lists, tiles and the dashboard.
+"""Usage against limits: the read model the API (`limit_usage` of a resource) and the GUI (lists, tiles,
+the dashboard, Show usage and Report usage) both read.
 
 A fixed number of queries whatever the number of resources. "Used" follows the contract's
-`limit_usage` (§6.2): the month's value for a monthly (or unset) limit period, the sum over the
-quarter, year or whole life of the resource otherwise.
+`limit_usage` (docs/contract.md §6.2): the month's value for a monthly (or unset) limit period, the sum
+over the quarter, year or whole life of the resource otherwise (`used_in_period`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Window
 from django.db.models.functions import RowNumber
 
+from efp.marketplace.billing_months import add_months, current_month, first_day, quarter_start, year_start
 from efp.marketplace.models import ComponentUsage, OfferingComponent, Resource, UsageRevision
 
 BT = OfferingComponent.BillingType
@@ -25,18 +27,8 @@ METERED = (BT.USAGE, BT.LIMIT)
 HIGH_PERCENT = 90
 
 
-def month_start(day: datetime.date) -> datetime.date:
-    return day.replace(day=1)
-
-
-def add_months(day: datetime.date, months: int) -> datetime.date:
-    index = day.year * 12 + (day.month - 1) + months
-    return datetime.date(index // 12, index % 12 + 1, 1)
-
-
-def quarter_start(day: datetime.date) -> datetime.date:
-    return datetime.date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
-
+# Limit periods whose usage is the sum of the period's monthly records (docs/contract.md §6.2).
+SUMMED_PERIODS = (LP.QUARTERLY, LP.ANNUAL, LP.TOTAL)
 
 PERIOD_LABELS: dict[str | None, str] = {
     None: "this month",
@@ -101,6 +93,64 @@ class ComponentStatus:
         }[self.level]
 
 
+def period_sums(today: datetime.date) -> dict[str, Sum]:
+    """Aggregates of a usage queryset: the sum over each of SUMMED_PERIODS up to `today`'s month."""
+    return {
+        LP.QUARTERLY: Sum("usage", filter=Q(billing_period__gte=quarter_start(today))),
+        LP.ANNUAL: Sum("usage", filter=Q(billing_period__gte=year_start(today))),
+        LP.TOTAL: Sum("usage"),
+    }
+
+
+def used_in_period(limit_period: str | None, sums: dict[str, Any], this_month: Decimal | float | None) -> Any:
+    """What counts against a limit: the period's sum (`sums`, keyed by limit period) for the summed
+    periods, this month's value for a monthly or unset one."""
+    if limit_period in SUMMED_PERIODS:
+        return sums.get(str(limit_period))
+    return this_month
+
+
+def limit_usage_sums(resources: list[Resource]) -> dict[int, dict[str, dict[str, Decimal]]]:
+    """{resource id: {component type: {limit period: sum}}} of limit components, one query: what the
+    API's `limit_usage` reads for the summed periods of a page of resources."""
+    if not resources:
+        return {}
+    rows = (
+        ComponentUsage.objects.filter(
+            resource_id__in=[r.pk for r in resources], component__billing_type=BT.LIMIT
+        )
+        .values("resource_id", "component__type")
+        .annotate(**period_sums(current_month()))
+        .order_by()
+    )
+    sums: dict[int, dict[str, dict[str, Decimal]]] = defaultdict(dict)
+    for row in rows:
+        values: dict[str, Any] = dict(row)
+        sums[row["resource_id"]][row["component__type"]] = {
+            period: values[period] for period in SUMMED_PERIODS
+        }
+    return sums
+
+
+def limit_usage(
+    resource: Resource, components: Iterable[OfferingComponent], sums: dict[int, dict[str, dict[str, Any]]]
+) -> dict[str, float | None]:
+    """The wire's `limit_usage` (§6.2): per limit component, this month's usage as last reported
+    (`current_usages`) or the summed period's total from `limit_usage_sums`."""
+    current = resource.current_usages or {}
+    result: dict[str, float | None] = {}
+    for component in components:
+        if component.billing_type != BT.LIMIT:
+            continue
+        value = used_in_period(
+            component.limit_period,
+            sums.get(resource.pk, {}).get(component.type, {}),
+            current.get(component.type),
+        )
+        result[component.type] = float(value) if value is not None else None
+    return result
+
+
 def metered_components(offering_ids: Iterable[int]) -> dict[int, list[OfferingComponent]]:
     by_offering: dict[int, list[OfferingComponent]] = defaultdict(list)
     for component in OfferingComponent.objects.filter(
@@ -144,18 +194,16 @@ def _summarise(
     today: datetime.date,
     with_last_report: bool,
 ) -> dict[int, list[ComponentStatus]]:
-    this_month = month_start(today)
+    this_month = first_day(today)
     last_month = add_months(this_month, -1)
     components = metered_components(r.offering_id for r in resources)
     totals: dict[tuple[int, int], Any] = {}
     for totals_row in usages.values("resource_id", "component_id").annotate(
-        total=Sum("usage"),
         month=Sum("usage", filter=Q(billing_period=this_month)),
         months=Count("pk", filter=Q(billing_period=this_month)),
         previous=Sum("usage", filter=Q(billing_period=last_month)),
         previous_count=Count("pk", filter=Q(billing_period=last_month)),
-        quarter=Sum("usage", filter=Q(billing_period__gte=quarter_start(today))),
-        year=Sum("usage", filter=Q(billing_period__gte=datetime.date(today.year, 1, 1))),
+        **period_sums(today),
     ):
         totals[(totals_row["resource_id"], totals_row["component_id"])] = totals_row
     last = _last_reports(usages) if with_last_report else {}
@@ -166,12 +214,7 @@ def _summarise(
         for component in components.get(resource.offering_id, []):
             row: dict[str, Any] = totals.get((resource.pk, component.pk), {})
             zero = Decimal(0)
-            by_period: dict[str, Decimal | None] = {
-                LP.QUARTERLY: row.get("quarter"),
-                LP.ANNUAL: row.get("year"),
-                LP.TOTAL: row.get("total"),
-            }
-            used = by_period.get(component.limit_period or "", row.get("month"))
+            used = used_in_period(component.limit_period, row, row.get("month"))
             status = ComponentStatus(
                 type=component.type,
                 name=component.name,

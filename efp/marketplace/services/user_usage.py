@@ -1,0 +1,349 @@
+"""Per-user usage verbs (docs/contract.md §7.4, §7.5) and the GUI's month report: totals with their
+per-user rows in one transaction. The overall usage verbs and the locking read live in `usage`."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from efp.errors import Forbidden, InvalidInput
+from efp.marketplace.billing_months import billing_period_of, month_start, zone
+from efp.marketplace.models import ComponentUsage, ComponentUserUsage, Resource, UsageRevision
+from efp.marketplace.services.usage import (
+    MAX_USER_USAGE_ITEMS,
+    MSG_INVALID_STATE,
+    UsageItem,
+    UserUsageItem,
+    _amount_errors,
+    _check_date,
+    _locked,
+    _plan_period_for,
+    _raise_item_errors,
+    _revision,
+    _with_retry,
+    can_report_usage,
+    set_usage,
+    too_many,
+)
+from efp.marketplace.states import USAGE_REPORTABLE_STATES
+from efp.rawsql import update_row
+from efp.structure.names import NAME_MESSAGE, has_control_characters
+
+# --- per-user usage -----------------------------------------------------------------------------
+
+
+def _validate_user_items(items: list[UserUsageItem], field: str | None) -> None:
+    errors: list[dict[str, list[str]]] = []
+    for item in items:
+        item_errors: dict[str, list[str]] = {}
+        if not item.username:
+            item_errors["username"] = ["This field is required."]
+        elif len(item.username) > 100:
+            item_errors["username"] = ["Ensure this field has no more than 100 characters."]
+        elif has_control_characters(item.username):
+            item_errors["username"] = [NAME_MESSAGE]
+        amount_errors = _amount_errors(item.usage)
+        if amount_errors:
+            item_errors["usage"] = amount_errors
+        errors.append(item_errors)
+    if field is None:
+        if errors and errors[0]:
+            raise InvalidInput(errors[0])
+        return
+    _raise_item_errors(field, errors)
+
+
+def _target_usage(
+    *, user: Any, resource: Resource, component_usage: ComponentUsage, date: datetime.datetime | None
+) -> ComponentUsage | tuple[datetime.date, datetime.datetime]:
+    """The record an item goes to: the given one, or (for a `date` in another month) that month's record,
+    or the (month, date) for which one must be created."""
+    if date is None:
+        return component_usage
+    if timezone.is_naive(date):
+        date = timezone.make_aware(date, zone())
+    _check_date(
+        user=user,
+        may_report=partial(can_report_usage, user, resource),
+        date=date,
+        components=[component_usage.component],
+    )
+    period = billing_period_of(date)
+    if period == component_usage.billing_period:
+        return component_usage
+    existing = (
+        ComponentUsage.objects.filter(
+            resource=resource, component=component_usage.component, billing_period=period
+        )
+        .order_by("plan_period_id", "pk")
+        .first()
+    )
+    return existing if existing is not None else (period, date)
+
+
+def _user_usage_target(
+    *,
+    user: Any,
+    resource: Resource,
+    component_usage: ComponentUsage,
+    target: ComponentUsage | tuple[datetime.date, datetime.datetime],
+) -> ComponentUsage:
+    if isinstance(target, ComponentUsage):
+        return target
+    period, date = target
+    # An earlier item of the same call may have created that month's record already.
+    existing = (
+        ComponentUsage.objects.filter(
+            resource=resource, component=component_usage.component, billing_period=period
+        )
+        .order_by("plan_period_id", "pk")
+        .first()
+    )
+    if existing is not None:
+        return existing
+    return ComponentUsage.objects.create(
+        resource=resource,
+        component=component_usage.component,
+        plan_period=_plan_period_for(resource, date),
+        usage=Decimal(0),
+        date=date,
+        billing_period=period,
+        modified_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+
+
+def _write_user_usages(
+    *, writes: list[tuple[ComponentUsage, UserUsageItem]], user: Any, source: str, user_agent: str
+) -> list[ComponentUserUsage]:
+    """Upserts the items in order, a handful of statements for the whole call: existing rows are read in
+    one query, new ones inserted in one, changed ones updated in one, and a revision per value written
+    (an unchanged value writes nothing)."""
+    keys = {(parent.pk, item.username) for parent, item in writes}
+    existing: dict[tuple[int, str], ComponentUserUsage] = {}
+    parent_ids = {parent_id for parent_id, _ in keys}
+    names = {name for _, name in keys}
+    for row in ComponentUserUsage.objects.filter(component_usage_id__in=parent_ids, username__in=names):
+        existing[(row.component_usage_id, row.username)] = row
+    now = timezone.now()
+    new: dict[tuple[int, str], ComponentUserUsage] = {}
+    changed: dict[int, ComponentUserUsage] = {}
+    revisions: list[UsageRevision] = []
+    rows: list[ComponentUserUsage] = []
+    actor = user if getattr(user, "is_authenticated", False) else None
+    for parent, item in writes:
+        amount = item.usage.quantize(Decimal("0.01"))
+        key = (parent.pk, item.username)
+        found = existing.get(key) or new.get(key)
+        old: Decimal | None = None
+        if found is None:
+            row = ComponentUserUsage(
+                component_usage=parent, username=item.username, user=item.user, usage=amount, created=now
+            )
+            new[key] = row
+        elif found.usage == amount:
+            rows.append(
+                found
+            )  # the same value again (the site agent re-reports every cycle): nothing to write
+            continue
+        else:
+            # Waldur updates only the value of an existing row; its user link stays.
+            row = found
+            old = row.usage
+            row.usage = amount
+            row.modified = now
+            if row.pk is not None:
+                changed[row.pk] = row
+        revisions.append(
+            UsageRevision(
+                component_usage=parent,
+                username=item.username,
+                old_value=old,
+                new_value=amount,
+                actor=actor,
+                source=source,
+                user_agent=(user_agent or "")[:255],
+                created=now,
+            )
+        )
+        rows.append(row)
+    if new:
+        ComponentUserUsage.objects.bulk_create(list(new.values()))
+    if changed:
+        ComponentUserUsage.objects.bulk_update(list(changed.values()), ["usage", "modified"])
+    UsageRevision.objects.bulk_create(revisions)
+    return rows
+
+
+def _sync_totals(
+    parents: dict[int, tuple[ComponentUsage, Decimal]], *, user: Any, source: str, user_agent: str
+) -> None:
+    """A parent whose total was 0 before the call takes the sum of its user usages; others keep theirs."""
+    current_period = billing_period_of(timezone.now())
+    for parent, old_total in parents.values():
+        if old_total != 0:
+            continue
+        total = sum(parent.user_usages.values_list("usage", flat=True), Decimal(0))
+        if total == old_total:
+            continue
+        ComponentUsage.objects.filter(pk=parent.pk).update(usage=total, modified=timezone.now())
+        _revision(
+            component_usage=parent, old=old_total, new=total, user=user, source=source, user_agent=user_agent
+        )
+        if parent.billing_period == current_period:
+            resource = Resource.objects.get(pk=parent.resource_id)
+            current = dict(resource.current_usages or {})
+            current[parent.component.type] = float(total)
+            update_row(Resource, resource.pk, current_usages=current)
+
+
+def set_user_usages(
+    *,
+    user: Any,
+    component_usage: ComponentUsage,
+    items: list[UserUsageItem],
+    source: str = UsageRevision.Source.API,
+    user_agent: str = "",
+) -> list[ComponentUserUsage]:
+    """Upserts usage per username within the component usage (or the month an item's `date` names).
+
+    All or nothing: every item is validated before anything is written (docs/contract.md §7.5).
+    """
+    return _set_user_usages(
+        user=user,
+        component_usage=component_usage,
+        items=items,
+        source=source,
+        user_agent=user_agent,
+        field="usages",
+    )
+
+
+def set_user_usage(
+    *,
+    user: Any,
+    component_usage: ComponentUsage,
+    item: UserUsageItem,
+    source: str = UsageRevision.Source.API,
+    user_agent: str = "",
+) -> ComponentUserUsage:
+    """One user's usage within a component usage (docs/contract.md §7.4)."""
+    rows = _set_user_usages(
+        user=user,
+        component_usage=component_usage,
+        items=[item],
+        source=source,
+        user_agent=user_agent,
+        field=None,
+    )
+    return rows[0]
+
+
+def _set_user_usages(
+    *,
+    user: Any,
+    component_usage: ComponentUsage,
+    items: list[UserUsageItem],
+    source: str,
+    user_agent: str,
+    field: str | None,
+) -> list[ComponentUserUsage]:
+    if not can_report_usage(user, component_usage.resource):
+        raise Forbidden()
+    if not items:
+        raise InvalidInput({"usages": ["This list may not be empty."]})
+    if len(items) > MAX_USER_USAGE_ITEMS:
+        raise InvalidInput({"usages": [too_many(MAX_USER_USAGE_ITEMS)]})
+    _validate_user_items(items, field)
+    with transaction.atomic():
+        resource = _locked(component_usage.resource)
+        if resource.state not in USAGE_REPORTABLE_STATES:
+            raise InvalidInput({"resource": [MSG_INVALID_STATE]})
+        component_usage = ComponentUsage.objects.select_related("component").get(pk=component_usage.pk)
+        targets = []
+        errors: list[dict[str, list[str]]] = []
+        for item in items:
+            try:
+                targets.append(
+                    _target_usage(
+                        user=user, resource=resource, component_usage=component_usage, date=item.date
+                    )
+                )
+                errors.append({})
+            except InvalidInput as error:
+                errors.append(error.field_errors())
+        if any(errors):
+            raise InvalidInput({field: errors} if field else errors[0])
+        parents: dict[int, tuple[ComponentUsage, Decimal]] = {}
+        writes = []
+        for item, target in zip(items, targets, strict=True):
+            parent = _user_usage_target(
+                user=user, resource=resource, component_usage=component_usage, target=target
+            )
+            parents.setdefault(parent.pk, (parent, parent.usage))
+            writes.append((parent, item))
+        rows = _with_retry(
+            partial(_write_user_usages, writes=writes, user=user, source=source, user_agent=user_agent)
+        )
+        _sync_totals(parents, user=user, source=source, user_agent=user_agent)
+    return rows
+
+
+# --- a month's report with its per-user rows (the GUI's Report usage) ---------------------------
+
+
+@dataclass(frozen=True)
+class MonthReportItem:
+    """One component's total for the month and, optionally, how it splits over usernames."""
+
+    usage: UsageItem
+    users: list[UserUsageItem] = field(default_factory=list)
+
+
+class UserUsagesInvalid(InvalidInput):
+    """The per-user rows of one component of a month report are refused; `component_type` says which."""
+
+    def __init__(self, component_type: str, error: InvalidInput) -> None:
+        super().__init__(error.as_data())
+        self.component_type = component_type
+
+
+def report_month_usage(
+    *,
+    user: Any,
+    resource: Resource,
+    month: datetime.date,
+    items: list[MonthReportItem],
+    source: str = UsageRevision.Source.GUI,
+    user_agent: str = "",
+) -> list[ComponentUsage]:
+    """Stores each component's total for `month` (`set_usage`) and its per-user rows (`set_user_usages`)
+    in one transaction: a refused part leaves nothing written (docs/contract.md §7.3-§7.5).
+
+    The current month is reported as of now, a past month as of its first instant. The totals' errors
+    are those of `set_usage`; a component's per-user errors come as `UserUsagesInvalid`."""
+    date = None if month == billing_period_of(timezone.now()) else month_start(month)
+    with transaction.atomic():
+        written = set_usage(
+            user=user,
+            resource=resource,
+            usages=[item.usage for item in items],
+            date=date,
+            source=source,
+            user_agent=user_agent,
+        )
+        for item, usage in zip(items, written, strict=True):
+            if not item.users:
+                continue
+            try:
+                set_user_usages(
+                    user=user, component_usage=usage, items=item.users, source=source, user_agent=user_agent
+                )
+            except InvalidInput as error:
+                raise UserUsagesInvalid(item.usage.type, error) from error
+    return written
