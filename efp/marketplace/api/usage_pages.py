@@ -26,10 +26,10 @@ from django.db import connection
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from efp.accounts.authentication import TOKEN_QUERY_PARAM
 from efp.accounts.models import User
 from efp.marketplace import selectors
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, Offering, OfferingComponent, Resource
-from efp.rest.authentication import TOKEN_QUERY_PARAM
 from efp.rest.filters import split_values
 from efp.rest.sqlrows import (
     Fields,
