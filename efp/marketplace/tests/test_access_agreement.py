@@ -41,7 +41,7 @@ from efp.marketplace.tests.factories import (
 from efp.marketplace.tests.factories import make_user as make
 from efp.structure import selectors as structure_selectors
 from efp.structure.models import Customer, CustomerRole, Project, ProjectRole
-from efp.structure.permissions import has_permission, permission_sql
+from efp.structure.permissions import has_permission, is_owner, permission_sql
 from efp.structure.roles import Permission, Role, roles_with
 from efp.structure.services import grant_customer_role, remove_project
 from efp.web.access import ProjectGrants, ProviderGrants
@@ -78,11 +78,8 @@ class Oracle:
         self.user = user
         self.all = bool(user.is_staff or user.is_support)
         self.customer_roles = [r for r in CustomerRole.all_objects.filter(user=user) if self._on(r, now)]
-        self.project_roles = [
-            r
-            for r in ProjectRole.all_objects.filter(user=user)
-            if self._on(r, now) and not r.project.is_removed
-        ]
+        self.all_project_roles = [r for r in ProjectRole.all_objects.filter(user=user) if self._on(r, now)]
+        self.project_roles = [r for r in self.all_project_roles if not r.project.is_removed]
         self.offering_roles = list(OfferingRole.objects.filter(user=user))
         self.live = {p.pk: p for p in Project.objects.filter(is_removed=False)}
 
@@ -194,6 +191,24 @@ class AccessAgreementTests(MarketplaceTestCase):
         manages = selectors.manages_service_provider
         providers = {p.customer_id: p for p in ServiceProvider.objects.all()}
         return {
+            "organisation roles in force": (
+                oracle.customers(),
+                {
+                    "sql": access.customer_roles(user).keys(),
+                    "manager": {r.customer_id for r in CustomerRole.objects.filter(user=user)},
+                },
+            ),
+            "project roles in force": (
+                {r.project_id for r in oracle.all_project_roles},
+                {
+                    "sql": access.project_roles(user).keys(),
+                    "manager": {r.project_id for r in ProjectRole.objects.filter(user=user)},
+                },
+            ),
+            "organisations owned": (
+                {r.customer_id for r in oracle.customer_roles if r.role == Role.CUSTOMER_OWNER},
+                {"is_owner": {c.pk for c in Customer.objects.all() if is_owner(user, c)}},
+            ),
             "my customers": (
                 oracle.my_customers(),
                 rule_paths(access.my_customers(user), Customer, structure_selectors.visible_customers(user)),
