@@ -20,6 +20,7 @@ The module lives beside both apps and looks their tables up through the app regi
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -59,23 +60,23 @@ class Fragment:
     params: tuple[Any, ...] = ()
 
     def __and__(self, other: Fragment) -> Fragment:
-        if NEVER in (self, other):
+        if self is NEVER or other is NEVER:
             return NEVER
-        if self == ALWAYS or other == ALWAYS:
-            return other if self == ALWAYS else self
+        if self is ALWAYS or other is ALWAYS:
+            return other if self is ALWAYS else self
         return Fragment(f"({self.sql} AND {other.sql})", (*self.params, *other.params))
 
     def __or__(self, other: Fragment) -> Fragment:
-        if ALWAYS in (self, other):
+        if self is ALWAYS or other is ALWAYS:
             return ALWAYS
-        if self == NEVER or other == NEVER:
-            return other if self == NEVER else self
+        if self is NEVER or other is NEVER:
+            return other if self is NEVER else self
         return Fragment(f"({self.sql} OR {other.sql})", (*self.params, *other.params))
 
     def holds(self) -> bool:
         """Ask the condition alone: one statement (none for ALWAYS and NEVER)."""
-        if self in (ALWAYS, NEVER):
-            return self == ALWAYS
+        if self is ALWAYS or self is NEVER:
+            return self is ALWAYS
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {self.sql}", list(self.params))
             row = cursor.fetchone()
@@ -104,14 +105,14 @@ class Rows:
 
     def contains(self, column: OuterColumn) -> Fragment:
         """`column IN (the ids)`: for a list, the database answers it once for all rows."""
-        if self.where in (ALWAYS, NEVER):
+        if self.where is ALWAYS or self.where is NEVER:
             return self.where
         select = self.select()
         return Fragment(f"{column.name} IN ({select.sql})", select.params)
 
     def at(self, column: OuterColumn) -> Fragment:
         """Is `column` one of the ids (EXISTS, for a query that reads one row)."""
-        if self.where in (ALWAYS, NEVER):
+        if self.where is ALWAYS or self.where is NEVER:
             return self.where
         return Fragment(
             f"EXISTS (SELECT 1 FROM {self.table} WHERE {self.key} = {column.name} AND {self.where.sql})",  # noqa: S608
@@ -120,9 +121,9 @@ class Rows:
 
     def any_of(self, keys: Sequence[int]) -> Fragment:
         """Is one of `keys` among the ids."""
-        if not keys or self.where == NEVER:
+        if not keys or self.where is NEVER:
             return NEVER
-        if self.where == ALWAYS:
+        if self.where is ALWAYS:
             return ALWAYS
         return Fragment(
             f"EXISTS (SELECT 1 FROM {self.table} WHERE {self.key} IN ({_marks(keys)}) AND {self.where.sql})",  # noqa: S608
@@ -130,33 +131,77 @@ class Rows:
         )
 
     def exists(self) -> Fragment:
-        if self.where in (ALWAYS, NEVER):
+        if self.where is ALWAYS or self.where is NEVER:
             return self.where
         return Fragment(f"EXISTS (SELECT 1 FROM {self.table} WHERE {self.where.sql})", self.where.params)  # noqa: S608
 
     def q(self, field: str) -> Q:
         """ORM: `<field> IN (the ids)` as a `Q` to combine with others (`field` as in `filter()`)."""
-        if self.where in (ALWAYS, NEVER):
+        if self.where is ALWAYS or self.where is NEVER:
             return Q(RawSQL(self.where.sql, (), output_field=BooleanField()))  # noqa: S611 - a constant
         select = self.select()
         return Q(**{f"{field}__in": RawSQL(select.sql, select.params)})  # noqa: S611 - bound parameters
 
     def filter(self, qs: QuerySet[M], field: str = "pk") -> QuerySet[M]:
         """ORM: the rows of `qs` whose `field` is one of the ids."""
-        if self.where == NEVER:
+        if self.where is NEVER:
             return qs.none()
-        if self.where == ALWAYS:
+        if self.where is ALWAYS:
             return qs
         return qs.filter(self.q(field))
 
     def keys(self) -> set[int]:
         """The ids themselves (one query; none for NEVER)."""
-        if self.where == NEVER:
+        if self.where is NEVER:
             return set()
         select = self.select()
         with connection.cursor() as cursor:
             cursor.execute(select.sql, list(select.params))
             return {row[0] for row in cursor.fetchall()}
+
+
+@dataclass(frozen=True)
+class Union:
+    """The ids in any of `parts`: a rule read from several role tables. Asked for a few keys, each part is
+    its own EXISTS, which the database answers from the role table's indexes (`has_permission`)."""
+
+    parts: tuple[Rows, ...]
+
+    def select(self) -> Fragment:
+        selects = [part.select() for part in self.parts]
+        return Fragment(" UNION ".join(s.sql for s in selects), tuple(p for s in selects for p in s.params))
+
+    def contains(self, column: OuterColumn) -> Fragment:
+        return _either(part.contains(column) for part in self.parts)
+
+    def at(self, column: OuterColumn) -> Fragment:
+        return _either(part.at(column) for part in self.parts)
+
+    def any_of(self, keys: Sequence[int]) -> Fragment:
+        return _either(part.any_of(keys) for part in self.parts)
+
+    def q(self, field: str) -> Q:
+        first, *others = self.parts
+        combined = first.q(field)
+        for part in others:
+            combined |= part.q(field)
+        return combined
+
+    def filter(self, qs: QuerySet[M], field: str = "pk") -> QuerySet[M]:
+        return qs.filter(self.q(field))
+
+    def keys(self) -> set[int]:
+        return set().union(*(part.keys() for part in self.parts))
+
+
+def _either(conditions: Iterable[Fragment]) -> Fragment:
+    combined = NEVER
+    for condition in conditions:
+        combined = combined | condition
+    return combined
+
+
+IdSet = Rows | Union
 
 
 # --- who is asking ------------------------------------------------------------------------------
@@ -176,6 +221,7 @@ def may_do_everything(user: Any) -> bool:
     return not is_anonymous(user) and bool(user.is_staff)
 
 
+@functools.cache
 def _table(app: str, model: str) -> str:
     return str(apps.get_model(app, model)._meta.db_table)
 
@@ -194,16 +240,21 @@ LIVE = Fragment("is_removed = %s", (False,))  # a project that is not removed (t
 
 def _roles(model: str, key: str, user: Any, permission: Permission | None) -> Rows:
     """Scopes (`key`) where `user` holds a role of `model` (one carrying `permission` if given), in force."""
+    table = _table("marketplace" if model == "OfferingRole" else "structure", model)
     if is_anonymous(user):
-        return Rows(_table("structure", "Customer"), "id", NEVER)
-    app = "marketplace" if model == "OfferingRole" else "structure"
+        return Rows(table, key, NEVER)
     where = Fragment("user_id = %s", (user.pk,))
     if permission is not None:
-        roles = sorted(role.value for role in roles_with(permission))
+        roles = _role_names(permission)
         where = Fragment(f"({where.sql} AND role IN ({_marks(roles)}))", (*where.params, *roles))
     if model != "OfferingRole":
         where = where & in_force()
-    return Rows(_table(app, model), key, where)
+    return Rows(table, key, where)
+
+
+@functools.cache
+def _role_names(permission: Permission) -> tuple[str, ...]:
+    return tuple(sorted(role.value for role in roles_with(permission)))
 
 
 def customer_roles(user: Any, permission: Permission | None = None) -> Rows:
@@ -232,10 +283,11 @@ def _visible(user: Any, app: str, model: str, everything: Fragment, mine: Fragme
     return _rows(app, model, everything if sees_everything(user) else mine)
 
 
-def _permitted(user: Any, app: str, model: str, rule: Fragment) -> Rows:
-    if is_anonymous(user):
-        return _rows(app, model, NEVER)
-    return _rows(app, model, ALWAYS if may_do_everything(user) else rule)
+def _permitted(user: Any, app: str, model: str, *parts: Rows) -> IdSet:
+    """Where `user` holds a permission: through any of `parts` (staff: every row, the anonymous none)."""
+    if is_anonymous(user) or may_do_everything(user):
+        return _rows(app, model, NEVER if is_anonymous(user) else ALWAYS)
+    return parts[0] if len(parts) == 1 else Union(parts)
 
 
 ID, CUSTOMER_ID = OuterColumn("id"), OuterColumn("customer_id")
@@ -301,27 +353,28 @@ def provider_workspace(user: Any) -> Fragment:
     return providers.exists() | offering_roles(user).exists()
 
 
-def permitted_customers(user: Any, permission: Permission) -> Rows:
+def permitted_customers(user: Any, permission: Permission) -> IdSet:
     """Organisations where the user holds `permission` through a role in force (staff: all)."""
-    return _permitted(user, "structure", "Customer", customer_roles(user, permission).contains(ID))
+    return _permitted(user, "structure", "Customer", customer_roles(user, permission))
 
 
-def permitted_projects(user: Any, permission: Permission) -> Rows:
+def permitted_projects(user: Any, permission: Permission) -> IdSet:
     """Live projects where the user holds `permission` through a project role in force or a role in force
     in the project's organisation (staff: all, removed ones too)."""
-    rule = LIVE & (
-        project_roles(user, permission).contains(ID) | customer_roles(user, permission).contains(CUSTOMER_ID)
+    through_project = _rows("structure", "Project", LIVE & project_roles(user, permission).contains(ID))
+    through_customer = _rows(
+        "structure", "Project", LIVE & customer_roles(user, permission).contains(CUSTOMER_ID)
     )
-    return _permitted(user, "structure", "Project", rule)
+    return _permitted(user, "structure", "Project", through_project, through_customer)
 
 
-def permitted_offerings(user: Any, permission: Permission) -> Rows:
-    """Offerings where the user holds `permission` through a role in force in the offering's organisation
-    or an offering role (staff: all)."""
-    rule = customer_roles(user, permission).contains(CUSTOMER_ID) | offering_roles(user, permission).contains(
-        ID
+def permitted_offerings(user: Any, permission: Permission) -> IdSet:
+    """Offerings where the user holds `permission` through an offering role or a role in force in the
+    offering's organisation (staff: all)."""
+    through_customer = _rows(
+        "marketplace", "Offering", customer_roles(user, permission).contains(CUSTOMER_ID)
     )
-    return _permitted(user, "marketplace", "Offering", rule)
+    return _permitted(user, "marketplace", "Offering", offering_roles(user, permission), through_customer)
 
 
 # A scope of `permission`: model instances or their keys, or a column of the query the condition is in.
@@ -349,8 +402,8 @@ def permission_condition(
         (permitted_projects, projects),
         (permitted_offerings, offerings),
     ):
-        rows = rule(user, permission)
-        condition = condition | (
-            rows.at(scope) if isinstance(scope, OuterColumn) else rows.any_of(_ids(scope))
-        )
+        if isinstance(scope, OuterColumn):
+            condition = condition | rule(user, permission).at(scope)
+        elif keys := _ids(scope):
+            condition = condition | rule(user, permission).any_of(keys)
     return condition

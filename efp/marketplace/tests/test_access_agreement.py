@@ -25,7 +25,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from efp import access
-from efp.access import OuterColumn, Rows
+from efp.access import IdSet, OuterColumn
 from efp.accounts.models import User
 from efp.marketplace import selectors
 from efp.marketplace.models import Offering, OfferingRole, Order, Resource, ServiceProvider
@@ -63,7 +63,7 @@ def where(model: type[Model], alias: str, condition: tuple[str, list[Any]] | acc
         return {row[0] for row in cursor.fetchall()}
 
 
-def rule_paths(rows: Rows, model: type[Model], orm: Iterable[Model] | None = None) -> Paths:
+def rule_paths(rows: IdSet, model: type[Model], orm: Iterable[Model] | None = None) -> Paths:
     paths = {"sql": rows.keys(), "column": where(model, "x", rows.contains(OuterColumn("x.id")))}
     if orm is not None:
         paths["orm"] = ids(orm)
