@@ -7,7 +7,7 @@ parameters). Every path reads the same `Rows`:
 - hand-written SQL tests a column of its own query (`Rows.contains(OuterColumn("r.project_id"))`);
 - `has_permission` asks one statement over given keys (`Rows.any_of`), `permission_sql` per row (`Rows.at`);
 - the GUI grants read a rule's keys once per page (`Rows.keys`).
-`efp/structure/tests/test_access_agreement.py` runs every rule for every persona through every path.
+`efp/marketplace/tests/test_access_agreement.py` runs every rule for every persona through every path.
 
 Meanings (docs/architecture.md): a customer or project role grants nothing from its `expiration_time` on
 (offering roles do not expire); a removed project is nobody's (hidden, and its project roles grant nothing);
