@@ -76,9 +76,9 @@ class Project(models.Model):
 class ActiveRoleManager(models.Manager[Any]):
     """Roles in force: an expired role grants nothing and is not listed (`all_objects` still has it).
 
-    `IN_FORCE_SQL` is the same test for hand-written SQL (its one parameter: now)."""
-
-    IN_FORCE_SQL = "(expiration_time IS NULL OR expiration_time > %s)"
+    The ORM form of `efp.structure.access.in_force`, for listing roles (teams, `is_owner`); every
+    visibility and permission rule reads `efp.structure.access`, and test_access_agreement.py holds this
+    manager to the same test."""
 
     def get_queryset(self) -> models.QuerySet[Any]:
         return (

@@ -12,9 +12,8 @@ from django.http import HttpRequest, HttpResponse
 
 from efp.marketplace.models import Offering
 from efp.marketplace.selectors import is_provider_user
-from efp.structure.permissions import customers_where, offerings_where
+from efp.structure import access
 from efp.structure.roles import Permission
-from efp.structure.selectors import projects_with_permission
 
 View = Callable[..., HttpResponse]
 
@@ -33,48 +32,38 @@ def provider_workspace(view: View) -> View:
 
 
 class ProviderGrants:
-    """`has_permission` on the provider side of many offerings, with two queries per permission.
+    """`has_permission` on the provider side of many offerings: one query per permission reads the
+    offerings it is held on (`access.permitted_offerings`, the rule `has_permission` asks).
 
-    The role table stays in `structure.roles`; this only batches the lookups a list page needs to
-    enable or disable row actions. The services check again when the action is taken.
+    This only batches the lookups a list page needs to enable or disable row actions. The services check
+    again when the action is taken.
     """
 
     def __init__(self, user: Any, permissions: list[Permission]) -> None:
-        self.is_staff = bool(user.is_staff)
-        self._customers: dict[Permission, set[int]] = {}
+        self.is_staff = access.may_do_everything(user)
         self._offerings: dict[Permission, set[int]] = {}
         if self.is_staff:
             return
         for permission in permissions:
-            self._customers[permission] = set(
-                customers_where(user, permission).values_list("customer_id", flat=True)
-            )
-            self._offerings[permission] = set(
-                offerings_where(user, permission).values_list("offering_id", flat=True)
-            )
+            self._offerings[permission] = access.permitted_offerings(user, permission).keys()
 
     def allows(self, permission: Permission, offering: Offering) -> bool:
-        if self.is_staff:
-            return True
-        return offering.customer_id in self._customers.get(permission, set()) or (
-            offering.pk in self._offerings.get(permission, set())
-        )
+        return self.is_staff or offering.pk in self._offerings.get(permission, set())
 
 
 class ProjectGrants:
     """`has_permission` on the consumer side (project or its organisation) for a page of orders or
-    resources: one query per permission. The services check again when the action is taken."""
+    resources: one query per permission reads the projects it is held on (`access.permitted_projects`).
+    The services check again when the action is taken."""
 
     def __init__(self, user: Any, permissions: list[Permission]) -> None:
         self.user = user
-        self.is_staff = bool(user.is_staff)
+        self.is_staff = access.may_do_everything(user)
         self._projects: dict[Permission, set[int]] = {}
         if self.is_staff:
             return
         for permission in permissions:
-            self._projects[permission] = set(
-                projects_with_permission(user, permission).values_list("pk", flat=True)
-            )
+            self._projects[permission] = access.permitted_projects(user, permission).keys()
 
     def allows(self, permission: Permission, item: Any) -> bool:
         """`item` is anything with a `project_id`: an order or a resource."""

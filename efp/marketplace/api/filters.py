@@ -18,7 +18,7 @@ from efp.rest.filters import (
     MultipleUUIDFilter,
     uuid_or_none,
 )
-from efp.structure.permissions import customers_where, offerings_where, projects_where
+from efp.structure import access
 from efp.structure.roles import Permission
 
 
@@ -99,17 +99,13 @@ class OrderFilter(FilterSet):
     def _consumer_approver_q(user: Any) -> Q:
         if user is not None and user.is_staff:
             return Q()
-        return Q(project_id__in=projects_where(user, Permission.ORDER_APPROVE).values("project_id")) | Q(
-            project__customer_id__in=customers_where(user, Permission.ORDER_APPROVE).values("customer_id")
-        )
+        return access.permitted_projects(user, Permission.ORDER_APPROVE).q("project_id")
 
     @staticmethod
     def _provider_approver_q(user: Any) -> Q:
         if user is not None and user.is_staff:
             return Q()
-        return Q(
-            offering__customer_id__in=customers_where(user, Permission.ORDER_APPROVE).values("customer_id")
-        ) | Q(offering_id__in=offerings_where(user, Permission.ORDER_APPROVE).values("offering_id"))
+        return access.permitted_offerings(user, Permission.ORDER_APPROVE).q("offering_id")
 
     def filter_query(self, qs: QuerySet[Order], name: str, value: str) -> QuerySet[Order]:
         value = (value or "").strip()

@@ -34,7 +34,7 @@ from efp.marketplace.models import (
 )
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
 from efp.rawsql import Column, by_column, insert_row, table_name, update_row
-from efp.structure.permissions import NEVER, has_permission, permission_sql
+from efp.structure.permissions import NEVER, OuterColumn, has_permission, permission_sql
 from efp.structure.roles import Permission
 
 BT = OfferingComponent.BillingType
@@ -102,7 +102,10 @@ def can_report_usage(user: Any, resource: Resource) -> bool:
 def _may_report_sql(user: Any) -> tuple[str, list[Any]]:
     """`can_report_usage` as a column of the locking query (resource `r`, its offering `o`)."""
     return permission_sql(
-        user, Permission.RESOURCE_SET_USAGE, customers="o.customer_id", offerings="r.offering_id"
+        user,
+        Permission.RESOURCE_SET_USAGE,
+        customers=OuterColumn("o.customer_id"),
+        offerings=OuterColumn("r.offering_id"),
     )
 
 
