@@ -52,6 +52,7 @@ from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import resources as resource_services
 from efp.marketplace.services.usage import billing_period_of, month_start
 from efp.marketplace.states import ACTIVE_ORDER_STATES, OrderState, OrderType, ResourceState
+from efp.marketplace.verbs import RESOURCE_VERBS
 from efp.rest.fields import (
     NULL_DATE,
     NULL_STRING,
@@ -75,7 +76,7 @@ from efp.structure.models import ProjectRole
 
 BT = OfferingComponent.BillingType
 LP = OfferingComponent.LimitPeriod
-TERMINABLE_STATES = (ResourceState.OK, ResourceState.ERRED)
+TERMINABLE_STATES = RESOURCE_VERBS["terminate"].sources or ()  # can_terminate: the terminate verb's
 # limit_usage of limit components over longer periods sums the period's usage records (§6.2).
 SUMMED_PERIODS: dict[str, str] = {LP.QUARTERLY: "quarterly", LP.ANNUAL: "annual", LP.TOTAL: "total"}
 

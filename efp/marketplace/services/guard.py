@@ -161,8 +161,12 @@ def refusal(
     if not verb.starts_from(obj.state):
         noun = "orders" if isinstance(obj, Order) else "resources"
         listed = valid_states(verb)
-        states = " or ".join(_state_words(obj, state) for state in listed)
-        text = f"Only {noun} in state {states} allow this; this one is {_state_words(obj, obj.state)}."
+        now = _state_words(obj, obj.state)
+        if len(listed) > 3:  # every state but a few: name the one it is in
+            text = f"Not possible while the {noun[:-1]} is {now}."
+        else:
+            states = " or ".join(_state_words(obj, state) for state in listed)
+            text = f"Only {noun} in state {states} allow this; this one is {now}."
         return Refusal(Kind.STATE, text, valid_states=listed)
     offering_type = obj.offering.type
     if verb.offering_types is not None and offering_type not in verb.offering_types:

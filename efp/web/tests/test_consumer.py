@@ -225,7 +225,7 @@ class MyOrdersTests(WebTestCase):
     def test_a_member_may_not_approve_and_is_told_why(self) -> None:
         waiting = make_order(self.bob, self.project_a1, self.offering, name="bobs-request")
         page = self.login(self.bob).get(f"/my/orders/{waiting.uuid.hex}/approve/")
-        assert "Only an owner of the organisation may approve orders." in page.content.decode()
+        assert "Only organisation owners may approve orders." in page.content.decode()
         refused = self.login(self.bob).post(f"/my/orders/{waiting.uuid.hex}/approve/")
         assert refused.status_code == 403
         waiting.refresh_from_db()
@@ -260,8 +260,10 @@ class MyOrdersTests(WebTestCase):
         assert self.login(self.erin).post(f"/my/orders/{basic.uuid.hex}/cancel/").status_code == 302
         basic.refresh_from_db()
         assert basic.state == "canceled"
-        pending = make_order(self.bob, self.project_a1, self.offering, name="to-delete")
-        assert self.login(self.bob).post(f"/my/orders/{pending.uuid.hex}/delete/").status_code == 403
+        pending = make_order(self.alice, self.project_a1, self.offering, name="to-delete")
+        refused = self.login(self.bob).post(f"/my/orders/{pending.uuid.hex}/delete/")
+        assert refused.status_code == 403  # alice placed it: bob, a member, may not withdraw it
+        assert "or whoever placed the order, may delete orders." in refused.content.decode()
         response = self.login(self.erin).post(f"/my/orders/{pending.uuid.hex}/delete/")
         assert response.status_code == 302 and response["Location"] == "/my/orders/"
         assert not Order.objects.filter(pk=pending.pk).exists()

@@ -19,6 +19,7 @@ from efp.marketplace.models import Resource
 from efp.marketplace.selectors import provider_offerings, provider_resources
 from efp.marketplace.services.resources import set_resource_backend_id, set_resource_end_date_by_provider
 from efp.marketplace.states import USAGE_REPORTABLE_STATES, ResourceState
+from efp.marketplace.verbs import Side, who_may
 from efp.structure.models import Customer
 from efp.structure.roles import Permission
 from efp.web import metering
@@ -34,6 +35,7 @@ from efp.web.views.common import (
     render_workspace,
     safe_next,
     today,
+    verb_actions,
 )
 
 ROW_PERMISSIONS = [
@@ -62,20 +64,24 @@ def report_usage_refusal(resource: Resource, has_components: bool, allowed: bool
     if resource.plan_id is None:
         return "The resource has no plan, so usage cannot be reported."
     if not allowed:
-        return "Only the provider organisation's owner or an offering manager may report usage."
+        return f"Only {who_may(Permission.RESOURCE_SET_USAGE, Side.PROVIDER)} may report usage."
     return ""
 
 
-def row_actions(resource: Resource, statuses: list[Any], grants: ProviderGrants, back: str) -> list[Action]:
+PROVIDER_BUTTONS = [
+    ("set_backend_id", "web:resource-backend-id"),
+    ("set_end_date_by_provider", "web:resource-end-date"),
+]
+
+
+def row_actions(
+    resource: Resource, user: Any, statuses: list[Any], grants: ProviderGrants, back: str
+) -> list[Action]:
     uuid = resource.uuid.hex
     offering = resource.offering
     has_components = bool(statuses)
     next_qs = f"?next={back}" if back else ""
-    end_reason = ""
-    if not grants.allows(Permission.RESOURCE_SET_END_DATE, offering):
-        end_reason = "Only the provider organisation's owners and service managers may set the end date."
-    elif resource.state == ResourceState.TERMINATED:
-        end_reason = "The resource is terminated."
+    backend_id, end_date = verb_actions(resource, user, PROVIDER_BUTTONS, next_qs, provider_grants=grants)
     return [
         Action(
             "Show usage",
@@ -89,14 +95,8 @@ def row_actions(resource: Resource, statuses: list[Any], grants: ProviderGrants,
                 resource, has_components, grants.allows(Permission.RESOURCE_SET_USAGE, offering)
             ),
         ),
-        Action(
-            "Set backend ID",
-            reverse("web:resource-backend-id", args=[uuid]) + next_qs,
-            ""
-            if grants.allows(Permission.RESOURCE_SET_BACKEND_ID, offering)
-            else "Only owners, service managers and offering managers of the provider may set it.",
-        ),
-        Action("Edit end date", reverse("web:resource-end-date", args=[uuid]) + next_qs, end_reason),
+        backend_id,
+        end_date,
     ]
 
 
@@ -153,7 +153,9 @@ def resource_list(request: HttpRequest) -> HttpResponse:
     grants = ProviderGrants(user, ROW_PERMISSIONS)
     back = request.get_full_path()
     rows = [
-        ResourceRow(r, summaries.get(r.pk, []), row_actions(r, summaries.get(r.pk, []), grants, quote(back)))
+        ResourceRow(
+            r, summaries.get(r.pk, []), row_actions(r, user, summaries.get(r.pk, []), grants, quote(back))
+        )
         for r in resources
     ]
     return render_workspace(
