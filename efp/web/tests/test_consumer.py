@@ -8,6 +8,7 @@ is an outsider to A.
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 
 from django.db import connection
@@ -269,6 +270,20 @@ class MyOrdersTests(WebTestCase):
         assert not Order.objects.filter(pk=pending.pk).exists()
         resource = Resource.objects.get(name="to-delete")
         assert resource.state == "Terminated"
+
+    def test_a_member_withdraws_the_order_he_placed_and_is_told_why_not_another(self) -> None:
+        his = make_order(self.bob, self.project_a1, self.offering, name="bobs-order")
+        hers = make_order(self.alice, self.project_a1, self.offering, name="alices-order")
+        page = self.login(self.bob).get("/my/orders/").content.decode()
+        mine = page.split('aria-label="Actions for order bobs-order"')[1].split("</ul>")[0]
+        assert re.search(r'<a role="menuitem"[^>]*>Delete order</a>', mine)
+        theirs = page.split('aria-label="Actions for order alices-order"')[1].split("</ul>")[0]
+        assert re.search(r'aria-disabled="true"[^>]*>Delete order</span>', theirs)
+        assert "or whoever placed the order, may delete orders." in theirs
+        withdrawn = self.login(self.bob).post(f"/my/orders/{his.uuid.hex}/delete/")
+        assert withdrawn.status_code == 302 and withdrawn["Location"] == "/my/orders/"
+        assert not Order.objects.filter(pk=his.pk).exists()
+        assert Order.objects.filter(pk=hers.pk).exists()
 
     def test_an_outsider_gets_404_on_my_orders(self) -> None:
         order = make_order(self.bob, self.project_a1, self.offering)
