@@ -52,6 +52,7 @@ from efp.marketplace.models import (
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import resources as resource_services
 from efp.marketplace.states import ACTIVE_ORDER_STATES, OrderState, OrderType, ResourceState
+from efp.marketplace.verbs import RESOURCE_VERBS
 from efp.rest.fields import (
     NULL_DATE,
     NULL_STRING,
@@ -74,7 +75,8 @@ from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 from efp.structure.models import ProjectRole
 
 BT = OfferingComponent.BillingType
-TERMINABLE_STATES = (ResourceState.OK, ResourceState.ERRED)
+# can_terminate: the states the terminate verb starts from (marketplace/verbs.py).
+TERMINABLE_STATES = RESOURCE_VERBS["terminate"].sources or ()
 
 
 # --- representation -------------------------------------------------------------------------------

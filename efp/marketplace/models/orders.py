@@ -8,8 +8,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from efp.marketplace.models.history import AppendOnlyModel
-from efp.marketplace.models.offerings import Offering, OfferingType, Plan
-from efp.marketplace.states import ACTIVE_ORDER_STATES, PENDING_ORDER_STATES, OrderState, OrderType
+from efp.marketplace.models.offerings import Offering, Plan
+from efp.marketplace.states import ACTIVE_ORDER_STATES, OrderState, OrderType
+from efp.marketplace.verbs import ORDER_VERBS
 from efp.structure.models import Project
 
 
@@ -81,9 +82,10 @@ class Order(models.Model):
 
     @property
     def can_terminate(self) -> bool:
-        return self.offering.type in OfferingType.CANCELABLE and (
-            self.state in PENDING_ORDER_STATES or self.state == OrderState.EXECUTING
-        )
+        """Whether the order may be canceled now (Waldur's name); read from the cancel verb."""
+        cancel = ORDER_VERBS["cancel"]
+        types = cancel.offering_types
+        return cancel.starts_from(self.state) and (types is None or self.offering.type in types)
 
     @property
     def is_limit_update(self) -> bool:

@@ -11,7 +11,6 @@ Callers own the transaction (services are wrapped in `transaction.atomic`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from django.utils import timezone
@@ -26,18 +25,6 @@ from efp.marketplace.states import (
     order_can_move,
     resource_can_move,
 )
-
-
-def require_order_state(order: Order, allowed: Iterable[OrderState]) -> None:
-    allowed = list(allowed)
-    if order.state not in allowed:
-        raise StateConflict([state.value for state in allowed])
-
-
-def require_resource_state(resource: Resource, allowed: Iterable[ResourceState]) -> None:
-    allowed = list(allowed)
-    if resource.state not in allowed:
-        raise StateConflict([state.value for state in allowed])
 
 
 def transition_order(order: Order, new: OrderState, *, actor: Any, reason: str = "", **fields: Any) -> Order:

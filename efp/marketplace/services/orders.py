@@ -1,58 +1,52 @@
-"""Order verbs: the only code that creates orders and moves them through their lifecycle."""
+"""Order verbs: the only code that creates orders and moves them through their lifecycle.
+
+Who may use each verb, from which states and for which offering types is data in `verbs.py`; every verb
+here starts with `guard.check` on it. What an order does to its resource is the tables there too.
+"""
 
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal, localcontext
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 
 from efp.accounts.models import User
-from efp.errors import Forbidden, InvalidInput, NotSupported, StateConflict
-from efp.marketplace import plugin_options
-from efp.marketplace.models import (
-    Offering,
-    OfferingComponent,
-    OfferingType,
-    Order,
-    Plan,
-    Resource,
-    ResourcePlanPeriod,
-)
+from efp.errors import Forbidden, InvalidInput, StateConflict
+from efp.marketplace.models import Offering, OfferingType, Order, Plan, Resource, ResourcePlanPeriod
 from efp.marketplace.services._transitions import (
     record_order_created,
     record_resource_created,
-    require_order_state,
-    require_resource_state,
     transition_order,
     transition_resource,
 )
+from efp.marketplace.services.guard import check
 from efp.marketplace.services.history import record_deletion
-from efp.marketplace.states import (
-    ACTIVE_ORDER_STATES,
-    OrderState,
-    OrderType,
-    ResourceState,
+from efp.marketplace.services.order_validation import (
+    compute_cost,
+    validate_limits,
+    validate_new_order,
+)
+from efp.marketplace.states import OrderState, OrderType, ResourceState
+from efp.marketplace.verbs import (
+    ON_DONE,
+    ON_ERRED,
+    ON_EXECUTING,
+    ON_RETRY,
+    ON_UNDONE,
+    ORDER_VERBS,
+    RESOURCE_VERBS,
+    UNDO_FROM,
 )
 from efp.structure.models import Project
-from efp.structure.names import NAME_MESSAGE, has_control_characters
 from efp.structure.permissions import has_permission, is_owner
 from efp.structure.roles import Permission
 from efp.structure.services import unique_slug
 
 OS = OrderState
-LIMIT = OfferingComponent.BillingType.LIMIT
-# Order.cost and Resource.cost hold 22 digits, 10 of them after the point.
-MAX_COST = Decimal(10) ** 12
-# One-time prices: `one` components are charged on creation, `few` on a plan switch.
-ONE_TIME_PRICES = {
-    (OfferingComponent.BillingType.ONE, OrderType.CREATE),
-    (OfferingComponent.BillingType.FEW, OrderType.UPDATE),
-}
+V, RV = ORDER_VERBS, RESOURCE_VERBS
 
 
 # --- permissions --------------------------------------------------------------------------------
@@ -64,151 +58,6 @@ def can_on_consumer_side(user: User, permission: Permission, order: Order) -> bo
 
 def can_on_provider_side(user: User, permission: Permission, offering: Offering) -> bool:
     return has_permission(user, permission, customers=[offering.customer], offerings=[offering])
-
-
-def _require(allowed: bool) -> None:
-    if not allowed:
-        raise Forbidden()
-
-
-# --- shared checks ------------------------------------------------------------------------------
-
-
-def _check_customer_available(project: Project) -> None:
-    if project.customer.blocked:
-        raise InvalidInput("Blocked organization is not available.")
-    if project.customer.archived:
-        raise InvalidInput("Archived organization is not available.")
-
-
-def _check_project_not_expired(project: Project) -> None:
-    if project.is_expired():
-        raise InvalidInput(f"Project '{project.name}' is expired.")
-
-
-def _check_provider_available(offering: Offering) -> None:
-    if offering.customer.blocked:
-        raise InvalidInput("Blocked organization is not available.")
-
-
-def compute_cost(*, plan: Plan | None, limits: dict[str, int], order_type: str) -> Decimal | None:
-    """plan unit price + sum of (limit-component price * limit / factor) + one-time prices
-    (docs/contract.md §4)."""
-    if plan is None:
-        return None
-    with localcontext() as context:
-        context.prec = 60  # room for a huge limit: the check below answers 400, not InvalidOperation
-        cost = Decimal(plan.unit_price)
-        for plan_component in plan.components.all():
-            component = plan_component.component
-            if component.billing_type == LIMIT:
-                amount = Decimal(limits.get(component.type, 0) or 0)
-                cost += Decimal(plan_component.price) * amount / Decimal(component.factor or 1)
-            elif (component.billing_type, order_type) in ONE_TIME_PRICES:
-                cost += Decimal(plan_component.price)
-        if cost >= MAX_COST:
-            raise InvalidInput({"limits": ["The cost of these limits is too large."]})
-        return cost.quantize(Decimal("0.0000000001"))
-
-
-# --- validation of a new order (docs/contract.md §5.7) --------------------------------------------------
-
-
-def _validate_plan(offering: Offering, plan: Plan | None, order_type: str) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    if plan is None:
-        if order_type == OrderType.CREATE and offering.plans.exists():
-            errors["plan"] = ["Plan is required when creating resources for this offering."]
-        return errors
-    if plan.offering_id != offering.pk:
-        errors["plan"] = ["This plan is not available for selected offering."]
-    elif plan.archived:
-        errors["plan"] = ["Plan is archived."]
-    elif plan.max_amount is not None:
-        used = Resource.objects.filter(plan=plan).exclude(state=ResourceState.TERMINATED).count()
-        if used >= plan.max_amount:
-            errors["plan"] = ["The plan has reached its maximum number of resources."]
-    return errors
-
-
-def validate_limits(offering: Offering, limits: Any) -> dict[str, int]:
-    """Every key must be a limit-billed component; values are whole numbers within the component's bounds."""
-    if limits in (None, ""):
-        return {}
-    if not isinstance(limits, dict):
-        raise InvalidInput({"limits": ["Expected a dictionary of items."]})
-    components = {c.type: c for c in offering.components.all()}
-    invalid = sorted(key for key in limits if key not in components or components[key].billing_type != LIMIT)
-    if invalid:
-        raise InvalidInput({"limits": [f"Invalid types: {', '.join(invalid)}"]})
-    clean: dict[str, int] = {}
-    problems: list[str] = []
-    for key, raw in limits.items():
-        component = components[key]
-        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-            problems.append(f"The limit of {key} must be a whole number.")
-            continue
-        try:
-            value = int(str(raw))
-        except ValueError:
-            problems.append(f"The limit of {key} must be a whole number.")
-            continue
-        if value < 0:
-            problems.append(f"The limit of {key} must not be negative.")
-        elif component.min_value is not None and value < component.min_value:
-            problems.append(f"The limit of {key} must be at least {component.min_value}.")
-        elif component.max_value is not None and value > component.max_value:
-            problems.append(f"The limit of {key} must be at most {component.max_value}.")
-        elif component.max_available_limit is not None and value > component.max_available_limit:
-            problems.append(
-                f"The limit of {key} exceeds the available maximum {component.max_available_limit}."
-            )
-        elif component.limit_amount is not None and value > component.limit_amount:
-            problems.append(f"The limit of {key} exceeds the limit amount {component.limit_amount}.")
-        clean[key] = value
-    if problems:
-        raise InvalidInput({"limits": problems})
-    return clean
-
-
-def _resource_end_date(offering: Offering, attributes: dict[str, Any]) -> datetime.date | None:
-    options = offering.plugin_options or {}
-    raw = attributes.get("end_date")
-    today = timezone.localdate()
-    if raw in (None, ""):
-        if options.get("is_resource_termination_date_required"):
-            offset = plugin_options.whole_number(options, "default_resource_termination_offset_in_days")
-            if offset:
-                return today + datetime.timedelta(days=offset)
-            raise InvalidInput(
-                {"attributes": ["The end date of the resource is required for this offering."]}
-            )
-        return None
-    try:
-        end_date = parse_date(str(raw)) if not isinstance(raw, datetime.date) else raw
-    except ValueError:  # well formed but impossible, e.g. 2030-02-31
-        end_date = None
-    if end_date is None:
-        raise InvalidInput({"attributes": ["end_date: Date has wrong format. Use YYYY-MM-DD."]})
-    if end_date < today:
-        raise InvalidInput({"attributes": ["end_date: The end date must not be in the past."]})
-    max_offset = plugin_options.whole_number(options, "max_resource_termination_offset_in_days")
-    if max_offset and end_date > today + datetime.timedelta(days=max_offset):
-        raise InvalidInput(
-            {"attributes": [f"end_date: The end date must be within {max_offset} days from today."]}
-        )
-    latest_date = plugin_options.iso_date(options, "latest_date_for_resource_termination")
-    if latest_date and end_date > latest_date:
-        raise InvalidInput({"attributes": [f"end_date: The end date must not be after {latest_date}."]})
-    return end_date
-
-
-def _check_single_active_order(resource: Resource) -> None:
-    # Lock the resource row first: two orders created at once for one resource queue here, and the second
-    # sees the first (PostgreSQL; SQLite serialises writers anyway).
-    Resource.objects.select_for_update().filter(pk=resource.pk).first()
-    if Order.objects.filter(resource=resource, state__in=list(ACTIVE_ORDER_STATES)).exists():
-        raise InvalidInput("Pending order for resource already exists.")
 
 
 # --- create -------------------------------------------------------------------------------------
@@ -235,58 +84,23 @@ def create_order(
     is_provider_terminating = order_type == OrderType.TERMINATE and can_on_provider_side(
         user, Permission.RESOURCE_TERMINATE, offering
     )
-    if not is_provider_terminating:
-        _require(
-            has_permission(user, Permission.ORDER_CREATE, projects=[project], customers=[project.customer])
-        )
+    if not is_provider_terminating and not has_permission(
+        user, Permission.ORDER_CREATE, projects=[project], customers=[project.customer]
+    ):
+        raise Forbidden()
 
-    errors: dict[str, list[str]] = {}
-    if order_type == OrderType.CREATE:
-        if offering.state != Offering.State.ACTIVE:
-            errors["offering"] = ["Offering is not available."]
-    elif offering.state not in (Offering.State.ACTIVE, Offering.State.PAUSED):
-        errors["offering"] = ["Offering is not available."]
-    errors.update(_validate_plan(offering, plan, order_type))
+    clean_limits, end_date = validate_new_order(
+        user=user,
+        project=project,
+        offering=offering,
+        plan=plan,
+        order_type=order_type,
+        resource=resource,
+        attributes=attributes,
+        limits=limits,
+        accepting_terms_of_service=accepting_terms_of_service,
+    )
     name = attributes.get("name", "")
-    if not isinstance(name, str):
-        errors["attributes"] = ["Name must be a string."]
-    elif len(name) > 150:
-        errors["attributes"] = ["Name is too long. Maximum length is 150 characters."]
-    elif has_control_characters(name):
-        errors["attributes"] = [NAME_MESSAGE]
-    if errors:
-        raise InvalidInput(errors)
-    clean_limits = validate_limits(offering, limits)
-    tos_missing = offering.shared and offering.terms_of_service and not accepting_terms_of_service
-    if tos_missing and order_type == OrderType.CREATE:
-        raise InvalidInput(
-            {"non_field_errors": [f"Terms of service for offering '{offering.name}' have not been accepted."]}
-        )
-    end_date = _resource_end_date(offering, attributes) if order_type == OrderType.CREATE else None
-
-    _check_customer_available(project)
-    if order_type != OrderType.TERMINATE:
-        _check_project_not_expired(project)
-    if offering.is_private and not user.is_staff and offering.customer_id != project.customer_id:
-        raise InvalidInput(
-            f'Offering "{offering.name}" is not allowed in organization "{project.customer.name}".'
-        )
-    if resource is not None:
-        _check_single_active_order(resource)
-    max_count = plugin_options.whole_number(offering.plugin_options, "maximal_resource_count_per_project")
-    if order_type == OrderType.CREATE and max_count:
-        alive = Resource.objects.filter(project=project, offering=offering).exclude(
-            state=ResourceState.TERMINATED
-        )
-        if alive.count() >= max_count:
-            raise InvalidInput(
-                {
-                    "non_field_errors": [
-                        f"You have reached the maximum number of resources ({max_count}) "
-                        "of this offering in the project."
-                    ]
-                }
-            )
 
     cost = compute_cost(
         plan=plan, limits=clean_limits or (resource.limits if resource else {}), order_type=order_type
@@ -373,13 +187,12 @@ def _route_after_consumer_approval(order: Order, user: User, *, reason: str) -> 
 def _start_execution(order: Order, user: User) -> Order:
     """Effects of entering `executing` (docs/contract.md §5.3); Basic offerings complete at once."""
     resource = order.resource
-    if resource is not None:
-        if order.type == OrderType.UPDATE and order.is_limit_update:
-            transition_resource(resource, ResourceState.UPDATING, actor=user, reason="update order executing")
-        elif order.type == OrderType.TERMINATE:
-            transition_resource(
-                resource, ResourceState.TERMINATING, actor=user, reason="terminate order executing"
-            )
+    target = ON_EXECUTING.get(order.type)
+    if order.type == OrderType.UPDATE and not order.is_limit_update:
+        target = None  # a plan switch leaves the resource OK until it is done
+    if resource is not None and target is not None:
+        reason = f"{order.type.lower()} order executing"
+        transition_resource(resource, ResourceState(target), actor=user, reason=reason)
     if order.offering.type in OfferingType.PROCESSED_AT_ONCE:
         return _complete(order, user, reason="processed at once")
     return order
@@ -391,25 +204,19 @@ def _start_execution(order: Order, user: User) -> Order:
 
 
 def guard_reject_by_consumer(*, order: Order, user: User) -> None:
-    is_creator = order.created_by_id == user.pk
-    _require(is_creator or can_on_consumer_side(user, Permission.ORDER_REJECT, order))
-    require_order_state(order, [OS.PENDING_CONSUMER])
+    check(V["reject_by_consumer"], order, user, conditions=False)
 
 
 def guard_approve_by_provider(*, order: Order, user: User) -> None:
-    _require(can_on_provider_side(user, Permission.ORDER_APPROVE, order.offering))
-    require_order_state(order, [OS.PENDING_PROVIDER])
+    check(V["approve_by_provider"], order, user, conditions=False)
 
 
 def guard_reject_by_provider(*, order: Order, user: User) -> None:
-    _require(can_on_provider_side(user, Permission.ORDER_REJECT, order.offering))
-    require_order_state(order, [OS.PENDING_PROVIDER])
+    check(V["reject_by_provider"], order, user, conditions=False)
 
 
 def guard_fail(*, order: Order, user: User) -> None:
-    _require(can_on_provider_side(user, Permission.ORDER_APPROVE, order.offering))
-    require_order_state(order, [OS.PENDING_CONSUMER, OS.PENDING_PROVIDER, OS.PENDING_PROJECT, OS.EXECUTING])
-    _require_agent_type(order, OfferingType.AGENT_DRIVEN)
+    check(V["set_state_erred"], order, user, conditions=False)
 
 
 def release_orders_of_started_projects(*, today: datetime.date | None = None) -> list[Order]:
@@ -439,17 +246,13 @@ def release_orders_of_started_projects(*, today: datetime.date | None = None) ->
 
 @transaction.atomic
 def approve_order_by_consumer(*, order: Order, user: User) -> Order:
-    _require(can_on_consumer_side(user, Permission.ORDER_APPROVE, order))
-    require_order_state(order, [OS.PENDING_CONSUMER])
-    _check_customer_available(order.project)
-    _check_project_not_expired(order.project)
+    check(V["approve_by_consumer"], order, user)
     return _route_after_consumer_approval(order, user, reason="approved by consumer")
 
 
 @transaction.atomic
 def reject_order_by_consumer(*, order: Order, user: User, comment: str = "") -> Order:
-    guard_reject_by_consumer(order=order, user=user)
-    _check_customer_available(order.project)
+    check(V["reject_by_consumer"], order, user)
     order = transition_order(
         order,
         OS.REJECTED,
@@ -465,11 +268,7 @@ def reject_order_by_consumer(*, order: Order, user: User, comment: str = "") -> 
 
 @transaction.atomic
 def approve_order_by_provider(*, order: Order, user: User) -> Order:
-    guard_approve_by_provider(order=order, user=user)
-    _check_provider_available(order.offering)
-    _check_customer_available(order.project)
-    if order.type != OrderType.TERMINATE:
-        _check_project_not_expired(order.project)
+    check(V["approve_by_provider"], order, user)
     order = transition_order(
         order,
         OS.EXECUTING,
@@ -483,8 +282,7 @@ def approve_order_by_provider(*, order: Order, user: User) -> Order:
 
 @transaction.atomic
 def reject_order_by_provider(*, order: Order, user: User, comment: str = "") -> Order:
-    guard_reject_by_provider(order=order, user=user)
-    _check_provider_available(order.offering)
+    check(V["reject_by_provider"], order, user)
     order = transition_order(
         order,
         OS.REJECTED,
@@ -500,12 +298,7 @@ def reject_order_by_provider(*, order: Order, user: User, comment: str = "") -> 
 
 @transaction.atomic
 def cancel_order(*, order: Order, user: User) -> Order:
-    _require(can_on_consumer_side(user, Permission.ORDER_CANCEL, order))
-    require_order_state(order, [OS.PENDING_CONSUMER, OS.PENDING_PROVIDER, OS.EXECUTING])
-    if order.offering.type not in OfferingType.CANCELABLE:
-        raise NotSupported(
-            f"The order's offering with {order.offering.type} type does not support this action"
-        )
+    check(V["cancel"], order, user)
     order = transition_order(order, OS.CANCELED, actor=user, reason="canceled")
     _undo_on_resource(order, user, reason="order canceled")
     return order
@@ -513,9 +306,8 @@ def cancel_order(*, order: Order, user: User) -> Order:
 
 @transaction.atomic
 def delete_order(*, order: Order, user: User) -> None:
-    _require(can_on_consumer_side(user, Permission.ORDER_DESTROY, order))
-    require_order_state(order, [OS.PENDING_CONSUMER, OS.PENDING_PROVIDER])
-    _check_customer_available(order.project)
+    """DELETE of a waiting order: by the consumer's owners and managers, or by whoever placed it."""
+    check(V["destroy"], order, user)
     resource = order.resource
     record_deletion(order, actor=user, reason="deleted while pending")
     deleted, _ = Order.objects.filter(pk=order.pk, state=order.state).delete()
@@ -528,7 +320,7 @@ def delete_order(*, order: Order, user: User) -> None:
 
 @transaction.atomic
 def unlink_order(*, order: Order, user: User) -> None:
-    _require(user.is_staff)
+    check(V["unlink"], order, user)
     record_deletion(order, actor=user, reason="unlinked by staff")
     Order.objects.filter(pk=order.pk).delete()
 
@@ -536,29 +328,10 @@ def unlink_order(*, order: Order, user: User) -> None:
 # --- provider / site agent processing -----------------------------------------------------------
 
 
-def _require_agent_type(order: Order, allowed: frozenset[str]) -> None:
-    if order.offering.type not in allowed:
-        raise NotSupported(
-            f"The order's offering with {order.offering.type} type does not support this action"
-        )
-
-
-def _require_restartable(order: Order) -> None:
-    """A creation that failed before the backend had it left a Terminated resource, which never returns:
-    restarted, the order would stay executing with nothing to complete (set_state_done answers 409)."""
-    resource = order.resource
-    if order.type == OrderType.CREATE and resource is not None and resource.state == ResourceState.TERMINATED:
-        raise StateConflict(message="The resource of this order is terminated; create a new order.")
-
-
 @transaction.atomic
 def set_order_executing(*, order: Order, user: User) -> Order:
-    _require(can_on_provider_side(user, Permission.ORDER_APPROVE, order.offering))
-    require_order_state(order, [OS.PENDING_CONSUMER, OS.PENDING_PROVIDER, OS.ERRED])
-    _require_agent_type(order, OfferingType.AGENT_DRIVEN)
+    check(V["set_state_executing"], order, user)
     was_erred = order.state == OS.ERRED
-    if was_erred:
-        _require_restartable(order)
     order = transition_order(order, OS.EXECUTING, actor=user, reason="set executing by provider")
     if was_erred:
         _reset_resource_for_retry(order, user)
@@ -568,15 +341,13 @@ def set_order_executing(*, order: Order, user: User) -> Order:
 
 @transaction.atomic
 def complete_order(*, order: Order, user: User) -> Order:
-    _require(can_on_provider_side(user, Permission.ORDER_APPROVE, order.offering))
-    require_order_state(order, [OS.EXECUTING])
-    _require_agent_type(order, OfferingType.COMPLETABLE)
+    check(V["set_state_done"], order, user)
     return _complete(order, user, reason="completed by provider")
 
 
 @transaction.atomic
 def fail_order(*, order: Order, user: User, error_message: str = "", error_traceback: str = "") -> Order:
-    guard_fail(order=order, user=user)
+    check(V["set_state_erred"], order, user)
     now = timezone.now()
     order = transition_order(
         order,
@@ -589,32 +360,20 @@ def fail_order(*, order: Order, user: User, error_message: str = "", error_trace
         completed_at=now,
     )
     resource = order.resource
-    if resource is None:
+    target = ON_ERRED.get((order.type, bool(resource and resource.backend_id)))
+    if resource is None or target is None:
         return order
-    if order.type == OrderType.CREATE:
-        target = ResourceState.ERRED if resource.backend_id else ResourceState.TERMINATED
-        transition_resource(
-            resource, target, actor=user, reason="creation failed", error_message=error_message or ""
-        )
-    elif order.type == OrderType.UPDATE:
-        transition_resource(
-            resource,
-            ResourceState.ERRED,
-            actor=user,
-            reason="update failed",
-            error_message=error_message or "",
-        )
-    elif order.type == OrderType.TERMINATE:
-        transition_resource(resource, ResourceState.OK, actor=user, reason="termination failed")
+    fields = {"error_message": error_message or ""} if order.type != OrderType.TERMINATE else {}
+    reason = {OrderType.CREATE: "creation failed", OrderType.UPDATE: "update failed"}.get(
+        OrderType(order.type), "termination failed"
+    )
+    transition_resource(resource, ResourceState(target), actor=user, reason=reason, **fields)
     return order
 
 
 @transaction.atomic
 def retry_order(*, order: Order, user: User) -> Order:
-    _require(can_on_provider_side(user, Permission.ORDER_APPROVE, order.offering))
-    require_order_state(order, [OS.ERRED])
-    _require_agent_type(order, OfferingType.AGENT_DRIVEN | OfferingType.PROCESSED_AT_ONCE)
-    _require_restartable(order)
+    check(V["retry"], order, user)
     order = transition_order(
         order,
         OS.EXECUTING,
@@ -634,8 +393,7 @@ def retry_order(*, order: Order, user: User) -> Order:
 @transaction.atomic
 def set_order_backend_id(*, order: Order, user: User, backend_id: str) -> bool:
     """Returns whether the value changed."""
-    _require(can_on_provider_side(user, Permission.RESOURCE_SET_BACKEND_ID, order.offering))
-    _check_provider_available(order.offering)
+    check(V["set_backend_id"], order, user)
     if order.backend_id == backend_id:
         return False
     Order.objects.filter(pk=order.pk).update(backend_id=backend_id, modified=timezone.now())
@@ -643,21 +401,20 @@ def set_order_backend_id(*, order: Order, user: User, backend_id: str) -> bool:
     return True
 
 
-# --- effects on the resource (docs/contract.md §5.3) ----------------------------------------------------
+# --- effects on the resource (docs/contract.md §5.3; the tables are in verbs.py) -------------------
 
 
 def _complete(order: Order, user: User, *, reason: str) -> Order:
     now = timezone.now()
     order = transition_order(order, OS.DONE, actor=user, reason=reason, completed_at=now)
     resource = order.resource
-    if resource is None:
+    if resource is None or order.type not in ON_DONE:
         return order
-    if order.type == OrderType.CREATE:
-        transition_resource(resource, ResourceState.OK, actor=user, reason="created")
-        if resource.plan_id is not None:
-            ResourcePlanPeriod.objects.create(resource=resource, plan_id=resource.plan_id, start=now)
+    target = ResourceState(ON_DONE[order.type])
+    fields: dict[str, Any] = {}
+    if order.type == OrderType.CREATE and resource.plan_id is not None:
+        ResourcePlanPeriod.objects.create(resource=resource, plan_id=resource.plan_id, start=now)
     elif order.type == OrderType.UPDATE:
-        fields: dict[str, Any] = {}
         if order.is_limit_update:
             fields["limits"] = order.limits
             fields["cost"] = compute_cost(
@@ -671,74 +428,56 @@ def _complete(order: Order, user: User, *, reason: str) -> Order:
         new_options = order.attributes.get("new_options")
         if isinstance(new_options, dict):
             fields["options"] = {**(resource.options or {}), **new_options}
-        transition_resource(resource, ResourceState.OK, actor=user, reason="updated", **fields)
     elif order.type == OrderType.TERMINATE:
-        transition_resource(resource, ResourceState.TERMINATED, actor=user, reason="terminated")
         ResourcePlanPeriod.objects.filter(resource=resource, end__isnull=True).update(end=now)
+    done = {OrderType.CREATE: "created", OrderType.UPDATE: "updated"}.get(OrderType(order.type), "terminated")
+    transition_resource(resource, target, actor=user, reason=done, **fields)
     return order
 
 
 def _undo_on_resource(order: Order, user: User, *, reason: str) -> None:
-    """A rejected or canceled order: a Create leaves a Terminated resource, others leave it OK."""
+    """A rejected or canceled order (`ON_UNDONE`): a Create leaves a Terminated resource, others OK."""
     resource = order.resource
-    if resource is None:
+    if resource is None or order.type not in ON_UNDONE:
         return
     resource.refresh_from_db()
-    if order.type == OrderType.CREATE:
-        transition_resource(resource, ResourceState.TERMINATED, actor=user, reason=reason)
-    elif resource.state in (ResourceState.UPDATING, ResourceState.TERMINATING, ResourceState.OK):
-        transition_resource(resource, ResourceState.OK, actor=user, reason=reason)
+    if order.type == OrderType.CREATE or resource.state in UNDO_FROM:
+        transition_resource(resource, ResourceState(ON_UNDONE[order.type]), actor=user, reason=reason)
 
 
 def _reset_resource_for_retry(order: Order, user: User) -> None:
     resource = order.resource
-    if resource is None:
-        return
-    target = {
-        OrderType.CREATE: ResourceState.CREATING,
-        OrderType.UPDATE: ResourceState.UPDATING,
-        OrderType.TERMINATE: ResourceState.TERMINATING,
-    }.get(OrderType(order.type))
-    if target is None or resource.state == ResourceState.TERMINATED:
+    target = ON_RETRY.get(order.type)
+    if resource is None or target is None or resource.state == ResourceState.TERMINATED:
         return
     transition_resource(
-        resource, target, actor=user, reason="order retried", error_message="", error_traceback=""
+        resource,
+        ResourceState(target),
+        actor=user,
+        reason="order retried",
+        error_message="",
+        error_traceback="",
     )
 
 
-# --- orders created from a resource -------------------------------------------------------------
-
-
+# --- orders placed from a resource ---------------------------------------------------------------
 # The guards are the 403 / 409 checks; the API runs them before it validates the body (docs/contract.md §1.6).
 
 
 def guard_terminate_resource(*, resource: Resource, user: User) -> None:
-    allowed = has_permission(
-        user,
-        Permission.RESOURCE_TERMINATE,
-        projects=[resource.project],
-        customers=[resource.project.customer, resource.offering.customer],
-    )
-    _require(allowed)
-    require_resource_state(resource, [ResourceState.OK, ResourceState.ERRED])
-
-
-def _guard_consumer_change(resource: Resource, user: User, permission: Permission) -> None:
-    project = resource.project
-    _require(has_permission(user, permission, projects=[project], customers=[project.customer]))
-    require_resource_state(resource, [ResourceState.OK])
+    check(RV["terminate"], resource, user, conditions=False)
 
 
 def guard_update_resource_limits(*, resource: Resource, user: User) -> None:
-    _guard_consumer_change(resource, user, Permission.RESOURCE_SET_LIMITS)
+    check(RV["update_limits"], resource, user, conditions=False)
 
 
 def guard_switch_resource_plan(*, resource: Resource, user: User) -> None:
-    _guard_consumer_change(resource, user, Permission.RESOURCE_SET_PLAN)
+    check(RV["switch_plan"], resource, user, conditions=False)
 
 
 def terminate_resource(*, resource: Resource, user: User, attributes: dict[str, Any] | None = None) -> Order:
-    guard_terminate_resource(resource=resource, user=user)
+    check(RV["terminate"], resource, user)
     return create_order(
         user=user,
         project=resource.project,
@@ -751,7 +490,7 @@ def terminate_resource(*, resource: Resource, user: User, attributes: dict[str, 
 
 
 def update_resource_limits(*, resource: Resource, user: User, limits: dict[str, Any]) -> Order:
-    guard_update_resource_limits(resource=resource, user=user)
+    check(RV["update_limits"], resource, user)
     clean = validate_limits(resource.offering, limits)
     if clean == {k: int(v) for k, v in (resource.limits or {}).items()}:
         raise InvalidInput("Impossible to create update orders with limits set to exactly the same.")
@@ -768,7 +507,7 @@ def update_resource_limits(*, resource: Resource, user: User, limits: dict[str, 
 
 
 def switch_resource_plan(*, resource: Resource, user: User, plan: Plan) -> Order:
-    guard_switch_resource_plan(resource=resource, user=user)
+    check(RV["switch_plan"], resource, user)
     if plan.offering_id != resource.offering_id or plan.archived:
         raise InvalidInput({"plan": ["This plan is not available for selected offering."]})
     if plan.pk == resource.plan_id:

@@ -1,6 +1,7 @@
 """Provider verbs on resources (docs/contract.md §6.3): the site agent's and the provider GUI's writes.
 
-State changes go through `transition_resource`; other fields are plain updates of the one row.
+Each verb starts with `guard.check` on its entry in `verbs.py`. State changes go through
+`transition_resource`; other fields are plain updates of the one row.
 """
 
 from __future__ import annotations
@@ -13,54 +14,40 @@ from django.db import transaction
 from django.utils import timezone
 
 from efp.accounts.models import User
-from efp.errors import Forbidden, InvalidInput
+from efp.errors import InvalidInput
 from efp.marketplace.models import Resource, ResourceEndpoint
-from efp.marketplace.services._transitions import require_resource_state, transition_resource
+from efp.marketplace.services._transitions import transition_resource
+from efp.marketplace.services.guard import check, may
 from efp.marketplace.services.history import record_deletion
 from efp.marketplace.states import ResourceState
-from efp.structure.permissions import has_permission
-from efp.structure.roles import Permission
+from efp.marketplace.verbs import RESOURCE_VERBS
 
 END_DATE_NOTICE_DAYS = 7
 
 
-def can_act_as_provider(user: Any, permission: Permission, resource: Resource) -> bool:
-    """`permission` through a role in the offering's organisation or on the offering itself."""
-    offering = resource.offering
-    return has_permission(user, permission, customers=[offering.customer], offerings=[offering])
+def _may(verb: str, user: Any, resource: Resource) -> bool:
+    return may(RESOURCE_VERBS[verb], resource, user)
 
 
-# The permission each provider verb needs. Waldur has no dedicated permission for the agent's
-# synchronisation calls (set_limits, set_as_erred/ok, refresh_last_sync); they take the backend-id one,
-# which the provider's owner, service managers and offering managers hold.
-SYNC_PERMISSION = Permission.RESOURCE_SET_BACKEND_ID
-
-
+# For the API, which asks who may before it reads the body (docs/contract.md §1.6).
 def can_set_backend_id(user: Any, resource: Resource) -> bool:
-    return can_act_as_provider(user, Permission.RESOURCE_SET_BACKEND_ID, resource)
+    return _may("set_backend_id", user, resource)
 
 
 def can_sync(user: Any, resource: Resource) -> bool:
-    return can_act_as_provider(user, SYNC_PERMISSION, resource)
+    return _may("set_limits", user, resource)
 
 
 def can_set_backend_metadata(user: Any, resource: Resource) -> bool:
-    return can_act_as_provider(user, Permission.RESOURCE_SET_BACKEND_METADATA, resource)
+    return _may("set_backend_metadata", user, resource)
 
 
 def can_submit_report(user: Any, resource: Resource) -> bool:
-    return can_act_as_provider(user, Permission.RESOURCE_SUBMIT_REPORT, resource)
+    return _may("submit_report", user, resource)
 
 
 def can_set_end_date(user: Any, resource: Resource) -> bool:
-    return bool(getattr(user, "is_support", False)) or can_act_as_provider(
-        user, Permission.RESOURCE_SET_END_DATE, resource
-    )
-
-
-def _require(allowed: bool) -> None:
-    if not allowed:
-        raise Forbidden()
+    return _may("set_end_date_by_provider", user, resource)
 
 
 def _update(resource: Resource, **fields: Any) -> Resource:
@@ -72,7 +59,7 @@ def _update(resource: Resource, **fields: Any) -> Resource:
 @transaction.atomic
 def set_resource_backend_id(*, resource: Resource, user: User, backend_id: str) -> bool:
     """Returns whether the value changed."""
-    _require(can_set_backend_id(user, resource))
+    check("set_backend_id", resource, user)
     if resource.backend_id == backend_id:
         return False
     _update(resource, backend_id=backend_id)
@@ -103,8 +90,7 @@ def clean_limits(resource: Resource, limits: Any) -> dict[str, int]:
 @transaction.atomic
 def set_resource_limits(*, resource: Resource, user: User, limits: dict[str, Any]) -> Resource:
     """A direct change of the limits, with no order: the backend already has them (agent sync)."""
-    _require(can_sync(user, resource))
-    require_resource_state(resource, [s for s in ResourceState if s != ResourceState.TERMINATED])
+    check("set_limits", resource, user)
     return _update(resource, limits=clean_limits(resource, limits))
 
 
@@ -112,15 +98,14 @@ def set_resource_limits(*, resource: Resource, user: User, limits: dict[str, Any
 def set_resource_backend_metadata(
     *, resource: Resource, user: User, backend_metadata: dict[str, Any]
 ) -> Resource:
-    _require(can_set_backend_metadata(user, resource))
+    check("set_backend_metadata", resource, user)
     return _update(resource, backend_metadata=dict(backend_metadata))
 
 
 @transaction.atomic
 def set_resource_endpoints(*, resource: Resource, user: User, endpoints: list[dict[str, str]]) -> Resource:
     """Replaces the resource's access endpoints with `endpoints` ([{name, url}]); [] removes them all."""
-    _require(can_sync(user, resource))
-    require_resource_state(resource, [s for s in ResourceState if s != ResourceState.TERMINATED])
+    check("set_endpoints", resource, user)
     ResourceEndpoint.objects.filter(resource=resource).delete()
     ResourceEndpoint.objects.bulk_create(
         ResourceEndpoint(resource=resource, name=item["name"], url=item["url"]) for item in endpoints
@@ -130,7 +115,7 @@ def set_resource_endpoints(*, resource: Resource, user: User, endpoints: list[di
 
 @transaction.atomic
 def submit_resource_report(*, resource: Resource, user: User, report: list[dict[str, str]]) -> Resource:
-    _require(can_submit_report(user, resource))
+    check("submit_report", resource, user)
     if not report:
         raise InvalidInput({"report": ["Report object should contain at least one section."]})
     sections = []
@@ -146,8 +131,7 @@ def set_resource_end_date_by_provider(
     *, resource: Resource, user: User, end_date: datetime.date | None
 ) -> Resource:
     """At least a week ahead, so the consumer has time to react; None clears the date."""
-    _require(can_set_end_date(user, resource))
-    require_resource_state(resource, [s for s in ResourceState if s != ResourceState.TERMINATED])
+    check("set_end_date_by_provider", resource, user)
     if end_date is not None and end_date < timezone.localdate() + datetime.timedelta(
         days=END_DATE_NOTICE_DAYS
     ):
@@ -159,7 +143,7 @@ def set_resource_end_date_by_provider(
 def set_resource_erred(
     *, resource: Resource, user: User, error_message: str = "", error_traceback: str = ""
 ) -> Resource:
-    _require(can_sync(user, resource))
+    check("set_as_erred", resource, user)
     return transition_resource(
         resource,
         ResourceState.ERRED,
@@ -173,7 +157,7 @@ def set_resource_erred(
 @transaction.atomic
 def set_resource_ok(*, resource: Resource, user: User) -> Resource:
     """→ OK from any live state, clearing the error fields (`set_as_ok`)."""
-    _require(can_sync(user, resource))
+    check("set_as_ok", resource, user)
     return transition_resource(
         resource,
         ResourceState.OK,
@@ -187,20 +171,19 @@ def set_resource_ok(*, resource: Resource, user: User) -> Resource:
 @transaction.atomic
 def recover_resource(*, resource: Resource, user: User) -> Resource:
     """Erred → OK (`set_state_ok`): `set_as_ok` restricted to erred resources."""
-    _require(can_sync(user, resource))
-    require_resource_state(resource, [ResourceState.ERRED])
+    check("set_state_ok", resource, user)
     return set_resource_ok(resource=resource, user=user)
 
 
 @transaction.atomic
 def refresh_resource_last_sync(*, resource: Resource, user: User) -> Resource:
-    _require(can_sync(user, resource))
+    check("refresh_last_sync", resource, user)
     return _update(resource, last_sync=timezone.now())
 
 
 @transaction.atomic
 def unlink_resource(*, resource: Resource, user: User) -> None:
     """Deletes the resource and everything hanging off it from our database, with no backend call (staff)."""
-    _require(bool(user.is_staff))
+    check("unlink", resource, user)
     record_deletion(resource, actor=user, reason="unlinked by staff")
     Resource.objects.filter(pk=resource.pk).delete()

@@ -33,6 +33,7 @@ from efp.marketplace.models import (
     UsageRevision,
 )
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
+from efp.marketplace.verbs import Side, who_may
 from efp.rawsql import Column, by_column, insert_row, table_name, update_row
 from efp.structure.permissions import NEVER, OuterColumn, has_permission, permission_sql
 from efp.structure.roles import Permission
@@ -144,7 +145,7 @@ def report_usage_refusal(resource: Resource, has_components: bool, allowed: bool
     if resource.plan_id is None:
         return "The resource has no plan, so usage cannot be reported."
     if not allowed:
-        return "Only the provider organisation's owner or an offering manager may report usage."
+        return f"Only {who_may(Permission.RESOURCE_SET_USAGE, Side.PROVIDER)} may report usage."
     return ""
 
 

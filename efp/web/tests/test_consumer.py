@@ -8,6 +8,7 @@ is an outsider to A.
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 
 from django.db import connection
@@ -225,7 +226,7 @@ class MyOrdersTests(WebTestCase):
     def test_a_member_may_not_approve_and_is_told_why(self) -> None:
         waiting = make_order(self.bob, self.project_a1, self.offering, name="bobs-request")
         page = self.login(self.bob).get(f"/my/orders/{waiting.uuid.hex}/approve/")
-        assert "Only an owner of the organisation may approve orders." in page.content.decode()
+        assert "Only organisation owners may approve orders." in page.content.decode()
         refused = self.login(self.bob).post(f"/my/orders/{waiting.uuid.hex}/approve/")
         assert refused.status_code == 403
         waiting.refresh_from_db()
@@ -260,13 +261,29 @@ class MyOrdersTests(WebTestCase):
         assert self.login(self.erin).post(f"/my/orders/{basic.uuid.hex}/cancel/").status_code == 302
         basic.refresh_from_db()
         assert basic.state == "canceled"
-        pending = make_order(self.bob, self.project_a1, self.offering, name="to-delete")
-        assert self.login(self.bob).post(f"/my/orders/{pending.uuid.hex}/delete/").status_code == 403
+        pending = make_order(self.alice, self.project_a1, self.offering, name="to-delete")
+        refused = self.login(self.bob).post(f"/my/orders/{pending.uuid.hex}/delete/")
+        assert refused.status_code == 403  # alice placed it: bob, a member, may not withdraw it
+        assert "or whoever placed the order, may delete orders." in refused.content.decode()
         response = self.login(self.erin).post(f"/my/orders/{pending.uuid.hex}/delete/")
         assert response.status_code == 302 and response["Location"] == "/my/orders/"
         assert not Order.objects.filter(pk=pending.pk).exists()
         resource = Resource.objects.get(name="to-delete")
         assert resource.state == "Terminated"
+
+    def test_a_member_withdraws_the_order_he_placed_and_is_told_why_not_another(self) -> None:
+        his = make_order(self.bob, self.project_a1, self.offering, name="bobs-order")
+        hers = make_order(self.alice, self.project_a1, self.offering, name="alices-order")
+        page = self.login(self.bob).get("/my/orders/").content.decode()
+        mine = page.split('aria-label="Actions for order bobs-order"')[1].split("</ul>")[0]
+        assert re.search(r'<a role="menuitem"[^>]*>Delete order</a>', mine)
+        theirs = page.split('aria-label="Actions for order alices-order"')[1].split("</ul>")[0]
+        assert re.search(r'aria-disabled="true"[^>]*>Delete order</span>', theirs)
+        assert "or whoever placed the order, may delete orders." in theirs
+        withdrawn = self.login(self.bob).post(f"/my/orders/{his.uuid.hex}/delete/")
+        assert withdrawn.status_code == 302 and withdrawn["Location"] == "/my/orders/"
+        assert not Order.objects.filter(pk=his.pk).exists()
+        assert Order.objects.filter(pk=hers.pk).exists()
 
     def test_an_outsider_gets_404_on_my_orders(self) -> None:
         order = make_order(self.bob, self.project_a1, self.offering)

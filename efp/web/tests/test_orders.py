@@ -77,7 +77,7 @@ class OrderListTests(WebTestCase):
         assert f'href="/provider/orders/{self.pending.uuid.hex}/approve/?next=' in waiting
         decided = html.split('aria-label="Actions for order approved"')[1].split("</ul>")[0]
         assert 'aria-disabled="true"' in decided and "/approve/" not in decided
-        reason = "Only orders pending provider approval can be decided; this one is Executing."
+        reason = "Only orders in state Pending Provider allow this; this one is Executing."
         assert decided.count(reason) == 3
         # Approve and Reject share one visible reason (twice in title="..."), both described by it.
         why = re.findall(r'aria-describedby="(why-[^"]+)"', decided)

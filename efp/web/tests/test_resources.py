@@ -167,7 +167,7 @@ class ResourceListTests(WebTestCase):
             assert re.search(rf'aria-disabled="true"[^>]*>{label}</span>', html), label
         assert re.search(r'<a role="menuitem"[^>]*>Show usage</a>', html)
         assert "owners and service managers may set the end date" in html
-        assert "owner or an offering manager may report usage" in html
+        assert "organisation owners and offering managers may report usage" in html
 
 
 class BackendIdTests(WebTestCase):

@@ -232,7 +232,7 @@ class ReportUsageTests(WebTestCase):
     def test_it_refuses_a_reader_with_a_reason(self) -> None:
         response = self.login(self.rita).get(self.url)
         assert response.status_code == 403
-        assert "owner or an offering manager may report usage" in response.content.decode()
+        assert "organisation owners and offering managers may report usage" in response.content.decode()
         assert self.post(self.rita, amount_cpu="1").status_code == 403
         assert not ComponentUsage.objects.exists()
 

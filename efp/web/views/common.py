@@ -12,12 +12,14 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from efp.accounts.models import User
 from efp.errors import DomainError, Forbidden, InvalidInput, StateConflict
 from efp.marketplace.selectors import orders_awaiting_consumer, provider_orders
+from efp.marketplace.services.guard import Grants, Subject, refusals, verb_of
 from efp.marketplace.states import OrderState
 from efp.structure.models import Customer, CustomerRole
 
@@ -36,6 +38,22 @@ class Action:
     def reason_key(self) -> str:
         """Items disabled for the same reason share its text (shown once) through this id part."""
         return f"{zlib.crc32(self.reason.encode()):08x}"
+
+
+def verb_actions(
+    obj: Subject, user: Any, buttons: list[tuple[str, str]], next_qs: str = "", **grants: Grants
+) -> list[Action]:
+    """One Action per (verb, route): the verb's label, disabled with the reason the verb is refused
+    (`guard.refusal`; `grants` are `consumer_grants` / `provider_grants`, looked up once per page)."""
+    refused = refusals(obj, user, [name for name, _ in buttons], **grants)
+    actions = []
+    for name, route in buttons:
+        reason = refused[name]
+        label = verb_of(name, obj).label
+        actions.append(
+            Action(label, reverse(route, args=[obj.uuid.hex]) + next_qs, reason.message if reason else "")
+        )
+    return actions
 
 
 def render_workspace(

@@ -15,11 +15,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from efp.errors import DomainError, StateConflict
-from efp.marketplace.models import Offering, OfferingType, Order
+from efp.errors import DomainError, Forbidden, StateConflict
+from efp.marketplace.models import Offering, Order
 from efp.marketplace.selectors import consumer_orders, orders_awaiting_consumer, orders_with_details
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.states import OrderState
+from efp.marketplace.verbs import ORDER_VERBS
 from efp.structure.models import Customer
 from efp.structure.roles import Permission
 from efp.web.access import ProjectGrants
@@ -33,52 +34,34 @@ from efp.web.views.common import (
     render_consumer,
     safe_next,
     status_of,
+    verb_actions,
 )
 from efp.web.views.orders import components_by_offering, filter_orders, requested_limits
 
 OS = OrderState
-ROW_PERMISSIONS = [
-    Permission.ORDER_APPROVE,
-    Permission.ORDER_REJECT,
-    Permission.ORDER_CANCEL,
-    Permission.ORDER_DESTROY,
+
+
+# Each button of a consumer's order row: the verb it uses, its route.
+CONSUMER_BUTTONS = [
+    ("approve_by_consumer", "web:my-order-approve"),
+    ("reject_by_consumer", "web:my-order-reject"),
+    ("cancel", "web:my-order-cancel"),
+    ("destroy", "web:my-order-delete"),
 ]
 
 
 def consumer_actions(order: Order, grants: ProjectGrants, back: str) -> list[Action]:
-    """Approve / Reject as consumer, Cancel, Delete (each disabled with the reason when it does not apply)."""
+    """Approve / Reject as consumer, Cancel, Delete: each disabled with the reason the verb is refused."""
     uuid = order.uuid.hex
-    state = order.get_state_display()
     next_qs = f"?next={back}" if back else ""
-    pending_consumer = order.state == OS.PENDING_CONSUMER
-    not_waiting = f"Only orders waiting for the organisation's approval can be decided; this one is {state}."
-    approve = reject = ""
-    if not pending_consumer:
-        approve = reject = not_waiting
-    else:
-        if not grants.allows(Permission.ORDER_APPROVE, order):
-            approve = "Only an owner of the organisation may approve orders."
-        if order.created_by_id != grants.user.pk and not grants.allows(Permission.ORDER_REJECT, order):
-            reject = "Only an owner of the organisation or whoever asked may reject it."
-    cancel = ""
-    if order.state not in (OS.PENDING_CONSUMER, OS.PENDING_PROVIDER, OS.EXECUTING):
-        cancel = f"Only pending or executing orders can be canceled; this one is {state}."
-    elif order.offering.type not in OfferingType.CANCELABLE:
-        cancel = "Orders of this offering cannot be canceled; delete it while it is pending."
-    elif not grants.allows(Permission.ORDER_CANCEL, order):
-        cancel = "Only owners, project administrators and managers may cancel orders."
-    delete = ""
-    if order.state not in (OS.PENDING_CONSUMER, OS.PENDING_PROVIDER):
-        delete = f"Only orders waiting for approval can be deleted; this one is {state}."
-    elif not grants.allows(Permission.ORDER_DESTROY, order):
-        delete = "Only owners, project administrators and managers may delete orders."
-    return [
-        Action("Approve", reverse("web:my-order-approve", args=[uuid]) + next_qs, approve),
-        Action("Reject", reverse("web:my-order-reject", args=[uuid]) + next_qs, reject),
-        Action("Cancel order", reverse("web:my-order-cancel", args=[uuid]) + next_qs, cancel),
-        Action("Delete order", reverse("web:my-order-delete", args=[uuid]) + next_qs, delete),
-        Action("View", reverse("web:my-order", args=[uuid])),
-    ]
+    actions = verb_actions(order, grants.user, CONSUMER_BUTTONS, next_qs, consumer_grants=grants)
+    return [*actions, Action("View", reverse("web:my-order", args=[uuid]))]
+
+
+# The permissions the buttons ask, looked up once per page.
+ROW_PERMISSIONS: list[Permission] = [
+    p for name, _ in CONSUMER_BUTTONS if (p := ORDER_VERBS[name].permission) is not None
+]
 
 
 def _rows(orders: list[Order], grants: ProjectGrants, back: str) -> list[dict[str, Any]]:
@@ -180,6 +163,8 @@ def _decide(
         except DomainError as exc:
             order.refresh_from_db()
             error, status = error_text(exc), status_of(exc)
+            if isinstance(exc, Forbidden) and refusal:
+                error = refusal  # who may, in words, rather than Waldur's generic 403
             if isinstance(exc, StateConflict):
                 error = f"This order can no longer be {verb}: it is now {order.get_state_display()}."
         else:

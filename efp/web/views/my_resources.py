@@ -3,9 +3,11 @@ and Terminate, which create Update and Terminate orders through the order servic
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -17,8 +19,9 @@ from efp.marketplace.models import Order, Resource
 from efp.marketplace.selectors import consumer_resources
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.states import ACTIVE_ORDER_STATES, ResourceState
+from efp.marketplace.verbs import RESOURCE_VERBS
 from efp.structure.roles import Permission
-from efp.web.access import ProjectGrants
+from efp.web.access import ProjectGrants, ProviderGrants
 from efp.web.forms import ChangeLimitsForm
 from efp.web.views.catalogue import WAITING_FOR, attach_order_errors
 from efp.web.views.common import (
@@ -30,53 +33,43 @@ from efp.web.views.common import (
     render_consumer,
     status_of,
     today,
+    verb_actions,
 )
 from efp.web.views.usage import csv_response, usage_context
 
 LIMIT = "limit"
 
 
-ROW_PERMISSIONS = [Permission.RESOURCE_SET_LIMITS, Permission.RESOURCE_TERMINATE]
+CONSUMER_BUTTONS = [("update_limits", "web:my-resource-limits"), ("terminate", "web:my-resource-terminate")]
+ROW_PERMISSIONS: list[Permission] = [
+    p for name, _ in CONSUMER_BUTTONS if (p := RESOURCE_VERBS[name].permission) is not None
+]
 
 
 def resource_actions(
-    resource: Resource, grants: ProjectGrants, busy: set[int], has_limits: bool, has_components: bool
+    resource: Resource,
+    user: Any,
+    grants: ProjectGrants,
+    provider_grants: ProviderGrants,
+    has_limits: bool,
+    has_components: bool,
 ) -> list[Action]:
-    uuid = resource.uuid.hex
-    state = resource.state
-    limits = ""
+    """Show usage, Change limits, Terminate: disabled with the reason the verb is refused. `resource`
+    carries `has_active_order` (annotated by the list) for the one-order-at-a-time rule."""
+    limits, terminate = verb_actions(
+        resource, user, CONSUMER_BUTTONS, consumer_grants=grants, provider_grants=provider_grants
+    )
     if not has_limits:
-        limits = "This offering has no limit-billed components."
-    elif state != ResourceState.OK:
-        limits = f"Limits can be changed only while the resource is OK; this one is {state}."
-    elif resource.pk in busy:
-        limits = "An order for this resource is still open; wait until it is done."
-    elif not grants.allows(Permission.RESOURCE_SET_LIMITS, resource):
-        limits = "Only owners, project administrators and managers may change limits."
-    terminate = ""
-    if state not in (ResourceState.OK, ResourceState.ERRED):
-        terminate = f"Only OK or erred resources can be terminated; this one is {state}."
-    elif resource.pk in busy:
-        terminate = "An order for this resource is still open; wait until it is done."
-    elif not grants.allows(Permission.RESOURCE_TERMINATE, resource):
-        terminate = "Only owners, project administrators and managers may terminate resources."
+        limits.reason = "This offering has no limit-billed components."
     return [
         Action(
             "Show usage",
-            reverse("web:my-resource-usage", args=[uuid]),
+            reverse("web:my-resource-usage", args=[resource.uuid.hex]),
             "" if has_components else "This offering has no usage- or limit-billed components.",
         ),
-        Action("Change limits", reverse("web:my-resource-limits", args=[uuid]), limits),
-        Action("Terminate", reverse("web:my-resource-terminate", args=[uuid]), terminate),
+        limits,
+        terminate,
     ]
-
-
-def _busy(resources: list[Resource]) -> set[int]:
-    return set(
-        Order.objects.filter(resource__in=resources, state__in=list(ACTIVE_ORDER_STATES)).values_list(
-            "resource_id", flat=True
-        )
-    )
 
 
 @login_required
@@ -90,12 +83,15 @@ def resource_list(request: HttpRequest) -> HttpResponse:
         qs = qs.exclude(state=ResourceState.TERMINATED)
     if query:
         qs = qs.filter(Q(name__icontains=query) | Q(project__name__icontains=query))
-    qs = qs.select_related("offering", "project__customer", "plan").order_by("project__name", "name", "pk")
+    active = Order.objects.filter(resource=OuterRef("pk"), state__in=list(ACTIVE_ORDER_STATES))
+    qs = qs.select_related("offering", "project__customer", "plan").annotate(has_active_order=Exists(active))
+    qs = qs.order_by("project__name", "name", "pk")
     page = paginate(request, qs)
     resources = list(page.object_list)
     summaries = metering.summarise(resources, today=day)
     grants = ProjectGrants(user, ROW_PERMISSIONS)
-    busy = _busy(resources)
+    # Terminate may also be used from the provider's side (docs/contract.md §6.1).
+    provider_grants = ProviderGrants(user, [Permission.RESOURCE_TERMINATE])
     limit_offerings = set(
         Resource.objects.filter(pk__in=[r.pk for r in resources], offering__components__billing_type=LIMIT)
         .values_list("offering_id", flat=True)
@@ -106,7 +102,7 @@ def resource_list(request: HttpRequest) -> HttpResponse:
             "resource": r,
             "statuses": summaries.get(r.pk, []),
             "actions": resource_actions(
-                r, grants, busy, r.offering_id in limit_offerings, bool(summaries.get(r.pk))
+                r, user, grants, provider_grants, r.offering_id in limit_offerings, bool(summaries.get(r.pk))
             ),
         }
         for r in resources

@@ -19,8 +19,10 @@ from efp.marketplace.models import OfferingComponent, Order
 from efp.marketplace.selectors import orders_with_details, provider_offerings, provider_orders
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.states import OrderState, OrderType
+from efp.marketplace.verbs import ORDER_VERBS
 from efp.structure.models import Customer
-from efp.web.access import provider_workspace
+from efp.structure.roles import Permission
+from efp.web.access import ProviderGrants, provider_workspace
 from efp.web.forms import OrderFilterForm, RejectForm
 from efp.web.views.common import (
     Action,
@@ -30,6 +32,7 @@ from efp.web.views.common import (
     render_workspace,
     safe_next,
     status_of,
+    verb_actions,
 )
 
 
@@ -66,20 +69,18 @@ def requested_limits(order: Order, components: dict[str, OfferingComponent]) -> 
     return changes
 
 
-def order_actions(order: Order, back: str) -> list[Action]:
-    """Approve and Reject while the order waits for the provider (else disabled, with the reason), View."""
+PROVIDER_BUTTONS = [("approve_by_provider", "web:order-approve"), ("reject_by_provider", "web:order-reject")]
+ROW_PERMISSIONS: list[Permission] = [
+    p for name, _ in PROVIDER_BUTTONS if (p := ORDER_VERBS[name].permission) is not None
+]
+
+
+def order_actions(order: Order, user: Any, grants: ProviderGrants, back: str) -> list[Action]:
+    """Approve and Reject (disabled with the reason the verb is refused), View."""
     uuid = order.uuid.hex
-    reason = ""
-    if order.state != OrderState.PENDING_PROVIDER:
-        reason = (
-            f"Only orders pending provider approval can be decided; this one is {order.get_state_display()}."
-        )
     next_qs = f"?next={back}"
-    return [
-        Action("Approve", reverse("web:order-approve", args=[uuid]) + next_qs, reason),
-        Action("Reject", reverse("web:order-reject", args=[uuid]) + next_qs, reason),
-        Action("View", reverse("web:order", args=[uuid])),
-    ]
+    actions = verb_actions(order, user, PROVIDER_BUTTONS, next_qs, provider_grants=grants)
+    return [*actions, Action("View", reverse("web:order", args=[uuid]))]
 
 
 def components_by_offering(orders: list[Order]) -> dict[int, dict[str, OfferingComponent]]:
@@ -139,12 +140,13 @@ def order_list(request: HttpRequest) -> HttpResponse:
     orders = list(page.object_list)
     components = components_by_offering(orders)
     back = quote(request.get_full_path())
+    grants = ProviderGrants(request.user, ROW_PERMISSIONS)
     rows = [
         {
             "order": o,
             "limits": requested_limits(o, components.get(o.offering_id, {})),
             "since": waiting_since(o),
-            "actions": order_actions(o, back),
+            "actions": order_actions(o, request.user, grants, back),
         }
         for o in orders
     ]

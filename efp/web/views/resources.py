@@ -35,6 +35,7 @@ from efp.web.views.common import (
     render_workspace,
     safe_next,
     today,
+    verb_actions,
 )
 
 ROW_PERMISSIONS = [
@@ -51,16 +52,20 @@ class ResourceRow:
     actions: list[Action]
 
 
-def row_actions(resource: Resource, statuses: list[Any], grants: ProviderGrants, back: str) -> list[Action]:
+PROVIDER_BUTTONS = [
+    ("set_backend_id", "web:resource-backend-id"),
+    ("set_end_date_by_provider", "web:resource-end-date"),
+]
+
+
+def row_actions(
+    resource: Resource, user: Any, statuses: list[Any], grants: ProviderGrants, back: str
+) -> list[Action]:
     uuid = resource.uuid.hex
     offering = resource.offering
     has_components = bool(statuses)
     next_qs = f"?next={back}" if back else ""
-    end_reason = ""
-    if not grants.allows(Permission.RESOURCE_SET_END_DATE, offering):
-        end_reason = "Only the provider organisation's owners and service managers may set the end date."
-    elif resource.state == ResourceState.TERMINATED:
-        end_reason = "The resource is terminated."
+    backend_id, end_date = verb_actions(resource, user, PROVIDER_BUTTONS, next_qs, provider_grants=grants)
     return [
         Action(
             "Show usage",
@@ -74,14 +79,8 @@ def row_actions(resource: Resource, statuses: list[Any], grants: ProviderGrants,
                 resource, has_components, grants.allows(Permission.RESOURCE_SET_USAGE, offering)
             ),
         ),
-        Action(
-            "Set backend ID",
-            reverse("web:resource-backend-id", args=[uuid]) + next_qs,
-            ""
-            if grants.allows(Permission.RESOURCE_SET_BACKEND_ID, offering)
-            else "Only owners, service managers and offering managers of the provider may set it.",
-        ),
-        Action("Edit end date", reverse("web:resource-end-date", args=[uuid]) + next_qs, end_reason),
+        backend_id,
+        end_date,
     ]
 
 
@@ -138,7 +137,9 @@ def resource_list(request: HttpRequest) -> HttpResponse:
     grants = ProviderGrants(user, ROW_PERMISSIONS)
     back = request.get_full_path()
     rows = [
-        ResourceRow(r, summaries.get(r.pk, []), row_actions(r, summaries.get(r.pk, []), grants, quote(back)))
+        ResourceRow(
+            r, summaries.get(r.pk, []), row_actions(r, user, summaries.get(r.pk, []), grants, quote(back))
+        )
         for r in resources
     ]
     return render_workspace(
