@@ -122,7 +122,7 @@ def visible_component_usages(user: Any) -> QuerySet[ComponentUsage]:
 
 def usage_visibility_sql(user: Any, resource: str) -> tuple[str, list[Any]]:
     """`visible_component_usages` and `visible_component_user_usages` as a SQL condition on the resource
-    table aliased `resource`, with its parameters, for the hand-written usage pages (api/usage_pages)."""
+    table aliased `resource`, with its parameters, for the hand-written usage pages (api/usage/pages.py)."""
     if _anonymous(user):
         return access.NEVER.sql, []
     if _sees_all(user):

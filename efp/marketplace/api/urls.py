@@ -2,23 +2,31 @@
 
 from rest_framework.routers import BaseRouter
 
-from efp.marketplace.api import agents, resources, usage, views
+from efp.marketplace.api.agents import views as agents
+from efp.marketplace.api.offerings import views as offerings
+from efp.marketplace.api.orders import views as orders
+from efp.marketplace.api.resources import views as resources
+from efp.marketplace.api.usage import views as usage
 
 
 def register(router: BaseRouter) -> None:
-    router.register("marketplace-orders", views.OrderViewSet, basename="marketplace-order")
+    router.register("marketplace-orders", orders.OrderViewSet, basename="marketplace-order")
     router.register(
-        "marketplace-public-offerings", views.PublicOfferingViewSet, basename="marketplace-public-offering"
+        "marketplace-public-offerings",
+        offerings.PublicOfferingViewSet,
+        basename="marketplace-public-offering",
     )
     router.register(
         "marketplace-provider-offerings",
-        views.ProviderOfferingViewSet,
+        offerings.ProviderOfferingViewSet,
         basename="marketplace-provider-offering",
     )
-    router.register("marketplace-plans", views.PlanViewSet, basename="marketplace-plan")
-    router.register("marketplace-categories", views.CategoryViewSet, basename="marketplace-category")
+    router.register("marketplace-plans", offerings.PlanViewSet, basename="marketplace-plan")
+    router.register("marketplace-categories", offerings.CategoryViewSet, basename="marketplace-category")
     router.register(
-        "marketplace-service-providers", views.ServiceProviderViewSet, basename="marketplace-service-provider"
+        "marketplace-service-providers",
+        offerings.ServiceProviderViewSet,
+        basename="marketplace-service-provider",
     )
     router.register(
         "marketplace-resources", resources.ConsumerResourceViewSet, basename="marketplace-resource"

@@ -11,15 +11,13 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from efp.marketplace import selectors
-from efp.marketplace.api import serializers as s
-from efp.marketplace.api.resources import ResourceDetailSerializer, ResourceSerializer, resource_queryset
-from efp.marketplace.api.usage import (
-    ComponentUsageSerializer,
-    ComponentUserUsageSerializer,
-    component_usage_queryset,
-    user_usage_queryset,
-)
-from efp.marketplace.api.views import offering_queryset
+from efp.marketplace.api.offerings.querysets import offering_queryset
+from efp.marketplace.api.offerings.serializers import OfferingSerializer
+from efp.marketplace.api.orders.serializers import OrderDetailsSerializer
+from efp.marketplace.api.resources.querysets import resource_queryset
+from efp.marketplace.api.resources.serializers import ResourceDetailSerializer, ResourceSerializer
+from efp.marketplace.api.usage.querysets import component_usage_queryset, user_usage_queryset
+from efp.marketplace.api.usage.serializers import ComponentUsageSerializer, ComponentUserUsageSerializer
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, Offering, Order, Resource
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import usage as usage_services
@@ -69,7 +67,7 @@ class CompiledRepresentationTests(MarketplaceTestCase):
     def test_it_renders_orders_as_drf_does_for_every_reader(self) -> None:
         orders = selectors.orders_with_details(Order.objects.all()).order_by("pk")
         for user in (self.alice, self.carol, self.staff):
-            self.assert_same(s.OrderDetailsSerializer, orders, _request(user))
+            self.assert_same(OrderDetailsSerializer, orders, _request(user))
 
     def test_it_renders_resources_and_their_details_as_drf_does(self) -> None:
         resources = resource_queryset(Resource.objects.all()).order_by("pk")
@@ -94,4 +92,4 @@ class CompiledRepresentationTests(MarketplaceTestCase):
         self.assert_same(
             ComponentUserUsageSerializer, user_usage_queryset(ComponentUserUsage.objects.all()), request
         )
-        self.assert_same(s.OfferingSerializer, offering_queryset(Offering.objects.all()), request)
+        self.assert_same(OfferingSerializer, offering_queryset(Offering.objects.all()), request)

@@ -1,4 +1,4 @@
-"""The hand-written usage pages (api/usage_pages) answer exactly as the generic path would.
+"""The hand-written usage pages (api/usage/pages.py) answer exactly as the generic path would.
 
 Every persona sends the queries a site agent and a provider send; each is answered twice, once by the SQL
 page and once with it switched off (django-filter, the ORM and the serializer), and status, count, links
@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from efp.accounts.services import get_or_create_token
 from efp.marketplace import billing_months
-from efp.marketplace.api import usage_pages
-from efp.marketplace.api.usage import ComponentUsageSerializer, ComponentUserUsageSerializer
+from efp.marketplace.api.usage import pages as usage_pages
+from efp.marketplace.api.usage.serializers import ComponentUsageSerializer, ComponentUserUsageSerializer
 from efp.marketplace.models import ComponentUsage
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services import user_usage as user_usage_services

@@ -1,4 +1,4 @@
-"""Query-string filters of the marketplace endpoints (docs/contract.md §5.5, §6.1, §7.2, §8)."""
+"""The filters of `GET /api/marketplace-orders/` (docs/contract.md §5.5)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django_filters.rest_framework import BooleanFilter  # accepts true/false/True/1/0 (docs/contract.md §1.5)
 
-from efp.accounts.models import SshKey
-from efp.marketplace.models import Offering, OfferingRole, Order, Plan, ServiceProvider
+from efp.marketplace.api.common import HyperlinkUUIDFilter
+from efp.marketplace.models import OfferingRole, Order
 from efp.marketplace.states import OrderState, OrderType
 from efp.rest.filters import (
     FilterSet,
@@ -20,18 +20,6 @@ from efp.rest.filters import (
 )
 from efp.structure import access
 from efp.structure.roles import Permission
-
-
-class HyperlinkUUIDFilter(django_filters.CharFilter):
-    """Filters by an object URL: its last path segment is the uuid."""
-
-    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
-        if not value:
-            return qs
-        key = uuid_or_none(str(value).rstrip("/").rsplit("/", 1)[-1])
-        if key is None:
-            return qs.none()
-        return qs.filter(**{self.field_name: key})
 
 
 class OrderFilter(FilterSet):
@@ -120,57 +108,3 @@ class OrderFilter(FilterSet):
             | Q(resource__name__icontains=value)
             | Q(project__slug__icontains=value)
         )
-
-
-class OfferingFilter(FilterSet):
-    customer_uuid = MultipleUUIDFilter(field_name="customer__uuid")
-    category_uuid = MultipleUUIDFilter(field_name="category__uuid")
-    state = django_filters.MultipleChoiceFilter(choices=Offering.State.choices, distinct=False)
-    type = MultipleStringFilter(field_name="type")
-    name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
-    name_exact = django_filters.CharFilter(field_name="name")
-    slug = django_filters.CharFilter()
-    shared = BooleanFilter()
-    billable = BooleanFilter()
-    created = IsoDateTimeFilter(field_name="created", lookup_expr="gte")
-    created_before = IsoDateTimeFilter(field_name="created", lookup_expr="lt")
-    modified = IsoDateTimeFilter(field_name="modified", lookup_expr="gte")
-    modified_before = IsoDateTimeFilter(field_name="modified", lookup_expr="lt")
-
-    class Meta:
-        model = Offering
-        fields: list[str] = []
-
-
-class PlanFilter(FilterSet):
-    offering_uuid = MultipleUUIDFilter(field_name="offering__uuid")
-
-    class Meta:
-        model = Plan
-        fields: list[str] = []
-
-
-class ServiceProviderFilter(FilterSet):
-    customer_uuid = MultipleUUIDFilter(field_name="customer__uuid")
-
-    class Meta:
-        model = ServiceProvider
-        fields: list[str] = []
-
-
-class SshKeyFilter(FilterSet):
-    name = django_filters.CharFilter(lookup_expr="icontains")
-    name_exact = django_filters.CharFilter(field_name="name")
-    user_uuid = django_filters.UUIDFilter(field_name="user__uuid")
-    fingerprint_md5 = django_filters.CharFilter()
-    fingerprint_sha256 = django_filters.CharFilter()
-    fingerprint_sha512 = django_filters.CharFilter()
-    is_shared = BooleanFilter()
-    created = IsoDateTimeFilter(field_name="created", lookup_expr="gte")
-    created_before = IsoDateTimeFilter(field_name="created", lookup_expr="lt")
-    modified = IsoDateTimeFilter(field_name="modified", lookup_expr="gte")
-    modified_before = IsoDateTimeFilter(field_name="modified", lookup_expr="lt")
-
-    class Meta:
-        model = SshKey
-        fields: list[str] = []

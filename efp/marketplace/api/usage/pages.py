@@ -47,11 +47,18 @@ from efp.rest.sqlrows import (
 from efp.structure.models import Customer, Project
 
 Condition = tuple[str, list[Any]]
+
+
 Parser = Callable[[list[str]], Condition | None]
+
 
 # Read elsewhere, as on the generic path: the page by the pagination, the token by authentication.
 NOT_FILTERS = frozenset({"page", "page_size", TOKEN_QUERY_PARAM})
+
+
 MAX_UUIDS = 100
+
+
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -61,9 +68,6 @@ def usage_field(**kwargs: Any) -> serializers.DecimalField:
 
 
 _AMOUNT = representation(usage_field(read_only=True))
-
-
-# --- query string ---------------------------------------------------------------------------------
 
 
 def _uuids(column: str) -> Parser:
@@ -158,12 +162,17 @@ def _page(
     )
 
 
-# --- the tables -----------------------------------------------------------------------------------
-
 _USAGE, _USER_USAGE = ComponentUsage._meta.db_table, ComponentUserUsage._meta.db_table
+
+
 _COMPONENT, _RESOURCE = OfferingComponent._meta.db_table, Resource._meta.db_table
+
+
 _OFFERING, _PROJECT, _CUSTOMER = Offering._meta.db_table, Project._meta.db_table, Customer._meta.db_table
+
+
 _USER = User._meta.db_table
+
 
 _USAGE_JOINS = f"""
 JOIN {_COMPONENT} oc ON oc.id = u.component_id
@@ -172,6 +181,7 @@ JOIN {_OFFERING} o ON o.id = r.offering_id
 JOIN {_PROJECT} p ON p.id = r.project_id
 JOIN {_CUSTOMER} c ON c.id = p.customer_id
 """
+
 
 # What a usage row shows of its resource, offering, project and organisation: each one's name and uuid.
 _NAMED = (
@@ -186,13 +196,12 @@ _NAMED = (
 )
 
 
-# --- component usages -----------------------------------------------------------------------------
-
 COMPONENT_USAGE_FILTERS: dict[str, Parser] = {
     "resource_uuid": _uuids("r.uuid"),
     "billing_period": _day("u.billing_period"),
     "type": _text("oc.type"),
 }
+
 
 # ComponentUsageSerializer, field for field and in its order (test_usage_pages checks both).
 COMPONENT_USAGE_FIELDS = Fields(
@@ -222,14 +231,13 @@ def component_usages(request: Request) -> SqlRows | None:
     )
 
 
-# --- per-user usages ------------------------------------------------------------------------------
-
 USER_USAGE_FILTERS: dict[str, Parser] = {
     "resource_uuid": _uuids("r.uuid"),
     "component_usage__billing_period": _day("u.billing_period"),
     "component_usage_uuid": _uuids("u.uuid"),
     "type": _text("oc.type"),
 }
+
 
 # ComponentUserUsageSerializer, field for field and in its order (test_usage_pages checks both).
 USER_USAGE_FIELDS = Fields(

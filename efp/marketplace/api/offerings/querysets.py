@@ -1,5 +1,4 @@
-"""What the catalogue serializers read, fetched at once: plans with their components and live resource count,
-offerings with their customer, category, components and plans."""
+"""What an offering's or a plan's representation reads, in the same query."""
 
 from __future__ import annotations
 

@@ -1,0 +1,129 @@
+"""`/api/marketplace-component-usages/` and `/api/marketplace-component-user-usages/` with the usage
+reports (docs/contract.md §7.3-§7.5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from efp.marketplace import selectors
+from efp.marketplace.api.usage import pages as usage_pages
+from efp.marketplace.api.usage.filters import ComponentUsageFilter, ComponentUserUsageFilter
+from efp.marketplace.api.usage.querysets import component_usage_queryset, user_usage_queryset
+from efp.marketplace.api.usage.serializers import (
+    ComponentUsageSerializer,
+    ComponentUserUsageSerializer,
+    SetUsageSerializer,
+    UserUsageSerializer,
+    UserUsagesSerializer,
+)
+from efp.marketplace.models import ComponentUsage, ComponentUserUsage
+from efp.marketplace.services import usage as usage_services
+from efp.marketplace.services import user_usage as user_usage_services
+from efp.marketplace.services.usage import UsageItem
+from efp.rest.viewsets import ReadOnlyViewSet, acting_user
+
+
+def _user_agent(request: Request) -> str:
+    return str(request.META.get("HTTP_USER_AGENT", ""))
+
+
+class ComponentUsageViewSet(ReadOnlyViewSet):
+    serializer_class = ComponentUsageSerializer
+    filterset_class = ComponentUsageFilter
+    ordering_fields = ("billing_period", "usage", "date")
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rows = usage_pages.component_usages(request)
+        if rows is None:
+            return super().list(request, *args, **kwargs)
+        return self.sql_paged(rows)
+
+    def get_queryset(self) -> QuerySet[ComponentUsage]:
+        visible = selectors.visible_component_usages(self.request.user)
+        return component_usage_queryset(visible, page=self.action == "list").order_by(
+            "-date", "component__type", "pk"
+        )
+
+    @extend_schema(request=SetUsageSerializer, responses={201: None})
+    @action(detail=False, methods=["post"])
+    def set_usage(self, request: Request) -> Response:
+        # Contract §1.6: the payload is validated before the permission is checked.
+        body = SetUsageSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        agent = _user_agent(request)
+        usage_services.set_usage(
+            user=acting_user(request),
+            resource=data.get("resource"),
+            plan_period=data.get("plan_period"),
+            usages=[UsageItem(**item) for item in data["usages"]],
+            date=data.get("date"),
+            source=usage_services.source_for(agent),
+            user_agent=agent,
+        )
+        return Response(status=status.HTTP_201_CREATED)
+
+    def _writable_usage(self, request: Request) -> ComponentUsage:
+        usage = self.get_object()
+        if not usage_services.can_report_usage(acting_user(request), usage.resource):
+            raise PermissionDenied()
+        return usage
+
+    @extend_schema(request=UserUsageSerializer, responses={201: None})
+    @action(detail=True, methods=["post"])
+    def set_user_usage(self, request: Request, uuid: str | None = None) -> Response:
+        usage = self._writable_usage(request)
+        body = UserUsageSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        agent = _user_agent(request)
+        user_usage_services.set_user_usage(
+            user=acting_user(request),
+            component_usage=usage,
+            item=body.item(body.validated_data),
+            source=usage_services.source_for(agent),
+            user_agent=agent,
+        )
+        return Response(status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=UserUsagesSerializer, responses={201: None})
+    @action(detail=True, methods=["post"])
+    def set_user_usages(self, request: Request, uuid: str | None = None) -> Response:
+        usage = self._writable_usage(request)
+        body = UserUsagesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        agent = _user_agent(request)
+        reader = UserUsageSerializer()
+        user_usage_services.set_user_usages(
+            user=acting_user(request),
+            component_usage=usage,
+            items=[reader.item(item) for item in body.validated_data["usages"]],
+            source=usage_services.source_for(agent),
+            user_agent=agent,
+        )
+        return Response(status=status.HTTP_201_CREATED)
+
+
+class ComponentUserUsageViewSet(ReadOnlyViewSet):
+    serializer_class = ComponentUserUsageSerializer
+    filterset_class = ComponentUserUsageFilter
+    ordering_fields = ("component_usage__billing_period", "usage", "username")
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rows = usage_pages.user_usages(request)
+        if rows is None:
+            return super().list(request, *args, **kwargs)
+        return self.sql_paged(rows)
+
+    def get_queryset(self) -> QuerySet[ComponentUserUsage]:
+        visible = selectors.visible_component_user_usages(self.request.user)
+        return user_usage_queryset(visible).order_by(
+            "-component_usage__date", "component_usage__component__type", "username", "pk"
+        )
