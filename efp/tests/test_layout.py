@@ -4,6 +4,7 @@ only the layers below them, so no two apps depend on each other."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from django.test import SimpleTestCase
@@ -96,3 +97,33 @@ class LayoutTests(SimpleTestCase):
                 if name not in seen:
                     seen.add(name)
                     todo.extend(LAYERS[name])
+
+
+class ArchitecturePageTests(SimpleTestCase):
+    """docs/architecture.md says where each rule lives: every module it names exists, and it stays short."""
+
+    page = EFP.parent / "docs" / "architecture.md"
+
+    def named_modules(self, text: str) -> list[str]:
+        return re.findall(r"`([\w/]+\.py)(?:[` ]|$)", text)
+
+    def missing(self, text: str) -> list[str]:
+        roots = (EFP, EFP.parent, EFP / "marketplace", EFP / "marketplace" / "api")
+        return [
+            name
+            for name in self.named_modules(text)
+            if "/" in name and not any((root / name).exists() for root in roots)
+        ]
+
+    def test_it_names_only_modules_that_exist(self) -> None:
+        text = self.page.read_text()
+        assert len(self.named_modules(text)) > 20
+        assert self.missing(text) == []
+
+    def test_it_would_notice_a_module_that_moved(self) -> None:
+        assert self.missing("`marketplace/api/usage_pages.py` and `structure/access.py`") == [
+            "marketplace/api/usage_pages.py"
+        ]
+
+    def test_it_stays_under_150_lines(self) -> None:
+        assert len(self.page.read_text().splitlines()) < 150
