@@ -30,19 +30,7 @@ from efp.marketplace.models import (
     Tombstone,
     UsageRevision,
 )
-
-
-class ViewOnly:
-    """For a model admin or an inline: staff read, nobody adds, changes or deletes."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from efp.structure.admin import ViewOnly
 
 
 class NotDeleted:

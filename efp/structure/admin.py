@@ -9,8 +9,8 @@ from django.http import HttpRequest
 from efp.structure.models import Customer, CustomerRole, Project, ProjectRole
 
 
-class ViewOnlyInline(admin.TabularInline):
-    extra = 0
+class ViewOnly:
+    """For a model admin or an inline: staff read, nobody adds, changes or deletes."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -20,6 +20,10 @@ class ViewOnlyInline(admin.TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ViewOnlyInline(ViewOnly, admin.TabularInline):
+    extra = 0
 
 
 class CustomerRoleInline(ViewOnlyInline):

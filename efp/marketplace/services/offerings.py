@@ -5,7 +5,7 @@ written unless all of it is."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -127,16 +127,7 @@ def create_offering(
             **component.fields,
         )
     for plan in plans:
-        create_plan(
-            offering=offering,
-            name=plan.name,
-            description=plan.description,
-            unit=plan.unit,
-            unit_price=plan.unit_price,
-            prices=plan.prices,
-            quotas=plan.quotas,
-            max_amount=plan.max_amount,
-        )
+        create_plan(offering=offering, **asdict(plan))
     return offering
 
 

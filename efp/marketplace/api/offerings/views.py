@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -144,15 +145,7 @@ class PlanViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
         body.is_valid(raise_exception=True)
         spec = _plan_spec(body.validated_data)
         plan = offering_services.create_plan(
-            user=acting_user(request),
-            offering=body.validated_data["offering"],
-            name=spec.name,
-            description=spec.description,
-            unit=spec.unit,
-            unit_price=spec.unit_price,
-            prices=spec.prices,
-            quotas=spec.quotas,
-            max_amount=spec.max_amount,
+            user=acting_user(request), offering=body.validated_data["offering"], **asdict(spec)
         )
         plan = plan_queryset(Plan.objects.filter(pk=plan.pk)).get()
         return Response(self.get_serializer(plan).data, status=status.HTTP_201_CREATED)
