@@ -29,7 +29,9 @@ class NotSupported(DomainError):
 class Forbidden(DomainError):
     """The user may see the object but not do this to it (HTTP 403)."""
 
-    def __init__(self, message: str = "You do not have permission to perform this action.") -> None:
+    DEFAULT = "You do not have permission to perform this action."
+
+    def __init__(self, message: str = DEFAULT) -> None:
         super().__init__(message)
 
 

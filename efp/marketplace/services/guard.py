@@ -37,7 +37,8 @@ class Refusal:
 
     def error(self) -> DomainError:
         if self.kind == Kind.FORBIDDEN:
-            return Forbidden()  # Waldur's words on the wire (docs/contract.md §1.6)
+            # Waldur's sentence first (docs/contract.md §1.6), then who may (docs/compatibility.md).
+            return Forbidden(f"{Forbidden.DEFAULT} {self.message}")
         if self.kind == Kind.STATE:
             return StateConflict(self.valid_states, message=self.wire)
         if self.kind == Kind.UNSUPPORTED:

@@ -253,7 +253,10 @@ class ActionValidationTests(OrderValidationTestCase):
             f"{ORDERS}{order.uuid.hex}/approve_by_provider/", {}, format="json"
         )
         assert response.status_code == 403
-        assert response.json() == {"detail": "You do not have permission to perform this action."}
+        assert response.json() == {
+            "detail": "You do not have permission to perform this action. "
+            "Only the provider's organisation owners and offering managers may approve orders."
+        }
         assert self.snapshot() == before
         order.refresh_from_db()
         assert (order.state, order.provider_reviewed_by) == ("pending-provider", None)

@@ -41,7 +41,10 @@ class MemberWithdrawalTests(MarketplaceTestCase):
         order = make_order(self.alice, self.project_a1, self.offering, name="alices")
         response = self.as_user(self.bob).delete(order_path(order))
         assert response.status_code == 403
-        assert response.json() == {"detail": "You do not have permission to perform this action."}
+        assert response.json() == {
+            "detail": "You do not have permission to perform this action. Only organisation owners, "
+            "project administrators and project managers, or whoever placed the order, may delete orders."
+        }
         assert Order.objects.filter(pk=order.pk).exists()
 
     def test_it_refuses_once_the_provider_has_started(self) -> None:
