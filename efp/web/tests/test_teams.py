@@ -32,9 +32,15 @@ class ProjectPagesTests(WebTestCase):
 
     def test_a_project_admin_may_not_create_edit_or_remove_projects(self) -> None:
         client = self.login(self.erin)
-        assert client.get(f"/organisations/{self.org_a.uuid.hex}/projects/new/").status_code == 403
-        assert client.post(f"/projects/{self.project_a1.uuid.hex}/edit/", {"name": "X"}).status_code == 403
-        assert client.post(f"/projects/{self.project_a1.uuid.hex}/delete/").status_code == 403
+        refused = client.get(f"/organisations/{self.org_a.uuid.hex}/projects/new/")
+        assert refused.status_code == 403
+        assert "Only organisation owners may create projects." in refused.content.decode()
+        refused = client.post(f"/projects/{self.project_a1.uuid.hex}/edit/", {"name": "X"})
+        assert refused.status_code == 403
+        assert "Only organisation owners may edit projects." in refused.content.decode()
+        refused = client.post(f"/projects/{self.project_a1.uuid.hex}/delete/")
+        assert refused.status_code == 403
+        assert "Only organisation owners may remove projects." in refused.content.decode()
         assert self.login(self.dave).get(f"/projects/{self.project_a1.uuid.hex}/").status_code == 404
         self.project_a1.refresh_from_db()
         assert (self.project_a1.name, self.project_a1.is_removed) == ("Project A1", False)

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from efp.accounts.models import User
 from efp.errors import DomainError, Forbidden, InvalidInput
+from efp.marketplace.verbs import Side, who_may
 from efp.structure import services
 from efp.structure.models import Customer, CustomerRole, Project, ProjectRole
 from efp.structure.permissions import has_permission
@@ -30,6 +31,11 @@ def _team_rows(grants: Any) -> list[Any]:
 
 def _role_choices(roles: tuple[Role, ...]) -> list[tuple[str, str]]:
     return [(r.value, str(r.label)) for r in roles]
+
+
+def _refused(permission: Permission, doing: str) -> PermissionDenied:
+    """The 403 of a project action, naming who may from the role table."""
+    return PermissionDenied(f"Only {who_may(permission, Side.CONSUMER)} may {doing}.")
 
 
 @login_required
@@ -147,7 +153,7 @@ def _attach(form: Any, error: DomainError) -> int:
 def project_create(request: HttpRequest, uuid: str) -> HttpResponse:
     customer = _customer(request, uuid)
     if not has_permission(request.user, Permission.PROJECT_CREATE, customers=[customer]):
-        raise PermissionDenied("Only owners of the organisation may create projects.")
+        raise _refused(Permission.PROJECT_CREATE, "create projects")
     back = reverse("web:organisation", args=[customer.uuid.hex])
     status = 200
     if request.method == "POST":
@@ -175,7 +181,7 @@ def project_create(request: HttpRequest, uuid: str) -> HttpResponse:
 def project_edit(request: HttpRequest, uuid: str) -> HttpResponse:
     project = _project(request, uuid)
     if not has_permission(request.user, Permission.PROJECT_UPDATE, customers=[project.customer]):
-        raise PermissionDenied("Only owners of the organisation may edit its projects.")
+        raise _refused(Permission.PROJECT_UPDATE, "edit projects")
     back = reverse("web:project", args=[project.uuid.hex])
     status = 200
     if request.method == "POST":
@@ -213,7 +219,7 @@ def project_edit(request: HttpRequest, uuid: str) -> HttpResponse:
 def project_delete(request: HttpRequest, uuid: str) -> HttpResponse:
     project = _project(request, uuid)
     if not has_permission(request.user, Permission.PROJECT_DELETE, customers=[project.customer]):
-        raise PermissionDenied("Only owners of the organisation may remove its projects.")
+        raise _refused(Permission.PROJECT_DELETE, "remove projects")
     status, error = 200, ""
     if request.method == "POST":
         try:
