@@ -1,10 +1,13 @@
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
+from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from efp.accounts import api as accounts_api
 from efp.marketplace.api import urls as marketplace_urls
+from efp.request_size import API_PREFIXES
 from efp.structure import api as structure_api
 
 router = DefaultRouter(trailing_slash=True)
@@ -28,3 +31,36 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("efp.web.urls")),
 ]
+
+
+# Under /api/ every answer is JSON, the errors Django answers itself (no route, a crash) included, with
+# DRF's words; the GUI keeps its pages.
+def _is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith(API_PREFIXES)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"detail": "A server error occurred."}, status=500)
+    return defaults.server_error(request)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def forbidden(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"detail": str(exception) or "Forbidden."}, status=403)
+    return defaults.permission_denied(request, exception)
+
+
+handler400, handler403, handler404, handler500 = bad_request, forbidden, not_found, server_error
