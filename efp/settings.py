@@ -83,7 +83,10 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks",
+    "django_tasks_db",
     "efp.accounts",
+    "efp.events",
     "efp.structure",
     "efp.marketplace",
     "efp.web",
@@ -107,6 +110,15 @@ MIDDLEWARE = [
 if env_bool("EFP_COUNT_QUERIES", False):
     # `make bench` counts the SQL statements of each request (X-Query-Count); never on in production.
     MIDDLEWARE.insert(0, "efp.rest.query_count.QueryCountMiddleware")
+
+# Background work: Django's tasks interface with its database backend, so a task row is inserted in the
+# transaction that causes it (no enqueue on commit). `efp worker` runs the tasks and the periodic jobs.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
 
 ROOT_URLCONF = "efp.urls"
 WSGI_APPLICATION = "efp.wsgi.application"

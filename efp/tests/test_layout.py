@@ -18,11 +18,15 @@ LAYERS: dict[str, set[str]] = {
     "errors": set(),
     "rawsql": set(),
     "request_size": set(),
+    "append_only": set(),
     "rest": {"errors", "rawsql"},
     "accounts": {"errors", "rawsql", "request_size", "rest"},
-    "structure": {"errors", "rawsql", "rest", "accounts"},
-    "marketplace": {"errors", "rawsql", "rest", "accounts", "structure"},
-    "web": {"errors", "rawsql", "accounts", "structure", "marketplace"},
+    "events": {"errors", "rawsql", "rest", "accounts", "append_only"},
+    "structure": {"errors", "rawsql", "rest", "accounts", "append_only", "events"},
+    "marketplace": {"errors", "rawsql", "rest", "accounts", "append_only", "events", "structure"},
+    "notifications": {"errors", "rawsql", "rest", "accounts", "events", "structure", "marketplace"},
+    "hooks": {"errors", "rawsql", "rest", "accounts", "events", "structure", "marketplace", "notifications"},
+    "web": {"errors", "rawsql", "accounts", "events", "structure", "marketplace", "notifications", "hooks"},
 }
 # The project's wiring imports every app: settings, URLs, the WSGI entry point, the console script.
 WIRING = {"settings", "urls", "wsgi", "cli", "__init__"}

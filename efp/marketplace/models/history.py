@@ -8,14 +8,21 @@ and the admin cannot either. Only `manage.py flush` (tests' TransactionTestCase)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, NoReturn
-
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
+
+from efp.append_only import AppendOnlyError, AppendOnlyModel, erasing_history, register_sqlite_lock
+
+__all__ = [
+    "APPEND_ONLY_TABLES",
+    "AppendOnlyError",
+    "AppendOnlyModel",
+    "Tombstone",
+    "erasing_history",
+    "register_sqlite_lock",
+]
 
 APPEND_ONLY_TABLES = (
     "marketplace_orderevent",
@@ -23,65 +30,6 @@ APPEND_ONLY_TABLES = (
     "marketplace_usagerevision",
     "marketplace_tombstone",
 )
-
-
-def register_sqlite_lock(sender: Any, connection: Any, **kwargs: Any) -> None:
-    """`connection_created` receiver: the SQLite triggers of migration 0005 ask `efp_history_locked()`."""
-    if connection.vendor == "sqlite":
-        connection.connection.create_function(
-            "efp_history_locked", 0, lambda: 0 if getattr(connection, "efp_erasing_history", False) else 1
-        )
-
-
-@contextmanager
-def erasing_history(connection: Any) -> Iterator[None]:
-    """Lets this connection empty the history tables (SQLite); for `manage.py flush` only."""
-    connection.efp_erasing_history = True
-    try:
-        yield
-    finally:
-        connection.efp_erasing_history = False
-
-
-class AppendOnlyError(Exception):
-    """A programming error: code tried to change or delete a row of history."""
-
-
-def _refuse(what: str) -> NoReturn:
-    raise AppendOnlyError(f"History is append-only: {what} is refused.")
-
-
-class AppendOnlyQuerySet(models.QuerySet[Any]):
-    def update(self, **kwargs: Any) -> NoReturn:
-        _refuse(f"updating {self.model.__name__} rows")
-
-    def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
-        _refuse(f"updating {self.model.__name__} rows")
-
-    def delete(self) -> NoReturn:
-        _refuse(f"deleting {self.model.__name__} rows")
-
-    def _raw_delete(self, using: Any) -> NoReturn:
-        _refuse(f"deleting {self.model.__name__} rows")
-
-
-class AppendOnlyModel(models.Model):
-    """Rows are inserted, then only read."""
-
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
-        base_manager_name = "objects"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            _refuse(f"saving an existing {type(self).__name__}")
-        kwargs["force_insert"] = True  # a new object given an existing pk must not overwrite that row
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        _refuse(f"deleting a {type(self).__name__}")
 
 
 class Tombstone(AppendOnlyModel):

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.commands import flush
 from django.db import connections
 
-from efp.marketplace.models.history import erasing_history
+from efp.append_only import erasing_history
 
 
 class Command(flush.Command):

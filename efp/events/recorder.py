@@ -1,0 +1,69 @@
+"""`record`: the one way an event is written, by a service, inside its transaction.
+
+The event row and the task that dispatches it (hooks, notifications, e-mail) are inserted in the same
+transaction as the change itself: either all of them are kept or none is. Apps that act on events
+register a dispatcher (`on_event`) in their `AppConfig.ready`; the dispatch task calls them in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from efp.events.catalogue import BY_NAME
+from efp.events.models import Event
+
+
+@dataclass(frozen=True)
+class Scopes:
+    """The ids an event concerns; any may be None."""
+
+    customer_id: int | None = None
+    project_id: int | None = None
+    offering_id: int | None = None
+    resource_id: int | None = None
+    order_id: int | None = None
+    user_id: int | None = None
+
+
+Dispatcher = Callable[[Event], None]
+_DISPATCHERS: list[tuple[str, Dispatcher]] = []
+
+
+def on_event(name: str, dispatcher: Dispatcher) -> None:
+    """Registers `dispatcher(event)` to run (in a task) for every event; idempotent by name."""
+    if all(existing != name for existing, _ in _DISPATCHERS):
+        _DISPATCHERS.append((name, dispatcher))
+
+
+def dispatchers() -> list[tuple[str, Dispatcher]]:
+    return list(_DISPATCHERS)
+
+
+def record(
+    event_type: str,
+    message: str,
+    *,
+    scopes: Scopes,
+    context: dict[str, Any] | None = None,
+    actor: Any = None,
+) -> Event:
+    """Writes one event and enqueues its dispatch, in the caller's transaction (which must exist)."""
+    if event_type not in BY_NAME:
+        raise ValueError(f"{event_type!r} is not in efp.events.catalogue")
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("record() runs inside the service's transaction")
+    event = Event.objects.create(
+        event_type=event_type,
+        message=message,
+        context=context or {},
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        **vars(scopes),
+    )
+    from efp.events.tasks import dispatch_event  # the task module imports this one
+
+    dispatch_event.enqueue(event.pk)
+    return event
