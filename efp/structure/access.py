@@ -353,6 +353,21 @@ def provider_workspace(user: Any) -> Fragment:
     return providers.exists() | offering_roles(user).exists()
 
 
+def visible_events(user: Any) -> Rows:
+    """Events about an organisation where the user holds a role in force, a project of `my_projects`, an
+    offering of `my_offerings` (its provider side), or the user themselves (a role they were given)
+    (staff and support: every event). An event names its scopes by id (`efp.events.models.Event`)."""
+    if is_anonymous(user):
+        return _rows("events", "Event", NEVER)
+    mine = (
+        customer_roles(user).contains(CUSTOMER_ID)
+        | my_projects(user).contains(OuterColumn("project_id"))
+        | my_offerings(user).contains(OuterColumn("offering_id"))
+        | Fragment("user_id = %s", (user.pk,))
+    )
+    return _visible(user, "events", "Event", ALWAYS, mine)
+
+
 def permitted_customers(user: Any, permission: Permission) -> IdSet:
     """Organisations where the user holds `permission` through a role in force (staff: all)."""
     return _permitted(user, "structure", "Customer", customer_roles(user, permission))
