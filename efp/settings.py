@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -89,6 +90,7 @@ INSTALLED_APPS = [
     "efp.events",
     "efp.structure",
     "efp.marketplace",
+    "efp.notifications",
     "efp.web",
     "axes",  # login throttling: failures per (username, address), shared by all processes via the database
 ]
@@ -119,6 +121,49 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+
+# E-mail (notifications): one URL says where mail goes (no e-mail URL package is installed; the parser
+# is below). The sender is EFP_EMAIL_FROM; links in e-mails start with EFP_SITE_URL.
+EMAIL_BACKENDS = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "locmem": "django.core.mail.backends.locmem.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+}
+
+
+def parse_email_url(url: str) -> dict[str, object]:
+    """Django's e-mail settings from `console://`, `locmem://`, `file:///dir` or
+    `smtp://user:password@host:port` (`?tls=true` for STARTTLS, `?ssl=true` for TLS from the start)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in EMAIL_BACKENDS:
+        raise ValueError(f"EFP_EMAIL_URL: unknown scheme {scheme!r} (console, locmem, file or smtp)")
+    config: dict[str, object] = {"EMAIL_BACKEND": EMAIL_BACKENDS[scheme]}
+    if scheme == "file":
+        if not parts.path:
+            raise ValueError("EFP_EMAIL_URL: file:///directory needs a directory")
+        config["EMAIL_FILE_PATH"] = unquote(parts.path)
+    if scheme != "smtp":
+        return config
+    query = {key.lower(): values[-1] for key, values in parse_qs(parts.query).items()}
+    flags = {key: query.get(key, "").strip().lower() in {"1", "true", "yes", "on"} for key in ("tls", "ssl")}
+    if flags["tls"] and flags["ssl"]:
+        raise ValueError("EFP_EMAIL_URL: tls and ssl exclude each other")
+    config.update(
+        EMAIL_HOST=parts.hostname or "localhost",
+        EMAIL_PORT=parts.port or (465 if flags["ssl"] else 587 if flags["tls"] else 25),
+        EMAIL_HOST_USER=unquote(parts.username or ""),
+        EMAIL_HOST_PASSWORD=unquote(parts.password or ""),
+        EMAIL_USE_TLS=flags["tls"],
+        EMAIL_USE_SSL=flags["ssl"],
+    )
+    return config
+
+
+globals().update(parse_email_url(env_str("EFP_EMAIL_URL", "console://")))
+DEFAULT_FROM_EMAIL = env_str("EFP_EMAIL_FROM", "EFP Allocations <noreply@localhost>")
+EFP_SITE_URL = env_str("EFP_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 ROOT_URLCONF = "efp.urls"
 WSGI_APPLICATION = "efp.wsgi.application"

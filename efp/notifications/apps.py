@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class NotificationsConfig(AppConfig):
+    name = "efp.notifications"
+    label = "notifications"
+
+    def ready(self) -> None:
+        from efp.events.recorder import on_event
+        from efp.notifications import jobs  # noqa: F401 - registers the periodic jobs
+        from efp.notifications.reactions import react
+
+        on_event("notifications", react)

@@ -1,0 +1,198 @@
+"""The notifications' periodic jobs (`efp worker` runs them; tests call them under `time_machine`).
+Each is idempotent: whatever it tells is keyed, so a second run in the same slot tells nobody again."""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from typing import Any
+
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from efp.accounts.models import User
+from efp.events.schedule import periodic
+from efp.marketplace import metering
+from efp.marketplace.billing_months import add_months, current_month, month_key, month_start
+from efp.marketplace.models import Offering, OfferingComponent, Order, OrderEvent, Resource
+from efp.marketplace.states import USAGE_REPORTABLE_STATES, OrderState, ResourceState
+from efp.notifications import recipients, services
+from efp.notifications.models import Group
+from efp.notifications.reactions import resource_url, tell_order_waits
+from efp.structure.models import CustomerRole, ProjectRole, RoleGrant
+
+REMINDER_AFTER = datetime.timedelta(days=3)
+ENDING_DAYS = (1, 7, 30)  # "ends in" notices: the smallest that is not less than the days left
+ENDED_LOOKBACK = datetime.timedelta(days=7)  # an allocation that ended longer ago is not announced
+ROLE_NOTICE = datetime.timedelta(days=7)
+USAGE_DUE_DAY = 3  # last month's usage is due by the 3rd
+EXTEND = "Ask an owner to extend it if you still need it."
+
+
+@periodic("notifications.order_reminders", cron="0 * * * *")
+def order_reminders() -> dict[str, Any]:
+    """Orders that have waited 3 days for a decision: their deciders are reminded, once per state."""
+    waiting = [OrderState.PENDING_CONSUMER, OrderState.PENDING_PROVIDER]
+    cutoff = timezone.now() - REMINDER_AFTER
+    told = 0
+    orders = Order.objects.filter(state__in=waiting).select_related(
+        "project__customer", "offering__customer", "created_by", "resource"
+    )
+    for order in orders:
+        entered = (
+            OrderEvent.objects.filter(order_id=order.pk, new_state=order.state).order_by("-created").first()
+        )
+        since = entered.created if entered is not None else order.created
+        if since <= cutoff:
+            told += len(tell_order_waits(order, reminder=True))
+    return {"notified": told}
+
+
+@periodic("notifications.daily_digest", cron="0 7 * * *")
+def daily_digest() -> dict[str, Any]:
+    """One e-mail per person with what they chose to receive as a daily digest."""
+    people = listed = 0
+    for user in services.users_with_undigested():
+        count = services.send_daily_digest(user=user)
+        people += bool(count)
+        listed += count
+    return {"people": people, "notifications": listed}
+
+
+def _ending_notice(days_left: int) -> str | None:
+    if days_left <= 0:
+        return "ended"
+    return next((f"in-{days}" for days in ENDING_DAYS if days_left <= days), None)
+
+
+@periodic("notifications.end_dates", cron="0 6 * * *")
+def end_dates() -> dict[str, Any]:
+    """Allocations ending in 30, 7 and 1 days, and those that have ended: both sides, once each."""
+    today = timezone.localdate()
+    horizon = today + datetime.timedelta(days=max(ENDING_DAYS))
+    resources = (
+        Resource.objects.filter(end_date__isnull=False, end_date__lte=horizon)
+        .filter(end_date__gt=today - ENDED_LOOKBACK)
+        .exclude(Q(state=ResourceState.TERMINATED) & Q(end_date__gt=today))
+        .select_related("project__customer", "offering")
+        .order_by("end_date", "pk")
+    )
+    told = 0
+    for resource in resources:
+        assert resource.end_date is not None
+        days_left = (resource.end_date - today).days
+        notice = _ending_notice(days_left)
+        if notice is None:
+            continue
+        ended = notice == "ended"
+        when = f"on {resource.end_date:%-d %B %Y}"
+        what = f"{resource.name} ({resource.offering.name}, project {resource.project.name})"
+        if ended:
+            subject = f"{resource.name} has ended"
+            text = f"The allocation {what} ended {when}."
+        else:
+            left = f"{days_left} day{'s' if days_left != 1 else ''}"
+            subject = f"{resource.name} ends in {left}"
+            text = f"The allocation {what} ends {when}, in {left}."
+        details = {"resource_name": resource.name, "end_date": resource.end_date, "days_left": days_left}
+        for provider, users in (
+            (False, recipients.allocation_consumers(resource)),
+            (True, recipients.allocation_providers(resource.offering)),
+        ):
+            told += len(
+                services.notify(
+                    users,
+                    kind="allocation_ended" if ended else "allocation_ending",
+                    group=Group.END_DATES,
+                    subject=subject,
+                    text=text,
+                    url=resource_url(resource, provider=provider),
+                    dedupe_key=f"end-date:{resource.uuid.hex}:{resource.end_date.isoformat()}:{notice}",
+                    details=details,
+                )
+            )
+    return {"notified": told}
+
+
+@periodic("notifications.usage_not_reported", cron="30 6 * * *")
+def usage_not_reported() -> dict[str, Any]:
+    """From the 3rd of a month: the providers whose allocations have no usage for last month, one
+    notification per offering listing them, once per month. "Reported" is read from `metering`."""
+    today = timezone.localdate()
+    if today.day < USAGE_DUE_DAY:
+        return {"notified": 0, "skipped": "before the due day"}
+    this_month = current_month()
+    last_month = add_months(this_month, -1)
+    usage_billed = OfferingComponent.objects.filter(billing_type=OfferingComponent.BillingType.USAGE)
+    resources = list(
+        Resource.objects.filter(
+            state__in=list(USAGE_REPORTABLE_STATES),
+            created__lt=month_start(this_month),
+            offering_id__in=usage_billed.values("offering_id"),
+        ).order_by("offering_id", "name", "pk")
+    )
+    statuses = metering.summarise(resources, today=today, with_last_report=False)
+    missing: dict[int, list[Resource]] = defaultdict(list)
+    for resource in resources:
+        used = [
+            s for s in statuses.get(resource.pk, []) if s.billing_type == OfferingComponent.BillingType.USAGE
+        ]
+        if used and all(status.last_month is None for status in used):
+            missing[resource.offering_id].append(resource)
+    told = 0
+    for offering in Offering.objects.filter(pk__in=list(missing)).select_related("customer").order_by("pk"):
+        names = [resource.name for resource in missing[offering.pk]]
+        month = f"{last_month:%B %Y}"
+        count = len(names)
+        plural = "s" if count != 1 else ""
+        told += len(
+            services.notify(
+                recipients.allocation_providers(offering),
+                kind="usage_not_reported",
+                group=Group.USAGE,
+                subject=f"{offering.name}: usage for {month} not reported for {count} allocation{plural}",
+                text=f"No usage was reported for {month} for {offering.name}: {', '.join(names)}.",
+                url=reverse("web:resources") + f"?offering={offering.uuid.hex}",
+                dedupe_key=f"usage-missing:{offering.uuid.hex}:{month_key(last_month)}",
+                details={"offering_name": offering.name, "resource_names": names, "month": month},
+            )
+        )
+    return {"notified": told, "offerings": len(missing)}
+
+
+@periodic("notifications.role_expiry", cron="15 6 * * *")
+def role_expiry() -> dict[str, Any]:
+    """A role that ends within 7 days: its holder hears of it, once per grant and expiry time."""
+    now = timezone.now()
+    told = 0
+    grants: list[tuple[RoleGrant, str, str, str]] = []
+    for grant in CustomerRole.objects.filter(
+        expiration_time__gt=now, expiration_time__lte=now + ROLE_NOTICE, user__is_active=True
+    ).select_related("user", "customer"):
+        url = reverse("web:organisation", args=[grant.customer.uuid.hex])
+        grants.append((grant, grant.get_role_display(), f"organisation {grant.customer.name}", url))
+    for project_grant in ProjectRole.objects.filter(
+        expiration_time__gt=now, expiration_time__lte=now + ROLE_NOTICE, user__is_active=True
+    ).select_related("user", "project"):
+        url = reverse("web:project", args=[project_grant.project.uuid.hex])
+        grants.append(
+            (project_grant, project_grant.get_role_display(), f"project {project_grant.project.name}", url)
+        )
+    for grant, role, scope, url in grants:
+        assert grant.expiration_time is not None
+        when = timezone.localtime(grant.expiration_time)
+        user: User = grant.user  # type: ignore[attr-defined]
+        told += len(
+            services.notify(
+                [user],
+                kind="role_expiring",
+                group=Group.ROLES,
+                subject=f"Your role {role} in {scope} ends on {when:%-d %B %Y}",
+                text=f"Your role {role} in {scope} ends on {when:%-d %B %Y at %H:%M}. {EXTEND}",
+                url=url,
+                dedupe_key=f"role-expiry:{grant.uuid.hex}:{grant.expiration_time.isoformat()}",
+                details={"role": role, "scope": scope, "expires": when},
+            )
+        )
+    return {"notified": told}
