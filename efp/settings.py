@@ -306,6 +306,7 @@ SPECTACULAR_SETTINGS = {
         "BillingUnit": "efp.marketplace.models.offerings.Plan.Unit",
         "AgentServiceState": "efp.marketplace.models.agents.AgentService.State",
         "OfferingUserState": "efp.marketplace.models.offering_users.OfferingUser.State",
+        "NotificationDelivery": "efp.notifications.models.Delivery",
     },
     # Swagger UI from the drf-spectacular-sidecar package, not from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

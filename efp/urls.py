@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from efp.accounts import api as accounts_api
 from efp.marketplace.api import urls as marketplace_urls
+from efp.notifications import api as notifications_api
 from efp.request_size import API_PREFIXES
 from efp.structure import api as structure_api
 
@@ -16,10 +17,16 @@ router.register("users", accounts_api.UserViewSet, basename="user")
 router.register("customers", structure_api.CustomerViewSet, basename="customer")
 router.register("projects", structure_api.ProjectViewSet, basename="project")
 marketplace_urls.register(router)
+router.register("notifications", notifications_api.NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("api/", include(router.urls)),
     path("api/version/", accounts_api.version, name="version"),
+    path(
+        "api/notification-preferences/",
+        notifications_api.NotificationPreferencesView.as_view(),
+        name="notification-preferences",
+    ),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's script from a URL: the Content-Security-Policy allows no inline one.
     path(
