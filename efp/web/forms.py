@@ -407,3 +407,16 @@ class TeamMemberForm(forms.Form):
         super().__init__(*args, **kwargs)
         set_choices(self.fields["role"], roles)
         self.fields["role"].initial = initial_role
+
+
+class NotificationPreferencesForm(forms.Form):
+    """How each group of notifications reaches the person by e-mail (the bell shows them all)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from efp.notifications.models import Delivery, Group
+
+        super().__init__(*args, **kwargs)
+        for group in Group:
+            self.fields[group.value] = forms.ChoiceField(
+                label=str(group.label), choices=Delivery.choices, widget=forms.RadioSelect
+            )

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from efp.marketplace.selectors import is_provider_user
 from efp.marketplace.states import OrderState
+from efp.notifications.services import unread_count
 from efp.web import charts
 
 register = template.Library()
@@ -83,3 +84,11 @@ def get(mapping: Any, key: Any) -> Any:
         return mapping.get(key)
     except AttributeError:
         return None
+
+
+@register.inclusion_tag("web/_bell.html", takes_context=True)
+def notification_bell(context: template.Context) -> dict[str, Any]:
+    """The bell of the top bar: my unread notifications, as a number in words (one query)."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    return {"unread": unread_count(user) if user is not None else 0}

@@ -27,12 +27,13 @@ POST_ENDPOINTS = {
     "orders-bulk", "order-approve", "order-reject", "order-form", "my-order-approve", "my-order-reject",
     "my-order-cancel", "my-order-delete", "my-resource-limits", "my-resource-terminate", "project-create",
     "organisation-team-add", "organisation-team-remove", "project-edit", "project-delete", "project-team-add",
-    "project-team-remove", "organisation-team-end", "project-team-end",
+    "project-team-remove", "organisation-team-end", "project-team-end", "notification-preferences",
+    "notifications-read-all", "notification-read",
 }  # fmt: skip
 GET_ONLY = {
     "home", "profile", "dashboard", "resources", "resource-usage", "resource-usage-csv", "orders", "order",
     "catalogue", "offering", "my-orders", "my-order", "my-resources", "my-resource-usage",
-    "my-resource-usage-csv", "organisations", "organisation", "project",
+    "my-resource-usage-csv", "organisations", "organisation", "project", "notifications", "notification-bell",
 }  # fmt: skip
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)

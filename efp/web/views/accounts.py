@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from efp.accounts.services import get_or_create_token, regenerate_token
 from efp.marketplace.selectors import is_provider_user, orders_awaiting_consumer
+from efp.web.views.notifications import preferences_form
 
 
 class LoginView(auth_views.LoginView):
@@ -30,7 +31,8 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     token = get_or_create_token(user=request.user)  # type: ignore[arg-type]
-    return render(request, "web/profile.html", {"token": token, "profile_page": True})
+    context = {"token": token, "profile_page": True, "preferences_form": preferences_form(request)}
+    return render(request, "web/profile.html", context)
 
 
 @login_required
