@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 
 from django.urls import reverse
 
@@ -148,8 +149,8 @@ def tell_usage_thresholds(event: Event) -> list[Notification]:
     details = {
         "resource_name": found.name,
         "component_name": status.name,
-        "used": status.used,
-        "limit": status.limit,
+        "used": amount(status.used),
+        "limit": amount(status.limit),
         "unit": status.unit,
         "percent": status.percent,
         "threshold": threshold,
@@ -159,8 +160,8 @@ def tell_usage_thresholds(event: Event) -> list[Notification]:
     }
     subject = f"{found.name}: {status.name} at {status.percent} % of its limit"
     text = (
-        f"{found.name} ({found.offering.name}, project {found.project.name}) has used {status.used} of "
-        f"{status.limit} {status.unit} of {status.name} {status.used_label}: {status.percent} %, "
+        f"{found.name} ({found.offering.name}, project {found.project.name}) has used {details['used']} of "
+        f"{details['limit']} {status.unit} of {status.name} {status.used_label}: {status.percent} %, "
         f"{'over' if threshold >= 100 else 'past'} {threshold} % of the limit."
     )
     told = []
@@ -180,6 +181,14 @@ def tell_usage_thresholds(event: Event) -> list[Notification]:
             details=details,
         )
     return told
+
+
+def amount(value: Decimal | None) -> str:
+    """8.00 → "8", 8.50 → "8.5": the same number on every database."""
+    if value is None:
+        return ""
+    text = f"{Decimal(value).normalize():f}"
+    return text
 
 
 def tell_hook_deactivated(event: Event) -> list[Notification]:

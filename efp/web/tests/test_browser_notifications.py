@@ -102,7 +102,9 @@ class ProcessWorker:
 
 @pytest.fixture
 def task_worker(browser_page: Any) -> Iterator[None]:
-    worker: ThreadWorker | ProcessWorker = ThreadWorker() if connection.vendor == "sqlite" else ProcessWorker()
+    worker: ThreadWorker | ProcessWorker = (
+        ThreadWorker() if connection.vendor == "sqlite" else ProcessWorker()
+    )
     worker.start()
     yield
     worker.stop()
@@ -176,7 +178,9 @@ def test_a_members_order_rings_the_owners_bell(browser_page: Any, task_worker: N
 
     # Mark it read (htmx swaps the list and the bell), then open the order from the list.
     page.get_by_role("button", name="Mark read: Create order for bell-rings waits for your approval").click()
-    expect(page.get_by_role("button", name=re.compile("Mark read: Create order for bell-rings"))).to_have_count(0)
+    expect(
+        page.get_by_role("button", name=re.compile("Mark read: Create order for bell-rings"))
+    ).to_have_count(0)
     unread_after = int(re.sub(r"\D", "", page.locator("#bell").get_attribute("aria-label") or "") or 0)
     assert unread_after == count - 1
     link.click()
@@ -189,7 +193,9 @@ def test_a_members_order_rings_the_owners_bell(browser_page: Any, task_worker: N
     expect(page.locator("#bell")).to_have_accessible_name("Notifications, 0 unread")
     page.goto("/profile/")
     expect(page.get_by_role("heading", name="E-mail notifications")).to_be_visible()
-    page.get_by_role("group", name="Orders waiting for you and orders you placed").get_by_label("Daily digest").check()
+    page.get_by_role("group", name="Orders waiting for you and orders you placed").get_by_label(
+        "Daily digest"
+    ).check()
     page.get_by_role("button", name="Save e-mail preferences").click()
     expect(page.get_by_text("Your e-mail preferences were saved.")).to_be_visible()
     shot(page, "n03-preferences")
