@@ -64,6 +64,8 @@ class NotificationApiTests(NotificationTestCase):
         read = client.get("/api/notifications/?unread=false").json()
         assert [row["uuid"] for row in read] == [first.uuid.hex]
         assert services.unread_count(self.alice) == 1
+        assert len(client.get("/api/notifications/?group=orders").json()) == 2
+        assert client.get("/api/notifications/?group=usage").json() == []
 
     def test_marking_all_read(self) -> None:
         response = self.as_user(self.alice).post("/api/notifications/read_all/")

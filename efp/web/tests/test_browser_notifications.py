@@ -2,7 +2,7 @@
 the worker dispatches its event, and `owner`'s bell shows that an order waits for them.
 
 The worker is Django Tasks' own `db_worker` on the test database: a subprocess on PostgreSQL; on SQLite,
-whose test database lives in this process's memory, the same worker loop in a thread.
+whose test database lives in this process's memory, the same worker code in batch mode (`InlineWorker`).
 """
 
 from __future__ import annotations
@@ -13,17 +13,17 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 
 from efp.events.models import Event
 from efp.events.recorder import Scopes, record
+from efp.events.tests.running import run_tasks
 from efp.marketplace import demo
 from efp.marketplace.models import Order
 from efp.marketplace.tests import served
@@ -37,36 +37,19 @@ __all__ = ["browser_page"]
 MANAGE = Path(__file__).resolve().parents[3] / "manage.py"
 
 
-class ThreadWorker:
-    """db_worker's loop in a thread (SQLite: the in-memory test database is shared only within a process)."""
-
-    def __init__(self) -> None:
-        from django_tasks_db.management.commands.db_worker import Worker
-
-        self.worker = Worker(
-            queue_names=["*"],
-            interval=0.1,
-            batch=False,
-            backend_name="default",
-            startup_delay=False,
-            max_tasks=None,
-            worker_id="browser-test",
-            excluded_queue_names=[],
-        )
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def run(self) -> None:
-        try:
-            self.worker.run()
-        finally:
-            connections.close_all()
+class InlineWorker:
+    """SQLite: the test database lives in this process's memory, shared between threads with table locks
+    that a worker thread keeps running into ("database table is locked"); the same worker code runs here in
+    batch mode, in the test's thread, each time the walk looks at the bell."""
 
     def start(self) -> None:
-        self.thread.start()
+        pass
+
+    def tick(self) -> None:
+        run_tasks()
 
     def stop(self) -> None:
-        self.worker.running = False
-        self.thread.join(timeout=10)
+        pass
 
 
 class ProcessWorker:
@@ -86,6 +69,9 @@ class ProcessWorker:
             start_new_session=True,
         )
 
+    def tick(self) -> None:
+        pass  # it runs on its own
+
     def stop(self) -> None:
         assert self.process is not None
         if self.process.poll() is None:
@@ -101,12 +87,10 @@ class ProcessWorker:
 
 
 @pytest.fixture
-def task_worker(browser_page: Any) -> Iterator[None]:
-    worker: ThreadWorker | ProcessWorker = (
-        ThreadWorker() if connection.vendor == "sqlite" else ProcessWorker()
-    )
+def task_worker(browser_page: Any) -> Iterator[InlineWorker | ProcessWorker]:
+    worker = InlineWorker() if connection.vendor == "sqlite" else ProcessWorker()
     worker.start()
-    yield
+    yield worker
     worker.stop()
 
 
@@ -134,7 +118,7 @@ def order_event_written(name: str, actor_username: str) -> Order:
     return order
 
 
-def test_a_members_order_rings_the_owners_bell(browser_page: Any, task_worker: None) -> None:
+def test_a_members_order_rings_the_owners_bell(browser_page: Any, task_worker: Any) -> None:
     from playwright.sync_api import expect
 
     page = browser_page
@@ -157,8 +141,11 @@ def test_a_members_order_rings_the_owners_bell(browser_page: Any, task_worker: N
 
     # owner: the worker has dispatched the event; the bell says so in words.
     log_in(page, "owner")
+    task_worker.tick()
+    page.reload()
     deadline = time.monotonic() + 30
     while True:
+        task_worker.tick()
         name = page.locator("#bell").get_attribute("aria-label") or ""
         count = int(re.sub(r"\D", "", name) or 0)
         if count >= 1 and order.uuid.hex in page.goto("/notifications/").text():  # type: ignore[union-attr]
