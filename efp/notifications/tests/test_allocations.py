@@ -51,6 +51,16 @@ class UsageThresholdTests(NotificationTestCase):
         self.deliver()
         assert self.mailed() == []
 
+    def test_a_jump_past_100_percent_tells_once_and_not_80_percent_after(self) -> None:
+        resource = self.allocation("jump")
+        self.report(resource, storage=12)
+        self.deliver()
+        assert self.mailed("jump: Storage at 120 %") == sorted(self.CONSUMERS + self.PROVIDERS)
+        mail.outbox.clear()
+        self.report(resource, storage=8.5)  # a correction back under 100 %: it was already told more
+        self.deliver()
+        assert self.mailed() == []
+
     def test_a_new_month_starts_over(self) -> None:
         resource = self.allocation("climate")
         self.report(resource, storage=9)

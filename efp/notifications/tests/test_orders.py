@@ -11,10 +11,11 @@ from django.utils import timezone
 from efp.events.models import Event
 from efp.events.tasks import dispatch_event
 from efp.marketplace.services import orders as order_services
+from efp.marketplace.tests.factories import make_order, make_project
 from efp.notifications import jobs
 from efp.notifications.models import Notification
 from efp.notifications.reactions import react
-from efp.notifications.tests.base import NotificationTestCase
+from efp.notifications.tests.base import NotificationTestCase, last_event
 
 
 class OrderWaitsTests(NotificationTestCase):
@@ -50,6 +51,16 @@ class OrderWaitsTests(NotificationTestCase):
         assert order.state == "pending-provider"
         self.deliver()
         assert self.mailed() == ["carol", "oscar"]
+
+    def test_whoever_just_acted_is_not_asked_to_decide(self) -> None:
+        """carol orders for her own provider's project: she may approve it, but she is the one who acted."""
+        internal = make_project(self.provider_p, "Internal")
+        before = last_event()
+        order = make_order(self.carol, internal, self.offering, name="internal")
+        self.order_happened(order, "marketplace_order_created", actor=self.carol, since=before)
+        assert order.state == "pending-provider"
+        self.deliver()
+        assert self.mailed() == ["oscar"]
 
     def test_a_decision_already_taken_tells_nobody_to_decide(self) -> None:
         """The order's state at dispatch time counts: approved before the dispatch ran, nobody is asked."""
