@@ -187,8 +187,7 @@ def amount(value: Decimal | None) -> str:
     """8.00 → "8", 8.50 → "8.5": the same number on every database."""
     if value is None:
         return ""
-    text = f"{Decimal(value).normalize():f}"
-    return text
+    return f"{Decimal(value).normalize():f}"
 
 
 def tell_hook_deactivated(event: Event) -> list[Notification]:
