@@ -119,6 +119,10 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# A task still RUNNING after this many seconds, whose worker process has not been seen alive for as long,
+# is returned to the queue by the `events.requeue_stale` job (its worker died with its machine). Our tasks
+# are short: a web hook attempt times out after 10 s.
+EFP_TASK_STALE_SECONDS = env_int("EFP_TASK_STALE_SECONDS", 300)
 
 ROOT_URLCONF = "efp.urls"
 WSGI_APPLICATION = "efp.wsgi.application"
