@@ -14,12 +14,14 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connections
 from django.test import TestCase, TransactionTestCase
+from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from efp.events import clock
 from efp.events.models import JobRun
 from efp.events.schedule import JOBS, Periodic
 from efp.events.tests.running import run_tasks
+from efp.marketplace.tests.factories import make_user
 from efp.marketplace.tests.races import needs_postgresql
 
 UTC = datetime.UTC
@@ -188,3 +190,22 @@ class SlotRaceTests(TransactionTestCase):
                 JobRun.objects.all().delete()
                 DBTaskResult.objects.all().delete()
         assert won.count(True) == 5 and len(won) == 5 * clocks
+
+
+class JobRunAdminTests(TestCase):
+    def test_the_admin_reads_the_runs_and_changes_none(self) -> None:
+        root = make_user("root", is_staff=True, is_superuser=True)
+        self.client.force_login(root)
+        run = clock.claim_slot("events.requeue_stale", NOW)
+        assert run is not None
+        changelist = reverse("admin:events_jobrun_changelist")
+        page = self.client.get(changelist)
+        assert page.status_code == 200 and "events.requeue_stale" in page.text
+        change = reverse("admin:events_jobrun_change", args=[run.pk])
+        assert self.client.get(change).status_code == 200  # the view page
+        self.client.post(change, {"job": "events.prune_tasks", "status": "succeeded"})
+        assert self.client.get(reverse("admin:events_jobrun_add")).status_code == 403
+        assert self.client.post(reverse("admin:events_jobrun_delete", args=[run.pk])).status_code == 403
+        run.refresh_from_db()
+        assert (run.job, run.status) == ("events.requeue_stale", "enqueued")
+        assert self.client.get(reverse("admin:events_workerbeat_changelist")).status_code == 200
