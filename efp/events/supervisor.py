@@ -5,7 +5,7 @@ The supervisor restarts a child that dies (after a pause that grows while childr
 database may be down), returns at once the tasks a dead child had claimed to the queue (it knows the
 child's worker id; efp/events/requeue.py), and keeps each live child's `WorkerBeat` fresh so that no other
 machine takes its tasks for stale. SIGTERM or SIGINT stops it gracefully: the clock stops, each child
-gets one SIGTERM and finishes its current task; a second signal kills the children (SIGKILL) and their
+gets one SIGTERM and finishes its current task; a second Ctrl-C kills the children (SIGKILL) and their
 tasks go back to the queue. Any number of supervisors, on any number of machines, may run against one
 PostgreSQL: children claim tasks with SELECT ... FOR UPDATE SKIP LOCKED, the clocks claim job slots
 under a unique constraint, and requeues are compare-and-swap updates.
@@ -69,17 +69,21 @@ class Supervisor:
         self.orphans: set[str] = set()  # worker ids of dead children whose tasks are not yet requeued
         self.stopping = False
         self.forcing = False
+        self.interrupted = False
         self.next_beat = 0.0
 
     # --- signals ---------------------------------------------------------------------------------------
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if self.stopping:
-            logger.warning("%s again: killing the workers; their tasks go back to the queue", _name(signum))
+        """SIGTERM stops gracefully however often it comes (systemd, a shell's trap and a terminal may all
+        send one); a second Ctrl-C (SIGINT) does not wait for the current tasks."""
+        if self.stopping and signum == signal.SIGINT and self.interrupted:
+            logger.warning("SIGINT again: killing the workers; their tasks go back to the queue")
             self.forcing = True
-        else:
+        elif not self.stopping:
             logger.warning("%s: stopping after the current tasks", _name(signum))
-            self.stopping = True
+        self.stopping = True
+        self.interrupted = self.interrupted or signum == signal.SIGINT
 
     # --- the loop --------------------------------------------------------------------------------------
 
