@@ -170,3 +170,24 @@ class WorkerProcessTests(TransactionTestCase):
         # Its clock ran the jobs whose latest slot had no run yet, as a task of its own.
         run = JobRun.objects.get(job="events.requeue_stale")
         assert run.status == "succeeded", worker.output()
+
+    def test_two_workers_on_one_database_run_each_task_and_each_job_slot_once(self) -> None:
+        (self.folder / "release").touch()
+        workers = [self.start("--processes", "2"), self.start("--processes", "2")]
+        eventually(lambda: WorkerBeat.objects.count() == 4, "four task-running processes")
+        tasks = [self.enqueue() for _ in range(40)]
+        for key, task in tasks:
+            eventually(lambda task=task: self.status(task) == "SUCCESSFUL", "every task ran")
+            assert (self.attempts(key), self.delivered(key)) == (1, 1)
+        ran_on = {task.worker_ids[0].rsplit("-", 2)[0] for _, task in tasks}
+        assert len(ran_on) == 2, "both workers took tasks"
+        # Both clocks caught up the same slots at start: one run each.
+        eventually(
+            lambda: JobRun.objects.filter(job="events.requeue_stale", status="succeeded").exists(), "a run"
+        )
+        slots = list(JobRun.objects.filter(job="events.requeue_stale").values_list("slot", flat=True))
+        assert len(slots) == len(set(slots))
+        for worker in workers:
+            worker.signal(signal.SIGTERM)
+        for worker in workers:
+            assert worker.process.wait(timeout=30) == 0, worker.output()
