@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install chromium lint typecheck pytest lock clean bench
+.PHONY: run test install chromium lint typecheck pytest lock clean bench hook-latency
 
 install: $(VENV)/.installed
 
@@ -22,6 +22,9 @@ run: install
 	$(BIN)/efp collectstatic --noinput --verbosity 0
 	$(BIN)/efp demo
 	@echo "Open http://$(HOST):$(PORT)/ (API: http://$(HOST):$(PORT)/api/, docs: http://$(HOST):$(PORT)/api/docs/)"
+	@# The background work (tasks, periodic jobs) runs beside the server and stops with it.
+	$(BIN)/efp worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/efp serve --host $(HOST) --port $(PORT)
 
 # Debian's Chromium drives the browser tests (Playwright cannot download browsers here).
@@ -47,6 +50,11 @@ test: lint typecheck pytest
 # loads it with locust and writes bench/results/latest.{md,json}. BENCH_DURATION=10 BENCH_RUNS=1 by default.
 bench: install
 	$(BIN)/python -m bench.run
+
+# Not part of `make test`: delivery latency of web hooks (event written -> hook received) over 1,000 events
+# with `efp worker --processes 2`, on a fresh efp_latency database; writes bench/results/hook_latency.json.
+hook-latency: install
+	$(BIN)/python -m bench.hook_latency
 
 lock:
 	$(BIN)/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras \

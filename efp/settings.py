@@ -121,6 +121,10 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# A task still RUNNING after this many seconds, whose worker process has not been seen alive for as long,
+# is returned to the queue by the `events.requeue_stale` job (its worker died with its machine). Our tasks
+# are short: a web hook attempt times out after 10 s.
+EFP_TASK_STALE_SECONDS = env_int("EFP_TASK_STALE_SECONDS", 300)
 
 # E-mail (notifications): one URL says where mail goes (no e-mail URL package is installed; the parser
 # is below). The sender is EFP_EMAIL_FROM; links in e-mails start with EFP_SITE_URL.

@@ -80,3 +80,21 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} @ {self.slot:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class WorkerBeat(models.Model):
+    """A task-running process of `efp worker` that is alive: its supervisor refreshes `seen` every few
+    seconds. `events.requeue_stale` returns a RUNNING task to the queue only when the process that claimed
+    it has not been seen for `EFP_TASK_STALE_SECONDS`, so a slow task on a live worker never runs twice."""
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    host = models.CharField(max_length=255)
+    pid = models.IntegerField(null=True, blank=True)
+    started = models.DateTimeField(default=timezone.now)
+    seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["worker_id"]
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} (seen {self.seen:%H:%M:%S})"

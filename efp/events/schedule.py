@@ -28,3 +28,11 @@ def periodic(name: str, *, cron: str) -> Callable[[Job], Job]:
         return function
 
     return register
+
+
+def load_jobs() -> dict[str, Periodic]:
+    """Every job of every installed app (their `jobs` modules), by name."""
+    from django.utils.module_loading import autodiscover_modules
+
+    autodiscover_modules("jobs")
+    return JOBS
