@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
-from unittest import mock
 
 from django.core import mail
 from django.db import transaction
@@ -149,12 +148,8 @@ class NotificationTestCase(MarketplaceTestCase):
                 )
 
     def deliver(self) -> list[mail.EmailMessage]:
-        """Runs the queued tasks (dispatch, e-mail) as the worker would; returns the outbox.
-
-        The worker closes connections older than CONN_MAX_AGE before each task; under `time_machine` a
-        month ahead that would be the test's own connection, holding its transaction (PostgreSQL)."""
-        with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
-            run_tasks()
+        """Runs the queued tasks (dispatch, e-mail) as the worker would; returns the outbox."""
+        run_tasks()
         return list(mail.outbox)
 
     @staticmethod
