@@ -125,8 +125,8 @@ def tell_usage_thresholds(event: Event) -> list[Notification]:
     """Usage reached 80 % or 100 % of a limit: both sides, once per resource, component and month.
     Usage against limits is read from `marketplace.metering`, as every page shows it."""
     component = str(event.context.get("component_type") or "")
-    if event.resource_id is None or not component:
-        return []
+    if event.resource_id is None or not component or event.context.get("username"):
+        return []  # one user's row: the month's total has its own event
     related = ("project__customer", "offering")
     found = Resource.objects.select_related(*related).filter(pk=event.resource_id).first()
     if found is None:

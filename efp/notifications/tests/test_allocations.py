@@ -15,6 +15,7 @@ from efp.marketplace.models import Resource
 from efp.marketplace.tests.factories import make_project, make_resource
 from efp.notifications import jobs
 from efp.notifications.models import Notification
+from efp.notifications.reactions import tell_usage_thresholds
 from efp.notifications.tests.base import NotificationTestCase
 
 
@@ -70,6 +71,25 @@ class UsageThresholdTests(NotificationTestCase):
             self.report(resource, storage=9)
             self.deliver()
         assert self.mailed("at 90 %") == sorted(self.CONSUMERS + self.PROVIDERS)
+
+    def test_one_users_row_is_not_the_total(self) -> None:
+        """Per-user rows write events of the same type (with `username`); the month's total has its own."""
+        resource = self.allocation("per-user")
+        self.report(resource, storage=12)
+        self.deliver()
+        Notification.objects.all().delete()
+        with transaction.atomic():
+            one_user = record(
+                "marketplace_component_usage_reported",
+                "Usage of storage of user bob reported.",
+                scopes=Scopes(resource_id=resource.pk, project_id=resource.project_id),
+                context={
+                    "component_type": "storage",
+                    "billing_period": str(current_month()),
+                    "username": "bob",
+                },
+            )
+        assert tell_usage_thresholds(one_user) == []
 
     def test_usage_components_without_a_limit_tell_nobody(self) -> None:
         resource = self.allocation("climate")
