@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "efp.events",
     "efp.structure",
     "efp.marketplace",
+    "efp.hooks",
     "efp.web",
     "axes",  # login throttling: failures per (username, address), shared by all processes via the database
 ]
@@ -119,6 +120,11 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+
+# Web hooks (efp/hooks): destinations in private, loopback, link-local and other non-public ranges are
+# refused unless this is set (tests and the demo post to 127.0.0.1). One attempt waits this many seconds.
+WEBHOOK_ALLOW_PRIVATE = env_bool("EFP_WEBHOOK_ALLOW_PRIVATE", False)
+WEBHOOK_TIMEOUT = 10
 
 ROOT_URLCONF = "efp.urls"
 WSGI_APPLICATION = "efp.wsgi.application"
