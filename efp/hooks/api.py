@@ -209,7 +209,10 @@ class WebHookViewSet(_HookViewSet):
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         hook = self.get_object()
         body = WebHookSerializer(
-            hook, data=request.data, partial=kwargs.get("partial", False), context=self.get_serializer_context()
+            hook,
+            data=request.data,
+            partial=kwargs.get("partial", False),
+            context=self.get_serializer_context(),
         )
         body.is_valid(raise_exception=True)
         hook = services.update_web_hook(hook=hook, **body.arguments())
@@ -267,7 +270,10 @@ class EmailHookViewSet(_HookViewSet):
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         hook = self.get_object()
         body = EmailHookSerializer(
-            hook, data=request.data, partial=kwargs.get("partial", False), context=self.get_serializer_context()
+            hook,
+            data=request.data,
+            partial=kwargs.get("partial", False),
+            context=self.get_serializer_context(),
         )
         body.is_valid(raise_exception=True)
         hook = services.update_email_hook(hook=hook, **body.arguments())
@@ -277,7 +283,7 @@ class EmailHookViewSet(_HookViewSet):
 class _Both(list[Any]):
     """Web and e-mail hooks in one list, newest first, paginated like a queryset."""
 
-    def count(self, *args: Any) -> int:  # type: ignore[override]
+    def count(self, *args: Any) -> int:
         return len(self)
 
 
@@ -302,7 +308,9 @@ class HookSummaryViewSet(viewsets.GenericViewSet):
         page = self.paginate_queryset(hooks)
         context = self.get_serializer_context()
         data = [
-            (WebHookSerializer if isinstance(hook, WebHook) else EmailHookSerializer)(hook, context=context).data
+            (WebHookSerializer if isinstance(hook, WebHook) else EmailHookSerializer)(
+                hook, context=context
+            ).data
             for hook in page or []
         ]
         return self.get_paginated_response(data)

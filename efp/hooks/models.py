@@ -105,9 +105,7 @@ class DeliveryAttempt(models.Model):
 
     class Meta:
         ordering = ["number"]
-        constraints = [
-            models.UniqueConstraint(fields=["delivery", "number"], name="attempt_one_per_number")
-        ]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="attempt_one_per_number")]
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.delivery_id}"

@@ -78,10 +78,18 @@ class WebHookApiTests(MarketplaceTestCase):
     def test_it_answers_bad_bodies_with_field_errors(self) -> None:
         cases = [
             ({"event_types": []}, "non_field_errors", "Please specify list of event_types or event_groups."),
-            ({"event_types": ["nothing_happened"]}, "event_types", '"nothing_happened" is not a valid choice.'),
+            (
+                {"event_types": ["nothing_happened"]},
+                "event_types",
+                '"nothing_happened" is not a valid choice.',
+            ),
             ({"event_groups": ["nothing"]}, "event_groups", '"nothing" is not a valid choice.'),
             ({"content_type": "xml"}, "content_type", '"xml" is not a valid choice.'),
-            ({"destination_url": "ftp://example.org/"}, "destination_url", "Enter a valid http or https URL."),
+            (
+                {"destination_url": "ftp://example.org/"},
+                "destination_url",
+                "Enter a valid http or https URL.",
+            ),
             ({"destination_url": "not a url"}, "destination_url", "Enter a valid URL."),
             ({"secret": "short"}, "secret", "Ensure this field has at least 16 characters."),
         ]
@@ -108,7 +116,9 @@ class WebHookApiTests(MarketplaceTestCase):
             assert response.status_code == 400, url  # type: ignore[attr-defined]
             [message] = response.json()["destination_url"]  # type: ignore[attr-defined]
             assert "non-public address" in message, message
-        hook = services.create_web_hook(user=self.carol, destination_url="http://93.184.215.14/", event_groups=["users"])
+        hook = services.create_web_hook(
+            user=self.carol, destination_url="http://93.184.215.14/", event_groups=["users"]
+        )
         response = self.as_user(self.carol).patch(
             f"/api/hooks-web/{hook.uuid.hex}/", {"destination_url": "http://10.0.0.1/"}, format="json"
         )
@@ -116,7 +126,9 @@ class WebHookApiTests(MarketplaceTestCase):
         assert "destination_url" in response.json()
 
     def test_it_filters_as_waldur_does(self) -> None:
-        json_hook = services.create_web_hook(user=self.carol, destination_url=RECEIVER, event_groups=["users"])
+        json_hook = services.create_web_hook(
+            user=self.carol, destination_url=RECEIVER, event_groups=["users"]
+        )
         form_hook = services.create_web_hook(
             user=self.dave, destination_url=RECEIVER + "f/", event_groups=["users"], content_type="form"
         )
