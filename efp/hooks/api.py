@@ -12,7 +12,8 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import BooleanFilter
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -294,7 +295,18 @@ class HookSummaryViewSet(viewsets.GenericViewSet):
     pagination_class = LinkHeaderPagination
     filter_backends: list[Any] = []
 
-    @extend_schema(responses=WebHookSerializer(many=True), parameters=[])
+    @extend_schema(
+        responses=WebHookSerializer(many=True),
+        parameters=[
+            OpenApiParameter("author_uuid", OpenApiTypes.UUID),
+            OpenApiParameter("author_fullname", OpenApiTypes.STR),
+            OpenApiParameter("author_username", OpenApiTypes.STR),
+            OpenApiParameter("author_email", OpenApiTypes.STR),
+            OpenApiParameter("is_active", OpenApiTypes.BOOL),
+            OpenApiParameter("last_published", OpenApiTypes.DATETIME),
+            OpenApiParameter("query", OpenApiTypes.STR),
+        ],
+    )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         user = acting_user(request)
         web = WebHookFilter(request.query_params, queryset=visible_web_hooks(user))

@@ -11,11 +11,15 @@ from efp.hooks.models import EmailHook, WebHook, WebhookDelivery
 
 def visible_web_hooks(user: Any) -> QuerySet[WebHook]:
     hooks = WebHook.objects.select_related("user")
+    if not getattr(user, "is_authenticated", False):
+        return hooks.none()
     return hooks if user.is_staff else hooks.filter(user=user)
 
 
 def visible_email_hooks(user: Any) -> QuerySet[EmailHook]:
     hooks = EmailHook.objects.select_related("user")
+    if not getattr(user, "is_authenticated", False):
+        return hooks.none()
     return hooks if user.is_staff else hooks.filter(user=user)
 
 

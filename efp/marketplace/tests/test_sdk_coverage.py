@@ -22,6 +22,10 @@ NO_SUCCESS = {
 # Operations we serve that Waldur's SDK has no function for (tested with the API client instead).
 NOT_IN_SDK = {
     "marketplace_public_offerings_plans_count": "HEAD count of the paginated plans list",
+    "hooks_web_deliveries_list": "ours: a web hook's deliveries with their attempts",
+    "hooks_web_deliveries_count": "ours: HEAD count of a web hook's deliveries",
+    "hooks_web_deliveries_resend": "ours: send a delivery's event again",
+    "hooks_web_test": "ours: send a webhook_test event to one hook",
 }
 
 
