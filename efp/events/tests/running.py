@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
@@ -19,5 +21,8 @@ def run_tasks(max_tasks: int = 1000) -> int:
         excluded_queue_names=[],
     )
     before = DBTaskResult.objects.exclude(status="READY").count()
-    worker.run()
+    # The worker drops connections that are not in autocommit mode between tasks; inside a test's
+    # transaction that closes PostgreSQL's connection (SQLite in memory ignores it), so it is kept here.
+    with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
+        worker.run()
     return DBTaskResult.objects.exclude(status="READY").count() - before
