@@ -69,7 +69,8 @@ class WebhookDelivery(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # X-EFP-Delivery
     hook = models.ForeignKey(WebHook, on_delete=models.CASCADE, related_name="deliveries")
     event = models.ForeignKey("events.Event", on_delete=models.PROTECT, related_name="+")
-    resend_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Deleted only with its hook, together with the resends that point at it.
+    resend_of = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
     created = models.DateTimeField(default=timezone.now)
     next_attempt_at = models.DateTimeField(default=timezone.now)
@@ -109,6 +110,12 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.delivery_id}"
+
+    @property
+    def outcome(self) -> str:
+        """In words: "HTTP 200", "HTTP 302: Redirects are not followed.", "no answer: Timed out …"."""
+        answer = f"HTTP {self.status_code}" if self.status_code is not None else "no answer"
+        return answer if self.error in ("", answer) else f"{answer}: {self.error}"
 
 
 class EmailDelivery(models.Model):

@@ -292,6 +292,9 @@ class DeliveryTests(MarketplaceTestCase):
         assert carol.post(f"{url}{delivery.uuid.hex}/resend/").status_code == 409
         assert carol.post(f"/api/hooks-web/{hook.uuid.hex}/test/").status_code == 409
 
+        assert carol.delete(f"/api/hooks-web/{hook.uuid.hex}/").status_code == 204  # with both deliveries
+        assert not WebhookDelivery.objects.exists() and Event.objects.count() == 1
+
     def test_a_test_goes_to_that_hook_only(self) -> None:
         receiver, other = self.receiver(), self.receiver()
         hook = self.hook(receiver)
