@@ -286,10 +286,10 @@ def _finish(
 ) -> str:
     now = timezone.now()
     with transaction.atomic():
-        attempt.status_code = outcome.status_code
-        attempt.error = outcome.error
-        attempt.duration_ms = outcome.duration_ms
-        attempt.save(update_fields=["status_code", "error", "duration_ms"])
+        # An update, not a save: the hook (and with it this attempt) may have been deleted meanwhile.
+        DeliveryAttempt.objects.filter(pk=attempt.pk).update(
+            status_code=outcome.status_code, error=outcome.error, duration_ms=outcome.duration_ms
+        )
         # Ours only while our lease holds: a worker that outlived it leaves the delivery to the next one.
         mine = WebhookDelivery.objects.filter(pk=delivery.pk, state=Pending, lease_until=delivery.lease_until)
         if outcome.ok:

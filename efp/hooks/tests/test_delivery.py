@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 from typing import Any
+from unittest import mock
 from urllib.parse import parse_qs
 
 import time_machine
@@ -18,7 +19,7 @@ from django_tasks_db.models import DBTaskResult
 from efp.events.models import Event
 from efp.events.recorder import Scopes, record
 from efp.events.tests.running import run_tasks
-from efp.hooks import jobs, services
+from efp.hooks import jobs, sending, services
 from efp.hooks.models import DeliveryAttempt, WebHook, WebhookDelivery
 from efp.hooks.retries import RETRY_DELAYS
 from efp.hooks.tests.receiver import Receiver, signature_is_valid
@@ -244,6 +245,21 @@ class DeliveryTests(MarketplaceTestCase):
         delivery = WebhookDelivery.objects.get()
         assert services._claim(delivery.pk) is not None
         assert services._claim(delivery.pk) is None
+
+    def test_a_hook_deleted_while_its_delivery_is_sent_ends_quietly(self) -> None:
+        hook = self.hook(self.receiver())
+        self.offering_event()
+        with transaction.atomic():
+            services.dispatch(Event.objects.get())
+        delivery = WebhookDelivery.objects.get()
+
+        def post_while_carol_deletes_the_hook(**kwargs: Any) -> sending.Outcome:
+            services.delete_hook(hook=WebHook.objects.get(pk=hook.pk))
+            return sending.Outcome(True, 200, "", 5)
+
+        with mock.patch.object(sending, "post", post_while_carol_deletes_the_hook):
+            assert services.attempt_delivery(delivery_id=delivery.pk) == "delivered at attempt 1"
+        assert not WebhookDelivery.objects.exists() and not DeliveryAttempt.objects.exists()
 
     @override_settings(WEBHOOK_ALLOW_PRIVATE=False)
     def test_a_destination_that_became_private_is_refused_at_send_time(self) -> None:

@@ -155,6 +155,7 @@ class WebHookApiTests(MarketplaceTestCase):
             with CaptureQueriesContext(connection) as queries:
                 assert client.get("/api/hooks-web/?page_size=50").status_code == 200
                 assert client.get("/api/hooks/?page_size=50").status_code == 200
+                assert client.get("/api/hooks-email/?page_size=50").status_code == 200
             return len(queries)
 
         services.create_web_hook(user=self.carol, destination_url=RECEIVER, event_groups=["users"])
