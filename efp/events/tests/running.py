@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from unittest import mock
 
+from django_tasks_db.management.commands import db_worker
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
@@ -21,8 +22,9 @@ def run_tasks(max_tasks: int = 1000) -> int:
         excluded_queue_names=[],
     )
     before = DBTaskResult.objects.exclude(status="READY").count()
-    # The worker drops connections that are not in autocommit mode between tasks; inside a test's
-    # transaction that closes PostgreSQL's connection (SQLite in memory ignores it), so it is kept here.
-    with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
+    # The worker drops "old" connections between tasks; inside a test's transaction Django takes the
+    # connection for one that lost its autocommit and closes it (a no-op on SQLite's in-memory database,
+    # fatal on PostgreSQL). A worker process has no such transaction around it.
+    with mock.patch.object(db_worker, "close_old_connections", lambda: None):
         worker.run()
     return DBTaskResult.objects.exclude(status="READY").count() - before
