@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "efp.structure",
     "efp.marketplace",
     "efp.notifications",
+    "efp.hooks",
     "efp.web",
     "axes",  # login throttling: failures per (username, address), shared by all processes via the database
 ]
@@ -168,6 +169,11 @@ def parse_email_url(url: str) -> dict[str, object]:
 globals().update(parse_email_url(env_str("EFP_EMAIL_URL", "console://")))
 DEFAULT_FROM_EMAIL = env_str("EFP_EMAIL_FROM", "EFP Allocations <noreply@localhost>")
 EFP_SITE_URL = env_str("EFP_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# Web hooks (efp/hooks): destinations in private, loopback, link-local and other non-public ranges are
+# refused unless this is set (tests and the demo post to 127.0.0.1). One attempt waits this many seconds.
+WEBHOOK_ALLOW_PRIVATE = env_bool("EFP_WEBHOOK_ALLOW_PRIVATE", False)
+WEBHOOK_TIMEOUT = 10
 
 ROOT_URLCONF = "efp.urls"
 WSGI_APPLICATION = "efp.wsgi.application"

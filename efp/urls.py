@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from efp.accounts import api as accounts_api
+from efp.hooks import api as hooks_api
 from efp.marketplace.api import urls as marketplace_urls
 from efp.notifications import api as notifications_api
 from efp.request_size import API_PREFIXES
@@ -18,6 +19,7 @@ router.register("customers", structure_api.CustomerViewSet, basename="customer")
 router.register("projects", structure_api.ProjectViewSet, basename="project")
 marketplace_urls.register(router)
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")
+hooks_api.register(router)
 
 urlpatterns = [
     path("api/", include(router.urls)),

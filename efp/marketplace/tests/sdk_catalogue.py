@@ -36,6 +36,9 @@ TAGS = (
     "projects",
     "version",
     "api_auth",
+    "hooks_web",
+    "hooks_email",
+    "hooks",
 )
 
 TESTS = Path(__file__).resolve().parent

@@ -26,6 +26,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from efp.accounts.services import get_or_create_token
+from efp.hooks import services as hook_services
 from efp.marketplace.tests.matrix_world import MATRIX_PERSONAS, MatrixWorld, Row, fill, routes
 
 ORD = "/api/marketplace-orders"
@@ -53,6 +54,8 @@ OFFERING_BODY = {
 }
 COMPONENT_BODY = {"type": "ram", "name": "RAM", "billing_type": "usage", "measured_unit": "GB-hours"}
 USAGE_BODY = {"resource": "{resource}", "usages": [{"type": "cpu", "amount": "7.50"}]}
+HOOK_BODY = {"destination_url": "http://93.184.215.14/hook/", "event_groups": ["users"]}
+EMAIL_HOOK_BODY = {"email": "ops@example.org", "event_groups": ["users"]}
 
 # fmt: off
 # The orders: order_pc is pending the consumer (bob asked), order_pp and order_basic are pending the provider,
@@ -230,6 +233,24 @@ API: list[Row] = [
     Row("POST",   "/api/notifications/read_all/",                   "401 200 200 200 200 200 200 200 200 200"),
     Row("GET",    "/api/notification-preferences/",                 "401 200 200 200 200 200 200 200 200 200"),
     Row("PUT",    "/api/notification-preferences/",                 "401 200 200 200 200 200 200 200 200 200", {"orders": "off"}),
+    # Hooks: one's own (staff: all). carol (pown) has a web hook with a delivery and an e-mail hook.
+    Row("GET",    "/api/hooks-web/",                                "401 200 200 200 200 200 200 200 200 200"),
+    Row("POST",   "/api/hooks-web/",                                "401 201 201 201 201 201 201 201 201 201", HOOK_BODY,
+        note="anyone signed in may subscribe to the events they can see"),
+    Row("GET",    "/api/hooks-web/{hook}/",                         "401 404 404 404 404 404 404 200 404 200"),
+    Row("PUT",    "/api/hooks-web/{hook}/",                         "401 404 404 404 404 404 404 200 404 200", HOOK_BODY),
+    Row("PATCH",  "/api/hooks-web/{hook}/",                         "401 404 404 404 404 404 404 200 404 200", {"is_active": False}),
+    Row("DELETE", "/api/hooks-web/{hook}/",                         "401 404 404 404 404 404 404 204 404 204"),
+    Row("GET",    "/api/hooks-web/{hook}/deliveries/",              "401 404 404 404 404 404 404 200 404 200"),
+    Row("POST",   "/api/hooks-web/{hook}/deliveries/{hook_delivery}/resend/", "401 404 404 404 404 404 404 201 404 201"),
+    Row("POST",   "/api/hooks-web/{hook}/test/",                    "401 404 404 404 404 404 404 201 404 201"),
+    Row("GET",    "/api/hooks-email/",                              "401 200 200 200 200 200 200 200 200 200"),
+    Row("POST",   "/api/hooks-email/",                              "401 201 201 201 201 201 201 201 201 201", EMAIL_HOOK_BODY),
+    Row("GET",    "/api/hooks-email/{email_hook}/",                 "401 404 404 404 404 404 404 200 404 200"),
+    Row("PUT",    "/api/hooks-email/{email_hook}/",                 "401 404 404 404 404 404 404 200 404 200", EMAIL_HOOK_BODY),
+    Row("PATCH",  "/api/hooks-email/{email_hook}/",                 "401 404 404 404 404 404 404 200 404 200", {"email": "noc@example.org"}),
+    Row("DELETE", "/api/hooks-email/{email_hook}/",                 "401 404 404 404 404 404 404 204 404 204"),
+    Row("GET",    "/api/hooks/",                                    "401 200 200 200 200 200 200 200 200 200"),
     Row("GET",    "/api/version/",                                  "200 200 200 200 200 200 200 200 200 200"),
     Row("GET",    "/api/schema/",                                   "200 200 200 200 200 200 200 200 200 200"),
     Row("GET",    "/api/docs/",                                     "200 200 200 200 200 200 200 200 200 200"),
@@ -351,6 +372,14 @@ LISTS: dict[str, dict[str, set[str]]] = {
         "other": set(),
         "staff": {"project_a1"},
     },
+    **{
+        path: {**{persona: set() for persona in MATRIX_PERSONAS[1:]}, "pown": mine, "staff": mine}
+        for path, mine in (
+            ("/api/hooks-web/", {"hook"}),
+            ("/api/hooks-email/", {"email_hook"}),
+            ("/api/hooks/", {"hook", "email_hook"}),
+        )
+    },
     "/api/users/": {
         **{persona: {f"user_{persona}"} for persona in MATRIX_PERSONAS[1:]},
         "staff": {"user_rita"} | {f"user_{persona}" for persona in MATRIX_PERSONAS[1:]},
@@ -397,6 +426,16 @@ class PermissionMatrixTests(MatrixWorld):
     def setUpTestData(cls) -> None:
         super().setUpTestData()
         cls.tokens = {key: get_or_create_token(user=user) for key, user in cls.personas.items() if user}
+        hook = hook_services.create_web_hook(
+            user=cls.carol, destination_url=HOOK_BODY["destination_url"], event_groups=["users"]
+        )
+        delivery = hook_services.send_test(hook=hook, user=cls.carol)
+        email_hook = hook_services.create_email_hook(
+            user=cls.carol, email="carol@example.org", event_groups=["users"]
+        )
+        found = {"hook": hook.uuid.hex, "hook_delivery": delivery.uuid.hex, "email_hook": email_hook.uuid.hex}
+        cls.names = {**cls.names, **found}
+        cls.labels = {**cls.labels, **{key: label for label, key in found.items()}}
 
     def setUp(self) -> None:
         # One client per persona: a client loads the middleware on its first request, and WhiteNoise's

@@ -30,6 +30,10 @@ NOT_IN_SDK = {
     "notifications_read_all": "ours",
     "notification_preferences_retrieve": "ours",
     "notification_preferences_update": "ours",
+    "hooks_web_deliveries_list": "ours: a web hook's deliveries with their attempts",
+    "hooks_web_deliveries_count": "ours: HEAD count of a web hook's deliveries",
+    "hooks_web_deliveries_resend": "ours: send a delivery's event again",
+    "hooks_web_test": "ours: send a webhook_test event to one hook",
 }
 
 

@@ -225,7 +225,12 @@ SEED = EFP.parent / "bench" / "scale_seed"
 # seed, which loads a history in bulk past the services' guard. The seed is allowed only because
 # test_scale_seed.py checks every (old, new) event pair it writes against the transition tables; without
 # that test it would be a second, unchecked writer of the lifecycle.
-STATE_WRITERS = {EFP / "marketplace" / "services" / "_transitions.py", *SEED.glob("*.py")}
+# Web hook deliveries have a state of their own (pending, delivered, failed), written only by their service.
+STATE_WRITERS = {
+    EFP / "marketplace" / "services" / "_transitions.py",
+    EFP / "hooks" / "services.py",
+    *SEED.glob("*.py"),
+}
 WRITE_METHODS = {"update", "create", "get_or_create", "update_or_create", "bulk_update", "update_row"}
 # Other models that have a `state` of their own, written by their services: offerings (Draft/Active/...),
 # offering users (OK/...), and the services a site agent registers (Active/Error/Idle).

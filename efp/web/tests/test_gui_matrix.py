@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import resolve
 from django.utils import timezone
 
+from efp.hooks import services as hook_services
 from efp.marketplace.tests.matrix_world import MATRIX_PERSONAS, MatrixWorld, Row, fill, routes
 
 PRES = "/provider/resources/{resource}"
@@ -27,6 +28,8 @@ MY_ORDER = "/my/orders"
 MY_RES = "/my/resources/{resource}"
 ORG = "/organisations/{org_a}"
 PROJ = "/projects/{project_a1}"
+HOOK = "/provider/hooks/{hook}"
+HOOK_BODY = {"destination_url": "http://93.184.215.14/hook/", "event_groups": "users", "content_type": "json"}
 
 # fmt: off
 GUI: list[Row] = [
@@ -65,6 +68,18 @@ GUI: list[Row] = [
     Row("POST", f"{ORDER}/approve/",           "302 403 403 403 403 403 302 302 404 302"),
     Row("GET",  f"{ORDER}/reject/",            "302 403 403 403 403 403 200 200 404 200"),
     Row("POST", f"{ORDER}/reject/",            "302 403 403 403 403 403 302 302 404 302", {"comment": "No capacity."}),
+
+    # Web hooks: one's own (staff: all); carol's hook is nobody else's business.
+    Row("GET",  "/provider/hooks/",            "302 403 403 403 403 403 200 200 200 200"),
+    Row("GET",  "/provider/hooks/new/",        "302 403 403 403 403 403 200 200 200 200"),
+    Row("POST", "/provider/hooks/new/",        "302 403 403 403 403 403 201 201 201 201", HOOK_BODY,
+        note="the answer shows the new hook's secret once, so it is a page, not a redirect"),
+    Row("GET",  f"{HOOK}/",                    "302 403 403 403 403 403 404 200 404 200"),
+    Row("POST", f"{HOOK}/test/",               "302 403 403 403 403 403 404 302 404 302"),
+    Row("POST", f"{HOOK}/active/",             "302 403 403 403 403 403 404 302 404 302", {"active": "0"}),
+    Row("GET",  f"{HOOK}/delete/",             "302 403 403 403 403 403 404 200 404 200"),
+    Row("POST", f"{HOOK}/delete/",             "302 403 403 403 403 403 404 302 404 302"),
+    Row("POST", f"{HOOK}/deliveries/{{hook_delivery}}/resend/", "302 403 403 403 403 403 404 302 404 302"),
 
     # The consumer's workspace: orders and resources of one's projects and organisations only.
     Row("GET",  "/marketplace/",                           "302 200 200 200 200 200 200 200 200 200"),
@@ -118,6 +133,15 @@ GUI: list[Row] = [
 
 
 class GuiPermissionMatrixTests(MatrixWorld):
+    @classmethod
+    def setUpTestData(cls) -> None:
+        super().setUpTestData()
+        hook = hook_services.create_web_hook(
+            user=cls.carol, destination_url="http://93.184.215.14/hook/", event_groups=["users"]
+        )
+        delivery = hook_services.send_test(hook=hook, user=cls.carol)
+        cls.names = {**cls.names, "hook": hook.uuid.hex, "hook_delivery": delivery.uuid.hex}
+
     def setUp(self) -> None:
         self.clients = {persona: Client() for persona in MATRIX_PERSONAS}
         for persona in MATRIX_PERSONAS:

@@ -13,6 +13,8 @@ from pathlib import Path
 from django.test import Client
 from django.urls import URLPattern
 
+from efp.hooks import services as hook_services
+from efp.hooks.models import WebHook, WebhookDelivery
 from efp.marketplace.models import ComponentUsage, Order, Resource
 from efp.marketplace.tests.factories import make_order
 from efp.web import urls as web_urls
@@ -28,12 +30,14 @@ POST_ENDPOINTS = {
     "my-order-cancel", "my-order-delete", "my-resource-limits", "my-resource-terminate", "project-create",
     "organisation-team-add", "organisation-team-remove", "project-edit", "project-delete", "project-team-add",
     "project-team-remove", "organisation-team-end", "project-team-end", "notification-preferences",
-    "notifications-read-all", "notification-read",
+    "notifications-read-all", "notification-read", "hook-create", "hook-test", "hook-active", "hook-delete",
+    "hook-delivery-resend",
 }  # fmt: skip
 GET_ONLY = {
     "home", "profile", "dashboard", "resources", "resource-usage", "resource-usage-csv", "orders", "order",
     "catalogue", "offering", "my-orders", "my-order", "my-resources", "my-resource-usage",
     "my-resource-usage-csv", "organisations", "organisation", "project", "notifications", "notification-bell",
+    "hooks", "hook",
 }  # fmt: skip
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
@@ -54,13 +58,17 @@ class CsrfTests(WebTestCase):
     def setUp(self) -> None:
         self.alloc = self.resource("alloc")
         self.order = make_order(self.alice, self.project_a1, self.offering, name="pending")
+        self.hook = hook_services.create_web_hook(
+            user=self.carol, destination_url="http://93.184.215.14/", event_groups=["users"]
+        )
+        self.delivery = hook_services.send_test(hook=self.hook, user=self.carol)
 
     def paths(self) -> dict[str, str]:
         """Every pattern of the GUI's URL conf, filled in; a new one must be classified above."""
         uuids = {  # by the first word of the URL name
             "order": self.order.uuid.hex, "my": self.order.uuid.hex, "resource": self.alloc.uuid.hex,
             "offering": self.offering.uuid.hex, "organisation": self.org_a.uuid.hex,
-            "project": self.project_a1.uuid.hex,
+            "project": self.project_a1.uuid.hex, "hook": self.hook.uuid.hex,
         }  # fmt: skip
         paths = {}
         for pattern in web_urls.urlpatterns:
@@ -74,6 +82,7 @@ class CsrfTests(WebTestCase):
             if name == "project-create":
                 uuid = self.org_a.uuid.hex
             route = str(pattern.pattern).replace("<str:uuid>", uuid).replace("<str:grant>", "1")
+            route = route.replace("<str:delivery>", self.delivery.uuid.hex)
             assert "<" not in route, f"fill in the parameters of {name!r} in this test"
             paths[name] = "/" + route
         assert set(paths) == POST_ENDPOINTS | GET_ONLY
@@ -84,6 +93,8 @@ class CsrfTests(WebTestCase):
             list(Order.objects.values_list("state", "provider_rejection_comment").order_by("pk")),
             list(Resource.objects.values_list("state", "backend_id", "end_date").order_by("pk")),
             list(ComponentUsage.objects.values_list("usage").order_by("pk")),
+            list(WebHook.objects.values_list("is_active", flat=True).order_by("pk")),
+            WebhookDelivery.objects.count(),
             self.carol.auth_token.key if hasattr(self.carol, "auth_token") else None,
         ]
 
@@ -155,6 +166,17 @@ class ContentSecurityPolicyTests(WebTestCase):
                  f"/provider/resources/{r}/backend-id/", f"/provider/resources/{r}/end-date/",
                  "/provider/orders/", f"/provider/orders/{o}/", f"/provider/orders/{o}/approve/",
                  f"/provider/orders/{o}/reject/"]  # fmt: skip
+        hook = hook_services.create_web_hook(
+            user=self.carol, destination_url="http://93.184.215.14/", event_groups=["users"]
+        )
+        hook_services.send_test(hook=hook, user=self.carol)
+        h = hook.uuid.hex
+        pages += [
+            "/provider/hooks/",
+            "/provider/hooks/new/",
+            f"/provider/hooks/{h}/",
+            f"/provider/hooks/{h}/delete/",
+        ]
         for path in pages:
             response = client.get(path)
             assert response.status_code == 200, path
