@@ -36,6 +36,7 @@ TAGS = (
     "projects",
     "version",
     "api_auth",
+    "events",
 )
 
 TESTS = Path(__file__).resolve().parent
