@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from efp.errors import Forbidden, InvalidInput
+from efp.structure.events import record_team_role_event
 from efp.structure.models import Customer, CustomerRole, Project, ProjectRole, RoleGrant
 from efp.structure.permissions import has_permission
 from efp.structure.roles import CUSTOMER_ROLES, PROJECT_ROLES, Permission, Role
@@ -97,21 +98,35 @@ def create_project(
     )
 
 
-def grant_customer_role(*, customer: Customer, user: Any, role: Role) -> CustomerRole:
+@transaction.atomic
+def grant_customer_role(*, customer: Customer, user: Any, role: Role, actor: Any = None) -> CustomerRole:
     if role not in CUSTOMER_ROLES:
         raise ValueError(f"{role} is not an organisation role")
-    grant, _ = CustomerRole.all_objects.update_or_create(
-        customer=customer, user=user, role=role, defaults={"expiration_time": None}
-    )
-    return grant
+    return _grant_for_good(CustomerRole, customer, user, role, actor)
 
 
-def grant_project_role(*, project: Project, user: Any, role: Role) -> ProjectRole:
+@transaction.atomic
+def grant_project_role(*, project: Project, user: Any, role: Role, actor: Any = None) -> ProjectRole:
     if role not in PROJECT_ROLES:
         raise ValueError(f"{role} is not a project role")
-    grant, _ = ProjectRole.all_objects.update_or_create(
-        project=project, user=user, role=role, defaults={"expiration_time": None}
+    return _grant_for_good(ProjectRole, project, user, role, actor)
+
+
+def _grant_for_good(model: Any, scope: Scope, user: Any, role: Role, actor: Any) -> Any:
+    """The role with no end: granted (`role_granted`), renewed if it had expired, or its end removed
+    (`role_updated`); a role already held for good writes nothing."""
+    _, where, _ = _team(scope)
+    grant, created = model.all_objects.get_or_create(
+        user=user, role=role, defaults={"expiration_time": None}, **where
     )
+    if not created and grant.expiration_time is None:
+        return grant
+    event = "role_granted"
+    if not created:
+        event = "role_updated" if grant.expiration_time > timezone.now() else "role_granted"
+        grant.expiration_time = None
+        grant.save(update_fields=["expiration_time"])
+    record_team_role_event(event, scope=scope, holder=user, role=role, actor=actor)
     return grant
 
 
@@ -216,9 +231,13 @@ def add_user_role(
         existing.created_by = actor
         existing.created = timezone.now()
         existing.save(update_fields=["expiration_time", "created_by", "created"])
-        return existing
-    grant: RoleGrant = model.objects.create(
-        user=user, role=role, created_by=actor, expiration_time=expiration_time, **where
+        grant: RoleGrant = existing
+    else:
+        grant = model.objects.create(
+            user=user, role=role, created_by=actor, expiration_time=expiration_time, **where
+        )
+    record_team_role_event(
+        "role_granted", scope=scope, holder=user, role=role, actor=actor, expiration_time=expiration_time
     )
     return grant
 
@@ -241,6 +260,9 @@ def update_user_role(
     grant = _grant_in_force(scope, user, role)
     grant.expiration_time = expiration_time
     grant.save(update_fields=["expiration_time"])
+    record_team_role_event(
+        "role_updated", scope=scope, holder=user, role=role, actor=actor, expiration_time=expiration_time
+    )
     return grant
 
 
@@ -255,3 +277,4 @@ def delete_user_role(*, scope: Scope, user: Any, role: Role | None, actor: Any) 
             raise InvalidInput("An organisation needs at least one owner: add another owner first.")
     model, _, _ = _team(scope)
     model.all_objects.filter(pk=grant.pk).delete()
+    record_team_role_event("role_revoked", scope=scope, holder=user, role=role, actor=actor)

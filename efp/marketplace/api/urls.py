@@ -3,6 +3,7 @@
 from rest_framework.routers import BaseRouter
 
 from efp.marketplace.api.agents import views as agents
+from efp.marketplace.api.events import views as events
 from efp.marketplace.api.offerings import views as offerings
 from efp.marketplace.api.orders import views as orders
 from efp.marketplace.api.resources import views as resources
@@ -62,3 +63,4 @@ def register(router: BaseRouter) -> None:
     router.register(
         "marketplace-offering-users", agents.OfferingUserViewSet, basename="marketplace-offering-user"
     )
+    router.register("events", events.EventViewSet, basename="event")

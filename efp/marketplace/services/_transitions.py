@@ -4,8 +4,10 @@
 1. refuse a move that is not in the table of `states.py` (StateConflict → HTTP 409);
 2. apply it as `UPDATE ... WHERE state = <old>`; if no row changed, someone else moved it first
    (StateConflict), so two racing approvers cannot both win;
-3. append an event row (old, new, actor, reason, time);
-4. refresh the in-memory object.
+3. append an event row (old, new, actor, reason, time) and write the event Waldur's log has for the move
+   (`marketplace/events.py`, by the tables of `event_types.py`), unless `event=False` says an order's
+   events tell it already;
+4. refresh the in-memory object, keeping its project and offering (which no state change touches).
 Callers own the transaction (services are wrapped in `transaction.atomic`).
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 from django.utils import timezone
 
 from efp.errors import StateConflict
+from efp.marketplace import events
 from efp.marketplace.models import Order, OrderEvent, Resource, ResourceEvent
 from efp.marketplace.states import (
     ORDER_TRANSITIONS,
@@ -37,14 +40,23 @@ def transition_order(order: Order, new: OrderState, *, actor: Any, reason: str =
         order.refresh_from_db()
         raise StateConflict(message=f"The order was changed meanwhile; it is now {order.state}.")
     OrderEvent.objects.create(order=order, old_state=old, new_state=new, actor=_user(actor), reason=reason)
-    order.refresh_from_db()
+    keys = events.order_keys(order)  # from the relations as the caller loaded them
+    refresh(order)
+    events.order_moved(order, old, keys=keys, actor=actor, reason=reason)
     return order
 
 
 def transition_resource(
-    resource: Resource, new: ResourceState, *, actor: Any, reason: str = "", **fields: Any
+    resource: Resource,
+    new: ResourceState,
+    *,
+    actor: Any,
+    reason: str = "",
+    event: bool = True,
+    **fields: Any,
 ) -> Resource:
-    """Moves a resource; staying in the same state only stores `fields` (no event)."""
+    """Moves a resource; staying in the same state only stores `fields` (no event). `event=False`: the
+    move is an order's outcome, which the order's events tell (`events.order_moved`)."""
     old = ResourceState(resource.state)
     now = timezone.now()
     if old == new:
@@ -61,7 +73,10 @@ def transition_resource(
     ResourceEvent.objects.create(
         resource=resource, old_state=old, new_state=new, actor=_user(actor), reason=reason
     )
-    resource.refresh_from_db()
+    keys = events.resource_keys(resource) if event else {}
+    refresh(resource)
+    if event:
+        events.resource_moved(resource, old, keys=keys, actor=actor, reason=reason)
     return resource
 
 
@@ -69,12 +84,26 @@ def record_order_created(order: Order, *, actor: Any) -> None:
     OrderEvent.objects.create(
         order=order, old_state="", new_state=order.state, actor=_user(actor), reason="created"
     )
+    events.order_created(order, actor=actor)
 
 
 def record_resource_created(resource: Resource, *, actor: Any) -> None:
     ResourceEvent.objects.create(
         resource=resource, old_state="", new_state=resource.state, actor=_user(actor), reason="created"
     )
+
+
+# Relations a state change never touches: kept across the refresh, so the next step and its event do not
+# read them again.
+KEPT_RELATIONS = ("project", "offering")
+
+
+def refresh(obj: Order | Resource) -> None:
+    """`refresh_from_db`, keeping the loaded project and offering."""
+    kept = {name: obj._state.fields_cache[name] for name in KEPT_RELATIONS if name in obj._state.fields_cache}
+    obj.refresh_from_db()
+    for name, value in kept.items():
+        obj._state.fields_cache[name] = value
 
 
 def _user(actor: Any) -> Any:

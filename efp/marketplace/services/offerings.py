@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 
 from efp.errors import Forbidden, InvalidInput
+from efp.marketplace import events
 from efp.marketplace.models import (
     Category,
     Offering,
@@ -21,6 +22,7 @@ from efp.marketplace.models import (
     PlanComponent,
     ServiceProvider,
 )
+from efp.structure.events import record_team_role_event
 from efp.structure.models import Customer, CustomerRole
 from efp.structure.roles import Role
 from efp.structure.services import grant_customer_role, unique_slug
@@ -118,19 +120,22 @@ def create_offering(
         state=state,
         backend_id=backend_id,
     )
+    events.offering_created("marketplace_offering_created", offering, actor=user)
     for component in components:
         add_component(
             offering=offering,
             component_type=component.type,
             name=component.name,
             billing_type=component.billing_type,
+            user=user,
             **component.fields,
         )
     for plan in plans:
-        create_plan(offering=offering, **asdict(plan))
+        create_plan(offering=offering, user=user, **asdict(plan))
     return offering
 
 
+@transaction.atomic
 def add_component(
     *,
     user: Any = None,
@@ -143,9 +148,17 @@ def add_component(
     _guard_catalogue(user)
     if OfferingComponent.objects.filter(offering=offering, type=component_type).exists():
         raise InvalidInput({"type": [f"The offering already has a component of type {component_type}."]})
-    return OfferingComponent.objects.create(
+    component = OfferingComponent.objects.create(
         offering=offering, type=component_type, name=name, billing_type=billing_type, **fields
     )
+    events.offering_created(
+        "marketplace_offering_component_created",
+        offering,
+        actor=user,
+        component_type=component_type,
+        component_name=name,
+    )
+    return component
 
 
 @transaction.atomic
@@ -178,22 +191,37 @@ def create_plan(
             price=Decimal(prices.get(component.type, 0)),
             amount=int(quotas.get(component.type, 0)),
         )
+    events.offering_created(
+        "marketplace_plan_created", offering, actor=user, plan_uuid=plan.uuid.hex, plan_name=plan.name
+    )
     return plan
 
 
 @transaction.atomic
-def grant_offering_manager(*, offering: Offering, user: Any) -> OfferingRole:
+def grant_offering_manager(*, offering: Offering, user: Any, actor: Any = None) -> OfferingRole:
     """OFFERING.MANAGER also makes the user a service manager of the offering's organisation (Waldur)."""
-    grant, _ = OfferingRole.objects.get_or_create(offering=offering, user=user, role=Role.OFFERING_MANAGER)
-    grant_customer_role(customer=offering.customer, user=user, role=Role.CUSTOMER_MANAGER)
+    grant, created = OfferingRole.objects.get_or_create(
+        offering=offering, user=user, role=Role.OFFERING_MANAGER
+    )
+    if created:
+        events.offering_role("role_granted", offering, holder=user, actor=actor)
+    grant_customer_role(customer=offering.customer, user=user, role=Role.CUSTOMER_MANAGER, actor=actor)
     return grant
 
 
 @transaction.atomic
-def revoke_offering_manager(*, offering: Offering, user: Any) -> None:
-    OfferingRole.objects.filter(offering=offering, user=user, role=Role.OFFERING_MANAGER).delete()
+def revoke_offering_manager(*, offering: Offering, user: Any, actor: Any = None) -> None:
+    deleted, _ = OfferingRole.objects.filter(
+        offering=offering, user=user, role=Role.OFFERING_MANAGER
+    ).delete()
+    if deleted:
+        events.offering_role("role_revoked", offering, holder=user, actor=actor)
     still_manages = OfferingRole.objects.filter(user=user, offering__customer=offering.customer).exists()
     if not still_manages:
-        CustomerRole.objects.filter(
+        revoked, _ = CustomerRole.objects.filter(
             user=user, customer=offering.customer, role=Role.CUSTOMER_MANAGER
         ).delete()
+        if revoked:
+            record_team_role_event(
+                "role_revoked", scope=offering.customer, holder=user, role=Role.CUSTOMER_MANAGER, actor=actor
+            )

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from efp.accounts.models import User
 from efp.errors import Forbidden, InvalidInput, StateConflict
+from efp.marketplace import events
 from efp.marketplace.models import Offering, OfferingType, Order, Plan, Resource, ResourcePlanPeriod
 from efp.marketplace.services._transitions import (
     record_order_created,
@@ -192,7 +193,7 @@ def _start_execution(order: Order, user: User) -> Order:
         target = None  # a plan switch leaves the resource OK until it is done
     if resource is not None and target is not None:
         reason = f"{order.type.lower()} order executing"
-        transition_resource(resource, ResourceState(target), actor=user, reason=reason)
+        transition_resource(resource, ResourceState(target), actor=user, reason=reason, event=False)
     if order.offering.type in OfferingType.PROCESSED_AT_ONCE:
         return _complete(order, user, reason="processed at once")
     return order
@@ -315,7 +316,10 @@ def delete_order(*, order: Order, user: User) -> None:
         raise StateConflict(message="The order was changed meanwhile.")
     if order.type == OrderType.CREATE and resource is not None and resource.state == ResourceState.CREATING:
         # A resource that will never be provisioned must not linger in Creating.
-        transition_resource(resource, ResourceState.TERMINATED, actor=user, reason="creation order deleted")
+        transition_resource(
+            resource, ResourceState.TERMINATED, actor=user, reason="creation order deleted", event=False
+        )
+        events.order_withdrawn(order, actor=user)
 
 
 @transaction.atomic
@@ -367,7 +371,7 @@ def fail_order(*, order: Order, user: User, error_message: str = "", error_trace
     reason = {OrderType.CREATE: "creation failed", OrderType.UPDATE: "update failed"}.get(
         OrderType(order.type), "termination failed"
     )
-    transition_resource(resource, ResourceState(target), actor=user, reason=reason, **fields)
+    transition_resource(resource, ResourceState(target), actor=user, reason=reason, event=False, **fields)
     return order
 
 
@@ -431,7 +435,7 @@ def _complete(order: Order, user: User, *, reason: str) -> Order:
     elif order.type == OrderType.TERMINATE:
         ResourcePlanPeriod.objects.filter(resource=resource, end__isnull=True).update(end=now)
     done = {OrderType.CREATE: "created", OrderType.UPDATE: "updated"}.get(OrderType(order.type), "terminated")
-    transition_resource(resource, target, actor=user, reason=done, **fields)
+    transition_resource(resource, target, actor=user, reason=done, event=False, **fields)
     return order
 
 
@@ -442,7 +446,9 @@ def _undo_on_resource(order: Order, user: User, *, reason: str) -> None:
         return
     resource.refresh_from_db()
     if order.type == OrderType.CREATE or resource.state in UNDO_FROM:
-        transition_resource(resource, ResourceState(ON_UNDONE[order.type]), actor=user, reason=reason)
+        transition_resource(
+            resource, ResourceState(ON_UNDONE[order.type]), actor=user, reason=reason, event=False
+        )
 
 
 def _reset_resource_for_retry(order: Order, user: User) -> None:
@@ -455,6 +461,7 @@ def _reset_resource_for_retry(order: Order, user: User) -> None:
         ResourceState(target),
         actor=user,
         reason="order retried",
+        event=False,
         error_message="",
         error_traceback="",
     )

@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from efp.accounts.models import User
 from efp.errors import InvalidInput
+from efp.marketplace import events
 from efp.marketplace.models import Resource, ResourceEndpoint
-from efp.marketplace.services._transitions import transition_resource
+from efp.marketplace.services._transitions import refresh, transition_resource
 from efp.marketplace.services.guard import check, may
 from efp.marketplace.services.history import record_deletion
 from efp.marketplace.states import ResourceState
@@ -52,7 +53,7 @@ def can_set_end_date(user: Any, resource: Resource) -> bool:
 
 def _update(resource: Resource, **fields: Any) -> Resource:
     Resource.objects.filter(pk=resource.pk).update(modified=timezone.now(), **fields)
-    resource.refresh_from_db()
+    refresh(resource)
     return resource
 
 
@@ -91,7 +92,14 @@ def clean_limits(resource: Resource, limits: Any) -> dict[str, int]:
 def set_resource_limits(*, resource: Resource, user: User, limits: dict[str, Any]) -> Resource:
     """A direct change of the limits, with no order: the backend already has them (agent sync)."""
     check("set_limits", resource, user)
-    return _update(resource, limits=clean_limits(resource, limits))
+    clean = clean_limits(resource, limits)
+    old = dict(resource.limits or {})
+    if clean == old:
+        return _update(resource)
+    keys = events.resource_keys(resource)
+    resource = _update(resource, limits=clean)
+    events.limits_set(resource, old, keys=keys, actor=user)
+    return resource
 
 
 @transaction.atomic
@@ -136,7 +144,14 @@ def set_resource_end_date_by_provider(
         days=END_DATE_NOTICE_DAYS
     ):
         raise InvalidInput({"end_date": [f"Please set at least {END_DATE_NOTICE_DAYS} days in advance."]})
-    return _update(resource, end_date=end_date, end_date_requested_by=user if end_date is not None else None)
+    old = resource.end_date
+    keys = events.resource_keys(resource)
+    resource = _update(
+        resource, end_date=end_date, end_date_requested_by=user if end_date is not None else None
+    )
+    if end_date != old:
+        events.end_date_set(resource, old, keys=keys, actor=user)
+    return resource
 
 
 @transaction.atomic

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from efp.accounts.models import User
 from efp.errors import Forbidden, InvalidInput
-from efp.marketplace import selectors
+from efp.marketplace import events, selectors
 from efp.marketplace.billing_months import add_months, billing_period_of, month_start, zone
 from efp.marketplace.models import (
     ComponentUsage,
@@ -232,11 +232,12 @@ def _lock(reporter: Any = None, at: datetime.datetime | None = None, **key: Any)
             f" ORDER BY pp.{start} DESC, pp.id DESC LIMIT 1)"
         )
         params += [connection.ops.adapt_datetimefield_value(at)] * 2
+    event_columns, event_joins = events.locked_key_sql()  # what its usage events name
     sql = (
         "SELECT r.id, r.uuid, r.name, r.state, r.plan_id, r.project_id, r.offering_id, r.created,"  # noqa: S608
         f" o.customer_id AS offering_customer_id, {may_report} AS may_report,"
-        f" {covering} AS covering_plan_period_id FROM {table_name(Resource)} r"
-        f" JOIN {table_name(Offering)} o ON o.id = r.offering_id WHERE r.{column} = %s{lock}"
+        f" {covering} AS covering_plan_period_id, {event_columns} FROM {table_name(Resource)} r"
+        f" JOIN {table_name(Offering)} o ON o.id = r.offering_id{event_joins} WHERE r.{column} = %s{lock}"
     )
     found = list(Resource.objects.raw(sql, [*params, value]))
     if not found:
@@ -579,5 +580,13 @@ def _write_usage(
         source=source,
         user_agent=user_agent,
         description=item.description or "",
+    )
+    events.usage_reported(
+        resource,
+        component_type=component.type,
+        billing_period=period,
+        usage=amount,
+        old_usage=old,
+        actor=user,
     )
     return usage

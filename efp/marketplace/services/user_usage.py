@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from efp.errors import Forbidden, InvalidInput
+from efp.marketplace import events
 from efp.marketplace.billing_months import billing_period_of, month_start, zone
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, Resource, UsageRevision
 from efp.marketplace.services.usage import (
@@ -119,11 +120,17 @@ def _user_usage_target(
 
 
 def _write_user_usages(
-    *, writes: list[tuple[ComponentUsage, UserUsageItem]], user: Any, source: str, user_agent: str
+    *,
+    resource: Resource,
+    component_type: str,
+    writes: list[tuple[ComponentUsage, UserUsageItem]],
+    user: Any,
+    source: str,
+    user_agent: str,
 ) -> list[ComponentUserUsage]:
     """Upserts the items in order, a handful of statements for the whole call: existing rows are read in
-    one query, new ones inserted in one, changed ones updated in one, and a revision per value written
-    (an unchanged value writes nothing)."""
+    one query, new ones inserted in one, changed ones updated in one, and a revision and an event per
+    value written (an unchanged value writes nothing). `resource`: read by the locking query."""
     keys = {(parent.pk, item.username) for parent, item in writes}
     existing: dict[tuple[int, str], ComponentUserUsage] = {}
     parent_ids = {parent_id for parent_id, _ in keys}
@@ -177,11 +184,27 @@ def _write_user_usages(
     if changed:
         ComponentUserUsage.objects.bulk_update(list(changed.values()), ["usage", "modified"])
     UsageRevision.objects.bulk_create(revisions)
+    for revision in revisions:
+        events.usage_reported(
+            resource,
+            component_type=component_type,
+            billing_period=revision.component_usage.billing_period,
+            usage=revision.new_value,
+            old_usage=revision.old_value,
+            actor=user,
+            username=revision.username,
+        )
     return rows
 
 
 def _sync_totals(
-    parents: dict[int, tuple[ComponentUsage, Decimal]], *, user: Any, source: str, user_agent: str
+    parents: dict[int, tuple[ComponentUsage, Decimal]],
+    *,
+    resource: Resource,
+    component_type: str,
+    user: Any,
+    source: str,
+    user_agent: str,
 ) -> None:
     """A parent whose total was 0 before the call takes the sum of its user usages; others keep theirs."""
     current_period = billing_period_of(timezone.now())
@@ -195,11 +218,19 @@ def _sync_totals(
         _revision(
             component_usage=parent, old=old_total, new=total, user=user, source=source, user_agent=user_agent
         )
+        events.usage_reported(
+            resource,
+            component_type=component_type,
+            billing_period=parent.billing_period,
+            usage=total,
+            old_usage=old_total,
+            actor=user,
+        )
         if parent.billing_period == current_period:
-            resource = Resource.objects.get(pk=parent.resource_id)
-            current = dict(resource.current_usages or {})
-            current[parent.component.type] = float(total)
-            update_row(Resource, resource.pk, current_usages=current)
+            current_usages = Resource.objects.get(pk=parent.resource_id).current_usages
+            current = dict(current_usages or {})
+            current[component_type] = float(total)
+            update_row(Resource, parent.resource_id, current_usages=current)
 
 
 def set_user_usages(
@@ -287,10 +318,26 @@ def _set_user_usages(
             )
             parents.setdefault(parent.pk, (parent, parent.usage))
             writes.append((parent, item))
+        component_type = component_usage.component.type  # every item names this component
         rows = _with_retry(
-            partial(_write_user_usages, writes=writes, user=user, source=source, user_agent=user_agent)
+            partial(
+                _write_user_usages,
+                resource=resource,
+                component_type=component_type,
+                writes=writes,
+                user=user,
+                source=source,
+                user_agent=user_agent,
+            )
         )
-        _sync_totals(parents, user=user, source=source, user_agent=user_agent)
+        _sync_totals(
+            parents,
+            resource=resource,
+            component_type=component_type,
+            user=user,
+            source=source,
+            user_agent=user_agent,
+        )
     return rows
 
 

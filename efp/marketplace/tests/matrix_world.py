@@ -30,6 +30,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.authtoken.models import Token
 
 from efp.accounts.models import User
+from efp.events.models import Event
 from efp.marketplace.models import (
     AgentIdentity,
     AgentProcessor,
@@ -259,6 +260,8 @@ class MatrixWorld(MarketplaceTestCase):
             "offering_user_erin": OfferingUser.objects.get(username="erin_q"),
             "grant_rita": CustomerRole.objects.get(user=cls.rita),
             "grant_bob": ProjectRole.objects.get(user=cls.bob),
+            "event_pc": Event.objects.get(order_id=cls.order_pc.pk, event_type="marketplace_order_created"),
+            "event_grant_rita": Event.objects.get(event_type="role_granted", user_id=cls.rita.pk),
         }
         for plan in Plan.objects.select_related("offering"):
             objects[f"plan {plan.offering.name}/{plan.name}"] = plan

@@ -39,6 +39,7 @@ TAGS = (
     "hooks_web",
     "hooks_email",
     "hooks",
+    "events",
 )
 
 TESTS = Path(__file__).resolve().parent

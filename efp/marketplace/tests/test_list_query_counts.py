@@ -23,6 +23,7 @@ LISTS = (
     "/api/marketplace-resources/",
     "/api/marketplace-component-usages/",
     "/api/marketplace-component-user-usages/",
+    "/api/events/",
 )
 
 
@@ -69,6 +70,7 @@ class ListQueryCountTests(MarketplaceTestCase):
             LISTS[1]: (self.alice, self.bob, self.staff),
             LISTS[2]: (self.carol, self.alice, self.staff),
             LISTS[3]: (self.carol, self.alice, self.staff),
+            LISTS[4]: (self.alice, self.bob, self.carol, self.oscar, self.staff),
         }
         for base, users in readers.items():
             for user in users:

@@ -191,6 +191,14 @@ API: list[Row] = [
     Row("GET",    f"{CUU}/",                                        "401 200 200 200 200 200 200 200 200 200"),
     Row("GET",    f"{CUU}/{{user_usage}}/",                         "401 404 200 200 200 200 200 200 404 200"),
 
+    # Events (Waldur's event log): an event is seen by who sees one of its scopes (`visible_events`).
+    Row("GET",    "/api/events/",                                   "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    "/api/events/{event_pc}/",                        "401 404 200 200 200 200 200 200 404 200",
+        note="an order's event: its project's people and organisation, its offering's provider side"),
+    Row("GET",    "/api/events/{event_grant_rita}/",                "401 404 404 404 404 200 404 404 404 200",
+        note="an organisation's role event: its organisation's people (and the holder)"),
+    Row("GET",    "/api/events/event_groups/",                      "401 200 200 200 200 200 200 200 200 200"),
+
     # Structure and accounts.
     Row("GET",    "/api/customers/",                                "401 200 200 200 200 200 200 200 200 200"),
     Row("POST",   "/api/customers/",                                "401 403 403 403 403 403 403 403 403 201",

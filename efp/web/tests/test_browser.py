@@ -197,6 +197,8 @@ def test_a_provider_walks_from_login_to_decided_orders(browser_page: Any) -> Non
     page.goto(f"/provider/orders/{approved.uuid.hex}/")
     expect(page.get_by_text("Approved by Petra Provider")).to_be_visible()
     expect(page.get_by_text("approved by provider")).to_be_visible()
+    # The timeline, built from the events, shows the approval first (newest first).
+    expect(page.locator(".timeline li").first).to_contain_text("Marketplace order has been approved.")
     shot(page, "13-approved-order")
     page.goto(f"/provider/orders/{rejected.uuid.hex}/")
     expect(

@@ -98,11 +98,32 @@ class OrderPageTests(WebTestCase):
         order_services.reject_order_by_provider(order=order, user=self.carol, comment="Too big for us")
         html = self.login(self.carol).get(f"/provider/orders/{order.uuid.hex}/").content.decode()
         assert "Create order: timeline" in html
-        # The timeline names states as the lists and filters do.
-        assert "Pending Consumer → <strong>Pending Provider</strong>" in html
-        rejected = '<strong>Rejected</strong></span> by carol: <span class="reason">Too big for us'
-        assert "Pending Provider → " + rejected in html
+        # Built from the events, newest first; states named as the lists and filters do.
+        rejected = (
+            'Marketplace order has been rejected.</span> <span class="states">(Pending Provider → '
+            '<strong>Rejected</strong>)</span> by carol: <span class="reason">Too big for us'
+        )
+        routed = "(Pending Consumer → <strong>Pending Provider</strong>)</span> by alice"
+        created = "Marketplace order has been created.</span> by alice"
+        assert html.index(rejected) < html.index(routed) < html.index(created)
         assert "Reason: Too big for us" in html
+
+    def test_it_shows_the_approval_on_the_timeline_after_approving(self) -> None:
+        order = make_order(self.alice, self.project_a1, self.offering, name="approve-me")
+        client = self.login(self.carol)
+        page = f"/provider/orders/{order.uuid.hex}/"
+        assert "has been approved" not in client.get(page).content.decode()
+        client.post(f"{page}approve/")
+        html = client.get(page).content.decode()
+        approved = "Marketplace order has been approved.</span>"
+        assert html.index(approved) < html.index("Marketplace order has been created.")
+        assert (
+            f'{approved} <span class="states">(Pending Provider → <strong>Executing</strong>)</span> by carol'
+            in html
+        )
+        # The consumer's page reads the same events.
+        mine = self.login(self.alice).get(f"/my/orders/{order.uuid.hex}/").content.decode()
+        assert approved in mine
 
     def test_it_forbids_the_order_page_to_consumers(self) -> None:
         order = make_order(self.alice, self.project_a1, self.offering)

@@ -46,6 +46,18 @@ class ShowUsageTests(WebTestCase):
         assert html.count('<th scope="row">') >= 12
         assert "July 2025" in html and "June 2026" in html and "June 2025" not in html
 
+    def test_it_shows_the_resources_events_newest_first_on_both_sides(self) -> None:
+        html = self.login(self.carol).get(self.url).content.decode()
+        timeline = html[html.index('id="timeline-heading"') :]
+        erin = "Usage of cpu of user erin for 2026-06 of resource alloc has been reported."
+        assert timeline.index(erin) < timeline.index("Resource alloc has been created.")
+        assert timeline.index("Resource alloc has been created.") < timeline.index(
+            "Resource alloc creation has been requested."
+        )
+        assert f"{erin}</span> by staff" in timeline
+        mine = self.login(self.alice).get(f"/my/resources/{self.alloc.uuid.hex}/usage/").content.decode()
+        assert erin in mine[mine.index('id="timeline-heading"') :]
+
     def test_it_draws_months_without_report_as_gaps(self) -> None:
         html = self.login(self.carol).get(self.url).content.decode()
         assert "May 2026: no report" in html

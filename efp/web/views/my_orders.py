@@ -37,6 +37,7 @@ from efp.web.views.common import (
     verb_actions,
 )
 from efp.web.views.orders import components_by_offering, filter_orders, requested_limits
+from efp.web.views.timeline import timeline
 
 OS = OrderState
 
@@ -121,7 +122,7 @@ def _context(request: HttpRequest, order: Order) -> dict[str, Any]:
     return {
         "order": order,
         "limits": requested_limits(order, components),
-        "events": order.events.select_related("actor").order_by("created", "pk"),
+        "events": timeline(request.user, order_id=order.pk),
         "since": order.consumer_reviewed_at or order.created,
         "now": timezone.now(),
         "pending": OS.PENDING_PROVIDER,

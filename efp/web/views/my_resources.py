@@ -35,6 +35,7 @@ from efp.web.views.common import (
     today,
     verb_actions,
 )
+from efp.web.views.timeline import timeline
 from efp.web.views.usage import csv_response, usage_context
 
 LIMIT = "limit"
@@ -124,6 +125,7 @@ def _resource(request: HttpRequest, uuid: str) -> Resource:
 def show_usage(request: HttpRequest, uuid: str) -> HttpResponse:
     resource = _resource(request, uuid)
     context = usage_context(request, resource, csv_view="web:my-resource-usage-csv")
+    context["events"] = timeline(request.user, resource_id=resource.pk)
     return render_consumer(request, "web/consumer/usage.html", context, section="resources")
 
 

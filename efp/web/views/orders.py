@@ -34,6 +34,7 @@ from efp.web.views.common import (
     status_of,
     verb_actions,
 )
+from efp.web.views.timeline import timeline
 
 
 @dataclass
@@ -169,12 +170,12 @@ def _order(request: HttpRequest, uuid: str) -> Order:
     return get_by_uuid(orders_with_details(provider_orders(request.user)), uuid)
 
 
-def _detail_context(order: Order) -> dict[str, Any]:
+def _detail_context(order: Order, user: Any) -> dict[str, Any]:
     components = components_by_offering([order]).get(order.offering_id, {})
     return {
         "order": order,
         "limits": requested_limits(order, components),
-        "events": order.events.select_related("actor").order_by("created", "pk"),
+        "events": timeline(user, order_id=order.pk),
         "since": waiting_since(order),
         "now": timezone.now(),
         "pending": OrderState.PENDING_PROVIDER,
@@ -185,7 +186,9 @@ def _detail_context(order: Order) -> dict[str, Any]:
 @provider_workspace
 def order_detail(request: HttpRequest, uuid: str) -> HttpResponse:
     order = _order(request, uuid)
-    return render_workspace(request, "web/provider/order.html", _detail_context(order), section="orders")
+    return render_workspace(
+        request, "web/provider/order.html", _detail_context(order, request.user), section="orders"
+    )
 
 
 def decision_error(order: Order, error: DomainError, verb: str) -> str:
@@ -225,7 +228,7 @@ def approve(request: HttpRequest, uuid: str) -> HttpResponse:
         else:
             messages.success(request, f"Order for {order.resource_name} approved.")
             return redirect(back)
-    context = {**_detail_context(order), "error": error, "back": back}
+    context = {**_detail_context(order, request.user), "error": error, "back": back}
     return render_workspace(request, "web/provider/approve.html", context, section="orders", status=status)
 
 
@@ -253,7 +256,7 @@ def reject(request: HttpRequest, uuid: str) -> HttpResponse:
             status = 400
     else:
         form = RejectForm()
-    context = {**_detail_context(order), "form": form, "error": error, "back": back}
+    context = {**_detail_context(order, request.user), "form": form, "error": error, "back": back}
     return render_workspace(request, "web/provider/reject.html", context, section="orders", status=status)
 
 

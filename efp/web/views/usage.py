@@ -29,6 +29,7 @@ from efp.web import charts
 from efp.web.access import ProviderGrants, provider_workspace
 from efp.web.forms import ReportUsageForm, user_grid_rows
 from efp.web.views.common import error_text, get_by_uuid, render_workspace, safe_next, today
+from efp.web.views.timeline import timeline
 
 RANGES = {"6": 6, "12": 12, "24": 24, "all": None}
 DEFAULT_RANGE = "12"
@@ -49,6 +50,7 @@ def show_usage(request: HttpRequest, uuid: str) -> HttpResponse:
             resource, True, grants.allows(Permission.RESOURCE_SET_USAGE, resource.offering)
         )
         context["show_report"] = True
+    context["events"] = timeline(request.user, resource_id=resource.pk)
     return render_workspace(request, "web/provider/usage.html", context, section="resources")
 
 

@@ -1,0 +1,44 @@
+"""`/api/events/` (Waldur's event log): list, retrieve, HEAD count and the event groups.
+
+What a user sees is `structure.access.visible_events`: events of organisations where they hold a role,
+of their projects, of their offerings (provider side), and those naming them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from efp.events.catalogue import GROUPS
+from efp.events.models import Event
+from efp.marketplace.api.events.filters import EventFilter
+from efp.marketplace.api.events.serializers import EventSerializer
+from efp.rest.viewsets import ReadOnlyViewSet
+from efp.structure.access import visible_events
+
+
+class EventViewSet(ReadOnlyViewSet):
+    serializer_class = EventSerializer
+    filterset_class = EventFilter
+    ordering_fields = ("created",)
+
+    def get_queryset(self) -> QuerySet[Event]:
+        return (
+            visible_events(self.request.user)
+            .filter(Event.objects.all())
+            .only("uuid", "created", "event_type", "message", "context")
+            .order_by("-created", "-pk")
+        )
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    def event_groups(self, request: Request) -> Response:
+        """Each event group with the types it holds (what a hook's `event_groups` subscribes to)."""
+        groups: dict[str, Any] = {group: sorted(types) for group, types in sorted(GROUPS.items())}
+        return Response(groups)
