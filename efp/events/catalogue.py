@@ -1,7 +1,9 @@
 """Every event type the service writes, with its group, as data (Waldur's names where Waldur has one).
 
 Waldur's hooks subscribe by `event_types` or `event_groups`; a group expands to its types here. Types
-that Waldur does not have are marked `ours` and listed in docs/compatibility.md.
+that Waldur does not have are marked `ours`, listed in docs/compatibility.md and kept in a group of their
+own (`efp`): Waldur's groups expand to Waldur's types only, so a hook subscribed to them stays readable
+by Waldur's SDK, whose enums of types and groups are closed.
 """
 
 from __future__ import annotations
@@ -45,10 +47,9 @@ EVENT_TYPES: tuple[EventType, ...] = (
         "marketplace_resource_update_limits_failed",
         "marketplace_resource_update_end_date_succeeded",
         "marketplace_resource_erred_on_backend",
-        "marketplace_resource_has_been_changed",
     ),
     *_types(
-        "resources",
+        "efp",
         "marketplace_order_updated",  # an order's other state changes (pending-provider, executing, ...)
         "marketplace_resource_state_changed",  # a resource state change no Waldur type names
         "marketplace_component_usage_reported",  # set_usage / set_user_usage(s): a month's value
@@ -73,7 +74,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
         "marketplace_plan_created",
         "marketplace_offering_component_created",
     ),
-    *_types("hooks", "webhook_deactivated", "webhook_test", ours=True),
+    *_types("efp", "webhook_deactivated", "webhook_test", ours=True),
 )
 
 BY_NAME: dict[str, EventType] = {t.name: t for t in EVENT_TYPES}

@@ -176,11 +176,13 @@ def delete_hook(*, hook: WebHook | EmailHook) -> None:
 
 def dispatch(event: Event) -> None:
     """The events dispatcher: every active hook subscribed to the event's type whose author can see the
-    event gets one delivery of it (unique per hook and event: running twice sends nothing twice)."""
+    event gets one delivery of it (unique per hook and event: running twice sends nothing twice). A hook
+    receives the events written after it was made, even when their dispatch runs late."""
     if event.event_type in NOT_DISPATCHED:
         return
-    web = _subscribed(WebHook.objects.filter(is_active=True, user__is_active=True), event)
-    mail = _subscribed(EmailHook.objects.filter(is_active=True, user__is_active=True), event)
+    live = {"is_active": True, "user__is_active": True, "created__lte": event.created}
+    web = _subscribed(WebHook.objects.filter(**live), event)
+    mail = _subscribed(EmailHook.objects.filter(**live), event)
     authors = {hook.user_id: hook.user for hook in [*web, *mail]}
     seeing = {
         pk

@@ -8,12 +8,12 @@ from efp.events.catalogue import EVENT_TYPES, GROUPS
 from efp.hooks.models import WebHook
 
 GROUP_LABELS = {
-    "resources": "Orders, resources and usage",
+    "resources": "Orders and resources",
     "users": "Roles and offering users",
     "projects": "Projects",
     "customers": "Organisations",
     "providers": "Offerings and plans",
-    "hooks": "Hooks (deactivation, tests)",
+    "efp": "EFP's own: order moves, resource states, usage reports, hook deactivation and tests",
 }
 
 

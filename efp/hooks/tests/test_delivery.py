@@ -314,7 +314,7 @@ class DeliveryTests(MarketplaceTestCase):
     def test_a_test_goes_to_that_hook_only(self) -> None:
         receiver, other = self.receiver(), self.receiver()
         hook = self.hook(receiver)
-        self.hook(other, event_groups=["hooks"])  # subscribed to webhook_test: still not sent
+        self.hook(other, event_groups=["efp"])  # subscribed to webhook_test: still not sent
         response = self.as_user(self.carol).post(f"/api/hooks-web/{hook.uuid.hex}/test/")
         assert response.status_code == 201, response.json()
         run_tasks()

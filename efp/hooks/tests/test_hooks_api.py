@@ -22,7 +22,7 @@ class WebHookApiTests(MarketplaceTestCase):
         return self.as_user(user or self.carol).post("/api/hooks-web/", payload, format="json")  # type: ignore[arg-type]
 
     def test_it_creates_a_hook_and_shows_its_secret_once(self) -> None:
-        response = self.create(event_groups=["hooks"], content_type="form")
+        response = self.create(event_groups=["efp"], content_type="form")
         assert response.status_code == 201, response.json()  # type: ignore[attr-defined]
         body = response.json()  # type: ignore[attr-defined]
         hook = WebHook.objects.get()
@@ -31,8 +31,8 @@ class WebHookApiTests(MarketplaceTestCase):
         assert body["url"] == f"http://testserver/api/hooks-web/{hook.uuid.hex}/"
         assert body["hook_type"] == "webhook"
         assert body["content_type"] == "form"
-        assert body["event_groups"] == ["hooks"]
-        assert body["event_types"] == sorted({"marketplace_order_created", *GROUPS["hooks"]})
+        assert body["event_groups"] == ["efp"]
+        assert body["event_types"] == sorted({"marketplace_order_created", *GROUPS["efp"]})
         assert (body["author_uuid"], body["author_username"]) == (self.carol.uuid.hex, "carol")
         assert body["is_active"] is True and body["destination_url"] == RECEIVER
 

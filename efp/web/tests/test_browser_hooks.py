@@ -42,7 +42,7 @@ def test_a_provider_adds_a_web_hook_tests_it_and_sends_a_delivery_again(
         page.get_by_label("Destination URL").fill(receiver.url)
         page.get_by_role("button", name="Add web hook").click()
         expect(page.get_by_text("Please specify list of event_types or event_groups.")).to_be_visible()
-        page.get_by_role("group", name="Event groups").get_by_label("Orders, resources and usage").check()
+        page.get_by_role("group", name="Event groups").get_by_label("Orders and resources").check()
         page.get_by_role("group", name="Body format").get_by_label("Form-encoded").check()
         shot(page, "h02-hook-form")
         page.get_by_role("button", name="Add web hook").click()
