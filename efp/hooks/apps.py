@@ -8,6 +8,9 @@ class HooksConfig(AppConfig):
     def ready(self) -> None:
         from efp.events.recorder import on_event
         from efp.hooks import jobs  # noqa: F401 - registers the periodic job
+        from efp.hooks.demo import add_demo_hook
         from efp.hooks.services import dispatch
+        from efp.marketplace.demo import built
 
         on_event("hooks", dispatch)
+        built.connect(add_demo_hook, dispatch_uid="efp_hooks_demo")

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from efp.accounts.models import User
@@ -70,9 +71,19 @@ def users() -> dict[str, User]:
     return {name: _user(name) for name in DEMO_USERS}
 
 
-@transaction.atomic
+# Sent at the end of every `build()` with `users`: apps above marketplace (hooks) add their demo data.
+built = Signal()
+
+
 def build() -> dict[str, Any]:
     """Creates the demo world once; a second call only makes sure users and tokens exist."""
+    result = _build()
+    built.send(sender=None, users=result["users"])
+    return result
+
+
+@transaction.atomic
+def _build() -> dict[str, Any]:
     people = users()
     existing = Customer.objects.filter(slug=PROVIDER_SLUG).first()
     if existing is not None:
