@@ -8,7 +8,10 @@ from django.http import HttpRequest
 from efp.events.models import JobRun, WorkerBeat
 
 
-class ReadOnly(admin.ModelAdmin):
+class ViewOnly:
+    """For a model admin or an inline: staff read, nobody adds, changes or deletes (every app's admin of
+    history, usage, limits, states and roles uses it)."""
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -20,12 +23,12 @@ class ReadOnly(admin.ModelAdmin):
 
 
 @admin.register(JobRun)
-class JobRunAdmin(ReadOnly):
+class JobRunAdmin(ViewOnly, admin.ModelAdmin):
     list_display = ("job", "slot", "status", "enqueued", "started", "finished")
     list_filter = ("status", "job")
     date_hierarchy = "slot"
 
 
 @admin.register(WorkerBeat)
-class WorkerBeatAdmin(ReadOnly):
+class WorkerBeatAdmin(ViewOnly, admin.ModelAdmin):
     list_display = ("worker_id", "host", "pid", "started", "seen")

@@ -6,20 +6,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from efp.events.admin import ViewOnly
 from efp.structure.models import Customer, CustomerRole, Project, ProjectRole
-
-
-class ViewOnly:
-    """For a model admin or an inline: staff read, nobody adds, changes or deletes."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ViewOnlyInline(ViewOnly, admin.TabularInline):
