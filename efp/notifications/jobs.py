@@ -18,7 +18,7 @@ from efp.marketplace.billing_months import add_months, current_month, month_key,
 from efp.marketplace.models import Offering, OfferingComponent, Order, OrderEvent, Resource
 from efp.marketplace.states import USAGE_REPORTABLE_STATES, OrderState, ResourceState
 from efp.notifications import recipients, services
-from efp.notifications.models import Group
+from efp.notifications.models import Group, Notification
 from efp.notifications.reactions import resource_url, tell_order_waits
 from efp.structure.models import CustomerRole, ProjectRole, RoleGrant
 
@@ -28,6 +28,29 @@ ENDED_LOOKBACK = datetime.timedelta(days=7)  # an allocation that ended longer a
 ROLE_NOTICE = datetime.timedelta(days=7)
 USAGE_DUE_DAY = 3  # last month's usage is due by the 3rd
 EXTEND = "Ask an owner to extend it if you still need it."
+RESEND_AFTER = datetime.timedelta(
+    minutes=2
+)  # a pending e-mail older than this lost its send (mail down, crash)
+RESEND_WITHIN = datetime.timedelta(days=3)  # older ones are given up: the bell still shows them
+
+
+@periodic("notifications.resend_pending_email", cron="*/5 * * * *")
+def resend_pending_email() -> dict[str, Any]:
+    """Queues again the e-mails still pending: their send failed (the mail server refused or was down,
+    and the task failed with the row left pending) or their worker died mid-send. The send task claims
+    the row, so a repeat sends nothing twice."""
+    from efp.notifications.tasks import send_notification_email
+
+    now = timezone.now()
+    pending = Notification.objects.filter(
+        email_state=Notification.EmailState.PENDING,
+        created__lte=now - RESEND_AFTER,
+        created__gte=now - RESEND_WITHIN,
+    ).values_list("pk", flat=True)
+    ids = list(pending[:1000])
+    for pk in ids:
+        send_notification_email.enqueue(pk)
+    return {"enqueued": len(ids)}
 
 
 @periodic("notifications.order_reminders", cron="0 * * * *")

@@ -4,6 +4,7 @@ and EFP_EMAIL_URL."""
 from __future__ import annotations
 
 import datetime
+from unittest import mock
 
 import time_machine
 from django.core import mail
@@ -54,6 +55,20 @@ class EmailTests(NotificationTestCase):
         row = Notification.objects.get(user=self.alice)
         send_notification_email.enqueue(row.pk)
         self.deliver()
+        assert self.mailed() == ["alice"]
+
+    def test_a_mail_the_server_refused_is_sent_again_later_once(self) -> None:
+        self.place_order(self.bob)
+        with mock.patch("efp.notifications.tasks.send_one", side_effect=ConnectionRefusedError("smtp down")):
+            self.deliver()
+        assert mail.outbox == []
+        row = Notification.objects.get(user=self.alice)
+        assert row.email_state == State.PENDING  # the bell shows it; the mail is still owed
+        assert jobs.resend_pending_email() == {"enqueued": 0}  # too fresh: its own task may still run
+        with time_machine.travel(timezone.now() + datetime.timedelta(minutes=3), tick=False):
+            assert jobs.resend_pending_email() == {"enqueued": 1}
+            self.deliver()
+            assert jobs.resend_pending_email() == {"enqueued": 0}
         assert self.mailed() == ["alice"]
 
 
