@@ -366,19 +366,42 @@ def resume_due_deliveries() -> int:
 
 
 def send_email_delivery(*, email_delivery_id: int) -> str:
-    """Sends the event to the e-mail hook's address (text and HTML), once."""
-    item = EmailDelivery.objects.select_related("hook", "event").filter(pk=email_delivery_id).first()
-    if item is None or item.sent is not None:
-        return "nothing to send"
-    event = item.event
-    context = {"event": event, "context_items": sorted(event.context.items())}
-    message = EmailMultiAlternatives(
-        subject=event.message[:200].splitlines()[0] if event.message else event.event_type,
-        body=render_to_string("hooks/event_email.txt", context),
-        to=[item.hook.email],
-    )
-    message.attach_alternative(render_to_string("hooks/event_email.html", context), "text/html")
-    message.send()
-    EmailDelivery.objects.filter(pk=item.pk, sent__isnull=True).update(sent=timezone.now())
-    EmailHook.objects.filter(pk=item.hook_id).update(last_published=timezone.now())
+    """Sends the event to the e-mail hook's address (text and HTML), once: the row is marked sent in the
+    transaction that sends it, so a second run finds nothing, and a failed send leaves it unsent (the
+    task fails; `resume_unsent_emails` queues it again)."""
+    now = timezone.now()
+    with transaction.atomic():
+        if not EmailDelivery.objects.filter(pk=email_delivery_id, sent__isnull=True).update(sent=now):
+            return "nothing to send"
+        item = EmailDelivery.objects.select_related("hook", "event").get(pk=email_delivery_id)
+        event = item.event
+        context = {"event": event, "context_items": sorted(event.context.items())}
+        message = EmailMultiAlternatives(
+            subject=event.message[:200].splitlines()[0] if event.message else event.event_type,
+            body=render_to_string("hooks/event_email.txt", context),
+            to=[item.hook.email],
+        )
+        message.attach_alternative(render_to_string("hooks/event_email.html", context), "text/html")
+        message.send()
+        EmailHook.objects.filter(pk=item.hook_id).update(last_published=now)
     return f"sent to {item.hook.email}"
+
+
+EMAIL_RESEND_AFTER = datetime.timedelta(minutes=2)  # an unsent e-mail this old lost its send
+EMAIL_RESEND_WITHIN = datetime.timedelta(days=3)  # older ones are given up
+
+
+def resume_unsent_emails() -> int:
+    """Queues again the e-mail hook messages not sent yet (the mail server refused, or the worker died)."""
+    now = timezone.now()
+    with transaction.atomic():
+        unsent = list(
+            EmailDelivery.objects.filter(
+                sent__isnull=True,
+                created__lte=now - EMAIL_RESEND_AFTER,
+                created__gte=now - EMAIL_RESEND_WITHIN,
+            ).values_list("pk", flat=True)[:1000]
+        )
+        for pk in unsent:
+            send_email.enqueue(pk)
+    return len(unsent)

@@ -12,15 +12,17 @@ from urllib.parse import parse_qs
 
 import time_machine
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.test import override_settings
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from efp.events.models import Event
 from efp.events.recorder import Scopes, record
 from efp.events.tests.running import run_tasks
 from efp.hooks import jobs, sending, services
-from efp.hooks.models import DeliveryAttempt, WebHook, WebhookDelivery
+from efp.hooks.models import DeliveryAttempt, EmailDelivery, WebHook, WebhookDelivery
 from efp.hooks.retries import RETRY_DELAYS
 from efp.hooks.tests.receiver import Receiver, signature_is_valid
 from efp.marketplace.tests.base import MarketplaceTestCase
@@ -368,3 +370,24 @@ class EmailHookDeliveryTests(MarketplaceTestCase):
         assert "offering_name: Offering <O>" in message.body
         html, media_type = message.alternatives[0]  # type: ignore[attr-defined]
         assert media_type == "text/html" and "Offering &lt;O&gt;" in html
+
+    def test_a_message_the_mail_server_refused_is_sent_again_later_once(self) -> None:
+        services.create_email_hook(user=self.carol, email="ops@example.org", event_groups=["providers"])
+        with transaction.atomic():
+            record(
+                "marketplace_offering_updated",
+                "Offering O has been updated.",
+                scopes=Scopes(customer_id=self.provider_p.pk, offering_id=self.offering.pk),
+            )
+        with mock.patch.object(
+            EmailMultiAlternatives, "send", side_effect=ConnectionRefusedError("smtp down")
+        ):
+            run_tasks()
+        assert mail.outbox == [] and EmailDelivery.objects.get().sent is None  # still owed
+        assert jobs.resume_due()["emails_enqueued"] == 0  # too fresh: its own task may still run
+        with time_machine.travel(timezone.now() + datetime.timedelta(minutes=3), tick=False):
+            assert jobs.resume_due()["emails_enqueued"] == 1
+            run_tasks()
+            assert jobs.resume_due()["emails_enqueued"] == 0
+        [message] = mail.outbox
+        assert message.subject == "Offering O has been updated."
