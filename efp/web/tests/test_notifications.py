@@ -98,7 +98,8 @@ class PreferencesPageTests(NotificationTestCase):
         client = Client()
         client.force_login(self.bob)
         html = client.get("/profile/").content.decode()
-        assert '<h2 id="notification-preferences">E-mail notifications</h2>' in html
+        assert "<title>Profile · EFP Allocations</title>" in html
+        assert html.count('<h2 id="notification-preferences">E-mail notifications</h2>') == 1
         assert "<legend>Orders waiting for you and orders you placed</legend>" in html
         assert re.search(r'<input type="radio" name="orders" value="immediately"[^>]*checked', html)
         body = {"orders": "daily_digest", "usage": "off", "end_dates": "immediately", "roles": "immediately"}
