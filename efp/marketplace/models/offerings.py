@@ -66,6 +66,13 @@ class Offering(models.Model):
         ARCHIVED = "Archived"
         UNAVAILABLE = "Unavailable"
 
+    class CorrectedBy(models.TextChoices):
+        """Who may correct a closed month's usage of the offering's resources (staff always may)."""
+
+        OWNERS_AND_MANAGERS = "owners_and_managers", "The provider's owners and offering managers"
+        OWNERS = "owners", "The provider's owners"
+        STAFF = "staff", "Staff only"
+
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=150, validators=[validate_name])
     slug = models.SlugField(max_length=100, unique=True)
@@ -81,6 +88,11 @@ class Offering(models.Model):
     plugin_options = models.JSONField(default=dict, blank=True)
     backend_id = models.CharField(max_length=255, blank=True, default="")
     terms_of_service = models.TextField(blank=True, default="")
+    # Corrections of closed months (services/corrections.py): who, and how many months back.
+    usage_corrected_by = models.CharField(
+        max_length=20, choices=CorrectedBy.choices, default=CorrectedBy.OWNERS_AND_MANAGERS
+    )
+    usage_correction_months = models.PositiveSmallIntegerField(default=3)
     created = models.DateTimeField(default=timezone.now)
     modified = models.DateTimeField(auto_now=True)
 

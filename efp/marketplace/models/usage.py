@@ -95,14 +95,25 @@ class UsageRevision(AppendOnlyModel):
         GUI = "gui", "GUI"
         AGENT = "agent", "Site agent"
         DEMO = "demo", "Demo data"
+        IMPORT = "import", "CSV import"
+
+    class Verb(models.TextChoices):
+        """What wrote the value: Waldur's report verbs, or ours (a correction with a reason, a CSV import)."""
+
+        SET_USAGE = "set_usage", "Usage report"
+        SET_USER_USAGE = "set_user_usage", "Per-user usage report"
+        CORRECT = "correct", "Correction"
+        IMPORT = "import", "CSV import"
 
     component_usage = models.ForeignKey(
         ComponentUsage, on_delete=models.DO_NOTHING, db_constraint=False, related_name="revisions"
     )
     username = models.CharField(max_length=100, blank=True, default="")  # blank: the overall value
-    old_value = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
-    new_value = models.DecimalField(max_digits=20, decimal_places=2)
+    old_value = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)  # None: new
+    new_value = models.DecimalField(max_digits=20, decimal_places=2, null=True)  # None: user row removed
     description = models.CharField(max_length=1000, blank=True, default="")
+    verb = models.CharField(max_length=20, choices=Verb.choices, default=Verb.SET_USAGE)
+    reason = models.TextField(blank=True, default="")  # required for corrections and closed-month imports
     # PROTECT: a user who acted stays (deactivated, not deleted), as `Order.created_by` does.
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.API)

@@ -283,6 +283,8 @@ def _revision(
     user_agent: str,
     username: str = "",
     description: str = "",
+    verb: str = UsageRevision.Verb.SET_USAGE,
+    reason: str = "",
 ) -> None:
     insert_row(
         UsageRevision(
@@ -291,6 +293,8 @@ def _revision(
             old_value=old,
             new_value=new,
             description=description[:1000],
+            verb=verb,
+            reason=reason,
             actor=user if getattr(user, "is_authenticated", False) else None,
             source=source,
             user_agent=(user_agent or "")[:255],

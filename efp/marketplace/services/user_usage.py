@@ -172,6 +172,7 @@ def _write_user_usages(
                 username=item.username,
                 old_value=old,
                 new_value=amount,
+                verb=UsageRevision.Verb.SET_USER_USAGE,
                 actor=actor,
                 source=source,
                 user_agent=(user_agent or "")[:255],
@@ -216,7 +217,13 @@ def _sync_totals(
             continue
         ComponentUsage.objects.filter(pk=parent.pk).update(usage=total, modified=timezone.now())
         _revision(
-            component_usage=parent, old=old_total, new=total, user=user, source=source, user_agent=user_agent
+            component_usage=parent,
+            old=old_total,
+            new=total,
+            user=user,
+            source=source,
+            user_agent=user_agent,
+            verb=UsageRevision.Verb.SET_USER_USAGE,
         )
         events.usage_reported(
             resource,
