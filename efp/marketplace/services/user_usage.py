@@ -186,6 +186,7 @@ def _write_user_usages(
         ComponentUserUsage.objects.bulk_update(list(changed.values()), ["usage", "modified"])
     UsageRevision.objects.bulk_create(revisions)
     for revision in revisions:
+        assert revision.new_value is not None  # reports write values; only a correction removes a row
         events.usage_reported(
             resource,
             component_type=component_type,
