@@ -52,10 +52,5 @@ class Migration(migrations.Migration):
             name='new_value',
             field=models.DecimalField(decimal_places=2, max_digits=20, null=True),
         ),
-        migrations.AlterField(
-            model_name='usagerevision',
-            name='source',
-            field=models.CharField(choices=[('api', 'API'), ('gui', 'GUI'), ('agent', 'Site agent'), ('demo', 'Demo data'), ('import', 'CSV import')], default='api', max_length=10),
-        ),
         migrations.RunPython(create_triggers, noop),
     ]

@@ -95,7 +95,6 @@ class UsageRevision(AppendOnlyModel):
         GUI = "gui", "GUI"
         AGENT = "agent", "Site agent"
         DEMO = "demo", "Demo data"
-        IMPORT = "import", "CSV import"
 
     class Verb(models.TextChoices):
         """What wrote the value: Waldur's report verbs, or ours (a correction with a reason, a CSV import)."""
