@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
+AXE := node_modules/axe-core/axe.min.js
 
-.PHONY: run test install chromium lint typecheck pytest lock clean bench hook-latency
+.PHONY: run test install chromium axe lint typecheck pytest lock clean bench hook-latency
 
 install: $(VENV)/.installed
 
@@ -36,6 +37,13 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# axe-core from the npm registry, pinned in package-lock.json: the accessibility checks of the browser tests.
+axe: $(AXE)
+
+$(AXE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 lint: install
 	$(BIN)/ruff check efp bench/scale_seed
 	$(BIN)/ruff format --check efp bench/scale_seed
@@ -43,7 +51,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy efp bench/scale_seed
 
-pytest: install chromium
+pytest: install chromium axe
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -65,4 +73,4 @@ lock:
 	  -o requirements.lock pyproject.toml
 
 clean:
-	rm -rf $(VENV) efp.sqlite3 test-output staticfiles
+	rm -rf $(VENV) node_modules efp.sqlite3 test-output staticfiles
