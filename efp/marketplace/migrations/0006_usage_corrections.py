@@ -13,7 +13,7 @@ TABLES = ("marketplace_usagerevision",)
 
 def create_triggers(apps, schema_editor):
     for statement in trigger_statements(schema_editor.connection.vendor, TABLES, create=True):
-        schema_editor.execute(statement)
+        schema_editor.execute(statement, params=None)
 
 
 def noop(apps, schema_editor):
