@@ -32,6 +32,7 @@ from efp.marketplace.models import (
     ResourcePlanPeriod,
     UsageRevision,
 )
+from efp.marketplace.services.usage_periods import find_usage, plan_period_for
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
 from efp.marketplace.verbs import Side, who_may
 from efp.rawsql import Column, by_column, insert_row, table_name, update_row
@@ -210,7 +211,7 @@ def _lock(reporter: Any = None, at: datetime.datetime | None = None, **key: Any)
     resource is serialised here. None when there is none. Its offering comes with it (its key and its
     organisation's; any other field of it loads when read). Asked in the same statement: with a
     `reporter`, `may_report` (`can_report_usage(reporter, resource)`); with a date `at`,
-    `covering_plan_period_id` (the plan period covering it, as `_plan_period_for` picks it, or None).
+    `covering_plan_period_id` (the plan period covering it, as `plan_period_for` picks it, or None).
 
     SQLite ignores FOR UPDATE; there a no-op write as the transaction's first statement takes the database
     write lock at once, so concurrent reports queue (busy timeout) instead of failing with "database is
@@ -302,76 +303,6 @@ def _revision(
     )
 
 
-# --- plan periods -------------------------------------------------------------------------------
-
-
-def _plan_period_for(resource: Resource, date: datetime.datetime) -> ResourcePlanPeriod | None:
-    """The plan period covering `date`; else one overlapping its month (a period starting later that month
-    still takes month-start dated usage); else, for the current month of a resource that has none at all,
-    a period created now. Back-filled months without a period stay without one.
-
-    A resource read by `_lock(at=date)` for this very date knows the covering period already (its key is
-    enough here)."""
-    covering = getattr(resource, "covering_plan_period_id", None)
-    if covering is not None and getattr(resource, "covering_at", None) == date:
-        return ResourcePlanPeriod.from_db(resource._state.db, ["id"], [covering])
-    start = connection.ops.quote_name("start")
-    sql = f"SELECT * FROM {table_name(ResourcePlanPeriod)} WHERE resource_id = %s"  # noqa: S608
-    periods = list(ResourcePlanPeriod.objects.raw(f"{sql} ORDER BY {start} DESC, id DESC", [resource.pk]))
-    for period in periods:
-        if period.start <= date and (period.end is None or period.end > date):
-            return period
-    period_month = billing_period_of(date)
-    begins, ends = month_start(period_month), month_start(add_months(period_month, 1))
-    for period in periods:
-        if period.start < ends and (period.end is None or period.end > begins):
-            return period
-    if not periods and resource.plan_id is not None and period_month == billing_period_of(timezone.now()):
-        return ResourcePlanPeriod.objects.create(resource=resource, plan_id=resource.plan_id, start=begins)
-    return None
-
-
-def _month_rows(
-    resource: Resource, component: OfferingComponent, period: datetime.date
-) -> list[ComponentUsage]:
-    """Every record of the component for the month, whatever its plan period (one query)."""
-    sql = (
-        f"SELECT * FROM {table_name(ComponentUsage)} WHERE resource_id = %s AND component_id = %s"  # noqa: S608
-        " AND billing_period = %s ORDER BY plan_period_id, id"
-    )
-    params = [resource.pk, component.pk, connection.ops.adapt_datefield_value(period)]
-    return list(ComponentUsage.objects.raw(sql, params))
-
-
-def _find_usage(
-    resource: Resource,
-    component: OfferingComponent,
-    period: datetime.date,
-    plan_period: ResourcePlanPeriod | None,
-    month: list[ComponentUsage] | None = None,
-) -> ComponentUsage | None:
-    """The month's record, consolidating a plan_period=null record with the plan period's one.
-
-    `month` is `_month_rows(...)` when the caller has it already; consolidated duplicates leave it."""
-    if month is None:
-        month = _month_rows(resource, component, period)
-    wanted = {plan_period.pk, None} if plan_period is not None else {None}
-    rows = [row for row in month if row.plan_period_id in wanted]
-    if not rows:
-        return None
-    keep = next((row for row in rows if row.plan_period_id is not None), rows[0])
-    for duplicate in rows:
-        if duplicate.pk == keep.pk:
-            continue
-        taken = set(keep.user_usages.values_list("username", flat=True))
-        duplicate.user_usages.exclude(username__in=taken).update(component_usage=keep)
-        duplicate.delete()
-        month.remove(duplicate)
-    if plan_period is not None and keep.plan_period_id is None:
-        keep.plan_period = plan_period
-    return keep
-
-
 # --- overall usage ------------------------------------------------------------------------------
 
 
@@ -402,7 +333,7 @@ def _components_of(
     resource: Resource, usages: list[UsageItem], period: datetime.date
 ) -> tuple[list[OfferingComponent], dict[int, list[ComponentUsage]]]:
     """The offering's components named by `usages` (400 for a type it has not, or cannot report), and
-    with them, in the same statement, each component's records of the month (`_month_rows` of each)."""
+    with them, in the same statement, each component's records of the month (`month_rows` of each)."""
     oc = {
         name: Column(f"oc.{name}", OfferingComponent, name)
         for name in ("id", "offering_id", "type", "billing_type")
@@ -490,7 +421,7 @@ def set_usage(
         if not allowed:
             raise Forbidden()
         if plan_period is None:
-            plan_period = _plan_period_for(resource, date)
+            plan_period = plan_period_for(resource, date)
         written = [
             _write_usage(
                 resource=resource,
@@ -531,7 +462,7 @@ def _write_usage(
     `month`: the component's records of the month, read under the resource's lock (`_components_of`)."""
     actor = user if getattr(user, "is_authenticated", False) else None
     amount = item.amount.quantize(Decimal("0.01"))
-    usage = _find_usage(resource, component, period, plan_period, month)
+    usage = find_usage(resource, component, period, plan_period, month)
     # A recurring flag belongs to one record of the month only.
     others = [row.pk for row in month if row.recurring and (usage is None or row.pk != usage.pk)]
     if others:
@@ -553,7 +484,7 @@ def _write_usage(
                 )
             created = True
         except IntegrityError:  # created meanwhile by a concurrent report: overwrite that one
-            usage = _find_usage(resource, component, period, plan_period)
+            usage = find_usage(resource, component, period, plan_period)
             if usage is None:
                 raise
     old: Decimal | None = None

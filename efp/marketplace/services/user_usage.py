@@ -24,7 +24,6 @@ from efp.marketplace.services.usage import (
     _amount_errors,
     _check_date,
     _locked,
-    _plan_period_for,
     _raise_item_errors,
     _revision,
     _with_retry,
@@ -32,6 +31,7 @@ from efp.marketplace.services.usage import (
     set_usage,
     too_many,
 )
+from efp.marketplace.services.usage_periods import plan_period_for
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
 from efp.rawsql import update_row
 from efp.structure.names import NAME_MESSAGE, has_control_characters
@@ -111,7 +111,7 @@ def _user_usage_target(
     return ComponentUsage.objects.create(
         resource=resource,
         component=component_usage.component,
-        plan_period=_plan_period_for(resource, date),
+        plan_period=plan_period_for(resource, date),
         usage=Decimal(0),
         date=date,
         billing_period=period,
