@@ -53,6 +53,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
         "marketplace_order_updated",  # an order's other state changes (pending-provider, executing, ...)
         "marketplace_resource_state_changed",  # a resource state change no Waldur type names
         "marketplace_component_usage_reported",  # set_usage / set_user_usage(s): a month's value
+        "marketplace_component_usage_corrected",  # a month's value corrected, with a reason
         ours=True,
     ),
     *_types(

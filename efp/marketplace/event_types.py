@@ -18,6 +18,8 @@ ORDER_CREATED = "marketplace_order_created"
 ORDER_UPDATED = "marketplace_order_updated"  # ours: a move Waldur logs nothing for
 RESOURCE_STATE_CHANGED = "marketplace_resource_state_changed"  # ours: a resource move no order explains
 USAGE_REPORTED = "marketplace_component_usage_reported"  # ours
+USAGE_CORRECTED = "marketplace_component_usage_corrected"  # ours: a correction with a reason (issue 16)
+OFFERING_UPDATED = "marketplace_offering_updated"
 LIMITS_SET = "marketplace_resource_update_limits_succeeded"
 END_DATE_SET = "marketplace_resource_update_end_date_succeeded"
 RESOURCE_ERRED = "marketplace_resource_erred_on_backend"
@@ -127,6 +129,11 @@ OTHER_MESSAGES: dict[str, str] = {
         "Usage of {component_type}{of_user} for {billing_period} of resource {resource_name}"
         " has been reported."
     ),
+    USAGE_CORRECTED: (
+        "Usage of {component_type} for {billing_period} of resource {resource_name} has been corrected"
+        " from {old_usage} to {usage}: {reason}"
+    ),
+    OFFERING_UPDATED: "Offering {offering_name} has been updated.",
     END_DATE_SET: "End date of marketplace resource {resource_name} has been updated. End date: {end_date}.",
     "marketplace_offering_created": "Offering {offering_name} has been created.",
     "marketplace_plan_created": "Plan {plan_name} of offering {offering_name} has been created.",

@@ -257,6 +257,42 @@ def usage_reported(
     record(types.USAGE_REPORTED, message, scopes=scopes, context=context, actor=actor)
 
 
+def usage_corrected(
+    resource: Resource,
+    *,
+    component_type: str,
+    billing_period: datetime.date,
+    usage: Decimal,
+    old_usage: Decimal,
+    reason: str,
+    actor: Any,
+    removed_users: list[str] | None = None,
+) -> None:
+    """A month's total corrected with a reason (`services/corrections.py`), for a resource read by the
+    locking query; `removed_users`: the per-user rows the correction removed."""
+    keys, scopes = locked_keys(resource)
+    context: dict[str, Any] = {
+        **keys,
+        **actor_keys(actor),
+        "component_type": component_type,
+        "billing_period": billing_period.isoformat(),
+        "usage": str(usage),
+        "old_usage": str(old_usage),
+        "reason": reason,
+    }
+    if removed_users:
+        context["removed_usernames"] = removed_users
+    message = types.OTHER_MESSAGES[types.USAGE_CORRECTED].format(
+        component_type=component_type,
+        billing_period=billing_period.strftime("%Y-%m"),
+        resource_name=resource.name,
+        old_usage=old_usage,
+        usage=usage,
+        reason=reason,
+    )
+    record(types.USAGE_CORRECTED, message, scopes=scopes, context=context, actor=actor)
+
+
 # --- catalogue and offering roles -----------------------------------------------------------------
 
 

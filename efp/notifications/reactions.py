@@ -34,6 +34,9 @@ def react(event: Event) -> None:
             tell_order_changed(order, event)
     elif event.event_type == "marketplace_component_usage_reported":
         tell_usage_thresholds(event)
+    elif event.event_type == "marketplace_component_usage_corrected":
+        tell_usage_corrected(event)
+        tell_usage_thresholds(event)
     elif event.event_type == "webhook_deactivated":
         tell_hook_deactivated(event)
 
@@ -181,6 +184,45 @@ def tell_usage_thresholds(event: Event) -> list[Notification]:
             details=details,
         )
     return told
+
+
+def tell_usage_corrected(event: Event) -> list[Notification]:
+    """A month's usage was corrected: the allocation's consumer side hears of it with the reason (not the
+    person who corrected it), once per correction."""
+    if event.resource_id is None:
+        return []
+    related = ("project__customer", "offering")
+    found = Resource.objects.select_related(*related).filter(pk=event.resource_id).first()
+    if found is None:
+        return []
+    context = event.context
+    month = _billing_period(context.get("billing_period"))
+    details = {
+        "resource_name": found.name,
+        "component_type": str(context.get("component_type") or ""),
+        "month": f"{month:%B %Y}",
+        "old_usage": amount(Decimal(str(context.get("old_usage") or 0))),
+        "usage": amount(Decimal(str(context.get("usage") or 0))),
+        "reason": str(context.get("reason") or ""),
+        "project_name": found.project.name,
+        "offering_name": found.offering.name,
+    }
+    users = [user for user in recipients.allocation_consumers(found) if user.pk != event.actor_id]
+    return notify(
+        users,
+        kind="usage_corrected",
+        group=Group.USAGE,
+        subject=f"{found.name}: {details['component_type']} usage of {details['month']} was corrected",
+        text=(
+            f"{found.offering.name} corrected the {details['component_type']} usage of {found.name} "
+            f"(project {found.project.name}) for {details['month']} from {details['old_usage']} to "
+            f"{details['usage']}. Reason: {details['reason']}"
+        ),
+        url=resource_url(found, provider=False),
+        event=event,
+        dedupe_key=f"usage-corrected:{event.uuid.hex}",
+        details=details,
+    )
 
 
 def amount(value: Decimal | None) -> str:

@@ -9,18 +9,31 @@ staff always, otherwise by the roles the offering names (`Offering.usage_correct
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
-from efp.marketplace.billing_months import add_months, billing_period_of
-from efp.marketplace.models import Offering, Resource
+from efp.errors import InvalidInput
+from efp.marketplace import events
+from efp.marketplace.billing_months import add_months, billing_period_of, month_start
+from efp.marketplace.models import ComponentUsage, Offering, OfferingComponent, Resource, UsageRevision
 from efp.marketplace.services.guard import Kind, Refusal
-from efp.marketplace.services.usage import can_report_usage
+from efp.marketplace.services.usage import (
+    PROVIDER_BACKFILL_BILLING_TYPES,
+    _amount_errors,
+    _locked,
+    _revision,
+    can_report_usage,
+)
+from efp.marketplace.services.usage_periods import find_usage, plan_period_for
+from efp.rawsql import update_row
 from efp.structure.permissions import has_permission
 from efp.structure.roles import Permission
 
 MSG_REASON = "A reason is required for a correction."
+MAX_REASON = 2000
 By = Offering.CorrectedBy
 
 
@@ -68,3 +81,128 @@ def correction_refusal(*, user: Any, resource: Resource, month: datetime.date) -
             " ask staff for older months.",
         )
     return None
+
+
+def needs_correction(user: Any, component: OfferingComponent, month: datetime.date) -> bool:
+    """Whether a value for `month` goes the correction way (with a reason) rather than a report: a closed
+    month of a component that `set_usage` lets only staff back-fill (docs/contract.md §7.3 rule 7)."""
+    closed = month < billing_period_of(timezone.now())
+    staff = getattr(user, "is_staff", False)
+    return closed and not staff and component.billing_type not in PROVIDER_BACKFILL_BILLING_TYPES
+
+
+def clean_reason(reason: str | None) -> str:
+    """The reason as stored; InvalidInput on `reason` when it is blank or too long."""
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidInput({"reason": [MSG_REASON]})
+    if len(text) > MAX_REASON:
+        raise InvalidInput({"reason": [f"Ensure this field has no more than {MAX_REASON} characters."]})
+    return text
+
+
+def _check(*, user: Any, resource: Resource, month: datetime.date, amount: Any, reason: str | None) -> str:
+    """Refusal first (403/400 as its kind says), then the input (400 on `usage` or `reason`)."""
+    refusal = correction_refusal(user=user, resource=resource, month=month)
+    if refusal is not None:
+        raise refusal.error()
+    problems = _amount_errors(amount)
+    if problems:
+        raise InvalidInput({"usage": problems})
+    return clean_reason(reason)
+
+
+def correct_usage(
+    *,
+    user: Any,
+    usage: ComponentUsage,
+    amount: Decimal,
+    reason: str,
+    source: str = UsageRevision.Source.API,
+    user_agent: str = "",
+) -> ComponentUsage:
+    """Sets a month's total to `amount` with a reason: the record, a revision (verb correction) and the
+    event `marketplace_component_usage_corrected` in one transaction (the consumer is told by it)."""
+    usage = ComponentUsage.objects.select_related("resource__offering", "component").get(pk=usage.pk)
+    text = _check(
+        user=user, resource=usage.resource, month=usage.billing_period, amount=amount, reason=reason
+    )
+    with transaction.atomic():
+        resource = _locked(usage.resource, user)
+        current = ComponentUsage.objects.select_related("component").get(pk=usage.pk)
+        return _write(user, resource, current, amount, text, source, user_agent)
+
+
+def correct_month(
+    *,
+    user: Any,
+    resource: Resource,
+    component: OfferingComponent,
+    month: datetime.date,
+    amount: Decimal,
+    reason: str,
+    source: str = UsageRevision.Source.GUI,
+    user_agent: str = "",
+) -> ComponentUsage:
+    """`correct_usage` for a month given by its first day; a month without a record gets one (from 0)."""
+    resource = Resource.objects.select_related("offering").get(pk=resource.pk)  # the policy as it is now
+    text = _check(user=user, resource=resource, month=month, amount=amount, reason=reason)
+    with transaction.atomic():
+        locked = _locked(resource, user)
+        date = month_start(month)
+        plan_period = plan_period_for(locked, date)
+        current = find_usage(locked, component, month, plan_period)
+        if current is None:
+            current = ComponentUsage.objects.create(
+                resource=locked,
+                component=component,
+                plan_period=plan_period,
+                usage=Decimal(0),
+                date=date,
+                billing_period=month,
+            )
+        elif current.plan_period_id is not None and current.pk is not None:
+            update_row(ComponentUsage, current.pk, plan_period=current.plan_period_id)
+        current.component = component
+        return _write(user, locked, current, amount, text, source, user_agent)
+
+
+def _write(
+    user: Any,
+    resource: Resource,
+    usage: ComponentUsage,
+    amount: Decimal,
+    reason: str,
+    source: str,
+    user_agent: str,
+) -> ComponentUsage:
+    amount = amount.quantize(Decimal("0.01"))
+    old = usage.usage
+    actor = user if getattr(user, "is_authenticated", False) else None
+    usage.usage, usage.modified_by, usage.modified = amount, actor, timezone.now()
+    update_row(ComponentUsage, usage.pk, usage=amount, modified_by=actor, modified=usage.modified)
+    _revision(
+        component_usage=usage,
+        old=old,
+        new=amount,
+        user=user,
+        source=source,
+        user_agent=user_agent,
+        verb=UsageRevision.Verb.CORRECT,
+        reason=reason,
+    )
+    component_type = usage.component.type
+    if usage.billing_period == billing_period_of(timezone.now()):
+        current = dict(Resource.objects.values_list("current_usages", flat=True).get(pk=resource.pk) or {})
+        current[component_type] = float(amount)
+        update_row(Resource, resource.pk, current_usages=current)
+    events.usage_corrected(
+        resource,
+        component_type=component_type,
+        billing_period=usage.billing_period,
+        usage=amount,
+        old_usage=old,
+        reason=reason,
+        actor=user,
+    )
+    return usage

@@ -24,7 +24,8 @@ from efp.marketplace.models import (
 )
 from efp.structure.events import record_team_role_event
 from efp.structure.models import Customer, CustomerRole
-from efp.structure.roles import Role
+from efp.structure.permissions import has_permission
+from efp.structure.roles import Permission, Role
 from efp.structure.services import grant_customer_role, unique_slug
 
 
@@ -225,3 +226,47 @@ def revoke_offering_manager(*, offering: Offering, user: Any, actor: Any = None)
             record_team_role_event(
                 "role_revoked", scope=offering.customer, holder=user, role=Role.CUSTOMER_MANAGER, actor=actor
             )
+
+
+# --- the correction policy of an offering (services/corrections.py reads it) --------------------------
+
+MAX_CORRECTION_MONTHS = 120
+
+
+def may_manage_offering(user: Any, offering: Offering) -> bool:
+    """Staff, the provider's owners and managers, and the offering's managers (OFFERING.UPDATE)."""
+    return has_permission(
+        user, Permission.OFFERING_UPDATE, customers=[offering.customer_id], offerings=[offering]
+    )
+
+
+def set_correction_policy(
+    *, user: Any, offering: Offering, corrected_by: str | None = None, months: Any = None
+) -> Offering:
+    """Who may correct closed months of the offering's usage, and how many months back (None: unchanged)."""
+    if not may_manage_offering(user, offering):
+        raise Forbidden()
+    errors: dict[str, list[str]] = {}
+    if corrected_by is not None and corrected_by not in Offering.CorrectedBy.values:
+        errors["usage_corrected_by"] = [f'"{corrected_by}" is not a valid choice.']
+    if months is not None and (
+        isinstance(months, bool) or not isinstance(months, int) or not 0 <= months <= MAX_CORRECTION_MONTHS
+    ):
+        errors["usage_correction_months"] = [
+            f"Ensure this is a whole number from 0 to {MAX_CORRECTION_MONTHS}."
+        ]
+    if errors:
+        raise InvalidInput(errors)
+    changes: dict[str, Any] = {}
+    if corrected_by is not None and corrected_by != offering.usage_corrected_by:
+        changes["usage_corrected_by"] = corrected_by
+    if months is not None and months != offering.usage_correction_months:
+        changes["usage_correction_months"] = months
+    if not changes:
+        return offering
+    with transaction.atomic():
+        Offering.objects.filter(pk=offering.pk).update(**changes)
+        for name, value in changes.items():
+            setattr(offering, name, value)
+        events.offering_created("marketplace_offering_updated", offering, actor=user, **changes)
+    return offering

@@ -386,6 +386,7 @@ def set_usage(
     date: datetime.datetime | None = None,
     source: str = UsageRevision.Source.API,
     user_agent: str = "",
+    reason: str = "",
 ) -> list[ComponentUsage]:
     """Stores the month-to-date usage of each component (overwrite, not accumulate), docs/contract.md §7.3.
 
@@ -434,6 +435,7 @@ def set_usage(
                 user=user,
                 source=source,
                 user_agent=user_agent,
+                reason=reason,
             )
             for item, component in zip(usages, components, strict=True)
         ]
@@ -456,6 +458,7 @@ def _write_usage(
     user: Any,
     source: str,
     user_agent: str,
+    reason: str = "",
 ) -> ComponentUsage:
     """Overwrites the month's record, or creates it (in a savepoint, retried once on a uniqueness race).
 
@@ -515,6 +518,7 @@ def _write_usage(
         source=source,
         user_agent=user_agent,
         description=item.description or "",
+        reason=reason,
     )
     events.usage_reported(
         resource,

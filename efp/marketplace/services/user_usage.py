@@ -15,7 +15,14 @@ from django.utils import timezone
 from efp.errors import Forbidden, InvalidInput
 from efp.marketplace import events
 from efp.marketplace.billing_months import billing_period_of, month_start, zone
-from efp.marketplace.models import ComponentUsage, ComponentUserUsage, Resource, UsageRevision
+from efp.marketplace.models import (
+    ComponentUsage,
+    ComponentUserUsage,
+    OfferingComponent,
+    Resource,
+    UsageRevision,
+)
+from efp.marketplace.services.corrections import clean_reason, correct_month, needs_correction
 from efp.marketplace.services.usage import (
     MAX_USER_USAGE_ITEMS,
     MSG_INVALID_STATE,
@@ -368,6 +375,71 @@ class UserUsagesInvalid(InvalidInput):
         self.component_type = component_type
 
 
+class Users:
+    """What a month report does with per-user rows when its total is below their sum."""
+
+    KEEP = "keep"  # keep every row (the month is flagged: users exceed the total)
+    CLEAR = "clear"  # remove every per-user row of the month
+    REPLACE = "replace"  # the rows become those of the report: rows it does not name are removed
+    CHOICES = (KEEP, CLEAR, REPLACE)
+
+
+class UsersExceedTotal(InvalidInput):
+    """A total below the sum of its month's per-user rows, reported without saying what becomes of them
+    (`users`) or without a reason. `exceeding`: component type → (sum of the users, new total)."""
+
+    MESSAGE = "The users' usage adds up to more than the new total: keep, clear or replace the users' rows."
+
+    def __init__(self, exceeding: dict[str, tuple[Decimal, Decimal]]) -> None:
+        super().__init__({"users": [self.MESSAGE]})
+        self.exceeding = exceeding
+
+
+def remove_user_rows(
+    *,
+    user: Any,
+    component_usage: ComponentUsage,
+    keep: set[str] | None = None,
+    reason: str = "",
+    verb: str = UsageRevision.Verb.SET_USER_USAGE,
+    source: str = UsageRevision.Source.GUI,
+    user_agent: str = "",
+) -> list[str]:
+    """Removes the month's per-user rows (all, or all but the usernames in `keep`), each with a revision
+    whose new value is None. Runs in the caller's transaction, under its lock of the resource."""
+    rows = list(component_usage.user_usages.order_by("username"))
+    gone = [row for row in rows if keep is None or row.username not in keep]
+    if not gone:
+        return []
+    actor = user if getattr(user, "is_authenticated", False) else None
+    now = timezone.now()
+    UsageRevision.objects.bulk_create(
+        [
+            UsageRevision(
+                component_usage=component_usage,
+                username=row.username,
+                old_value=row.usage,
+                new_value=None,
+                verb=verb,
+                reason=reason,
+                actor=actor,
+                source=source,
+                user_agent=(user_agent or "")[:255],
+                created=now,
+            )
+            for row in gone
+        ]
+    )
+    ComponentUserUsage.objects.filter(pk__in=[row.pk for row in gone]).delete()
+    return [row.username for row in gone]
+
+
+def users_sum(component_usage: ComponentUsage) -> Decimal | None:
+    """The sum of the month's per-user rows, or None when it has none."""
+    values = list(component_usage.user_usages.values_list("usage", flat=True))
+    return sum(values, Decimal(0)) if values else None
+
+
 def report_month_usage(
     *,
     user: Any,
@@ -376,29 +448,83 @@ def report_month_usage(
     items: list[MonthReportItem],
     source: str = UsageRevision.Source.GUI,
     user_agent: str = "",
+    users: str | None = None,
+    reason: str = "",
 ) -> list[ComponentUsage]:
     """Stores each component's total for `month` (`set_usage`) and its per-user rows (`set_user_usages`)
     in one transaction: a refused part leaves nothing written (docs/contract.md §7.3-§7.5).
 
-    The current month is reported as of now, a past month as of its first instant. The totals' errors
-    are those of `set_usage`; a component's per-user errors come as `UserUsagesInvalid`."""
+    The current month is reported as of now, a past month as of its first instant. A closed month of a
+    component that only staff may back-fill goes the correction way (`correct_month`, `reason` required).
+    A total below the sum of its per-user rows raises `UsersExceedTotal` unless `users` says what becomes
+    of them (`Users`) and a reason is given. The totals' errors are those of `set_usage`; a component's
+    per-user errors come as `UserUsagesInvalid`."""
+    if users is not None and users not in Users.CHOICES:
+        raise InvalidInput({"users": [f"Choose one of: {', '.join(Users.CHOICES)}."]})
     date = None if month == billing_period_of(timezone.now()) else month_start(month)
+    by_type = {c.type: c for c in OfferingComponent.objects.filter(offering_id=resource.offering_id)}
+    corrected = {
+        item.usage.type
+        for item in items
+        if item.usage.type in by_type and needs_correction(user, by_type[item.usage.type], month)
+    }
+    text = clean_reason(reason) if corrected or users is not None else reason.strip()
     with transaction.atomic():
-        written = set_usage(
-            user=user,
-            resource=resource,
-            usages=[item.usage for item in items],
-            date=date,
-            source=source,
-            user_agent=user_agent,
-        )
-        for item, usage in zip(items, written, strict=True):
-            if not item.users:
-                continue
-            try:
-                set_user_usages(
-                    user=user, component_usage=usage, items=item.users, source=source, user_agent=user_agent
+        reported = [item for item in items if item.usage.type not in corrected]
+        written_by_type: dict[str, ComponentUsage] = {}
+        if reported:
+            totals = set_usage(
+                user=user,
+                resource=resource,
+                usages=[item.usage for item in reported],
+                date=date,
+                source=source,
+                user_agent=user_agent,
+                reason=text,
+            )
+            written_by_type.update(zip([item.usage.type for item in reported], totals, strict=True))
+        for item in items:
+            if item.usage.type in corrected:
+                written_by_type[item.usage.type] = correct_month(
+                    user=user,
+                    resource=resource,
+                    component=by_type[item.usage.type],
+                    month=month,
+                    amount=item.usage.amount,
+                    reason=text,
+                    source=source,
+                    user_agent=user_agent,
                 )
-            except InvalidInput as error:
-                raise UserUsagesInvalid(item.usage.type, error) from error
-    return written
+        exceeding: dict[str, tuple[Decimal, Decimal]] = {}
+        for item in items:
+            usage = written_by_type[item.usage.type]
+            if item.users:
+                try:
+                    set_user_usages(
+                        user=user,
+                        component_usage=usage,
+                        items=item.users,
+                        source=source,
+                        user_agent=user_agent,
+                    )
+                except InvalidInput as error:
+                    raise UserUsagesInvalid(item.usage.type, error) from error
+            total = usage.usage
+            before = users_sum(usage)
+            if before is None or before <= total:
+                continue
+            if users is None:
+                exceeding[item.usage.type] = (before, total)
+            elif users != Users.KEEP:
+                keep = {u.username for u in item.users} if users == Users.REPLACE else set()
+                remove_user_rows(
+                    user=user,
+                    component_usage=usage,
+                    keep=keep,
+                    reason=text,
+                    source=source,
+                    user_agent=user_agent,
+                )
+        if exceeding:
+            raise UsersExceedTotal(exceeding)
+    return [written_by_type[item.usage.type] for item in items]

@@ -369,6 +369,9 @@ class ComponentUsageListTests(MarketplaceTestCase):
             "customer_uuid": self.org_a.uuid.hex,
             "billing_period": row.billing_period.isoformat(),
             "modified_by": self.staff.pk,
+            # Ours (docs/compatibility.md, "Usage corrections"): no per-user rows.
+            "users_usage": None,
+            "users_exceed_usage": False,
         }
         assert item["date"].endswith("Z") and item["created"].endswith("Z")
 

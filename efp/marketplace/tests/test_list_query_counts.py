@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from bench import scale_seed
 from efp.marketplace.billing_months import billing_period_of
-from efp.marketplace.models import Offering, OfferingComponent, Resource
+from efp.marketplace.models import ComponentUsage, Offering, OfferingComponent, Resource
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services import user_usage as user_usage_services
@@ -79,6 +79,16 @@ class ListQueryCountTests(MarketplaceTestCase):
                 assert rows_one == 1 and rows_fifty > 1, (user, base, rows_fifty)
                 # A first page with room left holds every row: it needs no count query.
                 assert fifty <= one, (user, base, one, fifty)
+
+    def test_it_lists_revisions_in_the_same_queries_for_one_row_and_for_fifty(self) -> None:
+        usage = ComponentUsage.objects.filter(user_usages__isnull=False).distinct().first()
+        assert usage is not None
+        url = f"/api/marketplace-component-usages/{usage.uuid.hex}/revisions/"
+        for user in (self.carol, self.alice, self.staff):
+            one, rows_one = self.count_queries(user, f"{url}?page_size=1")
+            fifty, rows_fifty = self.count_queries(user, f"{url}?page_size=50")
+            assert rows_one == 1 and rows_fifty > 1, (user, rows_fifty)
+            assert fifty <= one, (user, one, fifty)
 
     def test_it_renders_limit_usage_from_the_batch(self) -> None:
         items = self.as_user(self.carol).get("/api/marketplace-provider-resources/?page_size=50").json()

@@ -34,6 +34,11 @@ NOT_IN_SDK = {
     "hooks_web_deliveries_count": "ours: HEAD count of a web hook's deliveries",
     "hooks_web_deliveries_resend": "ours: send a delivery's event again",
     "hooks_web_test": "ours: send a webhook_test event to one hook",
+    # Ours (docs/compatibility.md, "Usage corrections"): tested in marketplace/tests/test_corrections_api.py.
+    "marketplace_component_usages_correct": "ours: correct a month's total with a reason",
+    "marketplace_component_usages_revisions_list": "ours: every value written to a usage record",
+    "marketplace_component_usages_revisions_count": "ours: HEAD count of a usage record's revisions",
+    "marketplace_provider_offerings_partial_update": "ours: an offering's correction policy",
 }
 
 

@@ -170,6 +170,7 @@ class OfferingSerializer(WaldurModelSerializer):
             "customer_name", "category", "category_uuid", "category_title", "type", "state", "shared",
             "billable", "attributes", "options", "resource_options", "plugin_options", "backend_id",
             "terms_of_service", "components", "plans", "organization_groups", "image", "thumbnail",
+            "usage_corrected_by", "usage_correction_months",
         )  # fmt: skip
         read_only_fields = fields
 
@@ -193,6 +194,21 @@ class OfferingSerializer(WaldurModelSerializer):
 
 class ProviderOfferingSerializer(OfferingSerializer):
     view_name = "marketplace-provider-offering-detail"
+
+
+class CorrectionPolicySerializer(serializers.Serializer):
+    """The body of a PATCH of a provider offering: only its correction policy changes there (ours)."""
+
+    usage_corrected_by = serializers.CharField(required=False)
+    usage_correction_months = serializers.IntegerField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["This field cannot be changed here."] for name in unknown}
+            )
+        return attrs
 
 
 class CategorySerializer(WaldurModelSerializer):

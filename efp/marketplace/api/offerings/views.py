@@ -24,6 +24,7 @@ from efp.marketplace.api.offerings.filters import (
 from efp.marketplace.api.offerings.querysets import offering_queryset, plan_queryset
 from efp.marketplace.api.offerings.serializers import (
     CategorySerializer,
+    CorrectionPolicySerializer,
     OfferingComponentSerializer,
     OfferingCreateSerializer,
     OfferingPlanSerializer,
@@ -106,6 +107,23 @@ class ProviderOfferingViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
         )
         offering = offering_queryset(Offering.objects.filter(pk=offering.pk)).get()
         return Response(self.get_serializer(offering).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CorrectionPolicySerializer, responses={200: ProviderOfferingSerializer})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Ours (docs/compatibility.md): the offering's correction policy, by those who manage it."""
+        offering = self.get_object()
+        if not offering_services.may_manage_offering(acting_user(request), offering):
+            raise PermissionDenied()
+        body = CorrectionPolicySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        offering_services.set_correction_policy(
+            user=acting_user(request),
+            offering=offering,
+            corrected_by=body.validated_data.get("usage_corrected_by"),
+            months=body.validated_data.get("usage_correction_months"),
+        )
+        offering = offering_queryset(Offering.objects.filter(pk=offering.pk)).get()
+        return Response(self.get_serializer(offering).data)
 
     @extend_schema(request=OfferingComponentSerializer, responses={201: OfferingComponentSerializer})
     @action(detail=True, methods=["post"])

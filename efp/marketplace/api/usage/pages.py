@@ -70,6 +70,10 @@ def usage_field(**kwargs: Any) -> serializers.DecimalField:
 _AMOUNT = representation(usage_field(read_only=True))
 
 
+def _amount_or_null(value: Any, request: Any) -> str | None:
+    return None if value is None else _AMOUNT(value, request)
+
+
 def _uuids(column: str) -> Parser:
     """MultipleUUIDFilter: repeated keys or comma lists, dashed or hex."""
 
@@ -196,6 +200,10 @@ _NAMED = (
 )
 
 
+# The sum of a usage row's per-user rows (NULL when it has none), as `querysets.with_users_usage`.
+_USERS_USAGE = f"(SELECT SUM(uus.usage) FROM {_USER_USAGE} uus WHERE uus.component_usage_id = u.id)"  # noqa: S608
+
+
 COMPONENT_USAGE_FILTERS: dict[str, Parser] = {
     "resource_uuid": _uuids("r.uuid"),
     "billing_period": _day("u.billing_period"),
@@ -217,6 +225,10 @@ COMPONENT_USAGE_FIELDS = Fields(
     *_NAMED,
     PageField("billing_period", "u.billing_period", ComponentUsage, "billing_period", iso_date),
     PageField("modified_by", "u.modified_by_id", ComponentUsage, "modified_by", integer),
+    PageField("users_usage", _USERS_USAGE, ComponentUserUsage, "usage", _amount_or_null),
+    PageField(
+        "users_exceed_usage", f"(COALESCE({_USERS_USAGE}, 0) > u.usage)", ComponentUsage, "recurring", flag
+    ),
 )
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import F, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
-from efp.marketplace.models import ComponentUsage, ComponentUserUsage
+from efp.marketplace.models import ComponentUsage, ComponentUserUsage, UsageRevision
 
 
 def _named(*relations: str) -> list[str]:
@@ -24,11 +25,41 @@ USAGE_COLUMNS = (
 )  # fmt: skip
 
 
+def _users_usage() -> Subquery:
+    """The sum of a usage record's per-user rows (NULL when it has none)."""
+    rows = ComponentUserUsage.objects.filter(component_usage=OuterRef("pk")).order_by()
+    return Subquery(rows.values("component_usage").annotate(total=Sum("usage")).values("total")[:1])
+
+
+def with_users_usage(qs: QuerySet[ComponentUsage]) -> QuerySet[ComponentUsage]:
+    """`users_usage` and `users_exceed_usage` (the users add up to more than the month's total)."""
+    return qs.annotate(users_usage=_users_usage()).annotate(
+        users_exceed_usage=ExpressionWrapper(
+            Q(
+                usage__lt=Coalesce(
+                    F("users_usage"), Value(0), output_field=ComponentUsage._meta.get_field("usage")
+                )
+            ),
+            output_field=BooleanField(),
+        )
+    )
+
+
 def component_usage_queryset(qs: QuerySet[ComponentUsage], *, page: bool = False) -> QuerySet[ComponentUsage]:
     """Usage rows with what their serializer reads; a `page` of them reads only the columns it shows."""
     if page:
-        return qs.select_related("component", *USAGE_RELATIONS).only(*USAGE_COLUMNS)
-    return qs.select_related("component", "resource__offering__customer", "resource__project__customer")
+        return with_users_usage(qs.select_related("component", *USAGE_RELATIONS).only(*USAGE_COLUMNS))
+    related = ("component", "resource__offering__customer", "resource__project__customer")
+    return with_users_usage(qs.select_related(*related))
+
+
+def revision_queryset(usage: ComponentUsage) -> QuerySet[UsageRevision]:
+    """A usage record's revisions, oldest first, with who wrote each."""
+    return (
+        UsageRevision.objects.filter(component_usage_id=usage.pk)
+        .select_related("actor")
+        .order_by("created", "pk")
+    )
 
 
 def user_usage_queryset(qs: QuerySet[ComponentUserUsage]) -> QuerySet[ComponentUserUsage]:

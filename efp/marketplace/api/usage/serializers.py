@@ -19,7 +19,7 @@ from efp.accounts.models import User
 from efp.marketplace import selectors
 from efp.marketplace.api.common import WaldurModelSerializer
 from efp.marketplace.api.usage.pages import usage_field
-from efp.marketplace.models import ComponentUsage, ComponentUserUsage, ResourcePlanPeriod
+from efp.marketplace.models import ComponentUsage, ComponentUserUsage, ResourcePlanPeriod, UsageRevision
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services.usage import UserUsageItem
 from efp.rest.fields import HexUUIDField, LinkField, UTCDateTimeField
@@ -40,6 +40,9 @@ class ComponentUsageSerializer(WaldurModelSerializer):
     customer_name = serializers.CharField(source="resource.project.customer.name", read_only=True)
     customer_uuid = HexUUIDField(source="resource.project.customer.uuid", read_only=True)
     modified_by = serializers.IntegerField(source="modified_by_id", read_only=True)
+    # Ours (docs/compatibility.md): the sum of the month's per-user rows, and whether it passes the total.
+    users_usage = usage_field(read_only=True, allow_null=True)
+    users_exceed_usage = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = ComponentUsage
@@ -47,6 +50,7 @@ class ComponentUsageSerializer(WaldurModelSerializer):
             "uuid", "created", "description", "type", "name", "measured_unit", "usage", "date", "recurring",
             "resource_name", "resource_uuid", "offering_name", "offering_uuid", "project_name",
             "project_uuid", "customer_name", "customer_uuid", "billing_period", "modified_by",
+            "users_usage", "users_exceed_usage",
         )  # fmt: skip
         read_only_fields = fields
 
@@ -78,6 +82,36 @@ class ComponentUserUsageSerializer(WaldurModelSerializer):
             "project_name", "project_uuid", "customer_name", "customer_uuid", "component_type", "date",
             "billing_period",
         )  # fmt: skip
+        read_only_fields = fields
+
+
+class CorrectUsageSerializer(serializers.Serializer):
+    """The body of `correct`; a blank reason is the service's 400 (`services/corrections.py`)."""
+
+    usage = usage_field(min_value=Decimal(0))
+    reason = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=True)
+
+
+class UsageRevisionSerializer(serializers.ModelSerializer):
+    """One value written to a usage record (ours): the month's total, or one user's row (`username`)."""
+
+    old_usage = usage_field(source="old_value", read_only=True, allow_null=True)
+    new_usage = usage_field(source="new_value", read_only=True, allow_null=True)
+    user_username = serializers.CharField(source="actor.username", read_only=True, default=None)
+    created = UTCDateTimeField(read_only=True)
+
+    class Meta:
+        model = UsageRevision
+        fields = (
+            "username",
+            "old_usage",
+            "new_usage",
+            "verb",
+            "reason",
+            "source",
+            "user_username",
+            "created",
+        )
         read_only_fields = fields
 
 

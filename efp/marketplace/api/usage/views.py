@@ -16,15 +16,22 @@ from rest_framework.response import Response
 from efp.marketplace import selectors
 from efp.marketplace.api.usage import pages as usage_pages
 from efp.marketplace.api.usage.filters import ComponentUsageFilter, ComponentUserUsageFilter
-from efp.marketplace.api.usage.querysets import component_usage_queryset, user_usage_queryset
+from efp.marketplace.api.usage.querysets import (
+    component_usage_queryset,
+    revision_queryset,
+    user_usage_queryset,
+)
 from efp.marketplace.api.usage.serializers import (
     ComponentUsageSerializer,
     ComponentUserUsageSerializer,
+    CorrectUsageSerializer,
     SetUsageSerializer,
+    UsageRevisionSerializer,
     UserUsageSerializer,
     UserUsagesSerializer,
 )
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage
+from efp.marketplace.services import corrections
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services import user_usage as user_usage_services
 from efp.marketplace.services.usage import UsageItem
@@ -109,6 +116,37 @@ class ComponentUsageViewSet(ReadOnlyViewSet):
             user_agent=agent,
         )
         return Response(status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CorrectUsageSerializer, responses={200: ComponentUsageSerializer})
+    @action(detail=True, methods=["post"])
+    def correct(self, request: Request, uuid: str | None = None) -> Response:
+        """Ours (docs/compatibility.md): sets the month's total, with a reason both sides can read."""
+        usage = self.get_object()
+        user = acting_user(request)
+        refusal = corrections.correction_refusal(
+            user=user, resource=usage.resource, month=usage.billing_period
+        )
+        if refusal is not None:
+            raise refusal.error()
+        body = CorrectUsageSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        agent = _user_agent(request)
+        corrections.correct_usage(
+            user=user,
+            usage=usage,
+            amount=body.validated_data["usage"],
+            reason=body.validated_data["reason"],
+            source=usage_services.source_for(agent),
+            user_agent=agent,
+        )
+        fresh = component_usage_queryset(ComponentUsage.objects.filter(pk=usage.pk)).get()
+        return Response(self.get_serializer(fresh).data)
+
+    @extend_schema(responses={200: UsageRevisionSerializer(many=True)}, filters=False)
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def revisions(self, request: Request, uuid: str | None = None) -> Response:
+        """Ours: every value written to the record (its total and its users' rows), oldest first."""
+        return self.paged(request, revision_queryset(self.get_object()), UsageRevisionSerializer)
 
 
 class ComponentUserUsageViewSet(ReadOnlyViewSet):
