@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "efp.accounts",
     "efp.events",
+    "efp.idempotency",
     "efp.structure",
     "efp.marketplace",
     "efp.notifications",

@@ -14,6 +14,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from efp.idempotency.api import idempotent
 from efp.marketplace import selectors
 from efp.marketplace.api.common import DetailResponseSerializer, StatusResponseSerializer
 from efp.marketplace.api.offerings.querysets import offering_queryset
@@ -49,6 +50,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         return OrderDetailsSerializer(order, context=self.get_serializer_context()).data
 
     @extend_schema(request=OrderCreateSerializer, responses={201: OrderDetailsSerializer})
+    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = OrderCreateSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
@@ -67,6 +69,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
         )
         return Response(self._detail(order), status=status.HTTP_201_CREATED)
 
+    @idempotent
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         order_services.delete_order(order=self.get_object(), user=acting_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -80,12 +83,14 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
 
     @extend_schema(request=None, responses={200: DetailResponseSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def approve_by_consumer(self, request: Request, uuid: str | None = None) -> Response:
         order_services.approve_order_by_consumer(order=self.get_object(), user=acting_user(request))
         return Response({"detail": "Order has been approved by consumer."})
 
     @extend_schema(request=RejectionSerializer, responses={200: DetailResponseSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def reject_by_consumer(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
         order_services.guard_reject_by_consumer(order=order, user=acting_user(request))
@@ -97,6 +102,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
 
     @extend_schema(request=ApproveByProviderSerializer, responses={200: DetailResponseSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def approve_by_provider(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
         order_services.guard_approve_by_provider(order=order, user=acting_user(request))
@@ -106,6 +112,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
 
     @extend_schema(request=RejectionSerializer, responses={200: DetailResponseSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def reject_by_provider(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
         order_services.guard_reject_by_provider(order=order, user=acting_user(request))
@@ -117,24 +124,28 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
 
     @extend_schema(request=None, responses={202: None})
     @action(detail=True, methods=["post"])
+    @idempotent
     def cancel(self, request: Request, uuid: str | None = None) -> Response:
         order_services.cancel_order(order=self.get_object(), user=acting_user(request))
         return Response(status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={200: DetailResponseSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def set_state_executing(self, request: Request, uuid: str | None = None) -> Response:
         order_services.set_order_executing(order=self.get_object(), user=acting_user(request))
         return Response({"detail": "Order state has been changed to executing."})
 
     @extend_schema(request=None, responses={200: DetailResponseSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def set_state_done(self, request: Request, uuid: str | None = None) -> Response:
         order_services.complete_order(order=self.get_object(), user=acting_user(request))
         return Response({"detail": "Order state has been changed to done."})
 
     @extend_schema(request=OrderErrorSerializer, responses={200: DetailResponseSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def set_state_erred(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
         order_services.guard_fail(order=order, user=acting_user(request))
@@ -150,12 +161,14 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
 
     @extend_schema(request=None, responses={200: DetailResponseSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def retry(self, request: Request, uuid: str | None = None) -> Response:
         order_services.retry_order(order=self.get_object(), user=acting_user(request))
         return Response({"detail": "Order has been retried."})
 
     @extend_schema(request=BackendIdSerializer, responses={200: StatusResponseSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def set_backend_id(self, request: Request, uuid: str | None = None) -> Response:
         order = self.get_object()
         if not order_services.can_on_provider_side(
@@ -172,6 +185,7 @@ class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyVi
 
     @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["post"])
+    @idempotent
     def unlink(self, request: Request, uuid: str | None = None) -> Response:
         order_services.unlink_order(order=self.get_object(), user=acting_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -13,6 +13,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from efp.idempotency.api import idempotent
 from efp.marketplace import selectors
 from efp.marketplace.api.usage import pages as usage_pages
 from efp.marketplace.api.usage.filters import ComponentUsageFilter, ComponentUserUsageFilter
@@ -61,6 +62,7 @@ class ComponentUsageViewSet(ReadOnlyViewSet):
 
     @extend_schema(request=SetUsageSerializer, responses={201: None})
     @action(detail=False, methods=["post"])
+    @idempotent
     def set_usage(self, request: Request) -> Response:
         # Contract §1.6: the payload is validated before the permission is checked.
         body = SetUsageSerializer(data=request.data, context=self.get_serializer_context())
@@ -86,6 +88,7 @@ class ComponentUsageViewSet(ReadOnlyViewSet):
 
     @extend_schema(request=UserUsageSerializer, responses={201: None})
     @action(detail=True, methods=["post"])
+    @idempotent
     def set_user_usage(self, request: Request, uuid: str | None = None) -> Response:
         usage = self._writable_usage(request)
         body = UserUsageSerializer(data=request.data)
@@ -102,6 +105,7 @@ class ComponentUsageViewSet(ReadOnlyViewSet):
 
     @extend_schema(request=UserUsagesSerializer, responses={201: None})
     @action(detail=True, methods=["post"])
+    @idempotent
     def set_user_usages(self, request: Request, uuid: str | None = None) -> Response:
         usage = self._writable_usage(request)
         body = UserUsagesSerializer(data=request.data)
