@@ -34,6 +34,9 @@ NOT_IN_SDK = {
     "hooks_web_deliveries_count": "ours: HEAD count of a web hook's deliveries",
     "hooks_web_deliveries_resend": "ours: send a delivery's event again",
     "hooks_web_test": "ours: send a webhook_test event to one hook",
+    # Ours (docs/compatibility.md, "Usage imports"): usage from a CSV file, previewed or applied.
+    "marketplace_usage_imports_create": "ours: preview or apply a usage CSV",
+    "marketplace_usage_imports_template_retrieve": "ours: a usage CSV to start from",
 }
 
 
