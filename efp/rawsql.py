@@ -12,6 +12,7 @@ path write its SQL by hand and still get the ORM's values:
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -98,3 +99,14 @@ def insert_row(row: Model) -> None:
     marks = ", ".join(["%s"] * len(fields))
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {table_name(type(row))} ({columns}) VALUES ({marks})", params)  # noqa: S608
+
+
+def one_of(column: str, values: list[Any]) -> tuple[str, list[Any]]:
+    """`column IN (values)` as SQL with one parameter however many values there are (an array on
+    PostgreSQL, a JSON list on SQLite), so a batch of thousands of keys is one short statement. `values`
+    as the database stores them (`Field.get_db_prep_value`); an empty list matches nothing."""
+    if not values:
+        return "1 = 0", []
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(values), default=str)]  # noqa: S608

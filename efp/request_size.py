@@ -1,4 +1,5 @@
-"""Request bodies larger than DATA_UPLOAD_MAX_MEMORY_SIZE get 413 before any view reads them.
+"""Request bodies larger than DATA_UPLOAD_MAX_MEMORY_SIZE get 413 before any view reads them; the file
+upload routes of `EFP_IMPORT_PATHS` take bodies up to `EFP_MAX_IMPORT_BYTES` (their views check the file).
 
 Django alone answers 400 to a large form and DRF's parsers read a JSON body without checking the size at
 all; this middleware looks at Content-Length first, so a huge body is refused before it is read. A body
@@ -19,12 +20,19 @@ def too_large_message(size: int, limit: int) -> str:
     return f"Request body is too large: {size} bytes; the limit is {limit} bytes."
 
 
+def body_limit(path: str) -> int | None:
+    """The largest body `path` takes: an upload route's, or DATA_UPLOAD_MAX_MEMORY_SIZE."""
+    if path in getattr(settings, "EFP_IMPORT_PATHS", ()):
+        return int(settings.EFP_MAX_IMPORT_BYTES)
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
 class RequestSizeLimitMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        limit = body_limit(request.path)
         try:
             size = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

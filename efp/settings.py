@@ -231,6 +231,10 @@ TOKEN_LIFETIME = env_optional_int("EFP_TOKEN_LIFETIME")
 
 # Request bodies above this many bytes get 413 before any view reads them (efp/request_size.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("EFP_MAX_REQUEST_BYTES", 1024 * 1024)
+# A usage CSV (API `marketplace-usage-imports`, GUI Import usage) may be this large; those routes only
+# (`EFP_IMPORT_PATHS`) take bodies up to it. 100,000 lines are about 8 MB.
+EFP_MAX_IMPORT_BYTES = env_int("EFP_MAX_IMPORT_BYTES", 20 * 1024 * 1024)
+EFP_IMPORT_PATHS = ("/api/marketplace-usage-imports/", "/provider/usage-import/")
 
 # Outside debug mode cookies travel over HTTPS only and browsers are told to use HTTPS for a year.
 # TLS is expected to end at a reverse proxy in front of gunicorn (gunicorn trusts its X-Forwarded-Proto

@@ -67,3 +67,45 @@ def record(
 
     dispatch_event.enqueue(event.pk)
     return event
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One event for `record_many`: what `record` takes."""
+
+    event_type: str
+    message: str
+    scopes: Scopes
+    context: dict[str, Any]
+
+
+DISPATCH_BATCH = 500  # events per dispatch task of `record_many`
+
+
+def record_many(events: list[NewEvent], *, actor: Any = None) -> list[Event]:
+    """`record` for many events of one actor (a bulk write such as a CSV import): one INSERT per batch of
+    events and one dispatch task per `DISPATCH_BATCH` of them, in the caller's transaction."""
+    for new in events:
+        if new.event_type not in BY_NAME:
+            raise ValueError(f"{new.event_type!r} is not in efp.events.catalogue")
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("record_many() runs inside the service's transaction")
+    who = actor if getattr(actor, "is_authenticated", False) else None
+    rows = Event.objects.bulk_create(
+        [
+            Event(
+                event_type=new.event_type,
+                message=new.message,
+                context=new.context,
+                actor=who,
+                **vars(new.scopes),
+            )
+            for new in events
+        ],
+        batch_size=DISPATCH_BATCH,
+    )
+    from efp.events.tasks import dispatch_events  # the task module imports this one
+
+    for start in range(0, len(rows), DISPATCH_BATCH):
+        dispatch_events.enqueue([row.pk for row in rows[start : start + DISPATCH_BATCH]])
+    return rows

@@ -30,6 +30,14 @@ def dispatch_event(event_id: int) -> list[str]:
 
 
 @task()
+def dispatch_events(event_ids: list[int]) -> int:
+    """`dispatch_event` for each of a batch of events (`recorder.record_many`), in order; the number done."""
+    for event_id in event_ids:
+        dispatch_event.call(event_id)
+    return len(event_ids)
+
+
+@task()
 def run_job(job_run_id: int) -> str:
     """Runs the periodic job of one `JobRun` and records how it went. A run that already finished is not
     run again (its task was returned to the queue after its worker died); one that was running is (jobs

@@ -13,7 +13,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from efp.events.recorder import Scopes, record
+from efp.events.recorder import NewEvent, Scopes, record
 from efp.marketplace import event_types as types
 from efp.marketplace.models import Offering, Order, Resource
 from efp.marketplace.states import OrderState, ResourceState
@@ -237,6 +237,30 @@ def usage_reported(
 ) -> None:
     """One component value written (a month's total, or one user's row when `username` is given), for
     a resource read by the locking query (`locked_keys`)."""
+    new = usage_event(
+        resource,
+        component_type=component_type,
+        billing_period=billing_period,
+        usage=usage,
+        old_usage=old_usage,
+        actor=actor,
+        username=username,
+    )
+    record(new.event_type, new.message, scopes=new.scopes, context=new.context, actor=actor)
+
+
+def usage_event(
+    resource: Resource,
+    *,
+    component_type: str,
+    billing_period: datetime.date,
+    usage: Decimal,
+    old_usage: Decimal | None,
+    actor: Any,
+    username: str = "",
+    reason: str = "",
+) -> NewEvent:
+    """The event of `usage_reported`, unrecorded (a bulk write records many with `record_many`)."""
     keys, scopes = locked_keys(resource)
     context = {
         **keys,
@@ -248,13 +272,15 @@ def usage_reported(
     }
     if username:
         context["username"] = username
+    if reason:
+        context["reason"] = reason
     message = types.OTHER_MESSAGES[types.USAGE_REPORTED].format(
         component_type=component_type,
         billing_period=billing_period.strftime("%Y-%m"),
         resource_name=resource.name,
         of_user=f" of user {username}" if username else "",
     )
-    record(types.USAGE_REPORTED, message, scopes=scopes, context=context, actor=actor)
+    return NewEvent(types.USAGE_REPORTED, message, scopes, context)
 
 
 def usage_corrected(

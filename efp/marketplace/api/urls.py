@@ -8,6 +8,7 @@ from efp.marketplace.api.offerings import views as offerings
 from efp.marketplace.api.orders import views as orders
 from efp.marketplace.api.resources import views as resources
 from efp.marketplace.api.usage import views as usage
+from efp.marketplace.api.usage_imports import views as usage_imports
 
 
 def register(router: BaseRouter) -> None:
@@ -44,6 +45,9 @@ def register(router: BaseRouter) -> None:
         "marketplace-component-user-usages",
         usage.ComponentUserUsageViewSet,
         basename="marketplace-component-user-usage",
+    )
+    router.register(
+        "marketplace-usage-imports", usage_imports.UsageImportViewSet, basename="marketplace-usage-import"
     )
     router.register(
         "marketplace-site-agent-identities",

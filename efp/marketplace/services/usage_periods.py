@@ -26,6 +26,18 @@ def plan_period_for(resource: Resource, date: datetime.datetime) -> ResourcePlan
     start = connection.ops.quote_name("start")
     sql = f"SELECT * FROM {table_name(ResourcePlanPeriod)} WHERE resource_id = %s"  # noqa: S608
     periods = list(ResourcePlanPeriod.objects.raw(f"{sql} ORDER BY {start} DESC, id DESC", [resource.pk]))
+    picked = pick_plan_period(periods, date)
+    if picked is not None:
+        return picked
+    period_month = billing_period_of(date)
+    begins = month_start(period_month)
+    if not periods and resource.plan_id is not None and period_month == billing_period_of(timezone.now()):
+        return ResourcePlanPeriod.objects.create(resource=resource, plan_id=resource.plan_id, start=begins)
+    return None
+
+
+def pick_plan_period(periods: list[ResourcePlanPeriod], date: datetime.datetime) -> ResourcePlanPeriod | None:
+    """`plan_period_for`'s choice among a resource's periods (newest start first), without creating one."""
     for period in periods:
         if period.start <= date and (period.end is None or period.end > date):
             return period
@@ -34,9 +46,17 @@ def plan_period_for(resource: Resource, date: datetime.datetime) -> ResourcePlan
     for period in periods:
         if period.start < ends and (period.end is None or period.end > begins):
             return period
-    if not periods and resource.plan_id is not None and period_month == billing_period_of(timezone.now()):
-        return ResourcePlanPeriod.objects.create(resource=resource, plan_id=resource.plan_id, start=begins)
     return None
+
+
+def month_record(rows: list[ComponentUsage], plan_period: ResourcePlanPeriod | None) -> ComponentUsage | None:
+    """Which of a component's records of a month (`month_rows`) a report for `plan_period` writes to:
+    the plan period's own, else the one without a plan period (`find_usage` merges the two)."""
+    wanted = {plan_period.pk, None} if plan_period is not None else {None}
+    rows = [row for row in rows if row.plan_period_id in wanted]
+    if not rows:
+        return None
+    return next((row for row in rows if row.plan_period_id is not None), rows[0])
 
 
 def month_rows(
@@ -65,9 +85,9 @@ def find_usage(
         month = month_rows(resource, component, period)
     wanted = {plan_period.pk, None} if plan_period is not None else {None}
     rows = [row for row in month if row.plan_period_id in wanted]
-    if not rows:
+    keep = month_record(rows, plan_period)
+    if keep is None:
         return None
-    keep = next((row for row in rows if row.plan_period_id is not None), rows[0])
     for duplicate in rows:
         if duplicate.pk == keep.pk:
             continue

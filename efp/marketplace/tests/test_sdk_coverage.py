@@ -39,6 +39,9 @@ NOT_IN_SDK = {
     "marketplace_component_usages_revisions_list": "ours: every value written to a usage record",
     "marketplace_component_usages_revisions_count": "ours: HEAD count of a usage record's revisions",
     "marketplace_provider_offerings_partial_update": "ours: an offering's correction policy",
+    # Ours (docs/compatibility.md, "Usage imports"): usage from a CSV file, previewed or applied.
+    "marketplace_usage_imports_create": "ours: preview or apply a usage CSV",
+    "marketplace_usage_imports_template_retrieve": "ours: a usage CSV to start from",
 }
 
 
