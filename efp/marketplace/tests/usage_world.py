@@ -64,9 +64,7 @@ def build(case: Any) -> dict[str, Any]:
     with at(2025, 11):
         gone = make_resource(alice, carol, case.project_a1, case.offering, name="gone")
         consult = make_resource(alice, carol, case.project_a1, case.basic, name="consult")
-        make_resource(
-            alice, carol, case.project_a1, _limit_only_offering(case.provider_p), name="quota"
-        )
+        make_resource(alice, carol, case.project_a1, _limit_only_offering(case.provider_p), name="quota")
     with at(2025, 12):
         steady = make_resource(alice, carol, case.project_a1, case.offering, name="steady")
         premium: Plan = set_prices(
