@@ -80,3 +80,30 @@ def parse_month(value: str | None) -> datetime.date | None:
     if not 1 <= month <= 12 or year < 1900:
         return None
     return datetime.date(year, month, 1)
+
+
+# A range of months asked for by a report (usage coverage, usage reports): closed months by default.
+DEFAULT_SPAN_MONTHS = 6
+MAX_SPAN_MONTHS = 36
+
+
+def parse_span(raw_from: str | None, raw_to: str | None) -> tuple[list[datetime.date], dict[str, list[str]]]:
+    """`from` and `to` as "YYYY-MM" (both included) → the months, oldest first, or the errors per field.
+
+    Absent: `to` is last month and `from` the month `DEFAULT_SPAN_MONTHS - 1` before `to`. At most
+    `MAX_SPAN_MONTHS` months; `from` after `to` is an error of `to`."""
+    errors: dict[str, list[str]] = {}
+    last = add_months(current_month(), -1)
+    end = parse_month(raw_to) if raw_to else last
+    if end is None:
+        errors["to"] = ["Enter a month as YYYY-MM."]
+    start = parse_month(raw_from) if raw_from else add_months(end or last, 1 - DEFAULT_SPAN_MONTHS)
+    if start is None:
+        errors["from"] = ["Enter a month as YYYY-MM."]
+    if errors or start is None or end is None:
+        return [], errors
+    if start > end:
+        return [], {"to": ["Must not be before from."]}
+    if (end.year - start.year) * 12 + end.month - start.month >= MAX_SPAN_MONTHS:
+        return [], {"to": [f"At most {MAX_SPAN_MONTHS} months at a time."]}
+    return month_range(start, end), {}

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from django import forms
 
-from efp.marketplace.billing_months import month_key, parse_month
+from efp.marketplace.billing_months import month_key, parse_month, parse_span
 from efp.marketplace.models import OfferingComponent
 from efp.marketplace.states import OrderState, OrderType, ResourceState
 
@@ -58,6 +58,43 @@ class ListFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         set_choices(self.fields["offering"], [("", "Any offering"), *offerings])
         set_choices(self.fields["organisation"], [("", "Any organisation"), *organisations])
+
+
+class MonthSpanForm(forms.Form):
+    """`from` and `to` as YYYY-MM; the range rule (defaults, order, at most 36 months) is
+    `billing_months.parse_span`, as in the API. `cleaned_data["months"]`: the months, oldest first."""
+
+    def __init__(self, data: Any = None, *, choices: dict[str, list[tuple[str, str]]], **kwargs: Any) -> None:
+        if data is not None:  # show the months in force, defaults included
+            months, _ = parse_span(data.get("from"), data.get("to"))
+            data = data.copy()
+            if months:
+                data.setdefault("from", month_key(months[0]))
+                data.setdefault("to", month_key(months[-1]))
+        super().__init__(data, **kwargs)
+        month = forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM"})
+        self.fields["from"] = forms.CharField(label="From month", required=False, widget=month)
+        self.fields["to"] = forms.CharField(label="To month", required=False, widget=month)
+        for name, options in choices.items():
+            set_choices(self.fields[name], [("", f"Any {str(self.fields[name].label).lower()}"), *options])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        months, errors = parse_span(data.get("from"), data.get("to"))
+        for name, messages in errors.items():
+            self.add_error(name, messages)
+        data["months"] = months
+        return data
+
+
+class CoverageFilterForm(MonthSpanForm):
+    offering = forms.ChoiceField(label="Offering", required=False)
+    only_missing = forms.BooleanField(label="Only resources with a missing month", required=False)
+
+
+class UsageReportForm(MonthSpanForm):
+    offering = forms.ChoiceField(label="Offering", required=False)
+    organisation = forms.ChoiceField(label="Organisation", required=False)
 
 
 class ResourceFilterForm(ListFilterForm):

@@ -6,6 +6,7 @@ from efp.marketplace.api.agents import views as agents
 from efp.marketplace.api.events import views as events
 from efp.marketplace.api.offerings import views as offerings
 from efp.marketplace.api.orders import views as orders
+from efp.marketplace.api.reports import views as reports
 from efp.marketplace.api.resources import views as resources
 from efp.marketplace.api.usage import views as usage
 from efp.marketplace.api.usage_imports import views as usage_imports
@@ -66,5 +67,11 @@ def register(router: BaseRouter) -> None:
     )
     router.register(
         "marketplace-offering-users", agents.OfferingUserViewSet, basename="marketplace-offering-user"
+    )
+    router.register(
+        "marketplace-usage-coverage", reports.UsageCoverageViewSet, basename="marketplace-usage-coverage"
+    )
+    router.register(
+        "marketplace-usage-reports", reports.UsageReportViewSet, basename="marketplace-usage-report"
     )
     router.register("events", events.EventViewSet, basename="event")

@@ -90,6 +90,16 @@ class ListQueryCountTests(MarketplaceTestCase):
             assert rows_one == 1 and rows_fifty > 1, (user, rows_fifty)
             assert fifty <= one, (user, one, fifty)
 
+    def test_it_runs_the_same_queries_for_one_row_of_coverage_or_report_and_for_fifty(self) -> None:
+        month = billing_period_of(timezone.now()).isoformat()[:7]
+        for base in ("/api/marketplace-usage-coverage/", "/api/marketplace-usage-reports/"):
+            for user in (self.carol, self.oscar, self.alice, self.bob, self.staff):
+                query = f"{base}?from={month}&to={month}"
+                one, rows_one = self.count_queries(user, f"{query}&page_size=1")
+                fifty, rows_fifty = self.count_queries(user, f"{query}&page_size=50")
+                assert rows_one == 1 and rows_fifty > 1, (user, base, rows_fifty)
+                assert fifty <= one, (user, base, one, fifty)
+
     def test_it_renders_limit_usage_from_the_batch(self) -> None:
         items = self.as_user(self.carol).get("/api/marketplace-provider-resources/?page_size=50").json()
         by_name = {item["name"]: item["limit_usage"] for item in items}
@@ -127,6 +137,8 @@ class BenchListQueryCountTests(TestCase):
             "user usages": f"/api/marketplace-component-user-usages/?resource_uuid={resource.uuid.hex}",
             "all usages": "/api/marketplace-component-usages/",
             "all user usages": "/api/marketplace-component-user-usages/",
+            "usage coverage": f"/api/marketplace-usage-coverage/?from={period[:7]}&to={period[:7]}",
+            "usage report": f"/api/marketplace-usage-reports/?from={period[:7]}&to={period[:7]}",
         }
 
     def count(self, url: str) -> tuple[int, int]:

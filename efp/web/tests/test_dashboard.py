@@ -1,6 +1,7 @@
 import datetime
 import re
 
+import time_machine
 from django.utils import timezone
 
 from efp.marketplace.models import Resource
@@ -42,20 +43,23 @@ class DashboardTests(WebTestCase):
         count, url = tile(html, "Ending within 30 days")
         assert count == 1
         assert re.findall(r'aria-label="Expand ([^"]+)"', client.get(url).content.decode()) == ["ending"]
-        count, url = tile(html, "No usage reported for")
-        assert url.startswith("/provider/resources/?no_report=")
+        count, url = tile(html, "Missing usage reports last month")
+        assert url.startswith("/provider/coverage/?from=")
 
     def test_it_counts_the_resources_without_last_months_report_that_its_list_shows(self) -> None:
-        silent, talkative = self.resource("silent"), self.resource("talkative")
-        Resource.objects.filter(pk__in=[silent.pk, talkative.pk]).update(
-            created=timezone.now() - datetime.timedelta(days=70)
-        )
+        with time_machine.travel(timezone.now() - datetime.timedelta(days=70), tick=False):
+            self.resource("silent")
+            talkative = self.resource("talkative")
         last_month = (timezone.localdate().replace(day=1) - datetime.timedelta(days=1)).replace(day=1)
         self.report(talkative, month=last_month, cpu=5)
         client = self.login(self.carol)
-        count, url = tile(client.get("/provider/").content.decode(), "No usage reported for")
-        assert count == 1 and url == f"/provider/resources/?no_report={last_month:%Y-%m}"
-        assert re.findall(r'aria-label="Expand ([^"]+)"', client.get(url).content.decode()) == ["silent"]
+        count, url = tile(client.get("/provider/").content.decode(), "Missing usage reports last month")
+        month = f"{last_month:%Y-%m}"
+        assert count == 1 and url == f"/provider/coverage/?from={month}&to={month}&only_missing=on"
+        matrix = client.get(url).content.decode()
+        assert re.findall(r'<th scope="row"><a href="[^"]+">([^<]+)</a>', matrix) == ["silent"]
+        listed = client.get(f"/provider/resources/?no_report={month}").content.decode()
+        assert re.findall(r'aria-label="Expand ([^"]+)"', listed) == ["silent"]
 
     def test_it_shows_a_sparkline_per_component(self) -> None:
         self.report(self.resource(), cpu=5)

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from efp.marketplace import billing_months, metering
+from efp.marketplace import billing_months, coverage, metering
 from efp.marketplace.models import ComponentUsage
 from efp.marketplace.selectors import provider_orders, provider_resources
 from efp.marketplace.states import OrderState, ResourceState
@@ -37,7 +37,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     last_month = billing_months.add_months(billing_months.first_day(day), -1)
     alive = resources.exclude(state=ResourceState.TERMINATED)
     high = filter_resources(resources, {"min_percent": metering.HIGH_PERCENT}, day).count()
-    missing = filter_resources(resources, {"no_report": last_month}, day).count()
+    missing = len(coverage.missing_in(resources, last_month))
     ending = filter_resources(resources, {"ending_within": 30}, day).count()
     tiles = [
         {
@@ -67,10 +67,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "url": _url("web:resources", min_percent=metering.HIGH_PERCENT),
         },
         {
-            "title": f"No usage reported for {last_month:%B %Y}",
+            "title": "Missing usage reports last month",
             "count": missing,
-            "note": "metered resources without a report",
-            "url": _url("web:resources", no_report=billing_months.month_key(last_month)),
+            "note": f"{last_month:%B %Y}: usage due, none reported",
+            "url": _url(
+                "web:coverage",
+                **{"from": billing_months.month_key(last_month), "to": billing_months.month_key(last_month)},
+                only_missing="on",
+            ),
         },
         {
             "title": "Ending within 30 days",

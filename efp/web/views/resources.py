@@ -15,7 +15,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from efp.errors import DomainError, Forbidden, StateConflict
-from efp.marketplace import billing_months, metering
+from efp.marketplace import coverage, metering
 from efp.marketplace.models import Resource
 from efp.marketplace.selectors import provider_offerings, provider_resources
 from efp.marketplace.services.resources import set_resource_backend_id, set_resource_end_date_by_provider
@@ -97,12 +97,8 @@ def filter_resources(qs: QuerySet[Resource], data: dict[str, Any], day: datetime
     if data.get("ending_within") is not None:
         qs = qs.filter(end_date__gte=day, end_date__lte=day + datetime.timedelta(days=data["ending_within"]))
     month = data.get("no_report")
-    if month:
-        qs = qs.filter(
-            created__date__lt=billing_months.add_months(month, 1),
-            offering__components__billing_type__in=metering.METERED,
-        ).exclude(usages__billing_period=month)
-        qs = Resource.objects.filter(pk__in=qs.values("pk"))
+    if month:  # the one rule of a missing report (marketplace/coverage.py)
+        qs = qs.filter(pk__in=coverage.missing_in(qs, month))
     if data.get("min_percent") is not None:
         summaries = metering.summarise_queryset(qs, today=day)
         ids = [

@@ -1,0 +1,165 @@
+"""Usage coverage: for each resource and month, was usage reported, is it missing, or was none due?
+
+The one rule for "missing usage reports", read by the API (`/api/marketplace-usage-coverage/`), the GUI
+matrix, the provider dashboard and the resources list's "No usage reported for month" filter.
+
+A month is **due** when all of these hold:
+- the offering has a usage-billed component (`billing_type="usage"`); limit-billed ones are not reported
+  monthly;
+- the resource was live in the month: activated (its first move to OK) before the month ended, and not
+  terminated (its first move to Terminated) before the month began; a resource that never reached OK was
+  never live;
+- the month has closed: the current month is not due until it ends (a provider reports it up to its last
+  day), and future months never are.
+
+A due month is **reported** when a component usage of one of those usage components exists for it (any
+value, zero included), else **missing**. Every other month is **not_due**.
+
+Two queries whatever the number of resources: the resources with their live window, and the months
+reported for them.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models.functions import Coalesce
+
+from efp.marketplace.billing_months import add_months, current_month, month_key, month_start
+from efp.marketplace.models import ComponentUsage, OfferingComponent, Resource, ResourceEvent
+from efp.marketplace.states import ResourceState
+
+REPORTED, MISSING, NOT_DUE = "reported", "missing", "not_due"
+STATES = (REPORTED, MISSING, NOT_DUE)
+LABELS = {REPORTED: "Reported", MISSING: "Missing", NOT_DUE: "Not due"}
+
+USAGE = OfferingComponent.BillingType.USAGE
+
+
+@dataclass
+class CoverageRow:
+    """One resource over a range of months (`months` keyed by the month's first day, oldest first)."""
+
+    resource_id: int
+    uuid: str
+    name: str
+    project_name: str
+    customer_name: str
+    offering_name: str
+    live_from: datetime.datetime | None
+    live_until: datetime.datetime | None
+    metered: bool
+    months: dict[datetime.date, str] = field(default_factory=dict)
+
+    def live_in(self, month: datetime.date) -> bool:
+        if self.live_from is None or self.live_from >= month_start(add_months(month, 1)):
+            return False
+        return self.live_until is None or self.live_until >= month_start(month)
+
+    def due_in(self, month: datetime.date, current: datetime.date) -> bool:
+        return self.metered and month < current and self.live_in(month)
+
+    @property
+    def missing(self) -> int:
+        return sum(1 for state in self.months.values() if state == MISSING)
+
+    def as_wire(self) -> dict[str, Any]:
+        return {
+            "resource_uuid": self.uuid,
+            "resource_name": self.name,
+            "project_name": self.project_name,
+            "customer_name": self.customer_name,
+            "offering_name": self.offering_name,
+            "months": {month_key(month): state for month, state in self.months.items()},
+        }
+
+
+def _first_move(state: ResourceState) -> Subquery:
+    moves = ResourceEvent.objects.filter(resource_id=OuterRef("pk"), new_state=state)
+    return Subquery(moves.order_by("created", "pk").values("created")[:1])
+
+
+def _windows(resources: QuerySet[Resource]) -> Any:
+    """Each resource's live window. Rows without any event (bulk-loaded) count from `created` unless
+    still Creating, and a Terminated one without its event until `modified`."""
+    no_events = ~Exists(ResourceEvent.objects.filter(resource_id=OuterRef("pk")))
+    usage_components = OfferingComponent.objects.filter(
+        offering_id=OuterRef("offering_id"), billing_type=USAGE
+    )
+    return resources.annotate(
+        live_from=Coalesce(
+            _first_move(ResourceState.OK),
+            Case(When(no_events & ~Q(state=ResourceState.CREATING), then=F("created"))),
+        ),
+        live_until=Coalesce(
+            _first_move(ResourceState.TERMINATED),
+            Case(When(state=ResourceState.TERMINATED, then=F("modified"))),
+        ),
+        metered=Exists(usage_components),
+    )
+
+
+def coverage(
+    resources: QuerySet[Resource], months: list[datetime.date], *, only_live: bool = True
+) -> list[CoverageRow]:
+    """The coverage of `resources` over `months` (oldest first), ordered by organisation, project and
+    resource name. `only_live`: leave out resources live in none of the months."""
+    if not months:
+        return []
+    current = current_month()
+    rows = [
+        CoverageRow(
+            resource_id=values["pk"],
+            uuid=values["uuid"].hex,
+            name=values["name"],
+            project_name=values["project__name"],
+            customer_name=values["project__customer__name"],
+            offering_name=values["offering__name"],
+            live_from=values["live_from"],
+            live_until=values["live_until"],
+            metered=values["metered"],
+        )
+        for values in _windows(resources)
+        .order_by("project__customer__name", "project__name", "name", "pk")
+        .values(
+            "pk",
+            "uuid",
+            "name",
+            "project__name",
+            "project__customer__name",
+            "offering__name",
+            "live_from",
+            "live_until",
+            "metered",
+        )
+    ]
+    if only_live:
+        rows = [row for row in rows if any(row.live_in(month) for month in months)]
+    reported = set(
+        ComponentUsage.objects.filter(
+            resource_id__in=resources.values("pk"),
+            component__billing_type=USAGE,
+            billing_period__gte=months[0],
+            billing_period__lte=months[-1],
+        )
+        .order_by()
+        .values_list("resource_id", "billing_period")
+        .distinct()
+    )
+    for row in rows:
+        for month in months:
+            if not row.due_in(month, current):
+                row.months[month] = NOT_DUE
+            elif (row.resource_id, month) in reported:
+                row.months[month] = REPORTED
+            else:
+                row.months[month] = MISSING
+    return rows
+
+
+def missing_in(resources: QuerySet[Resource], month: datetime.date) -> list[int]:
+    """The keys of the resources whose report for `month` is missing."""
+    return [row.resource_id for row in coverage(resources, [month]) if row.months[month] == MISSING]

@@ -1,0 +1,187 @@
+"""Reports over a range of months: the usage coverage matrix (provider) and the usage report with its chart
+(provider and consumer), each with a CSV of the same rows. The figures come from the read models
+`marketplace/coverage.py` and `marketplace/usage_reports.py`; what a user sees, from the selectors."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+
+from efp.marketplace import coverage, usage_reports
+from efp.marketplace.billing_months import month_key
+from efp.marketplace.models import Offering, Resource
+from efp.marketplace.selectors import consumer_resources, provider_resources
+from efp.marketplace.usage_history import MonthPoint
+from efp.structure.models import Customer
+from efp.web import charts
+from efp.web.access import provider_workspace
+from efp.web.forms import CoverageFilterForm, MonthSpanForm, UsageReportForm
+from efp.web.views.common import paginate, render_consumer, render_workspace
+
+
+def _choices(resources: QuerySet[Resource]) -> dict[str, list[tuple[str, str]]]:
+    """The offerings and organisations of the resources a user may see (two queries)."""
+    offerings = Offering.objects.filter(pk__in=resources.values("offering_id")).order_by("name", "pk")
+    customers = Customer.objects.filter(pk__in=resources.values("project__customer_id"))
+    customers = customers.order_by("name", "pk")
+    return {
+        "offering": [(o.uuid.hex, o.name) for o in offerings],
+        "organisation": [(c.uuid.hex, c.name) for c in customers],
+    }
+
+
+def _scoped(resources: QuerySet[Resource], form: MonthSpanForm) -> QuerySet[Resource]:
+    data = form.cleaned_data
+    if data.get("offering"):
+        resources = resources.filter(offering__uuid=data["offering"])
+    if data.get("organisation"):
+        resources = resources.filter(project__customer__uuid=data["organisation"])
+    return resources
+
+
+def _csv(filename: str, header: list[str], rows: list[list[Any]]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return response
+
+
+def _span_name(months: list[datetime.date]) -> str:
+    return f"{month_key(months[0])}_{month_key(months[-1])}" if months else "none"
+
+
+# --- usage coverage -------------------------------------------------------------------------------
+
+
+@provider_workspace
+def coverage_matrix(request: HttpRequest) -> HttpResponse:
+    """Resources by months: each cell reported, missing or not due, in words as well as colour."""
+    visible = provider_resources(request.user)
+    choices = _choices(visible)
+    form = CoverageFilterForm(request.GET, choices={"offering": choices["offering"]})
+    rows: list[coverage.CoverageRow] = []
+    months: list[datetime.date] = []
+    if form.is_valid():
+        months = form.cleaned_data["months"]
+        rows = coverage.coverage(_scoped(visible, form), months)
+        if form.cleaned_data.get("only_missing"):
+            rows = [row for row in rows if row.missing]
+    if request.GET.get("format") == "csv":
+        return _csv(
+            f"usage-coverage-{_span_name(months)}.csv",
+            ["resource_uuid", "resource_name", "offering_name", "customer_name", "project_name"]
+            + [month_key(m) for m in months],
+            [
+                [row.uuid, row.name, row.offering_name, row.customer_name, row.project_name]
+                + [row.months[m] for m in months]
+                for row in rows
+            ],
+        )
+    page = paginate(request, rows)
+    return render_workspace(
+        request,
+        "web/provider/coverage.html",
+        {
+            "form": form,
+            "months": months,
+            "page": page,
+            "rows": [_matrix_row(row, months) for row in page.object_list],
+            "missing": sum(row.missing for row in rows),
+            "labels": coverage.LABELS,
+        },
+        section="coverage",
+    )
+
+
+def _matrix_row(row: coverage.CoverageRow, months: list[datetime.date]) -> dict[str, Any]:
+    usage_url = reverse("web:resource-usage", args=[row.uuid])
+    return {
+        "row": row,
+        "usage_url": usage_url,
+        "cells": [
+            {"month": month, "state": row.months[month], "label": coverage.LABELS[row.months[month]]}
+            for month in months
+        ],
+    }
+
+
+# --- usage report ---------------------------------------------------------------------------------
+
+
+def _usage_report(
+    request: HttpRequest, resources: QuerySet[Resource], *, template: str, route: str
+) -> tuple[str, dict[str, Any]] | HttpResponse:
+    form = UsageReportForm(request.GET, choices=_choices(resources))
+    rows: list[usage_reports.ReportRow] = []
+    months: list[datetime.date] = []
+    if form.is_valid():
+        months = form.cleaned_data["months"]
+        rows = usage_reports.report(_scoped(resources, form), months)
+    if request.GET.get("format") == "csv":
+        return _csv(
+            f"usage-report-{_span_name(months)}.csv",
+            usage_reports.CSV_HEADER,
+            [[row.as_wire()[key] for key in usage_reports.CSV_HEADER] for row in rows],
+        )
+    cost = {month: Decimal(0) for month in months}
+    for row in rows:
+        cost[row.month] += row.cost
+    chart = (
+        charts.bar_chart(
+            [MonthPoint(month, value) for month, value in cost.items()],
+            limit=None,
+            unit="cost",
+            title="Cost per month at the plans' prices",
+            chart_id="report-cost",
+        )
+        if months
+        else ""
+    )
+    page = paginate(request, rows)
+    return template, {
+        "form": form,
+        "months": months,
+        "page": page,
+        "rows": page.object_list,
+        "chart": chart,
+        "cost_by_month": list(cost.items()),
+        "by_organisation": usage_reports.totals(rows, lambda r: r.customer_name),
+        "by_project": usage_reports.totals(rows, lambda r: f"{r.customer_name} / {r.project_name}"),
+        "total": sum((row.cost for row in rows), Decimal(0)),
+        "form_url": reverse(route),
+    }
+
+
+@provider_workspace
+def provider_usage_report(request: HttpRequest) -> HttpResponse:
+    answer = _usage_report(
+        request,
+        provider_resources(request.user),
+        template="web/provider/usage_report.html",
+        route="web:usage-report",
+    )
+    if isinstance(answer, HttpResponse):
+        return answer
+    return render_workspace(request, answer[0], answer[1], section="usage-report")
+
+
+@login_required
+def my_usage_report(request: HttpRequest) -> HttpResponse:
+    answer = _usage_report(
+        request,
+        consumer_resources(request.user),
+        template="web/consumer/usage_report.html",
+        route="web:my-usage-report",
+    )
+    if isinstance(answer, HttpResponse):
+        return answer
+    return render_consumer(request, answer[0], answer[1], section="usage-report")
