@@ -7,6 +7,10 @@ class MarketplaceConfig(AppConfig):
     label = "marketplace"
 
     def ready(self) -> None:
+        from efp.events.recorder import on_event
+        from efp.marketplace import jobs  # noqa: F401 - registers the periodic jobs
         from efp.marketplace.models.history import register_sqlite_lock
+        from efp.marketplace.services.forecasts import refresh_on_event
 
         connection_created.connect(register_sqlite_lock, dispatch_uid="efp_history_lock")
+        on_event("forecasts", refresh_on_event)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from efp.accounts.models import SshKey
+from efp.marketplace.forecasts import FLAG_NAMES
 from efp.marketplace.models import (
     ComponentUsage,
     ComponentUserUsage,
@@ -14,6 +15,7 @@ from efp.marketplace.models import (
     Order,
     Plan,
     Resource,
+    ResourceForecast,
     ServiceProvider,
 )
 from efp.marketplace.states import OrderState, ResourceState
@@ -200,3 +202,20 @@ def orders_with_details(qs: QuerySet[Order]) -> QuerySet[Order]:
         "consumer_reviewed_by",
         "provider_reviewed_by",
     )
+
+
+def with_usage_flag(resources: QuerySet[Resource], flag: str) -> QuerySet[Resource]:
+    """Resources whose stored forecast has `flag` (a name of `forecasts.FLAGS`): the API's `usage_flag`
+    filter, the GUI's filter and its dashboard tiles."""
+    return resources.filter(forecast__flags__contains=ResourceForecast.flag_pattern(flag))
+
+
+def usage_flag_counts(resources: QuerySet[Resource]) -> dict[str, int]:
+    """{flag name: how many of `resources` have it}, every flag of `forecasts.FLAGS`, in one query."""
+    counts = ResourceForecast.objects.filter(resource__in=resources.values("pk")).aggregate(
+        **{
+            name: Count("pk", filter=Q(flags__contains=ResourceForecast.flag_pattern(name)))
+            for name in FLAG_NAMES
+        }
+    )
+    return {name: counts[name] or 0 for name in FLAG_NAMES}

@@ -1,4 +1,5 @@
 from efp.marketplace.models.agents import AgentIdentity, AgentProcessor, AgentService
+from efp.marketplace.models.forecasts import ResourceForecast
 from efp.marketplace.models.history import AppendOnlyError, Tombstone
 from efp.marketplace.models.offering_users import OfferingUser
 from efp.marketplace.models.offerings import (
@@ -35,6 +36,7 @@ __all__ = [
     "Resource",
     "ResourceEndpoint",
     "ResourceEvent",
+    "ResourceForecast",
     "ResourcePlanPeriod",
     "ServiceProvider",
     "Tombstone",

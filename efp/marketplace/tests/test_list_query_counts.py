@@ -10,10 +10,11 @@ from rest_framework.test import APIClient
 
 from bench import scale_seed
 from efp.marketplace.billing_months import billing_period_of
-from efp.marketplace.models import ComponentUsage, Offering, OfferingComponent, Resource
+from efp.marketplace.models import ComponentUsage, Offering, OfferingComponent, Resource, ResourceForecast
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services import user_usage as user_usage_services
+from efp.marketplace.services.forecasts import refresh_forecasts
 from efp.marketplace.services.usage import UsageItem, UserUsageItem
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_resource
@@ -105,6 +106,23 @@ class ListQueryCountTests(MarketplaceTestCase):
         by_name = {item["name"]: item["limit_usage"] for item in items}
         assert by_name["r1"] == {"storage": 1.0, "quota": 2.0}
         assert by_name["r0"] == {"storage": 1.0}
+
+    def test_it_renders_forecasts_and_filters_by_flag_in_the_same_queries(self) -> None:
+        """`usage_flags` and `limit_forecasts` come with the page's join: stored forecasts add no query."""
+        over = Resource.objects.get(name="r1")
+        usage_services.set_usage(user=self.staff, resource=over, usages=[UsageItem("storage", Decimal(12))])
+        for base in (LISTS[0], LISTS[1]):
+            user = self.carol if base == LISTS[0] else self.alice
+            ResourceForecast.objects.all().delete()
+            without, rows = self.count_queries(user, f"{base}?page_size=50")
+            refresh_forecasts()
+            with_forecasts, _ = self.count_queries(user, f"{base}?page_size=50")
+            assert with_forecasts == without, (base, with_forecasts, without)
+            flagged_one, _ = self.count_queries(user, f"{base}?page_size=1&usage_flag=over_limit")
+            flagged, flagged_rows = self.count_queries(user, f"{base}?page_size=50&usage_flag=over_limit")
+            assert (flagged_rows, rows) == (1, 6) and flagged <= flagged_one, (base, flagged_rows, flagged)
+            sparse, _ = self.count_queries(user, f"{base}?page_size=50&field=name&field=usage_flags")
+            assert sparse < with_forecasts
 
 
 class BenchListQueryCountTests(TestCase):

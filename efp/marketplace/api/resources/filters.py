@@ -9,7 +9,9 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from efp.marketplace.api.common import HyperlinkUUIDFilter
 from efp.marketplace.api.resources.serializers import BT
+from efp.marketplace.forecasts import FLAG_CHOICES
 from efp.marketplace.models import OfferingComponent, OfferingRole, Order, Resource
+from efp.marketplace.selectors import with_usage_flag
 from efp.marketplace.states import OrderState, ResourceState
 from efp.rest.filters import (
     FilterSet,
@@ -61,6 +63,7 @@ class ResourceFilter(FilterSet):
     limit_based = django_filters.BooleanFilter(method="filter_limit_based")
     only_usage_based = django_filters.BooleanFilter(method="filter_only_usage_based")
     only_limit_based = django_filters.BooleanFilter(method="filter_only_limit_based")
+    usage_flag = django_filters.ChoiceFilter(choices=FLAG_CHOICES, method="filter_usage_flag")  # ours
     created = IsoDateTimeFilter(field_name="created", lookup_expr="gte")
     created_before = IsoDateTimeFilter(field_name="created", lookup_expr="lt")
     modified = IsoDateTimeFilter(field_name="modified", lookup_expr="gte")
@@ -77,6 +80,9 @@ class ResourceFilter(FilterSet):
         if not value:
             return qs
         return qs.filter(pk__in=Order.objects.filter(state__in=value).values("resource_id"))
+
+    def filter_usage_flag(self, qs: QuerySet[Resource], name: str, value: str) -> QuerySet[Resource]:
+        return with_usage_flag(qs, value) if value else qs
 
     def filter_query(self, qs: QuerySet[Resource], name: str, value: str) -> QuerySet[Resource]:
         value = (value or "").strip()

@@ -19,6 +19,7 @@ RESOURCE_RELATIONS = (
     "project__customer",
     "project__end_date_requested_by",
     "end_date_requested_by",
+    "forecast",
 )
 
 
@@ -42,6 +43,8 @@ RESOURCE_FIELD_NEEDS: dict[str, tuple[str, ...]] = {
     "limit_usage": ("offering", "components", "usage_sums"),
     "endpoints": ("endpoints",),
     "can_terminate": ("has_active_order",),
+    "usage_flags": ("forecast",),
+    "limit_forecasts": ("forecast",),
 }  # fmt: skip
 
 

@@ -13,8 +13,9 @@ from efp.marketplace import selectors
 from efp.marketplace.api.common import OfferingPlanFieldsSerializer, no_nul_characters
 from efp.marketplace.api.offerings.serializers import OfferingComponentSerializer
 from efp.marketplace.api.orders.serializers import OrderDetailsSerializer
+from efp.marketplace.forecasts import FLAG_CHOICES
 from efp.marketplace.metering import limit_usage, limit_usage_sums
-from efp.marketplace.models import OfferingComponent, Order, Plan, Resource
+from efp.marketplace.models import OfferingComponent, Order, Plan, Resource, ResourceForecast
 from efp.marketplace.states import ACTIVE_ORDER_STATES, OrderType
 from efp.marketplace.verbs import RESOURCE_VERBS
 from efp.rest.fields import (
@@ -33,6 +34,15 @@ BT = OfferingComponent.BillingType
 
 # can_terminate: the states the terminate verb starts from (marketplace/verbs.py).
 TERMINABLE_STATES = RESOURCE_VERBS["terminate"].sources or ()
+
+
+class LimitForecastSerializer(serializers.Serializer):
+    """One limited component's forecast (ours, docs/compatibility.md): decimals as text."""
+
+    runs_out = serializers.DateField(allow_null=True, help_text="The day the limit runs out at this rate.")
+    rate_per_day = serializers.CharField(help_text="Month-to-date and the last 3 months, per day.")
+    used = serializers.CharField(help_text="Used in the limit period, as `limit_usage`.")
+    limit = serializers.CharField()
 
 
 class ResourceListSerializer(serializers.ListSerializer):
@@ -82,6 +92,8 @@ class ResourceSerializer(OfferingPlanFieldsSerializer):
     last_sync = UTCDateTimeField(read_only=True)
     user_requires_reconsent = serializers.SerializerMethodField()
     renewal_date = serializers.SerializerMethodField()
+    usage_flags = serializers.SerializerMethodField()
+    limit_forecasts = serializers.SerializerMethodField()
 
     usage_sums: dict[int, dict[str, dict[str, Decimal]]] | None = None
 
@@ -99,7 +111,7 @@ class ResourceSerializer(OfferingPlanFieldsSerializer):
             "current_usages", "can_terminate", "report", "end_date", "end_date_requested_by", "username",
             "limit_usage", "downscaled", "restrict_member_access", "paused", "endpoints", "error_message",
             "error_traceback", "options", "available_actions", "last_sync", "user_requires_reconsent",
-            "renewal_date",
+            "renewal_date", "usage_flags", "limit_forecasts",
         )  # fmt: skip
         read_only_fields = fields
         optional_fields = ("last_sync",)  # left out until the first sync
@@ -182,6 +194,25 @@ class ResourceSerializer(OfferingPlanFieldsSerializer):
     @extend_schema_field(NULL_DATE)
     def get_renewal_date(self, obj: Resource) -> None:
         return None
+
+    @staticmethod
+    def _forecast(obj: Resource) -> ResourceForecast | None:
+        try:
+            return obj.forecast  # select_related by the list's queryset
+        except ResourceForecast.DoesNotExist:
+            return None
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=FLAG_CHOICES)))
+    def get_usage_flags(self, obj: Resource) -> list[str]:
+        """Ours: the names of `marketplace/forecasts.FLAGS` that hold for the resource."""
+        forecast = self._forecast(obj)
+        return forecast.flag_list if forecast is not None else []
+
+    @extend_schema_field(serializers.DictField(child=LimitForecastSerializer()))
+    def get_limit_forecasts(self, obj: Resource) -> dict[str, Any]:
+        """Ours: per limited component, when its limit runs out at the current rate."""
+        forecast = self._forecast(obj)
+        return dict(forecast.components) if forecast is not None else {}
 
 
 class ResourceDetailSerializer(ResourceSerializer):
