@@ -26,6 +26,7 @@ from efp.marketplace.models import (
 )
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
+from efp.marketplace.services.corrections import correct_usage
 from efp.marketplace.services.offering_users import create_offering_user
 from efp.marketplace.services.usage import UsageItem, UserUsageItem, set_usage
 from efp.marketplace.services.user_usage import set_user_usages
@@ -88,6 +89,7 @@ def _build() -> dict[str, Any]:
     existing = Customer.objects.filter(slug=PROVIDER_SLUG).first()
     if existing is not None:
         build_usage_history(actor=people["staff"])
+        build_corrections(people["provider"])
         return {"users": people, "created": False}
 
     provider_org = create_customer(name="EFP HPC Centre", abbreviation="EFP-HPC")
@@ -244,6 +246,7 @@ def _build() -> dict[str, Any]:
         Order.objects.values_list("state", flat=True)
     ), "the demo must hold orders in every state"
     build_usage_history(actor=staff)
+    build_corrections(people["provider"])
     return {"users": people, "created": True, "staff": staff, "offering": slurm}
 
 
@@ -365,6 +368,40 @@ def build_usage_history(*, actor: User) -> int:
                     source=UsageRevision.Source.DEMO,
                 )
             written += 1
+    return written
+
+
+# Corrections of climate-ensembles' CPU (issue 16): last month's, and one two months back that leaves the
+# month's users adding up to more than its total (Show usage flags it).
+DEMO_CORRECTIONS = (
+    (1, None, "The scheduler counted a requeued job twice; corrected from the accounting database."),
+    (2, Decimal("12.50"), "Only the jobs of the pilot study are billed to this allocation."),
+)
+
+
+def build_corrections(provider: User) -> int:
+    """The demo's corrections, written once by the provider (who may correct 3 months back)."""
+    resource = Resource.objects.filter(
+        name="climate-ensembles", offering__customer__slug=PROVIDER_SLUG
+    ).first()
+    if (
+        resource is None
+        or UsageRevision.objects.filter(
+            component_usage__resource=resource, verb=UsageRevision.Verb.CORRECT
+        ).exists()
+    ):
+        return 0
+    current = billing_period_of(timezone.now())
+    written = 0
+    for back, amount, reason in DEMO_CORRECTIONS:
+        usage = ComponentUsage.objects.filter(
+            resource=resource, component__type="cpu", billing_period=add_months(current, -back)
+        ).first()
+        if usage is None:
+            continue
+        new = amount if amount is not None else (usage.usage * Decimal("0.8")).quantize(Decimal("0.01"))
+        correct_usage(user=provider, usage=usage, amount=new, reason=reason, source=UsageRevision.Source.DEMO)
+        written += 1
     return written
 
 

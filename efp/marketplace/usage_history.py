@@ -15,7 +15,13 @@ from typing import Any
 from django.db.models import QuerySet, Sum
 
 from efp.marketplace.billing_months import month_key
-from efp.marketplace.models import ComponentUsage, ComponentUserUsage, OfferingComponent, Resource
+from efp.marketplace.models import (
+    ComponentUsage,
+    ComponentUserUsage,
+    OfferingComponent,
+    Resource,
+    UsageRevision,
+)
 from efp.structure.models import ProjectRole
 
 
@@ -88,9 +94,23 @@ def month_users(
     ]
     records = ComponentUsage.objects.filter(resource=resource, component=component, billing_period=month)
     month_total = sum(records.values_list("usage", flat=True), Decimal(0))
+    users_sum = sum((row["total"] for row in user_rows), Decimal(0))
     for row in user_rows:
-        row["share"] = int(row["total"] * 100 / month_total) if month_total else None
+        # No share when the users add up to more than the total: the page flags the month instead.
+        fits = month_total and users_sum <= month_total
+        row["share"] = int(row["total"] * 100 / month_total) if fits else None
     return user_rows, month_total
+
+
+def corrections(resource: Resource, limit: int = 50) -> list[UsageRevision]:
+    """The resource's corrections (newest first), with the record's component and who corrected it."""
+    return list(
+        UsageRevision.objects.filter(
+            component_usage__resource=resource, verb=UsageRevision.Verb.CORRECT, username=""
+        )
+        .select_related("actor", "component_usage__component")
+        .order_by("-created", "-pk")[:limit]
+    )
 
 
 def stored_values(resource: Resource, months: list[datetime.date]) -> dict[str, dict[str, str]]:

@@ -197,9 +197,11 @@ def tell_usage_corrected(event: Event) -> list[Notification]:
         return []
     context = event.context
     month = _billing_period(context.get("billing_period"))
+    kind = str(context.get("component_type") or "")
+    component = found.offering.components.filter(type=kind).values_list("name", flat=True).first()
     details = {
         "resource_name": found.name,
-        "component_type": str(context.get("component_type") or ""),
+        "component_type": component or kind,
         "month": f"{month:%B %Y}",
         "old_usage": amount(Decimal(str(context.get("old_usage") or 0))),
         "usage": amount(Decimal(str(context.get("usage") or 0))),

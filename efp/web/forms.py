@@ -11,9 +11,10 @@ from typing import Any, cast
 from django import forms
 
 from efp.marketplace.billing_months import month_key, parse_month, parse_span
-from efp.marketplace.models import OfferingComponent
+from efp.marketplace.models import Offering, OfferingComponent
 from efp.marketplace.states import OrderState, OrderType, ResourceState
 
+OfferingCorrectedBy = Offering.CorrectedBy
 USER_ROWS = 3  # empty rows of the per-user grid, at least
 MAX_USER_ROWS = 200
 USER_FIELD_RE = re.compile(r"^user_.+_(\d+)_(?:name|usage)$")
@@ -176,10 +177,31 @@ def parse_amount(raw: str) -> Decimal:
     return value
 
 
+USERS_CHOICES = [
+    ("keep", "Keep the users' rows (the month is flagged: users exceed the total)"),
+    ("clear", "Clear the users' rows"),
+    ("replace", "Replace the users' rows with those entered above"),
+]
+
+
 class ReportUsageForm(forms.Form):
-    """The month, amount and description per usage- or limit-billed component, optional per-user rows."""
+    """The month, amount and description per usage- or limit-billed component, optional per-user rows;
+    a reason and what becomes of the users' rows when the service asks for them."""
 
     month = forms.ChoiceField(label="Month")
+    reason = forms.CharField(
+        label="Reason",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=(
+            "Needed to correct a closed month, and when the users' rows add up to more than the new total;"
+            " both sides of the allocation can read it."
+        ),
+    )
+    users = forms.ChoiceField(
+        label="The users' rows", required=False, choices=USERS_CHOICES, widget=forms.RadioSelect
+    )
 
     def __init__(
         self,
@@ -275,6 +297,53 @@ class ReportUsageForm(forms.Form):
         month = parse_month(self.cleaned_data["month"])
         assert month is not None
         return month
+
+
+class CorrectUsageForm(forms.Form):
+    """A month's total, corrected with a reason (services/corrections.py has the rule)."""
+
+    component = forms.ChoiceField(label="Component")
+    month = forms.ChoiceField(label="Month")
+    amount = forms.CharField(
+        label="Corrected total",
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+        error_messages={"required": "Enter the corrected total, for example 12.5."},
+    )
+    reason = forms.CharField(
+        label="Reason (both sides of the allocation can read it)",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Give a reason: the consumer sees it with the correction."},
+    )
+
+    def __init__(
+        self, *args: Any, components: list[OfferingComponent], months: list[datetime.date], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.components = {c.type: c for c in components}
+        set_choices(self.fields["component"], [(c.type, c.name) for c in components])
+        set_choices(self.fields["month"], [(month_key(m), m.strftime("%B %Y")) for m in months])
+
+    def clean_amount(self) -> Decimal:
+        return parse_amount(self.cleaned_data["amount"])
+
+    def month_value(self) -> datetime.date:
+        month = parse_month(self.cleaned_data["month"])
+        assert month is not None
+        return month
+
+
+class CorrectionPolicyForm(forms.Form):
+    """Who may correct closed months of an offering's usage, and how far back."""
+
+    usage_corrected_by = forms.ChoiceField(
+        label="Closed months may be corrected by", choices=OfferingCorrectedBy.choices
+    )
+    usage_correction_months = forms.IntegerField(
+        label="Months back",
+        min_value=0,
+        help_text="How many closed months back they may correct (staff may always correct any month).",
+    )
 
 
 class ConsumerRejectForm(RejectForm):

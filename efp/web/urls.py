@@ -4,6 +4,7 @@ from django.urls import path
 from efp.web.views import (
     accounts,
     catalogue,
+    corrections,
     dashboard,
     hooks,
     my_orders,
@@ -36,6 +37,12 @@ urlpatterns = [
     path("provider/resources/<str:uuid>/usage/", usage.show_usage, name="resource-usage"),
     path("provider/resources/<str:uuid>/usage.csv", usage.usage_csv, name="resource-usage-csv"),
     path("provider/resources/<str:uuid>/report/", usage.report_usage, name="resource-report"),
+    path("provider/resources/<str:uuid>/correct/", corrections.correct_usage, name="resource-correct"),
+    path(
+        "provider/offerings/<str:uuid>/corrections/",
+        corrections.correction_policy,
+        name="offering-corrections",
+    ),
     path("provider/resources/<str:uuid>/backend-id/", resources.set_backend_id, name="resource-backend-id"),
     path("provider/resources/<str:uuid>/end-date/", resources.edit_end_date, name="resource-end-date"),
     path("provider/orders/", orders.order_list, name="orders"),

@@ -23,7 +23,7 @@ class UsageCorrectedTests(NotificationTestCase):
         correct_usage(user=self.carol, usage=usage, amount=Decimal("12.50"), reason="A job was counted twice")
         self.deliver()
         self.deliver()  # a dispatch that runs again tells nobody twice
-        assert self.mailed("climate: cpu usage of") == self.CONSUMERS
+        assert self.mailed("climate: CPU usage of") == self.CONSUMERS
         message = next(m for m in mail.outbox if m.to == ["alice@example.org"])
         assert "from 763.45 to 12.5" in message.body
         assert "Reason: A job was counted twice" in message.body

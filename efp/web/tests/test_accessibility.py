@@ -49,6 +49,8 @@ PAGES: dict[str, list[Page]] = {
         "/provider/resources/",
         lambda: f"/provider/resources/{_resource('climate-ensembles')}/usage/",
         lambda: f"/provider/resources/{_resource('climate-ensembles')}/report/",
+        lambda: f"/provider/resources/{_resource('climate-ensembles')}/correct/?component=cpu",
+        lambda: f"/provider/offerings/{Offering.objects.get(name__icontains='slurm').uuid.hex}/corrections/",
         "/provider/orders/",
         lambda: f"/provider/orders/{_order(state='pending-provider')}/",
         lambda: f"/provider/orders/{_order(state='pending-provider')}/reject/",

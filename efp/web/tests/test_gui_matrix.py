@@ -22,6 +22,8 @@ from efp.marketplace.tests.matrix_world import MATRIX_PERSONAS, MatrixWorld, Row
 PRES = "/provider/resources/{resource}"
 ORDER = "/provider/orders/{order_pp}"
 REPORT_BODY = {"month": "{month}", "amount_cpu": "3"}
+CORRECT_BODY = {"component": "cpu", "month": "{month}", "amount": "2", "reason": "Counted twice"}
+POLICY_BODY = {"usage_corrected_by": "owners", "usage_correction_months": "4"}
 BULK_BODY = {"action": "approve", "order": ["{order_pp}"], "confirm": "1"}
 ORDER_FORM_BODY = {"project": "{project_a1}", "plan": "{plan}", "name": "gui-alloc", "limit_storage": "5"}
 MY_ORDER = "/my/orders"
@@ -56,6 +58,10 @@ GUI: list[Row] = [
     Row("GET",  f"{PRES}/usage.csv",           "302 403 403 403 403 403 200 200 404 200"),
     Row("GET",  f"{PRES}/report/",             "302 403 403 403 403 403 200 200 404 200"),
     Row("POST", f"{PRES}/report/",             "302 403 403 403 403 403 302 302 404 302", REPORT_BODY),
+    Row("GET",  f"{PRES}/correct/",            "302 403 403 403 403 403 200 200 404 200"),
+    Row("POST", f"{PRES}/correct/",            "302 403 403 403 403 403 302 302 404 302", CORRECT_BODY),
+    Row("GET",  "/provider/offerings/{offering}/corrections/", "302 403 403 403 403 403 200 200 404 200"),
+    Row("POST", "/provider/offerings/{offering}/corrections/", "302 403 403 403 403 403 302 302 404 302", POLICY_BODY),
     Row("GET",  f"{PRES}/backend-id/",         "302 403 403 403 403 403 200 200 404 200"),
     Row("POST", f"{PRES}/backend-id/",         "302 403 403 403 403 403 302 302 404 302", {"backend_id": "acc-9"}),
     Row("GET",  f"{PRES}/end-date/",           "302 403 403 403 403 403 200 200 404 200"),

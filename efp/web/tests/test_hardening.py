@@ -31,7 +31,7 @@ POST_ENDPOINTS = {
     "organisation-team-add", "organisation-team-remove", "project-edit", "project-delete", "project-team-add",
     "project-team-remove", "organisation-team-end", "project-team-end", "notification-preferences",
     "notifications-read-all", "notification-read", "hook-create", "hook-test", "hook-active", "hook-delete",
-    "hook-delivery-resend",
+    "hook-delivery-resend", "resource-correct", "offering-corrections",
 }  # fmt: skip
 GET_ONLY = {
     "home", "profile", "dashboard", "resources", "resource-usage", "resource-usage-csv", "orders", "order",

@@ -221,17 +221,25 @@ class ReportUsageTests(WebTestCase):
         Resource.objects.filter(pk=self.alloc.pk).update(created=NOW - datetime.timedelta(days=70))
         html = self.login(self.carol).get(self.url).content.decode()
         assert '<option value="2026-05">May 2026</option>' in html
-        assert "Past months can be reported for limit-based components only (Storage)." in html
+        assert "Past months can be reported for limit-based components only (Storage)" in html
+        # A CPU value for a closed month is a correction: it asks for a reason, under the reason field.
         refused = self.post(month="2026-05", amount_cpu="5")
         assert refused.status_code == 400
         refused_html = refused.content.decode()
-        assert 'aria-describedby="id_month_error"' in refused_html
-        error = 'id="id_month_error"><p class="field-error">Service providers can only specify date'
-        assert error in refused_html
+        assert (
+            'id="id_reason_error"><p class="field-error">A reason is required for a correction.'
+            in refused_html
+        )
+        assert "id_month_error" not in refused_html
         assert not ComponentUsage.objects.exists()
         accepted = self.post(month="2026-05", amount_storage="5")
         assert accepted.status_code == 302
         assert ComponentUsage.objects.get().billing_period == datetime.date(2026, 5, 1)
+        corrected = self.post(month="2026-05", amount_cpu="5", reason="Late accounting")
+        assert corrected.status_code == 302
+        cpu = ComponentUsage.objects.get(component__type="cpu")
+        assert (cpu.billing_period, cpu.usage) == (datetime.date(2026, 5, 1), Decimal("5.00"))
+        assert cpu.revisions.get(verb=UsageRevision.Verb.CORRECT).reason == "Late accounting"
 
     def test_it_refuses_a_month_outside_the_selector(self) -> None:
         response = self.post(month="2020-01", amount_storage="5")

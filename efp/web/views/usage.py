@@ -23,7 +23,12 @@ from efp.marketplace.models import (
 from efp.marketplace.selectors import provider_resources
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services.usage import UsageItem, UserUsageItem, report_usage_refusal
-from efp.marketplace.services.user_usage import MonthReportItem, UserUsagesInvalid, report_month_usage
+from efp.marketplace.services.user_usage import (
+    MonthReportItem,
+    UsersExceedTotal,
+    UserUsagesInvalid,
+    report_month_usage,
+)
 from efp.structure.roles import Permission
 from efp.web import charts
 from efp.web.access import ProviderGrants, provider_workspace
@@ -50,6 +55,8 @@ def show_usage(request: HttpRequest, uuid: str) -> HttpResponse:
             resource, True, grants.allows(Permission.RESOURCE_SET_USAGE, resource.offering)
         )
         context["show_report"] = True
+        context["correct_url"] = reverse("web:resource-correct", args=[resource.uuid.hex])
+        context["policy_url"] = reverse("web:offering-corrections", args=[resource.offering.uuid.hex])
     context["events"] = timeline(request.user, resource_id=resource.pk)
     return render_workspace(request, "web/provider/usage.html", context, section="resources")
 
@@ -60,7 +67,11 @@ def usage_context(request: HttpRequest, resource: Resource, *, csv_view: str) ->
     day = today()
     current = billing_months.first_day(day)
     components = metering.metered_components([resource.offering_id]).get(resource.offering_id, [])
-    context: dict[str, Any] = {"resource": resource, "components": components}
+    context: dict[str, Any] = {
+        "resource": resource,
+        "components": components,
+        "corrections": usage_history.corrections(resource),
+    }
     if not components:
         return context
     chosen = next((c for c in components if c.type == request.GET.get("component")), components[0])
@@ -118,6 +129,7 @@ def usage_context(request: HttpRequest, resource: Resource, *, csv_view: str) ->
             "user_rows": user_rows,
             "users_sum": users_sum,
             "month_total": month_total,
+            "users_exceed": bool(user_rows) and users_sum > month_total,
             "csv_url": reverse(csv_view, args=[resource.uuid.hex]) + "?" + urlencode({"months": span}),
         }
     )
@@ -175,6 +187,9 @@ def _map_errors(
         elif key == "date":
             for message in messages_:
                 form.add_error("month", message)
+        elif key in ("reason", "users"):
+            for message in messages_:
+                form.add_error(key, message)
         else:
             texts = messages_ if isinstance(messages_, list) else [messages_]
             for message in texts:
@@ -282,7 +297,18 @@ def _submit(
             items=items,
             source=UsageRevision.Source.GUI,
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:255],
+            users=data.get("users") or None,
+            reason=data.get("reason") or "",
         )
+    except UsersExceedTotal as error:
+        names = {c.type: c.name for c in components}
+        for kind, (users_total, total) in error.exceeding.items():
+            form.add_error(
+                "users",
+                f"{names.get(kind, kind)}: users {charts.amount(users_total)}, total {charts.amount(total)}."
+                " Keep, clear or replace the users' rows, and give a reason.",
+            )
+        return 400
     except UserUsagesInvalid as error:
         users = data.get(f"users_{error.component_type}") or []
         fields = [
