@@ -25,6 +25,7 @@ from efp.structure.models import Customer
 from efp.structure.roles import Permission
 from efp.web.access import ProjectGrants
 from efp.web.forms import ConsumerRejectForm, OrderFilterForm
+from efp.web.views import downloads
 from efp.web.views.common import (
     Action,
     current_user,
@@ -97,6 +98,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
     back = quote(request.get_full_path())
     awaiting = list(orders_with_details(orders_awaiting_consumer(user)).order_by("created", "pk")[:50])
     qs = orders_with_details(filter_orders(visible, data)).order_by("-created", "-pk")
+    if downloads.wants_csv(request):
+        return downloads.orders_csv(qs, filename="my-orders")
     page = paginate(request, qs)
     return render_consumer(
         request,

@@ -23,6 +23,7 @@ from efp.marketplace.verbs import RESOURCE_VERBS
 from efp.structure.roles import Permission
 from efp.web.access import ProjectGrants, ProviderGrants
 from efp.web.forms import ChangeLimitsForm
+from efp.web.views import downloads
 from efp.web.views.catalogue import WAITING_FOR, attach_order_errors
 from efp.web.views.common import (
     Action,
@@ -87,6 +88,8 @@ def resource_list(request: HttpRequest) -> HttpResponse:
     active = Order.objects.filter(resource=OuterRef("pk"), state__in=list(ACTIVE_ORDER_STATES))
     qs = qs.select_related("offering", "project__customer", "plan").annotate(has_active_order=Exists(active))
     qs = qs.order_by("project__name", "name", "pk")
+    if downloads.wants_csv(request):
+        return downloads.resources_csv(qs, filename="my-resources")
     page = paginate(request, qs)
     resources = list(page.object_list)
     summaries = metering.summarise(resources, today=day)

@@ -24,6 +24,7 @@ from efp.structure.models import Customer
 from efp.structure.roles import Permission
 from efp.web.access import ProviderGrants, provider_workspace
 from efp.web.forms import OrderFilterForm, RejectForm
+from efp.web.views import downloads
 from efp.web.views.common import (
     Action,
     filter_by_place,
@@ -137,6 +138,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
     form.is_valid()
     data = form.cleaned_data  # the fields that are valid still filter; the others show their error
     qs = orders_with_details(filter_orders(visible, data)).order_by("created", "pk")
+    if downloads.wants_csv(request):
+        return downloads.orders_csv(qs, filename="orders")
     page = paginate(request, qs)
     orders = list(page.object_list)
     components = components_by_offering(orders)

@@ -25,6 +25,7 @@ from efp.structure.models import Customer
 from efp.structure.roles import Permission
 from efp.web.access import ProviderGrants, provider_workspace
 from efp.web.forms import BackendIdForm, EndDateForm, ResourceFilterForm
+from efp.web.views import downloads
 from efp.web.views.common import (
     Action,
     current_user,
@@ -131,6 +132,8 @@ def resource_list(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data  # the fields that are valid still filter; the others show their error
     qs = filter_resources(visible, data, day)
     qs = qs.select_related("offering", "project__customer", "plan").order_by("name", "pk")
+    if downloads.wants_csv(request):
+        return downloads.resources_csv(qs, filename="resources")
     page = paginate(request, qs)
     resources = list(page.object_list)
     summaries = metering.summarise(resources, today=day)
