@@ -10,6 +10,7 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -79,7 +80,7 @@ def _rows(orders: list[Order], grants: ProjectGrants, back: str) -> list[dict[st
 
 
 @login_required
-def order_list(request: HttpRequest) -> HttpResponse:
+def order_list(request: HttpRequest) -> HttpResponseBase:
     user = request.user
     visible = consumer_orders(user)
     offerings = Offering.objects.filter(pk__in=visible.values("offering_id")).order_by("name")

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
@@ -75,7 +76,7 @@ def resource_actions(
 
 
 @login_required
-def resource_list(request: HttpRequest) -> HttpResponse:
+def resource_list(request: HttpRequest) -> HttpResponseBase:
     user = request.user
     day = today()
     include_terminated = bool(request.GET.get("include_terminated"))

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -128,7 +129,7 @@ def filter_orders(qs: QuerySet[Order], data: dict[str, Any]) -> QuerySet[Order]:
 
 
 @provider_workspace
-def order_list(request: HttpRequest) -> HttpResponse:
+def order_list(request: HttpRequest) -> HttpResponseBase:
     visible = provider_orders(request.user)
     params = request.GET.copy()
     if "filtered" not in params:

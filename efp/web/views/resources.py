@@ -11,6 +11,7 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 
@@ -116,7 +117,7 @@ def filter_resources(qs: QuerySet[Resource], data: dict[str, Any], day: datetime
 
 
 @provider_workspace
-def resource_list(request: HttpRequest) -> HttpResponse:
+def resource_list(request: HttpRequest) -> HttpResponseBase:
     user = request.user
     day = today()
     visible = provider_resources(user)
