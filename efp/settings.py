@@ -287,6 +287,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
+        "efp.rest.csv_export.CsvRenderer",  # lists only: `?format=csv` (docs/compatibility.md)
     ],
     "EXCEPTION_HANDLER": "efp.rest.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "efp.rest.schema.WaldurAutoSchema",

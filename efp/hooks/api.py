@@ -23,6 +23,7 @@ from efp.events.catalogue import BY_NAME, GROUPS
 from efp.hooks import services
 from efp.hooks.models import DeliveryAttempt, EmailHook, WebHook, WebhookDelivery
 from efp.hooks.selectors import hook_deliveries, visible_email_hooks, visible_web_hooks
+from efp.rest import csv_export
 from efp.rest.fields import HexUUIDField, LinkField, UTCDateTimeField
 from efp.rest.filters import FilterSet, IsoDateTimeFilter
 from efp.rest.pagination import LinkHeaderPagination
@@ -307,7 +308,7 @@ class HookSummaryViewSet(viewsets.GenericViewSet):
             OpenApiParameter("query", OpenApiTypes.STR),
         ],
     )
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         user = acting_user(request)
         web = WebHookFilter(request.query_params, queryset=visible_web_hooks(user))
         mail = EmailHookFilter(request.query_params, queryset=visible_email_hooks(user))
@@ -317,15 +318,21 @@ class HookSummaryViewSet(viewsets.GenericViewSet):
         hooks = _Both(sorted([*web.qs, *mail.qs], key=lambda hook: hook.created, reverse=True))
         if request.method == "HEAD":
             return Response(headers={"X-Result-Count": str(len(hooks))})
-        page = self.paginate_queryset(hooks)
         context = self.get_serializer_context()
-        data = [
-            (WebHookSerializer if isinstance(hook, WebHook) else EmailHookSerializer)(
-                hook, context=context
-            ).data
-            for hook in page or []
-        ]
-        return self.get_paginated_response(data)
+
+        def render(chunk: list[Any]) -> list[dict[str, Any]]:
+            return [
+                (WebHookSerializer if isinstance(hook, WebHook) else EmailHookSerializer)(
+                    hook, context=context
+                ).data
+                for hook in chunk
+            ]
+
+        if csv_export.wants_csv(request):
+            kinds = (WebHookSerializer(context=context), EmailHookSerializer(context=context))
+            header = list(dict.fromkeys(str(name) for kind in kinds for name in kind.fields))
+            return csv_export.serialized(hooks, render, header=header, filename=self.basename)
+        return self.get_paginated_response(render(self.paginate_queryset(hooks) or []))
 
 
 def register(router: Any) -> None:

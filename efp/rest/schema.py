@@ -9,6 +9,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
+from efp.rest.csv_export import CsvRenderer
 from efp.rest.fields import SparseFieldsMixin
 
 STANDARD_ACTIONS = {"list", "retrieve", "create", "update", "partial_update", "destroy"}
@@ -25,6 +26,13 @@ PAGINATION_HEADERS = {
 class WaldurAutoSchema(AutoSchema):
     """`marketplace_orders_list`, `marketplace_orders_approve_by_consumer`, `api_auth_password`: custom
     POST actions carry no `_create` suffix, as in Waldur's schema."""
+
+    def map_renderers(self, attribute: str) -> list[Any]:
+        """CSV (efp.rest.csv_export) is answered by lists only."""
+        found: list[Any] = super().map_renderers(attribute)
+        if self.method == "GET" and self._is_list_view():
+            return found
+        return [item for item in found if item not in (CsvRenderer.media_type, CsvRenderer.format)]
 
     def get_override_parameters(self) -> list[Any]:
         """`?field=a&field=b` on every GET whose serializer keeps only the named fields

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from django.http import Http404
+from django.http import Http404, StreamingHttpResponse
 from rest_framework import mixins, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from efp.rest import csv_export
 from efp.rest.pagination import LinkHeaderPagination
 from efp.rest.sqlrows import SqlRows
 
@@ -36,13 +37,28 @@ class UUIDLookupMixin:
         return queryset
 
 
-class CountingListMixin(mixins.ListModelMixin):
-    """GET lists a page; HEAD answers only the count in `X-Result-Count`."""
+class CsvListMixin:
+    """`?format=csv`: every row of a list, streamed (efp.rest.csv_export)."""
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def csv(self, rows: Any, serializer_class: Any) -> StreamingHttpResponse:
+        context = self.get_serializer_context()  # type: ignore[attr-defined]
+        return csv_export.serialized(
+            rows,
+            lambda chunk: serializer_class(chunk, many=True, context=context).data,
+            header=list(serializer_class(context=context).fields),
+            filename=self.basename,  # type: ignore[attr-defined]
+        )
+
+
+class CountingListMixin(CsvListMixin, mixins.ListModelMixin):
+    """GET lists a page (`?format=csv`: every row); HEAD answers only the count in `X-Result-Count`."""
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
         if request.method == "HEAD":
             return Response(headers={"X-Result-Count": str(queryset.count())})
+        if csv_export.wants_csv(request):
+            return self.csv(queryset, self.get_serializer_class())  # type: ignore[attr-defined]
         page = self.paginate_queryset(queryset)  # type: ignore[attr-defined]
         serializer = self.get_serializer(page, many=True)  # type: ignore[attr-defined]
         return self.get_paginated_response(serializer.data)  # type: ignore[attr-defined]
@@ -51,16 +67,22 @@ class CountingListMixin(mixins.ListModelMixin):
 class ReadOnlyViewSet(UUIDLookupMixin, CountingListMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     pagination_class = LinkHeaderPagination
 
-    def paged(self, request: Request, queryset: Any, serializer_class: Any) -> Response:
-        """A list action answered like a list: a page with the Link headers, or for HEAD only the count."""
+    def paged(self, request: Request, queryset: Any, serializer_class: Any) -> Any:
+        """A list action answered like a list: a page with the Link headers (CSV: every row), or for HEAD
+        only the count."""
         if request.method == "HEAD":
             return Response(headers={"X-Result-Count": str(queryset.count())})
+        if csv_export.wants_csv(request):
+            return self.csv(queryset, serializer_class)
         page = self.paginate_queryset(queryset)
         data = serializer_class(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)
 
-    def sql_paged(self, rows: SqlRows) -> Response:
-        """A list answered from hand-written SQL (efp.rest.sqlrows), paginated like every other list."""
+    def sql_paged(self, rows: SqlRows) -> Any:
+        """A list answered from hand-written SQL (efp.rest.sqlrows), paginated like every other list
+        (CSV: every row, from the same fields)."""
+        if csv_export.wants_csv(self.request):
+            return csv_export.stream(rows.chunks(csv_export.CHUNK), header=rows.keys, filename=self.basename)
         page = self.paginate_queryset(cast(Any, rows))
         return self.get_paginated_response(page)
 

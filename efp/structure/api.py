@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from efp.accounts.models import User
+from efp.rest.csv_export import wants_csv
 from efp.rest.fields import HexUUIDField, HyperlinkInputField, LinkField, SparseFieldsMixin, UTCDateTimeField
 from efp.rest.filters import FilterSet, IsoDateTimeFilter, MultipleStringFilter, MultipleUUIDFilter
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
@@ -290,7 +291,7 @@ class TeamActionsMixin:
 
     @extend_schema(responses={200: UserRoleDetailsSerializer(many=True)}, filters=False)
     @action(detail=True, methods=["get", "head"])
-    def list_users(self, request: Request, uuid: str | None = None) -> Response:
+    def list_users(self, request: Request, uuid: str | None = None) -> Any:
         scope = self.get_object()  # type: ignore[attr-defined]
         grants = self._grants(scope).select_related("user", "created_by")
         grants = self.role_filterset(request.query_params, queryset=grants, request=request).qs
@@ -303,6 +304,8 @@ class TeamActionsMixin:
         grants = grants.order_by(*ordering, "pk")
         if request.method == "HEAD":
             return Response(headers={"X-Result-Count": str(grants.count())})
+        if wants_csv(request):
+            return self.csv(grants, UserRoleDetailsSerializer)  # type: ignore[attr-defined]
         page = self.paginate_queryset(grants)  # type: ignore[attr-defined]
         data = UserRoleDetailsSerializer(page, many=True, context={"request": request}).data
         return self.get_paginated_response(data)  # type: ignore[attr-defined]

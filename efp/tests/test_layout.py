@@ -36,7 +36,18 @@ LAYERS: dict[str, set[str]] = {
     },
     "notifications": {"errors", "rawsql", "rest", "accounts", "events", "structure", "marketplace"},
     "hooks": {"errors", "rawsql", "rest", "accounts", "events", "structure", "marketplace", "notifications"},
-    "web": {"errors", "rawsql", "accounts", "events", "structure", "marketplace", "notifications", "hooks"},
+    # web reuses rest's CSV writer (efp/rest/csv_export.py) for its Download CSV links.
+    "web": {
+        "errors",
+        "rawsql",
+        "rest",
+        "accounts",
+        "events",
+        "structure",
+        "marketplace",
+        "notifications",
+        "hooks",
+    },
 }
 # The project's wiring imports every app: settings, URLs, the WSGI entry point, the console script.
 WIRING = {"settings", "urls", "wsgi", "cli", "__init__"}

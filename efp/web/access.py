@@ -8,14 +8,15 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 from efp.marketplace.models import Offering
 from efp.marketplace.selectors import is_provider_user
 from efp.structure import access
 from efp.structure.roles import Permission
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]  # a page, or a download (StreamingHttpResponse)
 
 
 def provider_workspace(view: View) -> View:
@@ -23,7 +24,7 @@ def provider_workspace(view: View) -> View:
 
     @login_required
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not is_provider_user(request.user):
             raise PermissionDenied("The provider workspace is for users with a role in a service provider.")
         return view(request, *args, **kwargs)

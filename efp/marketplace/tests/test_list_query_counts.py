@@ -65,15 +65,18 @@ class ListQueryCountTests(MarketplaceTestCase):
         assert response.status_code == 200, response.content
         return len(queries), len(response.json())
 
-    def test_it_runs_the_same_queries_for_one_row_and_for_fifty(self) -> None:
-        readers = {
+    def readers(self) -> dict[str, tuple[object, ...]]:
+        """Who sees rows of each list."""
+        return {
             LISTS[0]: (self.carol, self.oscar, self.staff),
             LISTS[1]: (self.alice, self.bob, self.staff),
             LISTS[2]: (self.carol, self.alice, self.staff),
             LISTS[3]: (self.carol, self.alice, self.staff),
             LISTS[4]: (self.alice, self.bob, self.carol, self.oscar, self.staff),
         }
-        for base, users in readers.items():
+
+    def test_it_runs_the_same_queries_for_one_row_and_for_fifty(self) -> None:
+        for base, users in self.readers().items():
             for user in users:
                 one, rows_one = self.count_queries(user, f"{base}?page_size=1")
                 fifty, rows_fifty = self.count_queries(user, f"{base}?page_size=50")
@@ -100,6 +103,19 @@ class ListQueryCountTests(MarketplaceTestCase):
                 fifty, rows_fifty = self.count_queries(user, f"{query}&page_size=50")
                 assert rows_one == 1 and rows_fifty > 1, (user, base, rows_fifty)
                 assert fifty <= one, (user, base, one, fifty)
+
+    def test_it_downloads_every_row_as_csv_in_no_more_queries_than_a_page_of_one(self) -> None:
+        """`?format=csv` (efp.rest.csv_export) renders chunks of 500 as a page: no query per row."""
+        for base, users in self.readers().items():
+            for user in users:
+                one, _ = self.count_queries(user, f"{base}?page_size=1")
+                client = self.as_user(user)  # type: ignore[arg-type]
+                b"".join(client.get(f"{base}?format=csv").streaming_content)  # warm up, as count_queries does
+                with CaptureQueriesContext(connection) as queries:
+                    response = client.get(f"{base}?format=csv")
+                    lines = b"".join(response.streaming_content).count(b"\r\n")
+                assert lines > 2, (base, user, lines)  # the header and every row
+                assert len(queries) <= one, (base, user, one, len(queries))
 
     def test_it_renders_limit_usage_from_the_batch(self) -> None:
         items = self.as_user(self.carol).get("/api/marketplace-provider-resources/?page_size=50").json()

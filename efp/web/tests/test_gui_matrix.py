@@ -54,6 +54,7 @@ GUI: list[Row] = [
         note="each person marks only their own notifications (efp/web/tests/test_notifications.py); this is nobody's"),
     Row("GET",  "/provider/",                  "302 403 403 403 403 403 200 200 200 200"),
     Row("GET",  "/provider/resources/",        "302 403 403 403 403 403 200 200 200 200"),
+    Row("GET",  "/provider/resources/?format=csv", "302 403 403 403 403 403 200 200 200 200"),
     Row("GET",  f"{PRES}/usage/",              "302 403 403 403 403 403 200 200 404 200"),
     Row("GET",  f"{PRES}/usage.csv",           "302 403 403 403 403 403 200 200 404 200"),
     Row("GET",  f"{PRES}/report/",             "302 403 403 403 403 403 200 200 404 200"),
@@ -67,6 +68,7 @@ GUI: list[Row] = [
     Row("GET",  f"{PRES}/end-date/",           "302 403 403 403 403 403 200 200 404 200"),
     Row("POST", f"{PRES}/end-date/",           "302 403 403 403 403 403 302 302 404 302", {"end_date": "2099-01-01"}),
     Row("GET",  "/provider/orders/",           "302 403 403 403 403 403 200 200 200 200"),
+    Row("GET",  "/provider/orders/?format=csv", "302 403 403 403 403 403 200 200 200 200"),
     Row("POST", "/provider/orders/bulk/",      "302 403 403 403 403 403 200 200 302 200", BULK_BODY,
         note="another provider's order is skipped: nothing selected is left, so quinn is sent back"),
     Row("GET",  f"{ORDER}/",                   "302 403 403 403 403 403 200 200 404 200"),
@@ -96,6 +98,7 @@ GUI: list[Row] = [
     Row("POST", "/marketplace/offerings/{offering}/order/", "302 400 302 302 302 302 400 400 400 302", ORDER_FORM_BODY,
         note="the project must be one where the user may order: others get the form back with an error"),
     Row("GET",  f"{MY_ORDER}/",                            "302 200 200 200 200 200 200 200 200 200"),
+    Row("GET",  f"{MY_ORDER}/?format=csv",                 "302 200 200 200 200 200 200 200 200 200"),
     Row("GET",  f"{MY_ORDER}/{{order_pc}}/",               "302 404 200 200 200 200 404 404 404 200"),
     Row("GET",  f"{MY_ORDER}/{{order_pc}}/approve/",       "302 404 200 200 200 200 404 404 404 200"),
     Row("POST", f"{MY_ORDER}/{{order_pc}}/approve/",       "302 404 403 403 403 302 404 404 404 302"),
@@ -107,6 +110,7 @@ GUI: list[Row] = [
     Row("GET",  f"{MY_ORDER}/{{order_pp}}/delete/",        "302 404 200 200 200 200 404 404 404 200"),
     Row("POST", f"{MY_ORDER}/{{order_pp}}/delete/",        "302 404 403 302 302 302 404 404 404 302"),
     Row("GET",  "/my/resources/",                          "302 200 200 200 200 200 200 200 200 200"),
+    Row("GET",  "/my/resources/?format=csv",               "302 200 200 200 200 200 200 200 200 200"),
     Row("GET",  f"{MY_RES}/usage/",                        "302 404 200 200 200 200 404 404 404 200"),
     Row("GET",  f"{MY_RES}/usage.csv",                     "302 404 200 200 200 200 404 404 404 200"),
     Row("GET",  f"{MY_RES}/limits/",                       "302 404 200 200 200 200 404 404 404 200"),
@@ -183,10 +187,15 @@ class GuiPermissionMatrixTests(MatrixWorld):
             response = self.call("anon", row)
             assert response["Location"].startswith("/login/?next="), (row.method, row.path)
 
+    @staticmethod
+    def route(row: Row) -> str:
+        """The row's path with placeholders filled and without its query (`?format=csv`)."""
+        return re.sub(r"\{\w+\}", "0" * 32, row.path).split("?")[0]
+
     def test_it_has_a_row_for_every_page(self) -> None:
         pages = {name for name, _method in routes() if name.startswith("web:")}
-        covered = {resolve(re.sub(r"\{\w+\}", "0" * 32, row.path)).view_name for row in GUI}
+        covered = {resolve(self.route(row)).view_name for row in GUI}
         assert not pages - covered, f"pages without a row in the GUI matrix: {sorted(pages - covered)}"
         class_methods = {(name, method) for name, method in routes() if name.startswith("web:") and method}
-        rows = {(resolve(re.sub(r"\{\w+\}", "0" * 32, row.path)).view_name, row.method) for row in GUI}
+        rows = {(resolve(self.route(row)).view_name, row.method) for row in GUI}
         assert not class_methods - rows, f"methods without a row: {sorted(class_methods - rows)}"

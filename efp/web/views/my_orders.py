@@ -10,6 +10,7 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +26,7 @@ from efp.structure.models import Customer
 from efp.structure.roles import Permission
 from efp.web.access import ProjectGrants
 from efp.web.forms import ConsumerRejectForm, OrderFilterForm
+from efp.web.views import downloads
 from efp.web.views.common import (
     Action,
     current_user,
@@ -78,7 +80,7 @@ def _rows(orders: list[Order], grants: ProjectGrants, back: str) -> list[dict[st
 
 
 @login_required
-def order_list(request: HttpRequest) -> HttpResponse:
+def order_list(request: HttpRequest) -> HttpResponseBase:
     user = request.user
     visible = consumer_orders(user)
     offerings = Offering.objects.filter(pk__in=visible.values("offering_id")).order_by("name")
@@ -97,6 +99,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
     back = quote(request.get_full_path())
     awaiting = list(orders_with_details(orders_awaiting_consumer(user)).order_by("created", "pk")[:50])
     qs = orders_with_details(filter_orders(visible, data)).order_by("-created", "-pk")
+    if downloads.wants_csv(request):
+        return downloads.orders_csv(qs, filename="my-orders")
     page = paginate(request, qs)
     return render_consumer(
         request,

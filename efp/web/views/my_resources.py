@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
@@ -23,6 +24,7 @@ from efp.marketplace.verbs import RESOURCE_VERBS
 from efp.structure.roles import Permission
 from efp.web.access import ProjectGrants, ProviderGrants
 from efp.web.forms import ChangeLimitsForm
+from efp.web.views import downloads
 from efp.web.views.catalogue import WAITING_FOR, attach_order_errors
 from efp.web.views.common import (
     Action,
@@ -74,7 +76,7 @@ def resource_actions(
 
 
 @login_required
-def resource_list(request: HttpRequest) -> HttpResponse:
+def resource_list(request: HttpRequest) -> HttpResponseBase:
     user = request.user
     day = today()
     include_terminated = bool(request.GET.get("include_terminated"))
@@ -87,6 +89,8 @@ def resource_list(request: HttpRequest) -> HttpResponse:
     active = Order.objects.filter(resource=OuterRef("pk"), state__in=list(ACTIVE_ORDER_STATES))
     qs = qs.select_related("offering", "project__customer", "plan").annotate(has_active_order=Exists(active))
     qs = qs.order_by("project__name", "name", "pk")
+    if downloads.wants_csv(request):
+        return downloads.resources_csv(qs, filename="my-resources")
     page = paginate(request, qs)
     resources = list(page.object_list)
     summaries = metering.summarise(resources, today=day)

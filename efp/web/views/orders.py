@@ -9,6 +9,7 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +25,7 @@ from efp.structure.models import Customer
 from efp.structure.roles import Permission
 from efp.web.access import ProviderGrants, provider_workspace
 from efp.web.forms import OrderFilterForm, RejectForm
+from efp.web.views import downloads
 from efp.web.views.common import (
     Action,
     filter_by_place,
@@ -127,7 +129,7 @@ def filter_orders(qs: QuerySet[Order], data: dict[str, Any]) -> QuerySet[Order]:
 
 
 @provider_workspace
-def order_list(request: HttpRequest) -> HttpResponse:
+def order_list(request: HttpRequest) -> HttpResponseBase:
     visible = provider_orders(request.user)
     params = request.GET.copy()
     if "filtered" not in params:
@@ -137,6 +139,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
     form.is_valid()
     data = form.cleaned_data  # the fields that are valid still filter; the others show their error
     qs = orders_with_details(filter_orders(visible, data)).order_by("created", "pk")
+    if downloads.wants_csv(request):
+        return downloads.orders_csv(qs, filename="orders")
     page = paginate(request, qs)
     orders = list(page.object_list)
     components = components_by_offering(orders)

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 
@@ -25,6 +26,7 @@ from efp.structure.models import Customer
 from efp.structure.roles import Permission
 from efp.web.access import ProviderGrants, provider_workspace
 from efp.web.forms import BackendIdForm, EndDateForm, ResourceFilterForm
+from efp.web.views import downloads
 from efp.web.views.common import (
     Action,
     current_user,
@@ -111,7 +113,7 @@ def filter_resources(qs: QuerySet[Resource], data: dict[str, Any], day: datetime
 
 
 @provider_workspace
-def resource_list(request: HttpRequest) -> HttpResponse:
+def resource_list(request: HttpRequest) -> HttpResponseBase:
     user = request.user
     day = today()
     visible = provider_resources(user)
@@ -127,6 +129,8 @@ def resource_list(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data  # the fields that are valid still filter; the others show their error
     qs = filter_resources(visible, data, day)
     qs = qs.select_related("offering", "project__customer", "plan").order_by("name", "pk")
+    if downloads.wants_csv(request):
+        return downloads.resources_csv(qs, filename="resources")
     page = paginate(request, qs)
     resources = list(page.object_list)
     summaries = metering.summarise(resources, today=day)

@@ -52,8 +52,9 @@ Condition = tuple[str, list[Any]]
 Parser = Callable[[list[str]], Condition | None]
 
 
-# Read elsewhere, as on the generic path: the page by the pagination, the token by authentication.
-NOT_FILTERS = frozenset({"page", "page_size", TOKEN_QUERY_PARAM})
+# Read elsewhere, as on the generic path: the page by the pagination, the token by authentication, the
+# format by DRF's content negotiation (`?format=csv` streams the same fields, efp.rest.csv_export).
+NOT_FILTERS = frozenset({"page", "page_size", TOKEN_QUERY_PARAM, "format"})
 
 
 MAX_UUIDS = 100
