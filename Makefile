@@ -7,7 +7,7 @@ PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
 AXE := node_modules/axe-core/axe.min.js
 
-.PHONY: run test install chromium axe lint typecheck pytest lock clean bench hook-latency
+.PHONY: run test install chromium axe lint typecheck pytest lock clean bench hook-latency import-bench
 
 install: $(VENV)/.installed
 
@@ -65,6 +65,11 @@ bench: install
 # with `efp worker --processes 2`, on a fresh efp_latency database; writes bench/results/hook_latency.json.
 hook-latency: install
 	$(BIN)/python -m bench.hook_latency
+
+# Not part of `make test`: the dry-run preview of a 100,000-line usage CSV, through the service and the API,
+# on a fresh SQLite file and a fresh efp_importbench on 127.0.0.1:5432; prints the seconds.
+import-bench: install
+	$(BIN)/python -m bench.usage_import
 
 lock:
 	$(BIN)/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras \

@@ -110,3 +110,26 @@ def one_of(column: str, values: list[Any]) -> tuple[str, list[Any]]:
     if connection.vendor == "postgresql":
         return f"{column} = ANY(%s)", [list(values)]
     return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(values), default=str)]  # noqa: S608
+
+
+def insert_many(model: Any, fields: list[str], rows: list[tuple[Any, ...]], batch: int = 5000) -> None:
+    """INSERTs of many rows at once (`executemany`, in batches): a bulk write of thousands of rows without
+    a model instance or a compiled statement per row. `rows` hold the values of `fields` as the database
+    takes them (`prepare(model, field)` makes the function that prepares one). Keys are not read back."""
+    if not rows:
+        return
+    columns = ", ".join(
+        connection.ops.quote_name(str(cast("Field[Any, Any]", model._meta.get_field(name)).column))
+        for name in fields
+    )
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {table_name(model)} ({columns}) VALUES ({marks})"  # noqa: S608
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch):
+            cursor.executemany(sql, rows[start : start + batch])
+
+
+def prepare(model: Any, name: str) -> Callable[[Any], Any]:
+    """The function that turns a value of `model.name` into what the database takes, as the ORM saves it."""
+    field = cast("Field[Any, Any]", model._meta.get_field(name))
+    return functools.partial(field.get_db_prep_save, connection=connection)

@@ -7,14 +7,17 @@ register a dispatcher (`on_event`) in their `AppConfig.ready`; the dispatch task
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from efp.events.catalogue import BY_NAME
 from efp.events.models import Event
+from efp.rawsql import insert_many, prepare
 
 
 @dataclass(frozen=True)
@@ -80,32 +83,49 @@ class NewEvent:
 
 
 DISPATCH_BATCH = 500  # events per dispatch task of `record_many`
+EVENT_COLUMNS = [
+    "uuid",
+    "created",
+    "event_type",
+    "message",
+    "context",
+    "actor",
+    "customer_id",
+    "project_id",
+    "offering_id",
+    "resource_id",
+    "order_id",
+    "user_id",
+]
 
 
-def record_many(events: list[NewEvent], *, actor: Any = None) -> list[Event]:
-    """`record` for many events of one actor (a bulk write such as a CSV import): one INSERT per batch of
-    events and one dispatch task per `DISPATCH_BATCH` of them, in the caller's transaction."""
+def record_many(events: list[NewEvent], *, actor: Any = None) -> None:
+    """`record` for many events of one actor (a bulk write such as a CSV import), in the caller's
+    transaction: the rows in a few `executemany` batches, and one dispatch task per `DISPATCH_BATCH`
+    events (which names them by uuid, so no key is read back)."""
     for new in events:
         if new.event_type not in BY_NAME:
             raise ValueError(f"{new.event_type!r} is not in efp.events.catalogue")
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_many() runs inside the service's transaction")
-    who = actor if getattr(actor, "is_authenticated", False) else None
-    rows = Event.objects.bulk_create(
-        [
-            Event(
-                event_type=new.event_type,
-                message=new.message,
-                context=new.context,
-                actor=who,
-                **vars(new.scopes),
-            )
-            for new in events
-        ],
-        batch_size=DISPATCH_BATCH,
-    )
+    who = actor.pk if getattr(actor, "is_authenticated", False) else None
+    as_uuid, as_context = prepare(Event, "uuid"), prepare(Event, "context")
+    created = prepare(Event, "created")(timezone.now())
+    keys = [uuid.uuid4() for _ in events]
+    rows = [
+        (
+            as_uuid(key),
+            created,
+            new.event_type,
+            new.message,
+            as_context(new.context),
+            who,
+            *astuple(new.scopes),
+        )
+        for key, new in zip(keys, events, strict=True)
+    ]
+    insert_many(Event, EVENT_COLUMNS, rows)
     from efp.events.tasks import dispatch_events  # the task module imports this one
 
-    for start in range(0, len(rows), DISPATCH_BATCH):
-        dispatch_events.enqueue([row.pk for row in rows[start : start + DISPATCH_BATCH]])
-    return rows
+    for start in range(0, len(keys), DISPATCH_BATCH):
+        dispatch_events.enqueue([key.hex for key in keys[start : start + DISPATCH_BATCH]])

@@ -30,11 +30,12 @@ def dispatch_event(event_id: int) -> list[str]:
 
 
 @task()
-def dispatch_events(event_ids: list[int]) -> int:
+def dispatch_events(event_uuids: list[str]) -> int:
     """`dispatch_event` for each of a batch of events (`recorder.record_many`), in order; the number done."""
-    for event_id in event_ids:
+    keys = list(Event.objects.filter(uuid__in=event_uuids).order_by("pk").values_list("pk", flat=True))
+    for event_id in keys:
         dispatch_event.call(event_id)
-    return len(event_ids)
+    return len(keys)
 
 
 @task()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -51,7 +52,7 @@ from efp.marketplace.services.usage import (
 from efp.marketplace.services.usage_import_file import COLUMNS, ImportLine, parse
 from efp.marketplace.services.usage_periods import month_record, pick_plan_period, plan_period_for
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
-from efp.rawsql import one_of, table_name
+from efp.rawsql import insert_many, one_of, prepare, table_name
 
 Outcome = Literal["new", "changed", "unchanged", "error"]
 OUTCOMES: tuple[Outcome, ...] = ("new", "changed", "unchanged", "error")
@@ -341,6 +342,33 @@ class _Group:
     created: bool = False
 
 
+IMPORT = UsageRevision.Verb.IMPORT.value
+REVISION_COLUMNS = [
+    "component_usage",
+    "username",
+    "old_value",
+    "new_value",
+    "description",
+    "verb",
+    "reason",
+    "actor",
+    "source",
+    "user_agent",
+    "created",
+]
+USER_ROW_COLUMNS = [
+    "uuid",
+    "component_usage",
+    "username",
+    "user",
+    "usage",
+    "description",
+    "backend_id",
+    "created",
+    "modified",
+]
+
+
 class _Writes:
     """The rows, revisions and events of an apply, written in bulk at the end."""
 
@@ -349,24 +377,28 @@ class _Writes:
         self.actor = user if getattr(user, "is_authenticated", False) else None
         self.source, self.user_agent = source, (user_agent or "")[:255]
         self.now = timezone.now()
-        self.revisions: list[UsageRevision] = []
+        self.revisions: list[tuple[Any, ...]] = []  # values of REVISION_COLUMNS
+        self.new_rows: list[tuple[Any, ...]] = []  # values of USER_ROW_COLUMNS
         self.events: list[NewEvent] = []
+        self.created = prepare(UsageRevision, "created")(self.now)
         self.records: dict[int, ComponentUsage] = {}  # changed records by key
 
     def note(self, group: _Group, old: Decimal | None, new: Decimal, username: str, reason: str) -> None:
         assert group.record is not None
+        actor = self.actor.pk if self.actor is not None else None
         self.revisions.append(
-            UsageRevision(
-                component_usage=group.record,
-                username=username,
-                old_value=old,
-                new_value=new,
-                verb=UsageRevision.Verb.IMPORT,
-                reason=reason,
-                actor=self.actor,
-                source=self.source,
-                user_agent=self.user_agent,
-                created=self.now,
+            (
+                group.record.pk,
+                username,
+                old,
+                new,
+                "",
+                IMPORT,
+                reason,
+                actor,
+                self.source,
+                self.user_agent,
+                self.created,
             )
         )
         self.events.append(
@@ -445,7 +477,7 @@ def _apply(plan: ImportPlan, *, user: Any, source: str, user_agent: str) -> None
     writes = _Writes(user, source, user_agent)
     current = billing_period_of(writes.now)
     _create_records(groups, writes)
-    new_rows: list[ComponentUserUsage] = []
+    as_uuid = prepare(ComponentUserUsage, "uuid")
     changed_rows: list[ComponentUserUsage] = []
     for group in groups:
         date = writes.now if group.period == current else month_start(group.period)
@@ -460,21 +492,26 @@ def _apply(plan: ImportPlan, *, user: Any, source: str, user_agent: str) -> None
             assert amount is not None
             row = line.user_row
             if row is None:
+                assert group.record is not None
                 user_id = plan.user_ids.get((group.resource.offering_id, line.source.username))
-                row = ComponentUserUsage(
-                    component_usage=group.record,
-                    username=line.source.username,
-                    user_id=user_id,
-                    usage=amount,
-                    created=writes.now,
-                    modified=writes.now,
+                writes.new_rows.append(
+                    (
+                        as_uuid(uuid.uuid4()),
+                        group.record.pk,
+                        line.source.username,
+                        user_id,
+                        amount,
+                        "",
+                        "",
+                        writes.created,
+                        writes.created,
+                    )
                 )
-                new_rows.append(row)
             else:
                 row.usage, row.modified = amount, writes.now
                 changed_rows.append(row)
             writes.note(group, line.old_amount, amount, line.source.username, line.source.reason)
-    ComponentUserUsage.objects.bulk_create(new_rows, batch_size=1000)
+    insert_many(ComponentUserUsage, USER_ROW_COLUMNS, writes.new_rows)
     ComponentUserUsage.objects.bulk_update(changed_rows, ["usage", "modified"], batch_size=500)
     _totals_from_users(groups, writes)
     ComponentUsage.objects.bulk_update(
@@ -482,7 +519,7 @@ def _apply(plan: ImportPlan, *, user: Any, source: str, user_agent: str) -> None
         ["usage", "date", "modified", "modified_by", "plan_period"],
         batch_size=500,
     )
-    UsageRevision.objects.bulk_create(writes.revisions, batch_size=1000)
+    insert_many(UsageRevision, REVISION_COLUMNS, writes.revisions)
     record_many(writes.events, actor=user)
     _current_usages(groups, writes, current)
 

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from efp.events.models import Event
+from efp.events.tasks import dispatch_events
 from efp.marketplace.billing_months import add_months, billing_period_of, month_key
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, OfferingUser, Resource, UsageRevision
 from efp.marketplace.services import usage as usage_services
@@ -264,7 +265,12 @@ class ApplyTests(ImportTestCase):
             key=str,
         )
         assert {r.actor for r in imported} == {self.carol}
-        assert Event.objects.count() - events_before == 6
+        imported_events = Event.objects.order_by("pk")[events_before:]
+        assert len(imported_events) == 6
+        reasons = sorted(event.context.get("reason", "") for event in imported_events)
+        assert reasons == ["", "", "", "late user", "late user", "meter fixed"]
+        # Their dispatch (hooks, notifications) runs in batches named by uuid.
+        assert dispatch_events.call([event.uuid.hex for event in imported_events]) == 6
         self.resource.refresh_from_db()
         assert self.resource.current_usages == {"cpu": 12.5, "gpu": 3.0}
         # Applying the same file again changes nothing.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -15,26 +16,33 @@ class UsageImportSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(default=True)
 
 
-class ImportLineSerializer(serializers.Serializer):
-    line = serializers.IntegerField(source="source.line")
-    resource_uuid = serializers.CharField(source="source.resource_uuid")
-    component = serializers.CharField(source="source.component")
-    month = serializers.CharField(source="source.month")
-    username = serializers.CharField(source="source.username")
-    outcome = serializers.CharField()
-    old_amount = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
-    new_amount = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
-    error = serializers.CharField()
+def _amount(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+def line_data(line: PlannedLine) -> dict[str, Any]:
+    """One line of the answer (a plain dict: a file has up to 100,000 of them)."""
+    source = line.source
+    return {
+        "line": source.line,
+        "resource_uuid": source.resource_uuid,
+        "component": source.component,
+        "month": source.month,
+        "username": source.username,
+        "outcome": line.outcome,
+        "old_amount": _amount(line.old_amount),
+        "new_amount": _amount(line.new_amount),
+        "error": line.error,
+    }
 
 
 def plan_data(plan: ImportPlan) -> dict[str, Any]:
     """The answer: whether it was written, the count of each outcome and every line in file order."""
-    lines: list[PlannedLine] = plan.lines
     return {
         "dry_run": not plan.applied,
         "applied": plan.applied,
         "summary": plan.summary,
-        "lines": ImportLineSerializer(lines, many=True).data,
+        "lines": [line_data(line) for line in plan.lines],
     }
 
 
