@@ -185,6 +185,11 @@ class Total:
     usage: dict[tuple[str, str], Decimal]
     cost: Decimal
 
+    @property
+    def parts(self) -> list[tuple[str, Decimal, str]]:
+        """(component name, usage, unit) in the order first met."""
+        return [(name, value, unit) for (name, unit), value in self.usage.items()]
+
 
 def totals(rows: list[ReportRow], key: Any) -> list[Total]:
     """Rows summed by `key(row)` (a label), in the order the labels first appear."""
