@@ -34,6 +34,12 @@ NOT_IN_SDK = {
     "hooks_web_deliveries_count": "ours: HEAD count of a web hook's deliveries",
     "hooks_web_deliveries_resend": "ours: send a delivery's event again",
     "hooks_web_test": "ours: send a webhook_test event to one hook",
+    # Ours (docs/compatibility.md, "Usage coverage and usage reports"), tested in test_usage_coverage.py and
+    # test_usage_reports.py.
+    "marketplace_usage_coverage_list": "ours: reported, missing or not due per resource and month",
+    "marketplace_usage_coverage_count": "ours: HEAD count of the coverage rows",
+    "marketplace_usage_reports_list": "ours: usage and cost per organisation, project, component and month",
+    "marketplace_usage_reports_count": "ours: HEAD count of the report rows",
 }
 
 
