@@ -7,8 +7,9 @@ and the GUI pages `/provider/usage-report/` and `/my/usage-report/` (table, char
 - The price is the `PlanComponent.price` of the plan in force for the record: the plan of the record's
   plan period; a record without one (a back-filled month) takes the plan period overlapping its month
   (the latest to start), for a month before every period the first period's plan, after every period the
-  last one's, and without any period the resource's plan. A resource that switched plan mid-month has one record
-  per plan period, each priced at its own plan. A component without a price on that plan costs 0.
+  last one's, and without any period the resource's plan. A resource that switched plan mid-month has
+  one record per plan period, each priced at its own plan. A component without a price on that plan
+  costs 0.
 - Costs are exact decimals, rounded to cents per row.
 
 Three queries whatever the number of rows: the month's records summed per resource, component and plan;
