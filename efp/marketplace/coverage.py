@@ -6,9 +6,10 @@ matrix, the provider dashboard and the resources list's "No usage reported for m
 A month is **due** when all of these hold:
 - the offering has a usage-billed component (`billing_type="usage"`); limit-billed ones are not reported
   monthly;
-- the resource was live in the month: activated (its first move to OK) before the month ended, and not
-  terminated (its first move to Terminated) before the month began; a resource that never reached OK was
-  never live;
+- the resource was live in the month: created before the month ended and not terminated (its first move
+  to Terminated) before the month began; a resource that never reached OK (still Creating, or failed) was
+  never live. The start is `created`, not the move to OK: the same start the dashboard's and the
+  notifications' "created before" always used, and the one the demo data can set;
 - the month has closed: the current month is not due until it ends (a provider reports it up to its last
   day), and future months never are.
 
@@ -77,28 +78,24 @@ class CoverageRow:
         }
 
 
-def _first_move(state: ResourceState) -> Subquery:
-    moves = ResourceEvent.objects.filter(resource_id=OuterRef("pk"), new_state=state)
-    return Subquery(moves.order_by("created", "pk").values("created")[:1])
-
-
 def _windows(resources: QuerySet[Resource]) -> Any:
-    """Each resource's live window. Rows without any event (bulk-loaded) count from `created` unless
-    still Creating, and a Terminated one without its event until `modified`."""
-    no_events = ~Exists(ResourceEvent.objects.filter(resource_id=OuterRef("pk")))
+    """Each resource's live window: from `created` if it was ever activated (moved to OK; a row without
+    any event, bulk-loaded, counts unless still Creating), until its first move to Terminated (without
+    that event: `modified`, if Terminated)."""
+    events = ResourceEvent.objects.filter(resource_id=OuterRef("pk"))
+    activated = Exists(events.filter(new_state=ResourceState.OK)) | (
+        ~Exists(events) & ~Q(state=ResourceState.CREATING)
+    )
+    terminated = events.filter(new_state=ResourceState.TERMINATED).order_by("created", "pk").values("created")
     usage_components = OfferingComponent.objects.filter(
         offering_id=OuterRef("offering_id"), billing_type=USAGE
     )
     return resources.annotate(
-        live_from=Coalesce(
-            _first_move(ResourceState.OK),
-            Case(When(no_events & ~Q(state=ResourceState.CREATING), then=F("created"))),
-        ),
+        live_from=Case(When(activated, then=F("created"))),
         live_until=Coalesce(
-            _first_move(ResourceState.TERMINATED),
-            Case(When(state=ResourceState.TERMINATED, then=F("modified"))),
+            Subquery(terminated[:1]), Case(When(state=ResourceState.TERMINATED, then=F("modified")))
         ),
-        metered=Exists(usage_components),
+        metered=Exists(usage_components.filter(billing_type=USAGE)),
     )
 
 

@@ -6,8 +6,10 @@ and the GUI pages `/provider/usage-report/` and `/my/usage-report/` (table, char
   are charged on their limit, fixed ones per plan, so neither is a cost of the usage.
 - The price is the `PlanComponent.price` of the plan in force for the record: the plan of the record's
   plan period; a record without one (a back-filled month) takes the plan period overlapping its month
-  (the latest to start), else the resource's plan. A resource that switched plan mid-month has one record
-  per plan period, each priced at its own plan. A component without a price on that plan costs 0.
+  (the latest to start), for a month before every period the first period's plan, after every period the
+  last one's, and without any period the resource's plan. A resource that switched plan mid-month has
+  one record per plan period, each priced at its own plan. A component without a price on that plan
+  costs 0.
 - Costs are exact decimals, rounded to cents per row.
 
 Three queries whatever the number of rows: the month's records summed per resource, component and plan;
@@ -102,9 +104,16 @@ _FIELDS = (
 
 
 def _plan_in_month(periods: list[ResourcePlanPeriod], month: datetime.date) -> int | None:
+    """The plan of the period overlapping the month (the latest to start); for a month before every
+    period, the first period's plan; after every period, the last one's."""
     begins, ends = month_start(month), month_start(add_months(month, 1))
     overlapping = [p for p in periods if p.start < ends and (p.end is None or p.end > begins)]
-    return max(overlapping, key=lambda p: (p.start, p.pk)).plan_id if overlapping else None
+    if overlapping:
+        return max(overlapping, key=lambda p: (p.start, p.pk)).plan_id
+    later = [p for p in periods if p.start >= ends]
+    if later:
+        return min(later, key=lambda p: (p.start, p.pk)).plan_id
+    return max(periods, key=lambda p: (p.start, p.pk)).plan_id if periods else None
 
 
 def report(resources: QuerySet[Resource], months: list[datetime.date]) -> list[ReportRow]:
@@ -184,6 +193,11 @@ class Total:
     label: str
     usage: dict[tuple[str, str], Decimal]
     cost: Decimal
+
+    @property
+    def parts(self) -> list[tuple[str, Decimal, str]]:
+        """(component name, usage, unit) in the order first met."""
+        return [(name, value, unit) for (name, unit), value in self.usage.items()]
 
 
 def totals(rows: list[ReportRow], key: Any) -> list[Total]:

@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from efp.accounts.models import User
 from efp.events.schedule import periodic
-from efp.marketplace import metering
-from efp.marketplace.billing_months import add_months, current_month, month_key, month_start
-from efp.marketplace.models import Offering, OfferingComponent, Order, OrderEvent, Resource
-from efp.marketplace.states import USAGE_REPORTABLE_STATES, OrderState, ResourceState
+from efp.marketplace import coverage
+from efp.marketplace.billing_months import add_months, current_month, month_key
+from efp.marketplace.models import Offering, Order, OrderEvent, Resource
+from efp.marketplace.states import OrderState, ResourceState
 from efp.notifications import recipients, services
 from efp.notifications.models import Group, Notification
 from efp.notifications.reactions import resource_url, tell_order_waits
@@ -141,28 +141,15 @@ def end_dates() -> dict[str, Any]:
 @periodic("notifications.usage_not_reported", cron="30 6 * * *")
 def usage_not_reported() -> dict[str, Any]:
     """From the 3rd of a month: the providers whose allocations have no usage for last month, one
-    notification per offering listing them, once per month. "Reported" is read from `metering`."""
+    notification per offering listing them, once per month. "Missing" is `marketplace/coverage.py`'s rule."""
     today = timezone.localdate()
     if today.day < USAGE_DUE_DAY:
         return {"notified": 0, "skipped": "before the due day"}
-    this_month = current_month()
-    last_month = add_months(this_month, -1)
-    usage_billed = OfferingComponent.objects.filter(billing_type=OfferingComponent.BillingType.USAGE)
-    resources = list(
-        Resource.objects.filter(
-            state__in=list(USAGE_REPORTABLE_STATES),
-            created__lt=month_start(this_month),
-            offering_id__in=usage_billed.values("offering_id"),
-        ).order_by("offering_id", "name", "pk")
-    )
-    statuses = metering.summarise(resources, today=today, with_last_report=False)
+    last_month = add_months(current_month(), -1)
+    ids = coverage.missing_in(Resource.objects.all(), last_month)
     missing: dict[int, list[Resource]] = defaultdict(list)
-    for resource in resources:
-        used = [
-            s for s in statuses.get(resource.pk, []) if s.billing_type == OfferingComponent.BillingType.USAGE
-        ]
-        if used and all(status.last_month is None for status in used):
-            missing[resource.offering_id].append(resource)
+    for resource in Resource.objects.filter(pk__in=ids).order_by("offering_id", "name", "pk"):
+        missing[resource.offering_id].append(resource)
     told = 0
     for offering in Offering.objects.filter(pk__in=list(missing)).select_related("customer").order_by("pk"):
         names = [resource.name for resource in missing[offering.pk]]
@@ -176,7 +163,9 @@ def usage_not_reported() -> dict[str, Any]:
                 group=Group.USAGE,
                 subject=f"{offering.name}: usage for {month} not reported for {count} allocation{plural}",
                 text=f"No usage was reported for {month} for {offering.name}: {', '.join(names)}.",
-                url=reverse("web:resources") + f"?offering={offering.uuid.hex}",
+                url=reverse("web:coverage")
+                + f"?offering={offering.uuid.hex}&from={month_key(last_month)}&to={month_key(last_month)}"
+                + "&only_missing=on",
                 dedupe_key=f"usage-missing:{offering.uuid.hex}:{month_key(last_month)}",
                 details={"offering_name": offering.name, "resource_names": names, "month": month},
             )

@@ -192,6 +192,8 @@ API: list[Row] = [
     Row("GET",    f"{CUU}/{{user_usage}}/",                         "401 404 200 200 200 200 200 200 404 200"),
 
     # Events (Waldur's event log): an event is seen by who sees one of its scopes (`visible_events`).
+    Row("GET",    "/api/marketplace-usage-coverage/",               "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    "/api/marketplace-usage-reports/",                "401 200 200 200 200 200 200 200 200 200"),
     Row("GET",    "/api/events/",                                   "401 200 200 200 200 200 200 200 200 200"),
     Row("GET",    "/api/events/{event_pc}/",                        "401 404 200 200 200 200 200 200 404 200",
         note="an order's event: its project's people and organisation, its offering's provider side"),

@@ -42,6 +42,12 @@ NOT_IN_SDK = {
     # Ours (docs/compatibility.md, "Usage imports"): usage from a CSV file, previewed or applied.
     "marketplace_usage_imports_create": "ours: preview or apply a usage CSV",
     "marketplace_usage_imports_template_retrieve": "ours: a usage CSV to start from",
+    # Ours (docs/compatibility.md, "Usage coverage and usage reports"), tested in test_usage_coverage.py and
+    # test_usage_reports.py.
+    "marketplace_usage_coverage_list": "ours: reported, missing or not due per resource and month",
+    "marketplace_usage_coverage_count": "ours: HEAD count of the coverage rows",
+    "marketplace_usage_reports_list": "ours: usage and cost per organisation, project, component and month",
+    "marketplace_usage_reports_count": "ours: HEAD count of the report rows",
 }
 
 

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from efp.marketplace import usage_reports
 from efp.marketplace.models import Resource
+from efp.marketplace.services.usage import UsageItem, set_usage
 from efp.marketplace.tests import usage_world
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_customer, make_project, make_resource
@@ -67,6 +68,19 @@ class UsageReportFigureTests(UsageReportTestCase):
             (2, Decimal("50.00"), Decimal("1.00")),
             (4, Decimal("200.00"), Decimal("10.00")),
         ]
+
+    def test_it_prices_a_month_back_filled_before_the_first_plan_period_at_that_periods_plan(self) -> None:
+        steady = self.resources["steady"]  # created in December 2025 on Standard, Premium since 28 March
+        with usage_world.at(2026, 1, 5):
+            usage = set_usage(
+                user=self.staff,
+                resource=steady,
+                usages=[UsageItem("cpu", Decimal(10))],
+                date=datetime.datetime(2025, 11, 20, tzinfo=datetime.UTC),
+            )
+        assert usage[0].plan_period_id is None and usage[0].billing_period == datetime.date(2025, 11, 1)
+        rows = usage_reports.report(Resource.objects.filter(pk=steady.pk), [datetime.date(2025, 11, 1)])
+        assert [(row.usage, row.cost) for row in rows] == [(Decimal("10.00"), Decimal("0.20"))]  # not 0.50
 
     def test_it_answers_every_field_of_a_row(self) -> None:
         row = self.get(self.carol, "from=2026-02&to=2026-02").json()[0]

@@ -37,7 +37,7 @@ GET_ONLY = {
     "home", "profile", "dashboard", "resources", "resource-usage", "resource-usage-csv", "orders", "order",
     "catalogue", "offering", "my-orders", "my-order", "my-resources", "my-resource-usage",
     "my-resource-usage-csv", "organisations", "organisation", "project", "notifications", "notification-bell",
-    "hooks", "hook",
+    "hooks", "hook", "coverage", "usage-report", "my-usage-report",
 }  # fmt: skip
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)

@@ -1,7 +1,6 @@
 import datetime
 import re
 
-import time_machine
 from django.utils import timezone
 
 from efp.marketplace.models import Resource
@@ -95,10 +94,11 @@ class ResourceListTests(WebTestCase):
         assert rows(client.get("/provider/resources/?min_percent=0").content.decode()) == ["empty", "full"]
 
     def test_it_filters_resources_missing_last_months_report(self) -> None:
-        with time_machine.travel(timezone.now() - datetime.timedelta(days=70), tick=False):
-            reported = self.resource("reported")
-            self.resource("silent")
+        reported, silent = self.resource("reported"), self.resource("silent")
         last_month = (timezone.localdate().replace(day=1) - datetime.timedelta(days=1)).replace(day=1)
+        Resource.objects.filter(pk__in=[reported.pk, silent.pk]).update(
+            created=timezone.now() - datetime.timedelta(days=70)
+        )
         self.report(reported, month=last_month, cpu=5)
         url = f"/provider/resources/?no_report={last_month:%Y-%m}"
         assert rows(self.login(self.carol).get(url).content.decode()) == ["silent"]
