@@ -17,7 +17,7 @@ from django.urls import reverse
 from efp.errors import DomainError, Forbidden, StateConflict
 from efp.marketplace import billing_months, metering
 from efp.marketplace.models import Resource
-from efp.marketplace.selectors import provider_offerings, provider_resources
+from efp.marketplace.selectors import provider_offerings, provider_resources, with_usage_flag
 from efp.marketplace.services.resources import set_resource_backend_id, set_resource_end_date_by_provider
 from efp.marketplace.services.usage import report_usage_refusal
 from efp.marketplace.states import ResourceState
@@ -103,6 +103,8 @@ def filter_resources(qs: QuerySet[Resource], data: dict[str, Any], day: datetime
             offering__components__billing_type__in=metering.METERED,
         ).exclude(usages__billing_period=month)
         qs = Resource.objects.filter(pk__in=qs.values("pk"))
+    if data.get("usage_flag"):
+        qs = with_usage_flag(qs, data["usage_flag"])
     if data.get("min_percent") is not None:
         summaries = metering.summarise_queryset(qs, today=day)
         ids = [
@@ -130,7 +132,7 @@ def resource_list(request: HttpRequest) -> HttpResponse:
         form.is_valid()
         data = form.cleaned_data  # the fields that are valid still filter; the others show their error
     qs = filter_resources(visible, data, day)
-    qs = qs.select_related("offering", "project__customer", "plan").order_by("name", "pk")
+    qs = qs.select_related("offering", "project__customer", "plan", "forecast").order_by("name", "pk")
     page = paginate(request, qs)
     resources = list(page.object_list)
     summaries = metering.summarise(resources, today=day)
