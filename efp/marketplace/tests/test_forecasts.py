@@ -12,11 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 import time_machine
+from django.test import TestCase
 from django.utils import timezone
 
 from efp.events.schedule import load_jobs
 from efp.events.tests.running import run_tasks
-from efp.marketplace import forecasts
+from efp.marketplace import demo, forecasts
 from efp.marketplace.billing_months import month_start
 from efp.marketplace.jobs import refresh_forecasts as daily_job
 from efp.marketplace.models import OfferingComponent, OfferingType, Resource, ResourceForecast, UsageRevision
@@ -262,3 +263,37 @@ class RefreshTests(ForecastTestCase):
         with self.assertNumQueries(10):
             refresh_forecasts()
         assert ResourceForecast.objects.count() == Resource.objects.exclude(state="Terminated").count()
+
+
+class BackfillTests(ForecastTestCase):
+    def test_usage_back_filled_before_the_resource_was_created_counts_for_the_rate(self) -> None:
+        resource = self.allocation("moved-in", limit=1000, offering=self.total)
+        Resource.objects.filter(pk=resource.pk).update(
+            created=datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
+        )
+        self.history(resource, {"2026-05": 31, "2026-06": 10})  # 41 over 41 days since 1 May
+        assert self.forecast(resource).components["storage"]["rate_per_day"] == "1"
+
+
+class DemoTests(TestCase):
+    def test_the_demo_shows_every_flag_however_often_it_runs(self) -> None:
+        demo.build()
+        demo.build()
+        shown = {
+            flag: sorted(
+                ResourceForecast.objects.filter(flags__contains=f",{flag},").values_list(
+                    "resource__name", flat=True
+                )
+            )
+            for flag in forecasts.FLAG_NAMES
+        }
+        assert "climate-downscaling" in shown["over_limit"]
+        assert "genome-longread" in shown["usage_fell"]
+        assert "materials-dft" in shown["spike"]
+        assert "climate-ensembles" in shown["runs_out_before_end"]
+        assert (
+            UsageRevision.objects.filter(
+                component_usage__resource__name="materials-dft", new_value=40000
+            ).count()
+            == 1
+        )
