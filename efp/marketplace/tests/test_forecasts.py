@@ -25,6 +25,7 @@ from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services.forecasts import refresh_forecasts
+from efp.marketplace.services.resources import set_resource_end_date_by_provider
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_order
 
@@ -223,6 +224,17 @@ class RefreshTests(ForecastTestCase):
         stored.refresh_from_db()
         assert stored.flag_list == ["usage_fell"]
         assert stored.components["storage"]["used"] == "5"
+
+    def test_a_new_end_date_refreshes_the_flags_when_its_event_is_dispatched(self) -> None:
+        resource = self.allocation("deadline", limit=40)  # runs out on 20 June at 2 TB a day
+        self.history(resource, {"2026-03": 62, "2026-04": 60, "2026-05": 62, "2026-06": 20})
+        run_tasks()
+        assert ResourceForecast.objects.get(resource=resource).flag_list == ["runs_out_before_end"]
+        set_resource_end_date_by_provider(
+            resource=resource, user=self.carol, end_date=datetime.date(2026, 6, 17)
+        )
+        run_tasks()
+        assert ResourceForecast.objects.get(resource=resource).flag_list == []
 
     def test_the_daily_job_refreshes_every_live_resource_and_forgets_terminated_ones(self) -> None:
         over, gone = self.allocation("over", limit=10), self.allocation("gone", limit=10)
