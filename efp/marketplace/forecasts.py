@@ -186,7 +186,8 @@ def forecast(
             flags.add("spike")
         if status.limit is None:
             continue
-        since = min(created, min(history)) if history else created  # usage back-filled before creation
+        first = min(history) if history else created
+        since = first if first < first_day(created) else created  # usage back-filled before creation
         rate = daily_rate(history, today=today, since=since)
         over = status.level == "over"
         day = runs_out(

@@ -85,3 +85,15 @@ class UsageFlagPageTests(WebTestCase):
         count, url = tile(self.login(self.quinn).get("/provider/").content.decode(), "Over a limit")
         assert count == 1
         assert listed(self.login(self.quinn).get(url).content.decode()) == ["elsewhere"]
+
+    def test_show_usage_says_when_the_limit_runs_out_and_shows_the_flags(self) -> None:
+        client = self.login(self.carol)
+        page = client.get(
+            f"/provider/resources/{self.over.uuid.hex}/usage/?component=storage"
+        ).content.decode()
+        assert "At 12 TB a day (this month so far and the 3 months before), the limit runs out on" in page
+        assert "<strong>2026-06-28</strong>" in page
+        assert badges(page) == ["Over a limit"]
+        calm = self.login(self.alice).get(f"/my/resources/{self.calm.uuid.hex}/usage/?component=storage")
+        assert "the limit does not run out before it starts over." in calm.content.decode()
+        assert badges(calm.content.decode()) == []
