@@ -27,6 +27,7 @@ from efp.marketplace.models import (
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services.corrections import correct_usage
+from efp.marketplace.services.forecasts import refresh_forecasts
 from efp.marketplace.services.offering_users import create_offering_user
 from efp.marketplace.services.usage import UsageItem, UserUsageItem, set_usage
 from efp.marketplace.services.user_usage import set_user_usages
@@ -90,6 +91,7 @@ def _build() -> dict[str, Any]:
     if existing is not None:
         build_usage_history(actor=people["staff"])
         build_corrections(people["provider"])
+        build_forecast_examples(actor=people["staff"])
         return {"users": people, "created": False}
 
     provider_org = create_customer(name="EFP HPC Centre", abbreviation="EFP-HPC")
@@ -249,6 +251,7 @@ def _build() -> dict[str, Any]:
     ), "the demo must hold orders in every state"
     build_usage_history(actor=staff)
     build_corrections(people["provider"])
+    build_forecast_examples(actor=staff)
     return {"users": people, "created": True, "staff": staff, "offering": slurm}
 
 
@@ -409,6 +412,44 @@ def build_corrections(provider: User) -> int:
         correct_usage(user=provider, usage=usage, amount=new, reason=reason, source=UsageRevision.Source.DEMO)
         written += 1
     return written
+
+
+# One resource per usage flag (marketplace/forecasts.FLAGS): name → (component, month offset, amount).
+# climate-ensembles runs out of storage before its end at this month's rate (a total limit: it never
+# starts over); downscaling is over its 20 TB; longread's last month of CPU was lowered; materials-dft's
+# CPU this month is several times its usual month.
+FORECAST_EXAMPLES: dict[str, tuple[str, int, Decimal]] = {
+    "climate-downscaling": ("storage", 0, Decimal(26)),
+    "genome-longread": ("cpu", -1, Decimal(1200)),
+    "materials-dft": ("cpu", 0, Decimal(40000)),
+}
+
+
+def build_forecast_examples(*, actor: User) -> None:
+    """Writes the usage of FORECAST_EXAMPLES (once: a value already written is left alone), then stores
+    every resource's forecast and flags, as the daily job does."""
+    current = billing_period_of(timezone.now())
+    for name, (component, offset, amount) in FORECAST_EXAMPLES.items():
+        resource = Resource.objects.filter(
+            name=name, offering__customer__slug=PROVIDER_SLUG, state__in=list(USAGE_REPORTABLE_STATES)
+        ).first()
+        if resource is None:
+            continue
+        month = add_months(current, offset)
+        written = ComponentUsage.objects.filter(
+            resource=resource, component__type=component, billing_period=month, usage=amount
+        )
+        if written.exists():
+            continue
+        date = timezone.now() if offset == 0 else month_start(month) + datetime.timedelta(days=27, hours=12)
+        set_usage(
+            user=actor,
+            resource=resource,
+            usages=[UsageItem(type=component, amount=amount, description="demo")],
+            date=date,
+            source=UsageRevision.Source.DEMO,
+        )
+    refresh_forecasts()
 
 
 def tokens() -> dict[str, str]:

@@ -4,7 +4,7 @@
 lowered totals) and stores the result in `ResourceForecast`, which the API, the GUI and the filters read.
 
 - **Rate**: the month-to-date usage plus the last `RATE_MONTHS` whole months, per day, counted from the
-  resource's creation at the earliest.
+  resource's creation (or its first month with usage, if earlier) at the earliest.
 - **Runs out**: per limited component (a limit from the resource's limits or the component's
   `limit_amount`, as `metering` reads it), the day "used" (`metering`'s, per limit period) reaches the limit
   at that rate: today if it already has, none if the rate is zero or the day falls after the end of the
@@ -186,7 +186,9 @@ def forecast(
             flags.add("spike")
         if status.limit is None:
             continue
-        rate = daily_rate(history, today=today, since=created)
+        first = min(history) if history else created
+        since = first if first < first_day(created) else created  # usage back-filled before creation
+        rate = daily_rate(history, today=today, since=since)
         over = status.level == "over"
         day = runs_out(
             used=status.used,

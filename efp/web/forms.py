@@ -11,6 +11,7 @@ from typing import Any, cast
 from django import forms
 
 from efp.marketplace.billing_months import month_key, parse_month, parse_span
+from efp.marketplace.forecasts import FLAG_CHOICES
 from efp.marketplace.models import Offering, OfferingComponent
 from efp.marketplace.states import OrderState, OrderType, ResourceState
 
@@ -116,6 +117,7 @@ class ResourceFilterForm(ListFilterForm):
         label="Ending within (days)", required=False, min_value=0, max_value=3650
     )
     no_report = MonthField(label="No usage reported for month", required=False)
+    usage_flag = forms.ChoiceField(label="Usage flag", required=False, choices=[("", "Any"), *FLAG_CHOICES])
     include_terminated = forms.BooleanField(label="Include terminated resources", required=False)
 
 

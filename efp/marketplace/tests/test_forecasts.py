@@ -12,11 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 import time_machine
+from django.test import TestCase
 from django.utils import timezone
 
 from efp.events.schedule import load_jobs
 from efp.events.tests.running import run_tasks
-from efp.marketplace import forecasts
+from efp.marketplace import demo, forecasts
 from efp.marketplace.billing_months import month_start
 from efp.marketplace.jobs import refresh_forecasts as daily_job
 from efp.marketplace.models import OfferingComponent, OfferingType, Resource, ResourceForecast, UsageRevision
@@ -24,6 +25,7 @@ from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services.forecasts import refresh_forecasts
+from efp.marketplace.services.resources import set_resource_end_date_by_provider
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_order
 
@@ -223,6 +225,17 @@ class RefreshTests(ForecastTestCase):
         assert stored.flag_list == ["usage_fell"]
         assert stored.components["storage"]["used"] == "5"
 
+    def test_a_new_end_date_refreshes_the_flags_when_its_event_is_dispatched(self) -> None:
+        resource = self.allocation("deadline", limit=40)  # runs out on 20 June at 2 TB a day
+        self.history(resource, {"2026-03": 62, "2026-04": 60, "2026-05": 62, "2026-06": 20})
+        run_tasks()
+        assert ResourceForecast.objects.get(resource=resource).flag_list == ["runs_out_before_end"]
+        set_resource_end_date_by_provider(
+            resource=resource, user=self.carol, end_date=datetime.date(2026, 6, 17)
+        )
+        run_tasks()
+        assert ResourceForecast.objects.get(resource=resource).flag_list == []
+
     def test_the_daily_job_refreshes_every_live_resource_and_forgets_terminated_ones(self) -> None:
         over, gone = self.allocation("over", limit=10), self.allocation("gone", limit=10)
         self.report(over, storage=12)
@@ -262,3 +275,37 @@ class RefreshTests(ForecastTestCase):
         with self.assertNumQueries(10):
             refresh_forecasts()
         assert ResourceForecast.objects.count() == Resource.objects.exclude(state="Terminated").count()
+
+
+class BackfillTests(ForecastTestCase):
+    def test_usage_back_filled_before_the_resource_was_created_counts_for_the_rate(self) -> None:
+        resource = self.allocation("moved-in", limit=1000, offering=self.total)
+        Resource.objects.filter(pk=resource.pk).update(
+            created=datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
+        )
+        self.history(resource, {"2026-05": 31, "2026-06": 10})  # 41 over 41 days since 1 May
+        assert self.forecast(resource).components["storage"]["rate_per_day"] == "1"
+
+
+class DemoTests(TestCase):
+    def test_the_demo_shows_every_flag_however_often_it_runs(self) -> None:
+        demo.build()
+        demo.build()
+        shown = {
+            flag: sorted(
+                ResourceForecast.objects.filter(flags__contains=f",{flag},").values_list(
+                    "resource__name", flat=True
+                )
+            )
+            for flag in forecasts.FLAG_NAMES
+        }
+        assert "climate-downscaling" in shown["over_limit"]
+        assert "genome-longread" in shown["usage_fell"]
+        assert "materials-dft" in shown["spike"]
+        assert "climate-ensembles" in shown["runs_out_before_end"]
+        assert (
+            UsageRevision.objects.filter(
+                component_usage__resource__name="materials-dft", new_value=40000
+            ).count()
+            == 1
+        )

@@ -9,6 +9,8 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
+from efp.marketplace.forecasts import FLAGS, Flag
+from efp.marketplace.models import ResourceForecast
 from efp.marketplace.selectors import is_provider_user
 from efp.marketplace.states import OrderState
 from efp.notifications.services import unread_count
@@ -57,6 +59,17 @@ def who(user: Any) -> str:
     if user is None:
         return ""
     return user.get_full_name() or user.username
+
+
+@register.filter
+def usage_flags(resource: Any) -> list[Flag]:
+    """The flags of a resource's stored forecast (the list's queryset joins `forecast`), in FLAGS order."""
+    try:
+        forecast = resource.forecast
+    except ResourceForecast.DoesNotExist:
+        return []
+    names = set(forecast.flag_list)
+    return [flag for flag in FLAGS if flag.name in names]
 
 
 @register.filter

@@ -47,6 +47,7 @@ PAGES: dict[str, list[Page]] = {
         "/",
         "/provider/",
         "/provider/resources/",
+        "/provider/resources/?usage_flag=over_limit",  # usage-flag badges and the filter
         lambda: f"/provider/resources/{_resource('climate-ensembles')}/usage/",
         lambda: f"/provider/resources/{_resource('climate-ensembles')}/report/",
         lambda: f"/provider/resources/{_resource('climate-ensembles')}/correct/?component=cpu",

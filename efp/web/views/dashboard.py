@@ -14,8 +14,9 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from efp.marketplace import billing_months, coverage, metering
+from efp.marketplace.forecasts import FLAGS
 from efp.marketplace.models import ComponentUsage
-from efp.marketplace.selectors import provider_orders, provider_resources
+from efp.marketplace.selectors import provider_orders, provider_resources, usage_flag_counts
 from efp.marketplace.states import OrderState, ResourceState
 from efp.web import charts
 from efp.web.access import provider_workspace
@@ -82,6 +83,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "note": f"end date by {day + datetime.timedelta(days=30):%Y-%m-%d}",
             "url": _url("web:resources", ending_within=30),
         },
+    ]
+    flagged = usage_flag_counts(alive)
+    tiles += [
+        {
+            "title": flag.label,
+            "count": flagged[flag.name],
+            "note": flag.description,
+            "url": _url("web:resources", usage_flag=flag.name),
+        }
+        for flag in FLAGS
     ]
     return render_workspace(
         request,

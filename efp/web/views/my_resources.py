@@ -87,7 +87,9 @@ def resource_list(request: HttpRequest) -> HttpResponseBase:
     if query:
         qs = qs.filter(Q(name__icontains=query) | Q(project__name__icontains=query))
     active = Order.objects.filter(resource=OuterRef("pk"), state__in=list(ACTIVE_ORDER_STATES))
-    qs = qs.select_related("offering", "project__customer", "plan").annotate(has_active_order=Exists(active))
+    qs = qs.select_related("offering", "project__customer", "plan", "forecast").annotate(
+        has_active_order=Exists(active)
+    )
     qs = qs.order_by("project__name", "name", "pk")
     if downloads.wants_csv(request):
         return downloads.resources_csv(qs, filename="my-resources")

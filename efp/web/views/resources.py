@@ -18,7 +18,7 @@ from django.urls import reverse
 from efp.errors import DomainError, Forbidden, StateConflict
 from efp.marketplace import coverage, metering
 from efp.marketplace.models import Resource
-from efp.marketplace.selectors import provider_offerings, provider_resources
+from efp.marketplace.selectors import provider_offerings, provider_resources, with_usage_flag
 from efp.marketplace.services.resources import set_resource_backend_id, set_resource_end_date_by_provider
 from efp.marketplace.services.usage import report_usage_refusal
 from efp.marketplace.states import ResourceState
@@ -101,6 +101,8 @@ def filter_resources(qs: QuerySet[Resource], data: dict[str, Any], day: datetime
     month = data.get("no_report")
     if month:  # the one rule of a missing report (marketplace/coverage.py)
         qs = qs.filter(pk__in=coverage.missing_in(qs, month))
+    if data.get("usage_flag"):
+        qs = with_usage_flag(qs, data["usage_flag"])
     if data.get("min_percent") is not None:
         summaries = metering.summarise_queryset(qs, today=day)
         ids = [
@@ -128,7 +130,7 @@ def resource_list(request: HttpRequest) -> HttpResponseBase:
         form.is_valid()
         data = form.cleaned_data  # the fields that are valid still filter; the others show their error
     qs = filter_resources(visible, data, day)
-    qs = qs.select_related("offering", "project__customer", "plan").order_by("name", "pk")
+    qs = qs.select_related("offering", "project__customer", "plan", "forecast").order_by("name", "pk")
     if downloads.wants_csv(request):
         return downloads.resources_csv(qs, filename="resources")
     page = paginate(request, qs)

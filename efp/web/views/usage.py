@@ -18,6 +18,7 @@ from efp.marketplace import billing_months, metering, usage_history
 from efp.marketplace.models import (
     OfferingComponent,
     Resource,
+    ResourceForecast,
     UsageRevision,
 )
 from efp.marketplace.selectors import provider_resources
@@ -88,6 +89,10 @@ def usage_context(request: HttpRequest, resource: Resource, *, csv_view: str) ->
     months = billing_months.month_range(start, current)
     points = usage_history.monthly_points(resource, chosen, months)
     statuses = {s.type: s for s in metering.summarise([resource], today=day)[resource.pk]}
+    try:
+        forecast: ResourceForecast | None = resource.forecast  # cached for the badges
+    except ResourceForecast.DoesNotExist:
+        forecast = None
     status = statuses[chosen.type]
     limit = status.limit
 
@@ -131,6 +136,7 @@ def usage_context(request: HttpRequest, resource: Resource, *, csv_view: str) ->
             "month_total": month_total,
             "users_exceed": bool(user_rows) and users_sum > month_total,
             "csv_url": reverse(csv_view, args=[resource.uuid.hex]) + "?" + urlencode({"months": span}),
+            "limit_forecast": (forecast.components if forecast is not None else {}).get(chosen.type),
         }
     )
     return context
