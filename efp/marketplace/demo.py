@@ -416,11 +416,12 @@ def build_corrections(provider: User) -> int:
 
 # One resource per usage flag (marketplace/forecasts.FLAGS): name → (component, month offset, amount).
 # climate-ensembles runs out of storage before its end at this month's rate (a total limit: it never
-# starts over); downscaling is over its 20 TB; longread's last month of CPU was lowered; materials-dft's
+# starts over); downscaling is over its 20 TB; longread's CPU two months back was lowered (last month is
+# one of MISSING_MONTHS); materials-dft's
 # CPU this month is several times its usual month.
 FORECAST_EXAMPLES: dict[str, tuple[str, int, Decimal]] = {
     "climate-downscaling": ("storage", 0, Decimal(26)),
-    "genome-longread": ("cpu", -1, Decimal(1200)),
+    "genome-longread": ("cpu", -2, Decimal(1200)),
     "materials-dft": ("cpu", 0, Decimal(40000)),
 }
 
