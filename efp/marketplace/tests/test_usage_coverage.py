@@ -81,6 +81,12 @@ class CoverageStatesTests(CoverageTestCase):
         rows = self.get(self.carol, "").json()
         assert sorted(rows[0]["months"]) == ["2025-12", "2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]
 
+    def test_it_counts_six_months_back_from_to_alone_and_to_last_month_from_from_alone(self) -> None:
+        rows = self.get(self.carol, "to=2026-03").json()
+        assert sorted(rows[0]["months"]) == ["2025-10", "2025-11", "2025-12", "2026-01", "2026-02", "2026-03"]
+        rows = self.get(self.carol, "from=2026-04").json()
+        assert sorted(rows[0]["months"]) == ["2026-04", "2026-05"]
+
     def test_it_filters_on_the_offering(self) -> None:
         only_o = self.states(self.get(self.carol, f"{RANGE}&offering_uuid={self.offering.uuid}"))
         assert set(only_o) == {"gone", "late", "steady"}

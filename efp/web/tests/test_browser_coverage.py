@@ -58,3 +58,22 @@ def test_a_provider_finds_the_missing_reports_and_opens_one(browser_page: Any) -
     page.get_by_role("link", name="genome-longread", exact=True).click()
     expect(page.get_by_role("heading", name="Usage: genome-longread")).to_be_visible()
     expect(page.get_by_role("row", name=re.compile("no report")).first).to_be_visible()
+
+
+def test_a_provider_reads_the_usage_report_and_its_chart(browser_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    demo.build()
+    log_in(page, "provider")
+    page.goto("/provider/")
+    workspace_link(page, "Usage report").click()
+    expect(page.get_by_role("heading", name="Usage report")).to_be_visible()
+    expect(page.locator("svg#report-cost, svg.chart-wide").first).to_be_visible()
+    expect(page.get_by_role("cell", name="Marketplace.Slurm cluster Aurora").first).to_be_visible()
+    page.get_by_label("Organisation").select_option(label="Lakeside Institute")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page).to_have_url(re.compile("organisation="))
+    expect(page.get_by_role("cell", name="Materials design").first).to_be_visible()
+    expect(page.get_by_role("cell", name="Climate modelling")).to_have_count(0)
+    shot(page, "usage-report-01-lakeside")
