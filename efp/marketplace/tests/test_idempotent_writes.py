@@ -20,7 +20,7 @@ from waldur_api_client.models import (
 )
 
 from efp.events.models import Event
-from efp.events.schedule import load_jobs
+from efp.events.schedule import JOBS
 from efp.idempotency.api import KEPT
 from efp.idempotency.models import IdempotencyKey
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, Order, OrderEvent, UsageRevision
@@ -138,7 +138,7 @@ class IdempotentUsageTests(MarketplaceTestCase):
         assert self.report(self.carol, "12.5").status_code == 201
         IdempotencyKey.objects.update(created=timezone.now() - KEPT - datetime.timedelta(minutes=1))
         assert self.report(self.oscar, "1", key="fresh").status_code == 201
-        summary = load_jobs()["idempotency.expire_keys"].function()
+        summary = JOBS["idempotency.expire_keys"].function()  # registered by the app (apps.py)
         assert summary == {"deleted": 1}
         assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
         # The key is free again: the same request writes again.
