@@ -48,6 +48,22 @@ class CorrectApiTests(CorrectionTestCase):
         assert self.value(self.last_cpu) == Decimal("763.45")
         assert self.value(self.old_cpu) == Decimal("20.00")
 
+    def test_it_corrects_once_for_a_retry_with_the_same_idempotency_key(self) -> None:
+        url = f"{USAGES}{self.last_cpu.uuid.hex}/correct/"
+        body = {"usage": "12.50", "reason": "Counted twice"}
+        client = self.as_user(self.carol)
+        first = client.post(url, body, format="json", headers={"Idempotency-Key": "fix-1"})
+        again = client.post(url, body, format="json", headers={"Idempotency-Key": "fix-1"})
+        assert first.status_code == again.status_code == 200
+        assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+        corrections = UsageRevision.objects.filter(
+            component_usage=self.last_cpu, verb=UsageRevision.Verb.CORRECT
+        )
+        assert corrections.count() == 1
+        other = client.post(url, {**body, "usage": "13"}, format="json", headers={"Idempotency-Key": "fix-1"})
+        assert other.status_code == 422
+        assert self.value(self.last_cpu) == Decimal("12.50")
+
 
 class RevisionsApiTests(CorrectionTestCase):
     def get(self, user: Any, usage: ComponentUsage, query: str = "") -> Any:

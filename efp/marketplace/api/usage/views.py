@@ -123,6 +123,7 @@ class ComponentUsageViewSet(ReadOnlyViewSet):
 
     @extend_schema(request=CorrectUsageSerializer, responses={200: ComponentUsageSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def correct(self, request: Request, uuid: str | None = None) -> Response:
         """Ours (docs/compatibility.md): sets the month's total, with a reason both sides can read."""
         usage = self.get_object()
