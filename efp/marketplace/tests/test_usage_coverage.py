@@ -3,6 +3,7 @@ resources were reported, are missing, or were not due. The world is `usage_world
 
 from __future__ import annotations
 
+import csv
 import datetime
 from typing import Any
 
@@ -112,6 +113,14 @@ class CoverageStatesTests(CoverageTestCase):
         with CaptureQueriesContext(connection) as every:
             coverage.coverage(Resource.objects.all(), months)
         assert len(one) == len(every) == 2
+
+    def test_it_downloads_every_row_as_csv_with_a_column_per_month(self) -> None:
+        response = self.as_user(self.carol).get(f"{URL}?{RANGE}&format=csv&page_size=1")
+        assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
+        lines = b"".join(response.streaming_content).decode().splitlines()
+        rows = list(csv.DictReader(lines))
+        assert list(rows[0])[-6:] == MONTHS and "months" not in rows[0]
+        assert {row["resource_name"]: [row[m] for m in MONTHS] for row in rows} == EXPECTED
 
 
 class CoveragePermissionTests(CoverageTestCase):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
@@ -21,6 +22,7 @@ from efp.marketplace.api.reports.serializers import (
     ReportQuery,
     UsageReportRowSerializer,
 )
+from efp.rest import csv_export
 from efp.rest.pagination import LinkHeaderPagination
 
 
@@ -52,11 +54,19 @@ class _RangeViewSet(viewsets.GenericViewSet):
     filter_backends: list[Any] = []
     scopes: tuple[str, ...] = ()
 
-    def answer(self, request: Request, rows: list[Any]) -> Response:
+    def answer(self, request: Request, rows: list[Any]) -> Response | StreamingHttpResponse:
+        if csv_export.wants_csv(request):  # every row, streamed (docs/compatibility.md, "CSV out")
+            wire = (self.csv_row(row.as_wire()) for row in rows)
+            fields = self.get_serializer_class()().fields  # type: ignore[attr-defined]
+            header = [name for name in fields if name != "months"]
+            return csv_export.stream(csv_export.chunks(wire), header=header, filename=self.basename)
         if request.method == "HEAD":
             return Response(headers={"X-Result-Count": str(len(rows))})
         page: list[Any] = self.paginate_queryset(Rows(rows)) or []  # type: ignore[arg-type]
         return self.get_paginated_response([row.as_wire() for row in page])
+
+    def csv_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        return row
 
     def query(self, request: Request) -> tuple[ReportQuery, Any]:
         query = ReportQuery.parse(request.query_params, self.scopes)
@@ -69,8 +79,13 @@ class UsageCoverageViewSet(_RangeViewSet):
     serializer_class = CoverageRowSerializer
     scopes = ("offering_uuid", "customer_uuid", "project_uuid")
 
+    def csv_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """In CSV each month of `months` is a column of its own (`YYYY-MM`), as in the GUI's matrix."""
+        months = row.pop("months")
+        return {**row, **months}
+
     @extend_schema(parameters=[_month("from"), _month("to"), *map(_uuid, scopes)])
-    def list(self, request: Request) -> Response:
+    def list(self, request: Request) -> Response | StreamingHttpResponse:
         query, resources = self.query(request)
         return self.answer(request, coverage.coverage(resources, query.months))
 
@@ -82,6 +97,6 @@ class UsageReportViewSet(_RangeViewSet):
     scopes = ("offering_uuid", "customer_uuid", "project_uuid")
 
     @extend_schema(parameters=[_month("from"), _month("to"), *map(_uuid, scopes)])
-    def list(self, request: Request) -> Response:
+    def list(self, request: Request) -> Response | StreamingHttpResponse:
         query, resources = self.query(request)
         return self.answer(request, usage_reports.report(resources, query.months))
