@@ -115,6 +115,9 @@ class UsersExceedTotalPagesTests(WebTestCase):
         ):
             html = self.login(user).get(f"{url}?component=cpu&month=2026-06").content.decode()
             assert "users 935.05, total 12.50" in html, user
+            assert "June 2026</th>" in html and html.count('class="flag">users 935.05, total 12.50') == 2, (
+                user
+            )
             assert "4000 %" not in html and "3480 %" not in html
 
 
