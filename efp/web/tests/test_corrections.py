@@ -124,8 +124,8 @@ class UsersExceedTotalPagesTests(WebTestCase):
 class CorrectionPolicyPageTests(WebTestCase):
     def test_it_lets_the_provider_set_who_corrects_and_how_far_back(self) -> None:
         url = f"/provider/offerings/{self.offering.uuid.hex}/corrections/"
-        assert self.login(self.carol).get(url).status_code == 200
-        response = self.login(self.oscar).post(
+        assert self.login(self.oscar).get(url).status_code == 200  # the offering's manager reads it
+        response = self.login(self.carol).post(
             url, {"usage_corrected_by": "owners", "usage_correction_months": "6"}
         )
         assert response.status_code == 302
@@ -140,6 +140,7 @@ class CorrectionPolicyPageTests(WebTestCase):
         url = f"/provider/offerings/{self.offering.uuid.hex}/corrections/"
         data = {"usage_corrected_by": "staff", "usage_correction_months": "1"}
         assert self.login(self.rita).post(url, data).status_code == 403
+        assert self.login(self.oscar).post(url, data).status_code == 403  # the offering's manager
         assert self.login(self.alice).post(url, data).status_code == 403
         assert self.login(self.quinn).post(url, data).status_code == 404
         assert Offering.objects.get(pk=self.offering.pk).usage_corrected_by == "owners_and_managers"
