@@ -32,6 +32,7 @@ class CorrectionPagesTests(WebTestCase):
         form = self.login(self.carol).get(f"{self.correct_url}?component=cpu&month=2026-05")
         assert form.status_code == 200
         assert 'role="alert"' not in form.content.decode()
+        assert "Stored for CPU in May 2026: 763.45 core-hours." in form.content.decode()
         data = {"component": "cpu", "month": "2026-05", "amount": "12.50", "reason": "A job counted twice"}
         response = self.login(self.carol).post(self.correct_url, data)
         assert response.status_code == 302, response.content.decode()

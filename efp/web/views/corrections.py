@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from efp.errors import DomainError, Forbidden, InvalidInput
-from efp.marketplace import billing_months, metering
+from efp.marketplace import billing_months, metering, usage_history
 from efp.marketplace.models import Offering, UsageRevision
 from efp.marketplace.selectors import provider_offerings
 from efp.marketplace.services import corrections
@@ -88,7 +88,18 @@ def correct_usage(request: HttpRequest, uuid: str) -> HttpResponse:
                 )
                 query = urlencode({"component": component.type, "month": billing_months.month_key(month)})
                 return redirect(f"{usage_url}?{query}")
-    context = {"resource": resource, "form": form, "refusal": refusal, "back": back, "components": components}
+    chosen = next((c for c in components if c.type == form["component"].value()), None)
+    stored = usage_history.stored_values(resource, [month]).get(chosen.type if chosen else "", {})
+    context = {
+        "resource": resource,
+        "form": form,
+        "refusal": refusal,
+        "back": back,
+        "components": components,
+        "chosen": chosen,
+        "month": month,
+        "stored": stored.get(billing_months.month_key(month)),
+    }
     return render_workspace(request, "web/provider/correct.html", context, section="resources", status=status)
 
 
