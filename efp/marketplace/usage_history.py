@@ -31,6 +31,12 @@ class MonthPoint:
     value: Decimal | None  # None: nothing reported for the month
     description: str = ""
     top_users: list[tuple[str, Decimal]] = field(default_factory=list)
+    users_total: Decimal | None = None  # the sum of the month's per-user rows; None: it has none
+
+    @property
+    def users_exceed(self) -> bool:
+        """The users add up to more than the month's total (the page flags it)."""
+        return self.users_total is not None and self.users_total > (self.value or 0)
 
 
 def monthly_points(
@@ -63,6 +69,7 @@ def monthly_points(
             value=values.get(m),
             description="; ".join(descriptions.get(m, [])),
             top_users=users.get(m, [])[:3],
+            users_total=sum((t for _, t in users[m]), Decimal(0)) if users.get(m) else None,
         )
         for m in months
     ]

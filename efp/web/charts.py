@@ -166,6 +166,8 @@ def bar_chart(
                 tooltip += " (over the limit)"
             if point.description:
                 tooltip += f" — {point.description}"
+            if point.users_exceed:
+                tooltip += f" — users {amount(point.users_total)}, more than the total"
             if point.top_users:
                 tooltip += " — top users: " + ", ".join(f"{u} {amount(v)}" for u, v in point.top_users)
             bar_y = y(point.value)

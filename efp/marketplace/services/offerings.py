@@ -233,18 +233,17 @@ def revoke_offering_manager(*, offering: Offering, user: Any, actor: Any = None)
 MAX_CORRECTION_MONTHS = 120
 
 
-def may_manage_offering(user: Any, offering: Offering) -> bool:
-    """Staff, the provider's owners and managers, and the offering's managers (OFFERING.UPDATE)."""
-    return has_permission(
-        user, Permission.OFFERING_UPDATE, customers=[offering.customer_id], offerings=[offering]
-    )
+def may_set_correction_policy(user: Any, offering: Offering) -> bool:
+    """Staff and the provider's owners, who run its team (CUSTOMER.MANAGE_TEAM): the policy says which of
+    the team may correct, so the managers it may exclude cannot widen it again."""
+    return has_permission(user, Permission.CUSTOMER_MANAGE_TEAM, customers=[offering.customer_id])
 
 
 def set_correction_policy(
     *, user: Any, offering: Offering, corrected_by: str | None = None, months: Any = None
 ) -> Offering:
     """Who may correct closed months of the offering's usage, and how many months back (None: unchanged)."""
-    if not may_manage_offering(user, offering):
+    if not may_set_correction_policy(user, offering):
         raise Forbidden()
     errors: dict[str, list[str]] = {}
     if corrected_by is not None and corrected_by not in Offering.CorrectedBy.values:

@@ -137,7 +137,7 @@ class CorrectionPolicyServiceTests(CorrectionTestCase):
         with self.assertRaises(InvalidInput) as caught:
             set_correction_policy(user=self.carol, offering=self.offering, corrected_by="all", months=-1)
         assert set(caught.exception.field_errors()) == {"usage_corrected_by", "usage_correction_months"}
-        for user in (self.alice, self.dave):
+        for user in (self.alice, self.dave, self.oscar):
             with self.assertRaises(Forbidden):
                 set_correction_policy(user=user, offering=self.offering, months=1)
         self.offering.refresh_from_db()

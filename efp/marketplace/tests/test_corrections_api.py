@@ -118,8 +118,8 @@ class CorrectionPolicyApiTests(CorrectionTestCase):
         url = f"/api/marketplace-provider-offerings/{self.offering.uuid.hex}/"
         return self.as_user(user).patch(url, data, format="json")
 
-    def test_it_is_read_and_changed_by_those_who_manage_the_offering(self) -> None:
-        response = self.patch(self.oscar, {"usage_corrected_by": "owners", "usage_correction_months": 6})
+    def test_it_is_read_by_all_and_changed_by_the_providers_owners(self) -> None:
+        response = self.patch(self.carol, {"usage_corrected_by": "owners", "usage_correction_months": 6})
         assert response.status_code == 200, response.content
         assert (response.json()["usage_corrected_by"], response.json()["usage_correction_months"]) == (
             "owners",
@@ -143,7 +143,8 @@ class CorrectionPolicyApiTests(CorrectionTestCase):
         self.offering.refresh_from_db()
         assert (self.offering.name, self.offering.usage_corrected_by) == ("Offering O", "owners_and_managers")
 
-    def test_it_refuses_consumers_and_hides_from_outsiders(self) -> None:
+    def test_it_refuses_the_offerings_manager_consumers_and_hides_from_outsiders(self) -> None:
+        assert self.patch(self.oscar, {"usage_corrected_by": "owners_and_managers"}).status_code == 403
         assert self.patch(self.dave, {"usage_correction_months": 1}).status_code == 404
         assert self.patch(self.alice, {"usage_correction_months": 1}).status_code == 404
         assert self.patch(None, {"usage_correction_months": 1}).status_code == 401

@@ -32,6 +32,7 @@ class CorrectionPagesTests(WebTestCase):
         form = self.login(self.carol).get(f"{self.correct_url}?component=cpu&month=2026-05")
         assert form.status_code == 200
         assert 'role="alert"' not in form.content.decode()
+        assert "Stored for CPU in May 2026: 763.45 core-hours." in form.content.decode()
         data = {"component": "cpu", "month": "2026-05", "amount": "12.50", "reason": "A job counted twice"}
         response = self.login(self.carol).post(self.correct_url, data)
         assert response.status_code == 302, response.content.decode()
@@ -115,14 +116,17 @@ class UsersExceedTotalPagesTests(WebTestCase):
         ):
             html = self.login(user).get(f"{url}?component=cpu&month=2026-06").content.decode()
             assert "users 935.05, total 12.50" in html, user
+            assert "June 2026</th>" in html and html.count('class="flag">users 935.05, total 12.50') == 2, (
+                user
+            )
             assert "4000 %" not in html and "3480 %" not in html
 
 
 class CorrectionPolicyPageTests(WebTestCase):
     def test_it_lets_the_provider_set_who_corrects_and_how_far_back(self) -> None:
         url = f"/provider/offerings/{self.offering.uuid.hex}/corrections/"
-        assert self.login(self.carol).get(url).status_code == 200
-        response = self.login(self.oscar).post(
+        assert self.login(self.oscar).get(url).status_code == 200  # the offering's manager reads it
+        response = self.login(self.carol).post(
             url, {"usage_corrected_by": "owners", "usage_correction_months": "6"}
         )
         assert response.status_code == 302
@@ -137,6 +141,7 @@ class CorrectionPolicyPageTests(WebTestCase):
         url = f"/provider/offerings/{self.offering.uuid.hex}/corrections/"
         data = {"usage_corrected_by": "staff", "usage_correction_months": "1"}
         assert self.login(self.rita).post(url, data).status_code == 403
+        assert self.login(self.oscar).post(url, data).status_code == 403  # the offering's manager
         assert self.login(self.alice).post(url, data).status_code == 403
         assert self.login(self.quinn).post(url, data).status_code == 404
         assert Offering.objects.get(pk=self.offering.pk).usage_corrected_by == "owners_and_managers"

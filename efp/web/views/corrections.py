@@ -13,11 +13,11 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from efp.errors import DomainError, Forbidden, InvalidInput
-from efp.marketplace import billing_months, metering
+from efp.marketplace import billing_months, metering, usage_history
 from efp.marketplace.models import Offering, UsageRevision
 from efp.marketplace.selectors import provider_offerings
 from efp.marketplace.services import corrections
-from efp.marketplace.services.offerings import may_manage_offering, set_correction_policy
+from efp.marketplace.services.offerings import may_set_correction_policy, set_correction_policy
 from efp.web import charts
 from efp.web.access import provider_workspace
 from efp.web.forms import CorrectionPolicyForm, CorrectUsageForm
@@ -88,7 +88,18 @@ def correct_usage(request: HttpRequest, uuid: str) -> HttpResponse:
                 )
                 query = urlencode({"component": component.type, "month": billing_months.month_key(month)})
                 return redirect(f"{usage_url}?{query}")
-    context = {"resource": resource, "form": form, "refusal": refusal, "back": back, "components": components}
+    chosen = next((c for c in components if c.type == form["component"].value()), None)
+    stored = usage_history.stored_values(resource, [month]).get(chosen.type if chosen else "", {})
+    context = {
+        "resource": resource,
+        "form": form,
+        "refusal": refusal,
+        "back": back,
+        "components": components,
+        "chosen": chosen,
+        "month": month,
+        "stored": stored.get(billing_months.month_key(month)),
+    }
     return render_workspace(request, "web/provider/correct.html", context, section="resources", status=status)
 
 
@@ -96,8 +107,8 @@ def correct_usage(request: HttpRequest, uuid: str) -> HttpResponse:
 def correction_policy(request: HttpRequest, uuid: str) -> HttpResponse:
     offering: Offering = get_by_uuid(provider_offerings(request.user).select_related("customer"), uuid)
     back = safe_next(request, reverse("web:resources"))
-    allowed = may_manage_offering(request.user, offering)
-    status = 200 if allowed else 403
+    allowed = may_set_correction_policy(request.user, offering)
+    status = 200 if allowed or request.method != "POST" else 403  # others read it
     initial = {
         "usage_corrected_by": offering.usage_corrected_by,
         "usage_correction_months": offering.usage_correction_months,

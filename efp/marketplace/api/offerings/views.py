@@ -110,9 +110,9 @@ class ProviderOfferingViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
 
     @extend_schema(request=CorrectionPolicySerializer, responses={200: ProviderOfferingSerializer})
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Ours (docs/compatibility.md): the offering's correction policy, by those who manage it."""
+        """Ours (docs/compatibility.md): the offering's correction policy, by the provider's owners."""
         offering = self.get_object()
-        if not offering_services.may_manage_offering(acting_user(request), offering):
+        if not offering_services.may_set_correction_policy(acting_user(request), offering):
             raise PermissionDenied()
         body = CorrectionPolicySerializer(data=request.data)
         body.is_valid(raise_exception=True)
