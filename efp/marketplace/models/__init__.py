@@ -13,7 +13,7 @@ from efp.marketplace.models.offerings import (
 )
 from efp.marketplace.models.orders import Order, OrderEvent
 from efp.marketplace.models.resources import Resource, ResourceEndpoint, ResourceEvent, ResourcePlanPeriod
-from efp.marketplace.models.usage import ComponentUsage, ComponentUserUsage, UsageRevision
+from efp.marketplace.models.usage import ComponentUsage, ComponentUserUsage, StagedUsageImport, UsageRevision
 
 __all__ = [
     "AgentIdentity",
@@ -37,6 +37,7 @@ __all__ = [
     "ResourceEvent",
     "ResourcePlanPeriod",
     "ServiceProvider",
+    "StagedUsageImport",
     "Tombstone",
     "UsageRevision",
 ]
