@@ -235,6 +235,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("EFP_MAX_REQUEST_BYTES", 1024 * 1024)
 # (`EFP_IMPORT_PATHS`) take bodies up to it. 100,000 lines are about 8 MB.
 EFP_MAX_IMPORT_BYTES = env_int("EFP_MAX_IMPORT_BYTES", 20 * 1024 * 1024)
 EFP_IMPORT_PATHS = ("/api/marketplace-usage-imports/", "/provider/usage-import/")
+# How long a file uploaded in the GUI's Import usage waits for its Apply (seconds).
+EFP_STAGED_IMPORT_SECONDS = env_int("EFP_STAGED_IMPORT_SECONDS", 3600)
 
 # Outside debug mode cookies travel over HTTPS only and browsers are told to use HTTPS for a year.
 # TLS is expected to end at a reverse proxy in front of gunicorn (gunicorn trusts its X-Forwarded-Proto

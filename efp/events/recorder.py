@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -99,6 +99,18 @@ EVENT_COLUMNS = [
 ]
 
 
+def _ids(scopes: Scopes) -> tuple[int | None, ...]:
+    """The scopes in the order of EVENT_COLUMNS."""
+    return (
+        scopes.customer_id,
+        scopes.project_id,
+        scopes.offering_id,
+        scopes.resource_id,
+        scopes.order_id,
+        scopes.user_id,
+    )
+
+
 def record_many(events: list[NewEvent], *, actor: Any = None) -> None:
     """`record` for many events of one actor (a bulk write such as a CSV import), in the caller's
     transaction: the rows in a few `executemany` batches, and one dispatch task per `DISPATCH_BATCH`
@@ -120,7 +132,7 @@ def record_many(events: list[NewEvent], *, actor: Any = None) -> None:
             new.message,
             as_context(new.context),
             who,
-            *astuple(new.scopes),
+            *_ids(new.scopes),
         )
         for key, new in zip(keys, events, strict=True)
     ]

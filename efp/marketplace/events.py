@@ -202,7 +202,11 @@ def _hex(value: Any) -> str:
 
 
 def locked_keys(resource: Resource) -> tuple[dict[str, Any], Scopes]:
-    """The event keys and scopes of a resource read by the locking query (`locked_key_sql`)."""
+    """The event keys and scopes of a resource read by the locking query (`locked_key_sql`); kept on the
+    resource, as a bulk write names one resource in many events."""
+    cached = getattr(resource, "_locked_keys", None)
+    if cached is not None:
+        return dict(cached[0]), cached[1]
     row: Any = resource
     keys = {
         "customer_uuid": _hex(row.ev_customer_uuid),
@@ -222,7 +226,8 @@ def locked_keys(resource: Resource) -> tuple[dict[str, Any], Scopes]:
         offering_id=resource.offering_id,
         resource_id=resource.pk,
     )
-    return keys, scopes
+    resource._locked_keys = (keys, scopes)  # type: ignore[attr-defined]  # see above
+    return dict(keys), scopes
 
 
 def usage_reported(

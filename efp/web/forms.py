@@ -156,6 +156,13 @@ class RejectForm(forms.Form):
         return comment
 
 
+class UsageImportForm(forms.Form):
+    file = forms.FileField(
+        label="Usage CSV file",
+        help_text="Columns resource_uuid, component, month (YYYY-MM), amount; optional username and reason.",
+    )
+
+
 class BackendIdForm(forms.Form):
     backend_id = forms.CharField(label="Backend ID", required=False, max_length=255)
 

@@ -15,6 +15,7 @@ from efp.web.views import (
     resources,
     teams,
     usage,
+    usage_import,
 )
 
 app_name = "web"
@@ -45,6 +46,10 @@ urlpatterns = [
     ),
     path("provider/resources/<str:uuid>/backend-id/", resources.set_backend_id, name="resource-backend-id"),
     path("provider/resources/<str:uuid>/end-date/", resources.edit_end_date, name="resource-end-date"),
+    path("provider/usage-import/", usage_import.usage_import, name="usage-import"),
+    path(
+        "provider/usage-import/template.csv", usage_import.usage_import_template, name="usage-import-template"
+    ),
     path("provider/orders/", orders.order_list, name="orders"),
     path("provider/orders/bulk/", orders.bulk, name="orders-bulk"),
     path("provider/orders/<str:uuid>/", orders.order_detail, name="order"),

@@ -14,7 +14,7 @@ from efp.marketplace.models.offerings import (
 )
 from efp.marketplace.models.orders import Order, OrderEvent
 from efp.marketplace.models.resources import Resource, ResourceEndpoint, ResourceEvent, ResourcePlanPeriod
-from efp.marketplace.models.usage import ComponentUsage, ComponentUserUsage, UsageRevision
+from efp.marketplace.models.usage import ComponentUsage, ComponentUserUsage, StagedUsageImport, UsageRevision
 
 __all__ = [
     "AgentIdentity",
@@ -39,6 +39,7 @@ __all__ = [
     "ResourceForecast",
     "ResourcePlanPeriod",
     "ServiceProvider",
+    "StagedUsageImport",
     "Tombstone",
     "UsageRevision",
 ]

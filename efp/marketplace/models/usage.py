@@ -125,3 +125,21 @@ class UsageRevision(AppendOnlyModel):
     def __str__(self) -> str:
         who = self.username or "total"
         return f"{self.component_usage_id} {who}: {self.old_value} → {self.new_value}"
+
+
+class StagedUsageImport(models.Model):
+    """A usage CSV uploaded in the GUI, kept between its preview and Apply: its uploader's only, removed
+    once applied or after `EFP_STAGED_IMPORT_SECONDS` (`services/usage_import_staging.py`)."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    filename = models.CharField(max_length=255, blank=True, default="")
+    content = models.BinaryField()
+    created = models.DateTimeField(default=timezone.now)
+    expires = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.filename or 'usage.csv'} by {self.owner_id}"

@@ -14,9 +14,7 @@ lines; the apply writes rows, revisions (verb `import`, with the line's reason) 
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -30,7 +28,7 @@ from django.utils import timezone
 from efp.errors import InvalidInput
 from efp.events.recorder import NewEvent, record_many
 from efp.marketplace import events, selectors
-from efp.marketplace.billing_months import add_months, billing_period_of, month_key, month_start
+from efp.marketplace.billing_months import billing_period_of, month_start
 from efp.marketplace.models import (
     ComponentUsage,
     ComponentUserUsage,
@@ -47,9 +45,8 @@ from efp.marketplace.services.usage import (
     MSG_NO_PLAN,
     REPORTABLE_BILLING_TYPES,
     _may_report_sql,
-    can_report_usage,
 )
-from efp.marketplace.services.usage_import_file import COLUMNS, ImportLine, parse
+from efp.marketplace.services.usage_import_file import ImportLine, parse
 from efp.marketplace.services.usage_periods import month_record, pick_plan_period, plan_period_for
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
 from efp.rawsql import insert_many, one_of, prepare, table_name
@@ -570,50 +567,3 @@ def _current_usages(groups: list[_Group], writes: _Writes, current: datetime.dat
         resource.current_usages = usages
         changed[resource.pk] = resource
     Resource.objects.bulk_update(list(changed.values()), ["current_usages"], batch_size=500)
-
-
-# --- the template ---------------------------------------------------------------------------------
-
-TEMPLATE_RESOURCES = 3
-
-
-def template_csv(*, user: Any) -> str:
-    """A usage CSV to start from: the header, and for up to three resources the user may report usage
-    of, a line for the current month and one correcting last month (with its reason column)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    current = billing_period_of(timezone.now())
-    candidates = (
-        selectors.provider_resources(user)
-        .filter(state__in=USAGE_REPORTABLE_STATES, plan__isnull=False)
-        .select_related("offering")
-        .order_by("name", "pk")[: TEMPLATE_RESOURCES * 3]
-    )
-    written = 0
-    for resource in candidates:
-        if written == TEMPLATE_RESOURCES or not can_report_usage(user, resource):
-            continue
-        component = next(
-            (
-                c
-                for c in resource.offering.components.order_by("pk")
-                if c.billing_type in REPORTABLE_BILLING_TYPES
-            ),
-            None,
-        )
-        if component is None:
-            continue
-        uuid = resource.uuid.hex
-        writer.writerow([uuid, component.type, month_key(current), "12.50", "", ""])
-        username = (
-            resource.offering.offering_users.exclude(username="").values_list("username", flat=True).first()
-        )
-        if username:
-            writer.writerow([uuid, component.type, month_key(current), "4.25", username, ""])
-        last = month_key(add_months(current, -1))
-        writer.writerow([uuid, component.type, last, "30.00", "", "Meter fixed after outage"])
-        written += 1
-    if not written:
-        writer.writerow(["<resource uuid>", "cpu", month_key(current), "12.50", "", ""])
-    return out.getvalue()

@@ -60,6 +60,7 @@ PAGES: dict[str, list[Page]] = {
         lambda: f"/provider/orders/{_order(state='pending-provider')}/reject/",
         "/provider/hooks/",
         "/provider/hooks/new/",
+        "/provider/usage-import/",
         lambda: f"/provider/hooks/{WebHook.objects.order_by('pk').first().uuid.hex}/",  # type: ignore[union-attr]
         "/notifications/",
         "/profile/",

@@ -92,6 +92,13 @@ GUI: list[Row] = [
     Row("POST", f"{HOOK}/delete/",             "302 403 403 403 403 403 404 302 404 302"),
     Row("POST", f"{HOOK}/deliveries/{{hook_delivery}}/resend/", "302 403 403 403 403 403 404 302 404 302"),
 
+    # Import usage: the page and its template for every provider user; what a file may write is per line
+    # (efp/marketplace/tests/test_usage_imports.py, efp/web/tests/test_usage_import.py).
+    Row("GET",  "/provider/usage-import/",     "302 403 403 403 403 403 200 200 200 200"),
+    Row("GET",  "/provider/usage-import/template.csv", "302 403 403 403 403 403 200 200 200 200"),
+    Row("POST", "/provider/usage-import/",     "302 403 403 403 403 403 400 400 400 400", {"staged": "none"},
+        note="an upload that is not one's own (or has expired) is refused with the form"),
+
     # The consumer's workspace: orders and resources of one's projects and organisations only.
     Row("GET",  "/marketplace/",                           "302 200 200 200 200 200 200 200 200 200"),
     Row("GET",  "/marketplace/offerings/{offering}/",      "302 200 200 200 200 200 200 200 200 200"),

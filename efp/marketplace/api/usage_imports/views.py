@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from efp.marketplace.api.usage_imports.serializers import UsageImportSerializer, plan_data, too_large
 from efp.marketplace.services import usage as usage_services
-from efp.marketplace.services import usage_imports
+from efp.marketplace.services import usage_import_staging, usage_imports
 from efp.rest.viewsets import acting_user
 
 
@@ -49,7 +49,8 @@ class UsageImportViewSet(viewsets.ViewSet):
     @action(detail=False, methods=["get"])
     def template(self, request: Request) -> HttpResponse:
         response = HttpResponse(
-            usage_imports.template_csv(user=acting_user(request)), content_type="text/csv; charset=utf-8"
+            usage_import_staging.template_csv(user=acting_user(request)),
+            content_type="text/csv; charset=utf-8",
         )
         response["Content-Disposition"] = 'attachment; filename="usage-import-template.csv"'
         return response
