@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('marketplace', '0006_usage_corrections'),
+        ('marketplace', '0007_staged_usage_import'),
     ]
 
     operations = [
