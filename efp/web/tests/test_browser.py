@@ -17,7 +17,7 @@ import pytest
 from django.db import connections
 
 from efp.marketplace import demo
-from efp.marketplace.models import Order, Resource
+from efp.marketplace.models import ComponentUsage, Order, Resource
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -155,7 +155,18 @@ def test_a_provider_walks_from_login_to_decided_orders(browser_page: Any) -> Non
     expect(running).to_contain_text("(users exceed the total)")
     shot(page, "07-report-usage")
     page.get_by_role("button", name="Report usage").click()
+    # The kept users add up to more than the new total: nothing is saved until the provider says what
+    # becomes of the users' rows, with a reason (issue 16).
+    choice = page.get_by_role("group", name="The users' rows add up to more than the new total")
+    expect(choice).to_contain_text("CPU: users 5,339.44, total 4,321.50")
+    choice.get_by_label("Replace the users' rows with those entered above").check()
+    page.get_by_label("Reason").fill("Only pi and member ran jobs this month.")
+    shot(page, "07b-users-above-total")
+    page.get_by_role("button", name="Report usage").click()
     expect(page.get_by_text("reported: CPU 4,321.50 core-hours; Storage 36.00 TB")).to_be_visible()
+    cpu = ComponentUsage.objects.filter(resource__name="climate-ensembles", component__type="cpu")
+    rows = cpu.order_by("-billing_period").first().user_usages.values_list("username", "usage")  # type: ignore[union-attr]
+    assert sorted((name, str(usage)) for name, usage in rows) == [("member", "321.50"), ("pi", "4000.00")]
     newest = page.locator(".table-twin tbody tr").first  # the current month comes first
     expect(newest.get_by_role("cell", name="4,321.50", exact=True)).to_be_visible()
     expect(newest).to_contain_text("November batch jobs")
