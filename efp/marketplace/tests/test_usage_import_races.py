@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from efp.marketplace.billing_months import billing_period_of, month_key
 from efp.marketplace.models import ComponentUsage, UsageRevision
+from efp.marketplace.tests.factories import make_resource
 from efp.marketplace.tests.live_world import build_world
 from efp.marketplace.tests.races import ROUNDS, WideBacklogServerThread, needs_postgresql, poster, race
 
@@ -60,3 +61,21 @@ class ConcurrentImportTests(LiveServerTestCase):
             assert rows.get().usage in {Decimal(a) for a in amounts}
             revisions = UsageRevision.objects.filter(component_usage=rows.get(), username="")
             assert revisions.count() == CALLS * (round_ + 1)
+
+    def test_imports_naming_the_same_resources_in_other_orders_do_not_deadlock(self) -> None:
+        world = build_world()
+        other = make_resource(world.alice, world.carol, world.resource.project, world.offering, name="other")
+        token = world.token(world.carol)
+        month = month_key(billing_period_of(timezone.now()))
+        url = f"{self.live_server_url}/api/marketplace-usage-imports/"
+        for round_ in range(ROUNDS):
+            calls = []
+            for n in range(CALLS):
+                first, second = (world.resource, other) if n % 2 else (other, world.resource)
+                content = (
+                    "resource_uuid,component,month,amount\n"
+                    f"{first.uuid.hex},cpu,{month},{round_}.{n}\n{second.uuid.hex},gpu,{month},{round_}.{n}\n"
+                )
+                calls.append(importer(url, token, content))
+            assert race(calls) == [200] * CALLS, round_
+        assert ComponentUsage.objects.filter(resource__in=[world.resource, other]).count() == 4
