@@ -112,21 +112,27 @@ def one_of(column: str, values: list[Any]) -> tuple[str, list[Any]]:
     return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(values), default=str)]  # noqa: S608
 
 
-def insert_many(model: Any, fields: list[str], rows: list[tuple[Any, ...]], batch: int = 5000) -> None:
-    """INSERTs of many rows at once (`executemany`, in batches): a bulk write of thousands of rows without
-    a model instance or a compiled statement per row. `rows` hold the values of `fields` as the database
-    takes them (`prepare(model, field)` makes the function that prepares one). Keys are not read back."""
+def insert_many(model: Any, fields: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """INSERTs of many rows at once, without a model instance or a compiled statement per row: COPY on
+    PostgreSQL, `executemany` on SQLite. `rows` hold the values of `fields` as the database takes them
+    (`prepare(model, field)` makes the function that prepares one). Keys are not read back."""
     if not rows:
         return
-    columns = ", ".join(
+    names = [
         connection.ops.quote_name(str(cast("Field[Any, Any]", model._meta.get_field(name)).column))
         for name in fields
-    )
-    marks = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {table_name(model)} ({columns}) VALUES ({marks})"  # noqa: S608
+    ]
+    columns = ", ".join(names)
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), batch):
-            cursor.executemany(sql, rows[start : start + batch])
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table_name(model)} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join(["%s"] * len(fields))
+        sql = f"INSERT INTO {table_name(model)} ({columns}) VALUES ({marks})"  # noqa: S608
+        for start in range(0, len(rows), 5000):
+            cursor.executemany(sql, rows[start : start + 5000])
 
 
 def prepare(model: Any, name: str) -> Callable[[Any], Any]:

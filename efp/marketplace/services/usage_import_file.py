@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from efp.errors import InvalidInput
 from efp.marketplace.billing_months import parse_month
 from efp.marketplace.services.usage import _amount_errors
+from efp.structure.names import NAME_MESSAGE, has_control_characters
 
 REQUIRED = ("resource_uuid", "component", "month", "amount")
 OPTIONAL = ("username", "reason")
@@ -63,7 +64,7 @@ def _text(content: bytes) -> str:
 
 def _header(names: list[str]) -> list[str]:
     header = [name.strip().lower() for name in names]
-    unknown = [name for name in header if name not in COLUMNS]
+    unknown = [name for name in header if name and name not in COLUMNS]  # unnamed columns are ignored
     if unknown:
         raise bad_file(f"Unknown column(s): {', '.join(unknown)}. The columns are: {', '.join(COLUMNS)}.")
     missing = [name for name in REQUIRED if name not in header]
@@ -71,7 +72,7 @@ def _header(names: list[str]) -> list[str]:
         raise bad_file(
             f"Missing column(s): {', '.join(missing)}. A header row names at least: {', '.join(REQUIRED)}."
         )
-    twice = sorted({name for name in header if header.count(name) > 1})
+    twice = sorted({name for name in header if name and header.count(name) > 1})
     if twice:
         raise bad_file(f"Column(s) named more than once: {', '.join(twice)}.")
     return header
@@ -98,6 +99,8 @@ def _check(line: ImportLine) -> None:
         line.value = amount.quantize(Decimal("0.01"))
     if len(line.username) > 100:
         line.errors.append("username: Ensure this field has no more than 100 characters.")
+    elif has_control_characters(line.username):
+        line.errors.append(f"username: {NAME_MESSAGE}")
     if len(line.reason) > MAX_REASON:
         line.errors.append(f"reason: Ensure this field has no more than {MAX_REASON} characters.")
 

@@ -156,7 +156,8 @@ def _resources(user: Any, uuids: set[Any], lock: bool) -> dict[str, Resource]:
     sql = (
         "SELECT r.id, r.uuid, r.name, r.state, r.plan_id, r.project_id, r.offering_id, r.created,"  # noqa: S608
         f" r.current_usages, {may_report} AS may_report, {event_columns} FROM {table_name(Resource)} r"
-        f" JOIN {table_name(Offering)} o ON o.id = r.offering_id{event_joins} WHERE {where}{suffix}"
+        f" JOIN {table_name(Offering)} o ON o.id = r.offering_id{event_joins} WHERE {where}"
+        f" ORDER BY r.id{suffix}"  # two imports lock their resources in the same order: no deadlock
     )
     return {resource.uuid.hex: resource for resource in Resource.objects.raw(sql, [*may_params, *params])}
 
@@ -182,7 +183,7 @@ class _World:
             self.visible = set(visible.values_list("pk", flat=True))
         ids = [r.pk for r in allowed]
         offering_ids = {r.offering_id for r in allowed}
-        self.offerings = {o.pk: o for o in Offering.objects.filter(pk__in=offering_ids).select_related(None)}
+        self.offerings = {o.pk: o for o in Offering.objects.filter(pk__in=offering_ids)}
         self.components: dict[tuple[int, str], OfferingComponent] = {
             (c.offering_id, c.type): c for c in OfferingComponent.objects.filter(offering_id__in=offering_ids)
         }

@@ -93,9 +93,10 @@ class ParserTests(ImportTestCase):
                 f"{self.resource.uuid.hex},gpu,{self.this_month},1,,",
                 f"{self.resource.uuid.hex},gpu,{self.this_month},2,,",
                 f"{self.resource.uuid.hex},gpu,{self.this_month},2,,,extra",
+                f'{self.resource.uuid.hex},gpu,{self.this_month},2,"a\tb",',
             )
         )
-        assert [line.line for line in lines] == [2, 3, 4, 5, 6, 7, 8, 9]
+        assert [line.line for line in lines] == [2, 3, 4, 5, 6, 7, 8, 9, 10]
         errors = [" ".join(line.errors) for line in lines]
         assert "not a valid UUID" in errors[0]
         assert "'2026-13' is not a month as YYYY-MM" in errors[1]
@@ -105,9 +106,11 @@ class ParserTests(ImportTestCase):
         assert errors[5] == ""
         assert errors[6] == "Duplicate of line 7."
         assert "7 values; the header names 6 columns" in errors[7]
+        assert errors[8].startswith("username: ")
 
     def test_it_reads_columns_in_any_order_without_the_optional_ones(self) -> None:
-        content = f"amount,month,component,resource_uuid\n5,{self.this_month},gpu,{self.resource.uuid}\n"
+        # A spreadsheet's trailing empty column is ignored.
+        content = f"amount,month,component,resource_uuid,\n5,{self.this_month},gpu,{self.resource.uuid},\n"
         [line] = parse(content.encode())
         assert (line.errors, line.component, line.value, line.username) == ([], "gpu", Decimal("5.00"), "")
 

@@ -31,13 +31,13 @@ POST_ENDPOINTS = {
     "organisation-team-add", "organisation-team-remove", "project-edit", "project-delete", "project-team-add",
     "project-team-remove", "organisation-team-end", "project-team-end", "notification-preferences",
     "notifications-read-all", "notification-read", "hook-create", "hook-test", "hook-active", "hook-delete",
-    "hook-delivery-resend", "resource-correct", "offering-corrections",
+    "hook-delivery-resend", "resource-correct", "offering-corrections", "usage-import",
 }  # fmt: skip
 GET_ONLY = {
     "home", "profile", "dashboard", "resources", "resource-usage", "resource-usage-csv", "orders", "order",
     "catalogue", "offering", "my-orders", "my-order", "my-resources", "my-resource-usage",
     "my-resource-usage-csv", "organisations", "organisation", "project", "notifications", "notification-bell",
-    "hooks", "hook", "coverage", "usage-report", "my-usage-report",
+    "hooks", "hook", "coverage", "usage-report", "my-usage-report", "usage-import-template",
 }  # fmt: skip
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
