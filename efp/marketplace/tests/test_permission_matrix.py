@@ -21,12 +21,15 @@ from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import resolve
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from efp.accounts.services import get_or_create_token
 from efp.hooks import services as hook_services
+from efp.marketplace.billing_months import billing_period_of
 from efp.marketplace.tests.matrix_world import MATRIX_PERSONAS, MatrixWorld, Row, fill, routes
 
 ORD = "/api/marketplace-orders"
@@ -56,6 +59,11 @@ COMPONENT_BODY = {"type": "ram", "name": "RAM", "billing_type": "usage", "measur
 USAGE_BODY = {"resource": "{resource}", "usages": [{"type": "cpu", "amount": "7.50"}]}
 HOOK_BODY = {"destination_url": "http://93.184.215.14/hook/", "event_groups": ["users"]}
 EMAIL_HOOK_BODY = {"email": "ops@example.org", "event_groups": ["users"]}
+# A usage CSV of one line for this month's CPU of the resource, applied at once (multipart, see `call`).
+IMPORT_BODY = {
+    "file": "resource_uuid,component,month,amount\n{resource},cpu,{{this_month}},6.5\n",
+    "dry_run": "false",
+}
 
 # fmt: off
 # The orders: order_pc is pending the consumer (bob asked), order_pp and order_basic are pending the provider,
@@ -188,6 +196,17 @@ API: list[Row] = [
         {"username": "bob", "usage": "2.00"}),
     Row("POST",   f"{CU}/{{usage}}/set_user_usages/",               "401 404 403 403 403 403 201 201 404 201",
         {"usages": [{"username": "bob", "usage": "2.00"}, {"username": "erin", "usage": "1.00"}]}),
+    Row("POST",   f"{CU}/{{usage}}/correct/",                       "401 404 403 403 403 403 200 200 404 200",
+        {"usage": "4.00", "reason": "The scheduler counted a job twice."},
+        note="this month's record: corrected by whoever may report it (services/corrections.py)"),
+    Row("GET",    f"{CU}/{{usage}}/revisions/",                     "401 404 200 200 200 200 200 200 404 200"),
+    Row("PATCH",  f"{PROV}/{{offering}}/",                          "401 404 404 404 404 404 403 200 404 200",
+        {"usage_correction_months": 6},
+        note="the correction policy: staff and the provider's owners, not the offering managers it may exclude"),
+    Row("POST",   "/api/marketplace-usage-imports/",                "401 400 400 400 400 400 200 200 400 200", IMPORT_BODY,
+        note="applied at once (dry_run false): a line naming a resource one may not report for is an error, so nothing is written"),
+    Row("GET",    "/api/marketplace-usage-imports/template/",       "401 200 200 200 200 200 200 200 200 200",
+        note="a template of the caller's own resources (none for consumers)"),
     Row("GET",    f"{CUU}/",                                        "401 200 200 200 200 200 200 200 200 200"),
     Row("GET",    f"{CUU}/{{user_usage}}/",                         "401 404 200 200 200 200 200 200 404 200"),
 
@@ -463,6 +482,10 @@ class PermissionMatrixTests(MatrixWorld):
         request = getattr(self.client_of(persona), row.method.lower())
         if body is None:
             return request(path)
+        if isinstance(body, dict) and isinstance(body.get("file"), str):  # an upload (usage imports)
+            text = body["file"].replace("{this_month}", billing_period_of(timezone.now()).isoformat()[:7])
+            upload = SimpleUploadedFile("usage.csv", text.encode(), content_type="text/csv")
+            return request(path, {**body, "file": upload}, format="multipart")
         return request(path, body, format="json")
 
     def test_it_answers_every_cell_as_the_table_says(self) -> None:
