@@ -122,7 +122,8 @@ def correct_usage(
     user_agent: str = "",
 ) -> ComponentUsage:
     """Sets a month's total to `amount` with a reason: the record, a revision (verb correction) and the
-    event `marketplace_component_usage_corrected` in one transaction (the consumer is told by it)."""
+    event `marketplace_component_usage_corrected` in one transaction (the consumer is told by it).
+    The value it already has writes nothing."""
     usage = ComponentUsage.objects.select_related("resource__offering", "component").get(pk=usage.pk)
     text = _check(
         user=user, resource=usage.resource, month=usage.billing_period, amount=amount, reason=reason
@@ -178,6 +179,8 @@ def _write(
 ) -> ComponentUsage:
     amount = amount.quantize(Decimal("0.01"))
     old = usage.usage
+    if old == amount:  # nothing to correct: no revision, no event, nobody told (as a repeated report)
+        return usage
     actor = user if getattr(user, "is_authenticated", False) else None
     usage.usage, usage.modified_by, usage.modified = amount, actor, timezone.now()
     update_row(ComponentUsage, usage.pk, usage=amount, modified_by=actor, modified=usage.modified)

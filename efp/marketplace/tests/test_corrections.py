@@ -72,6 +72,13 @@ class CorrectUsageServiceTests(CorrectionTestCase):
         assert (event.context["old_usage"], event.context["usage"]) == ("763.45", "12.50")
         assert event.resource_id == self.resource.pk and event.actor == self.carol
 
+    def test_it_writes_nothing_for_the_value_the_month_already_has(self) -> None:
+        before = UsageRevision.objects.filter(component_usage=self.last_cpu).count()
+        usage = self.correct(self.carol, self.last_cpu, "763.45", "Checked again")
+        assert usage.usage == Decimal("763.45")
+        assert UsageRevision.objects.filter(component_usage=self.last_cpu).count() == before
+        assert not Event.objects.filter(event_type=CORRECTED).exists()
+
     def test_it_lets_offering_managers_and_staff_correct_by_default(self) -> None:
         self.correct(self.oscar, self.last_cpu, "1")
         self.correct(self.staff, self.old_cpu, "2")
