@@ -139,7 +139,7 @@ class ListsLinkToTheAllocationPageTests(WebTestCase):
         alloc = self.resource("climate")
         order = Order.objects.get(resource=alloc)
         for path, link in (
-            ("/provider/orders/?state=done", f"/provider/resources/{alloc.uuid.hex}/"),
+            ("/provider/orders/?filtered=1&state=done", f"/provider/resources/{alloc.uuid.hex}/"),
             (f"/provider/orders/{order.uuid.hex}/", f"/provider/resources/{alloc.uuid.hex}/"),
         ):
             assert f'href="{link}"' in self.login(self.carol).get(path).content.decode(), path
