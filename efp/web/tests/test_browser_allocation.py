@@ -47,6 +47,7 @@ def test_the_provider_and_the_owner_open_an_allocation_from_their_lists(browser_
     expect(page).to_have_url(re.compile(r"/provider/resources/[0-9a-f]{32}/$"))
     check_the_page(page, "/provider/orders/")
     expect(page.get_by_role("cell", name=re.compile("_aurora")).first).to_be_visible()  # accounts
+    expect(page.get_by_text("ssh://aurora.example.org")).to_be_visible()  # endpoints
     shot(page, "allocation-01-provider")
     log_out(page)
 
