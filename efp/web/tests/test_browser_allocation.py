@@ -31,6 +31,10 @@ def check_the_page(page: Any, orders: str) -> None:
     page.get_by_role("button", name=f"Actions for {NAME}").click()
     expect(page.get_by_role("menuitem", name="Show usage")).to_be_visible()
     page.keyboard.press("Escape")
+    for width in (1280, 375):  # no sideways scrolling at either width
+        page.set_viewport_size({"width": width, "height": 900})
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, width
+    page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def test_the_provider_and_the_owner_open_an_allocation_from_their_lists(browser_page: Any) -> None:
