@@ -26,6 +26,7 @@ from efp.marketplace.models import (
 )
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
+from efp.marketplace.services import resources as resource_services
 from efp.marketplace.services.corrections import correct_usage
 from efp.marketplace.services.forecasts import refresh_forecasts
 from efp.marketplace.services.offering_users import create_offering_user
@@ -208,6 +209,15 @@ def _build() -> dict[str, Any]:
         provision(order(materials, "materials-dft", 25), "hpc_materials_dft"),
         provision(order(materials, "materials-ml", 15), "hpc_materials_ml"),
     ]
+    # What the site agent records, shown on the allocation page (issue 17).
+    resource_services.set_resource_endpoints(
+        resource=active[0],
+        user=provider,
+        endpoints=[{"name": "Login node", "url": "ssh://aurora.example.org"}],
+    )
+    resource_services.set_resource_backend_metadata(
+        resource=active[0], user=provider, backend_metadata={"cluster": "aurora", "partition": "climate"}
+    )
     # Every other state.
     order(climate, "climate-pending-pi", 5, by=pi)  # pending-consumer: a PI may not approve
     order(genome, "genome-gpu-request", 30)  # pending-provider

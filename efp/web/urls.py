@@ -3,6 +3,7 @@ from django.urls import path
 
 from efp.web.views import (
     accounts,
+    allocation,
     catalogue,
     corrections,
     dashboard,
@@ -33,6 +34,7 @@ urlpatterns = [
     path("notifications/<str:uuid>/read/", notifications.mark_read, name="notification-read"),
     path("provider/", dashboard.dashboard, name="dashboard"),
     path("provider/resources/", resources.resource_list, name="resources"),
+    path("provider/resources/<str:uuid>/", allocation.provider_allocation, name="resource"),
     path("provider/coverage/", reports.coverage_matrix, name="coverage"),
     path("provider/usage-report/", reports.provider_usage_report, name="usage-report"),
     path("provider/resources/<str:uuid>/usage/", usage.show_usage, name="resource-usage"),
@@ -77,6 +79,7 @@ urlpatterns = [
     path("my/orders/<str:uuid>/cancel/", my_orders.cancel, name="my-order-cancel"),
     path("my/orders/<str:uuid>/delete/", my_orders.delete, name="my-order-delete"),
     path("my/resources/", my_resources.resource_list, name="my-resources"),
+    path("my/resources/<str:uuid>/", allocation.consumer_allocation, name="my-resource"),
     path("my/usage-report/", reports.my_usage_report, name="my-usage-report"),
     path("my/resources/<str:uuid>/usage/", my_resources.show_usage, name="my-resource-usage"),
     path("my/resources/<str:uuid>/usage.csv", my_resources.usage_csv, name="my-resource-usage-csv"),

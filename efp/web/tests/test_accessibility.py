@@ -48,6 +48,7 @@ PAGES: dict[str, list[Page]] = {
         "/provider/",
         "/provider/resources/",
         "/provider/resources/?usage_flag=over_limit",  # usage-flag badges and the filter
+        lambda: f"/provider/resources/{_resource('climate-ensembles')}/",  # the allocation page
         lambda: f"/provider/resources/{_resource('climate-ensembles')}/usage/",
         lambda: f"/provider/resources/{_resource('climate-ensembles')}/report/",
         lambda: f"/provider/resources/{_resource('climate-ensembles')}/correct/?component=cpu",
@@ -72,6 +73,7 @@ PAGES: dict[str, list[Page]] = {
         "/my/orders/",
         lambda: f"/my/orders/{_order(state='pending-consumer')}/",
         "/my/resources/",
+        lambda: f"/my/resources/{_resource('climate-ensembles')}/",  # the allocation page
         "/my/usage-report/",
         lambda: f"/my/resources/{_resource('climate-ensembles')}/usage/",
         lambda: f"/my/resources/{_resource('climate-ensembles')}/limits/",

@@ -1,7 +1,7 @@
 """The provider's walk through the usage coverage matrix in Debian's Chromium, on the demo data:
 dashboard tile "Missing usage reports last month" → the matrix filtered on last month's missing reports →
-all of the last six months → only missing → follow a resource to its usage page. Screenshots at 1280 and
-375 px go to test-output/."""
+all of the last six months → only missing → follow a resource to its page and its usage. Screenshots at
+1280 and 375 px go to test-output/."""
 
 from __future__ import annotations
 
@@ -54,8 +54,11 @@ def test_a_provider_finds_the_missing_reports_and_opens_one(browser_page: Any) -
     assert names(page) == ["materials-dft", "climate-downscaling", "genome-longread"]
     shot(page, "coverage-02-only-missing")
 
-    # Follow a resource to its usage page.
+    # Follow a resource to its page, and on to its usage.
     page.get_by_role("link", name="genome-longread", exact=True).click()
+    expect(page.get_by_role("heading", name="genome-longread", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Actions for genome-longread").click()
+    page.get_by_role("menuitem", name="Show usage").click()
     expect(page.get_by_role("heading", name="Usage: genome-longread")).to_be_visible()
     expect(page.get_by_role("row", name=re.compile("no report")).first).to_be_visible()
 

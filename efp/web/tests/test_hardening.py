@@ -37,7 +37,8 @@ GET_ONLY = {
     "home", "profile", "dashboard", "resources", "resource-usage", "resource-usage-csv", "orders", "order",
     "catalogue", "offering", "my-orders", "my-order", "my-resources", "my-resource-usage",
     "my-resource-usage-csv", "organisations", "organisation", "project", "notifications", "notification-bell",
-    "hooks", "hook", "coverage", "usage-report", "my-usage-report", "usage-import-template",
+    "hooks", "hook", "coverage", "usage-report", "my-usage-report", "usage-import-template", "resource",
+    "my-resource",
 }  # fmt: skip
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
@@ -162,7 +163,8 @@ class ContentSecurityPolicyTests(WebTestCase):
         r, o = alloc.uuid.hex, order.uuid.hex
         client = self.login(self.carol)
         pages = ["/", "/profile/", "/profile/token/", "/provider/", "/provider/resources/",
-                 f"/provider/resources/{r}/usage/", f"/provider/resources/{r}/report/",
+                 f"/provider/resources/{r}/", f"/provider/resources/{r}/usage/",
+                 f"/provider/resources/{r}/report/",
                  f"/provider/resources/{r}/backend-id/", f"/provider/resources/{r}/end-date/",
                  "/provider/orders/", f"/provider/orders/{o}/", f"/provider/orders/{o}/approve/",
                  f"/provider/orders/{o}/reject/"]  # fmt: skip
@@ -186,7 +188,8 @@ class ContentSecurityPolicyTests(WebTestCase):
         consumer = self.login(self.alice)
         pages = ["/marketplace/", f"/marketplace/offerings/{o}/", f"/marketplace/offerings/{o}/order/",
                  "/my/orders/", f"/my/orders/{order.uuid.hex}/", f"/my/orders/{order.uuid.hex}/cancel/",
-                 "/my/resources/", f"/my/resources/{r}/usage/", f"/my/resources/{r}/limits/",
+                 "/my/resources/", f"/my/resources/{r}/", f"/my/resources/{r}/usage/",
+                 f"/my/resources/{r}/limits/",
                  f"/my/resources/{r}/terminate/", "/organisations/", f"/organisations/{a}/",
                  f"/organisations/{a}/projects/new/", f"/projects/{p}/", f"/projects/{p}/edit/"]  # fmt: skip
         for path in pages:

@@ -54,13 +54,18 @@ class CoverageMatrixTests(ReportPagesTestCase):
         assert '<td class="cov cov-not_due" data-label="Jun 2026">Not due</td>' in html
         assert "<strong>8</strong> missing months" in html
 
-    def test_it_links_each_resource_to_its_usage_page(self) -> None:
+    def test_it_links_each_resource_to_its_page_and_each_month_to_its_usage(self) -> None:
         client = self.login(self.carol)
         html = client.get(f"{MATRIX}?{RANGE}").content.decode()
         steady = self.resources["steady"]
-        link = f"/provider/resources/{steady.uuid.hex}/usage/"
-        assert f'<a href="{link}">steady</a>' in html
-        assert client.get(link).status_code == 200
+        page, usage = (
+            f"/provider/resources/{steady.uuid.hex}/",
+            f"/provider/resources/{steady.uuid.hex}/usage/",
+        )
+        assert f'<a href="{page}">steady</a>' in html
+        assert f'<a href="{usage}">Missing<span class="visually-hidden"> for steady' in html
+        assert client.get(page).status_code == 200
+        assert client.get(usage).status_code == 200
 
     def test_it_filters_on_the_offering_and_on_missing_months(self) -> None:
         client = self.login(self.carol)

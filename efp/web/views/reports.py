@@ -107,6 +107,7 @@ def _matrix_row(row: coverage.CoverageRow, months: list[datetime.date]) -> dict[
     return {
         "row": row,
         "usage_url": usage_url,
+        "resource_url": reverse("web:resource", args=[row.uuid]),
         "cells": [
             {"month": month, "state": row.months[month], "label": coverage.LABELS[row.months[month]]}
             for month in months
