@@ -1,6 +1,7 @@
 import csv
 import datetime
 import io
+import re
 from decimal import Decimal
 
 import time_machine
@@ -67,6 +68,18 @@ class ShowUsageTests(WebTestCase):
         html = self.login(self.carol).get(self.url + "?component=storage").content.decode()
         assert 'class="limit"' in html and "limit 10 TB" in html
 
+    def test_it_labels_the_current_month_and_names_every_month_on_both_charts(self) -> None:
+        html = self.login(self.carol).get(self.url).content.decode()
+        wide, narrow = html.split('class="chart chart-wide"')[1].split('class="chart chart-narrow"')
+        for chart in (wide, narrow):
+            ticks = re.findall(r'<text class="tick"[^>]*>([A-Z][a-z]{2})</text>', chart)
+            assert ticks[-1] == "Jun", ticks  # June 2026, the current month
+            assert chart.count('<g class="month" tabindex="0"') == 1  # one tab stop, on June
+            assert 'tabindex="0" role="img" aria-label="Jun 2026: 120.50 core-hours' in chart
+            assert 'aria-label="May 2026: no report"' in chart
+        assert len(re.findall(r'<text class="tick"[^>]*>[A-Z][a-z]{2}</text>', narrow)) == 6
+        assert "Hover a bar" not in html and "Tap a month" in html
+
     def test_it_switches_the_time_range(self) -> None:
         client = self.login(self.carol)
         six = client.get(self.url + "?months=6").content.decode()
@@ -85,9 +98,10 @@ class ShowUsageTests(WebTestCase):
     def test_it_shows_usage_amounts_with_two_decimals(self) -> None:
         html = self.login(self.carol).get(self.url + "?month=2026-06").content.decode()
         # A column of amounts lines up: "120.50" and "100.00", not "120.5" beside "100".
-        assert '<td class="num" data-label="Usage">120.50</td>' in html
-        assert '<td class="num" data-label="Amount">100.00</td>' in html
-        assert '<td class="num" data-label="Amount">20.50</td>' in html
+        # Stacked on a phone, each cell says its unit (the header row is hidden there).
+        assert '<td class="num" data-label="Usage (core-hours)">120.50</td>' in html
+        assert '<td class="num" data-label="Amount (core-hours)">100.00</td>' in html
+        assert '<td class="num" data-label="Amount (core-hours)">20.50</td>' in html
         assert "<title>Jun 2026: 120.50 core-hours" in html  # the bar's tooltip
         assert "limit 10 TB" in self.login(self.carol).get(self.url + "?component=storage").content.decode()
 

@@ -136,7 +136,7 @@ def _usage_report(
     for row in rows:
         cost[row.month] += row.cost
     chart = (
-        charts.bar_chart(
+        charts.bar_charts(
             [MonthPoint(month, value) for month, value in cost.items()],
             limit=None,
             unit="cost",
@@ -144,7 +144,7 @@ def _usage_report(
             chart_id="report-cost",
         )
         if months
-        else ""
+        else []
     )
     page = paginate(request, rows)
     return template, {

@@ -116,18 +116,13 @@ def usage_context(request: HttpRequest, resource: Resource, *, csv_view: str) ->
             "status": status,
             "span": span,
             "spans": [("6", "6 months"), ("12", "12 months"), ("24", "24 months"), ("all", "All")],
-            # The same chart twice; CSS shows the narrow one on a phone.
-            "charts": [
-                charts.bar_chart(
-                    points,
-                    limit=limit,
-                    unit=chosen.measured_unit,
-                    title=f"{chosen.name} usage of {resource.name} per month",
-                    chart_id=f"chart-{chosen.type}{suffix}",
-                    narrow=narrow,
-                )
-                for suffix, narrow in (("", False), ("-narrow", True))
-            ],
+            "charts": charts.bar_charts(
+                points,
+                limit=limit,
+                unit=chosen.measured_unit,
+                title=f"{chosen.name} usage of {resource.name} per month",
+                chart_id=f"chart-{chosen.type}",
+            ),
             "table": table,
             "user_month": user_month,
             "user_month_choices": list(reversed(months)),

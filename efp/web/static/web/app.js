@@ -1,4 +1,4 @@
-/* Progressive enhancement for the GUI: row expanders, Actions menus, live hints on Report usage,
+/* Progressive enhancement for the GUI: row expanders, Actions menus, chart read-outs, live hints on Report usage,
    select-all for bulk decisions. Every page works without it; events are delegated so content
    swapped in by htmx needs no re-binding. */
 (function () {
@@ -29,7 +29,25 @@
     if (target) target.focus();
   }
 
+  /* Charts: the month focused (Tab, then the arrow keys) or tapped is read out under the chart. */
+  function showMonth(month) {
+    var svg = month.ownerSVGElement;
+    svg.querySelectorAll(".month").forEach(function (other) {
+      other.classList.toggle("chosen", other === month);
+      other.setAttribute("tabindex", other === month ? "0" : "-1");
+    });
+    var figure = svg.closest("figure");
+    var readout = figure && figure.nextElementSibling;
+    if (readout && readout.hasAttribute("data-chart-readout")) readout.textContent = month.getAttribute("aria-label");
+  }
+  document.addEventListener("focusin", function (event) {
+    var month = event.target.closest && event.target.closest(".chart .month");
+    if (month) showMonth(month);
+  });
+
   document.addEventListener("click", function (event) {
+    var month = event.target.closest(".chart .month");
+    if (month) { month.focus(); showMonth(month); return; }
     var expander = event.target.closest(".expander");
     if (expander) {
       var open = expander.getAttribute("aria-expanded") !== "true";
@@ -50,6 +68,16 @@
   });
 
   document.addEventListener("keydown", function (event) {
+    var month = event.target.closest && event.target.closest(".chart .month");
+    if (month && ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"].indexOf(event.key) >= 0) {
+      event.preventDefault();
+      var months = Array.prototype.slice.call(month.ownerSVGElement.querySelectorAll(".month"));
+      var at = months.indexOf(month);
+      var to = event.key === "Home" ? 0 : event.key === "End" ? months.length - 1 :
+        Math.max(0, Math.min(months.length - 1, at + (event.key === "ArrowLeft" || event.key === "ArrowUp" ? -1 : 1)));
+      months[to].focus();
+      return;
+    }
     var button = event.target.closest && event.target.closest(".menu-button");
     if (button && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
       event.preventDefault();
