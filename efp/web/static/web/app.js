@@ -104,6 +104,10 @@
       closeMenus();
     } else if ((event.key === "Enter" || event.key === " ") && document.activeElement.getAttribute("aria-disabled") === "true") {
       event.preventDefault();
+    } else if (event.key === " " && document.activeElement.getAttribute("role") === "menuitem") {
+      /* A menu item is a link: Enter follows it natively, Space does here (as the ARIA menu pattern asks). */
+      event.preventDefault();
+      document.activeElement.click();
     }
   });
 
