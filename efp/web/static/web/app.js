@@ -125,6 +125,17 @@
     var monthSelect = form.querySelector("select[name=month]");
     var month = monthSelect ? monthSelect.value : "";
     form.querySelectorAll(".component-row").forEach(function (row) {
+      /* What may not be reported for the chosen month is disabled, with the reason shown. */
+      var refused = "", corrected = false;
+      try {
+        refused = JSON.parse(row.dataset.refused || "{}")[month] || "";
+        corrected = JSON.parse(row.dataset.corrected || "[]").indexOf(month) >= 0;
+      } catch (e) { refused = ""; }
+      row.querySelectorAll("input, textarea").forEach(function (input) { input.disabled = refused !== ""; });
+      var refusalEl = row.querySelector(".refusal");
+      if (refusalEl) { refusalEl.textContent = refused; refusalEl.hidden = refused === ""; }
+      var note = row.querySelector(".correction-note");
+      if (note) note.hidden = !corrected;
       var stored = {};
       try { stored = JSON.parse(row.dataset.stored || "{}"); } catch (e) { stored = {}; }
       var unit = row.dataset.unit || "";
