@@ -82,7 +82,18 @@ def test_a_provider_approves_rejects_and_reports_usage_with_the_keyboard_alone(b
     arrow_to(page, menu.get_by_role("menuitem", name="Report usage"))
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Report usage")).to_be_visible()
-    tab_to(page, page.get_by_label("CPU amount (core-hours)"))
+    # A month older than the offering's correction window: CPU (usage-based) is disabled, with the reason.
+    cpu = page.get_by_label("CPU amount (core-hours)")
+    tab_to(page, page.get_by_label("Month"))
+    for _ in range(5):
+        page.keyboard.press("ArrowDown")
+    expect(cpu).to_be_disabled()
+    expect(page.locator("#refusal-cpu")).to_contain_text("may be corrected back to")
+    expect(page.get_by_label("Storage amount (TB)")).to_be_enabled()  # limit-based: back-filled
+    page.keyboard.press("Home")  # the current month again
+    expect(cpu).to_be_enabled()
+    expect(page.locator("#refusal-cpu")).to_be_hidden()
+    tab_to(page, cpu)
     page.keyboard.type("1500")
     page.keyboard.press("Enter")
     expect(page.get_by_text("reported: CPU 1,500.00 core-hours")).to_be_visible()
