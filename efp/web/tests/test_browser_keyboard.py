@@ -94,7 +94,16 @@ def test_a_provider_approves_rejects_and_reports_usage_with_the_keyboard_alone(b
     expect(cpu).to_be_enabled()
     expect(page.locator("#refusal-cpu")).to_be_hidden()
     tab_to(page, cpu)
+    page.keyboard.type("-1")
+    page.keyboard.press("Enter")
+    # The error speaks the user's words beside the field, and goes once the amount is fixed.
+    error = page.locator("#id_amount_cpu-error")
+    expect(error).to_have_text("Enter 0 or more: usage cannot be negative.")
+    tab_to(page, cpu)
+    page.keyboard.press("Control+A")
     page.keyboard.type("1500")
+    expect(error).to_be_hidden()
+    expect(cpu).not_to_have_attribute("aria-invalid", "true")
     page.keyboard.press("Enter")
     expect(page.get_by_text("reported: CPU 1,500.00 core-hours")).to_be_visible()
     assert ComponentUsage.objects.filter(

@@ -121,7 +121,7 @@
   function fmt(value) {
     return value.toLocaleString("en-GB", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   }
-  function updateReport(form) {
+  function updateReport(form, edited) {
     var monthSelect = form.querySelector("select[name=month]");
     var month = monthSelect ? monthSelect.value : "";
     form.querySelectorAll(".component-row").forEach(function (row) {
@@ -143,6 +143,14 @@
       var amountInput = row.querySelector(".amount input");
       var raw = amountInput ? amountInput.value.trim() : "";
       var invalid = raw !== "" && !AMOUNT.test(raw);
+      /* A server error beside the amount goes once the amount is edited into one the server takes. */
+      if (amountInput && amountInput === edited && raw !== "" && !invalid && amountInput.getAttribute("aria-invalid") === "true") {
+        amountInput.removeAttribute("aria-invalid");
+        var error = document.getElementById(amountInput.id + "-error");
+        if (error) error.hidden = true;
+        var field = amountInput.closest(".field");
+        if (field) field.classList.remove("has-error");
+      }
       var amount = invalid ? null : parse(raw);
       var storedEl = row.querySelector(".stored");
       if (storedEl) {
@@ -213,7 +221,7 @@
   }
   document.addEventListener("input", function (event) {
     var form = event.target.closest && event.target.closest(".report-form");
-    if (form) updateReport(form);
+    if (form) updateReport(form, event.target);
   });
   document.addEventListener("change", function (event) {
     var form = event.target.closest && event.target.closest(".report-form");
