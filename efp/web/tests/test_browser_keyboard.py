@@ -109,3 +109,42 @@ def test_a_provider_approves_rejects_and_reports_usage_with_the_keyboard_alone(b
     assert ComponentUsage.objects.filter(
         resource__name="climate-ensembles", component__type="cpu", usage="1500.00"
     ).exists()
+
+
+def test_an_owner_approves_and_rejects_orders_with_the_keyboard_alone(browser_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    demo.build()
+    page.goto("/login/")
+    tab_to(page, page.get_by_label("Username"))
+    page.keyboard.type("owner")
+    page.keyboard.press("Tab")
+    page.keyboard.type("owner")
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "/login/" not in url)
+
+    page.goto("/my/orders/")  # the orders awaiting the owner come first, then all orders
+    tab_to(page, page.get_by_role("button", name="Actions for order climate-pending-pi").first)
+    page.keyboard.press("Enter")
+    menu = page.get_by_role("menu", name="Actions for order climate-pending-pi").first
+    arrow_to(page, menu.get_by_role("menuitem", name="Approve"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Approve this order for your organisation?")).to_be_visible()
+    tab_to(page, page.get_by_role("button", name="Approve order"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Order for climate-pending-pi approved")).to_be_visible()
+    assert Order.objects.get(attributes__name="climate-pending-pi").state == "pending-provider"
+
+    tab_to(page, page.get_by_role("button", name="Actions for order genome-member-scratch").first)
+    page.keyboard.press("ArrowDown")
+    menu = page.get_by_role("menu", name="Actions for order genome-member-scratch").first
+    arrow_to(page, menu.get_by_role("menuitem", name="Reject"))
+    page.keyboard.press("Space")
+    expect(page.get_by_role("heading", name="Reject this order?")).to_be_visible()
+    tab_to(page, page.get_by_label("Reason for rejecting (shown to whoever asked)"))
+    page.keyboard.type("Use the shared scratch space.")
+    tab_to(page, page.get_by_role("button", name="Reject order"))
+    page.keyboard.press("Space")
+    expect(page.get_by_text("Order for genome-member-scratch rejected")).to_be_visible()
+    assert Order.objects.get(attributes__name="genome-member-scratch").state == "rejected"
