@@ -290,6 +290,18 @@ class ReportUsageTests(WebTestCase):
         assert '<p class="help correction-note" id="correction-storage" hidden>' in html
         assert '<p class="refusal" id="refusal-cpu" hidden></p>' in html
 
+    def test_it_says_a_refusal_of_the_service_in_the_users_words(self) -> None:
+        from unittest import mock
+
+        from efp.errors import Forbidden
+
+        with mock.patch("efp.web.views.usage.report_month_usage", side_effect=Forbidden()):
+            response = self.post(amount_cpu="1")
+        assert response.status_code == 403
+        html = response.content.decode()
+        assert "Your role does not let you report usage of this resource." in html
+        assert Forbidden.DEFAULT not in html
+
     def test_it_refuses_a_month_outside_the_selector(self) -> None:
         response = self.post(month="2020-01", amount_storage="5")
         assert response.status_code == 400

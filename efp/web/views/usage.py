@@ -184,6 +184,7 @@ GUI_WORDS = {
     usage_services.MSG_BACKFILL_ROLE: "Only staff and the provider may report a closed month.",
     usage_services.MSG_INVALID_STATE: "The resource no longer takes usage reports in its present state.",
     usage_services.MSG_NO_PLAN: "The resource has no plan, so usage cannot be reported.",
+    Forbidden.DEFAULT: "Your role does not let you report usage of this resource.",
     MSG_REASON: (
         "Give a reason: a value for a closed month corrects it, and both sides of the allocation read why."
     ),
@@ -384,7 +385,7 @@ def _submit(
         _map_errors(form, error, [(f"amount_{c.type}", f"amount_{c.type}") for c in reported], "month")
         return 400
     except Forbidden as error:
-        form.add_error(None, str(error))
+        form.add_error(None, gui_words(error))
         return 403
     except DomainError as error:
         form.add_error(None, error_text(error))
