@@ -1,9 +1,14 @@
 """Server-rendered SVG charts. Readable without colour: the limit is a labelled dashed line, months with no
-report are marked "no report" instead of drawn as zero, bars over the limit are hatched and labelled."""
+report are marked "no report" instead of drawn as zero, bars over the limit are hatched and labelled.
+
+Every month is a focusable column (Tab, then the arrow keys; a tap on a phone) named by its value, which
+app.js also writes under the chart; the narrow variant is drawn at about the size a 375 px phone shows it,
+so that its 12 px ticks stay at least 11 px on screen. The current (last) month is always labelled."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -53,6 +58,18 @@ def _nice_max(value: Decimal) -> Decimal:
     return value
 
 
+# A 375 px phone shows the chart 354 px wide (the page's padding aside): drawn narrower, it is scaled up.
+NARROW_WIDTH = 340
+
+
+def bar_charts(points: list[MonthPoint], *, chart_id: str, **kwargs: Any) -> list[SafeString]:
+    """The wide and the narrow variant of one chart; CSS shows the narrow one on a phone."""
+    return [
+        bar_chart(points, chart_id=f"{chart_id}{suffix}", narrow=narrow, **kwargs)
+        for suffix, narrow in (("", False), ("-narrow", True))
+    ]
+
+
 def bar_chart(
     points: list[MonthPoint],
     *,
@@ -62,9 +79,10 @@ def bar_chart(
     chart_id: str,
     narrow: bool = False,
 ) -> SafeString:
-    """`narrow`: a phone-sized variant (fewer labels on a smaller canvas, so the text stays legible)."""
-    width, height = (360, 260) if narrow else (720, 280)
-    left, right, top, bottom = (48, 8, 20, 44) if narrow else (64, 16, 20, 44)
+    """`narrow`: a phone-sized variant (fewer labels on a canvas no wider than a phone shows it, so the
+    text is not scaled down)."""
+    width, height = (NARROW_WIDTH, 250) if narrow else (720, 280)
+    left, right, top, bottom = (46, 6, 20, 44) if narrow else (64, 16, 20, 44)
     labelled = 6 if narrow else 12  # up to this many bars carry their value
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [p.value for p in points if p.value is not None]
@@ -77,7 +95,8 @@ def bar_chart(
     parts: list[str] = []
     parts.append(
         svg(
-            '<svg class="chart {}" viewBox="0 0 {} {}" role="img" aria-labelledby="{}-title {}-desc" '
+            # A group, not an image: its months are focusable, and an image's children are presentational.
+            '<svg class="chart {}" viewBox="0 0 {} {}" role="group" aria-labelledby="{}-title {}-desc" '
             'preserveAspectRatio="xMidYMid meet">',
             "chart-narrow" if narrow else "chart-wide",
             width,
@@ -134,24 +153,60 @@ def bar_chart(
     slot = plot_w / n
     bar_w = max(2.0, slot * 0.7)
     label_every = 1 if n <= labelled else max(1, -(-n // labelled))
+    last_year: int | None = None
     for i, point in enumerate(points):
         x = left + i * slot + (slot - bar_w) / 2
         cx = left + i * slot + slot / 2
         month_text = point.month.strftime("%b %Y")
+        over = point.value is not None and limit is not None and point.value > limit
         if point.value is None:
-            parts.append(
-                svg(
-                    # A dashed empty box, not a filled stub: told apart from a zero without colour.
-                    '<g class="gap"><title>{}: no report</title>'
-                    '<rect x="{}" y="{}" width="{}" height="{}" class="gap-mark"/></g>',
-                    month_text,
-                    x + 1,
-                    top + plot_h - 10,
-                    max(bar_w - 2, 1.0),
-                    10,
-                )
+            name = f"{month_text}: no report"
+            # A dashed empty box, not a filled stub: told apart from a zero without colour.
+            mark = svg(
+                '<rect x="{}" y="{}" width="{}" height="{}" class="gap-mark"/>',
+                x + 1,
+                top + plot_h - 10,
+                max(bar_w - 2, 1.0),
+                10,
             )
-            if n <= labelled:
+        else:
+            name = f"{month_text}: {amount(point.value)} {unit}"
+            if over:
+                name += " (over the limit)"
+            if point.description:
+                name += f" — {point.description}"
+            if point.users_exceed:
+                name += f" — users {amount(point.users_total)}, more than the total"
+            if point.top_users:
+                name += " — top users: " + ", ".join(f"{u} {amount(v)}" for u, v in point.top_users)
+            bar_y = y(point.value)
+            mark = svg(
+                '<rect class="bar{}" x="{}" y="{}" width="{}" height="{}" {}/>',
+                " over" if over else "",
+                x,
+                bar_y,
+                bar_w,
+                max(top + plot_h - bar_y, 0.5),
+                svg('fill="url(#{}-hatch)"', chart_id) if over else "",
+            )
+        # The whole column is the target of a tap, so that a small bar is as easy to hit as a tall one.
+        parts.append(
+            svg(
+                # One tab stop per chart, on the current month; app.js moves along with the arrow keys.
+                '<g class="month" tabindex="{}" role="img" aria-label="{}"><title>{}</title>'
+                '<rect class="hit" x="{}" y="{}" width="{}" height="{}"/>{}</g>',
+                "0" if i == n - 1 else "-1",
+                name,
+                name,
+                left + i * slot,
+                top,
+                slot,
+                plot_h,
+                mark,
+            )
+        )
+        if n <= labelled:
+            if point.value is None:
                 parts.append(
                     svg(
                         '<text class="gap-label" x="{}" y="{}" text-anchor="middle">no report</text>',
@@ -159,43 +214,18 @@ def bar_chart(
                         top + plot_h - 14,
                     )
                 )
-        else:
-            over = limit is not None and point.value > limit
-            tooltip = f"{month_text}: {amount(point.value)} {unit}"
-            if over:
-                tooltip += " (over the limit)"
-            if point.description:
-                tooltip += f" — {point.description}"
-            if point.users_exceed:
-                tooltip += f" — users {amount(point.users_total)}, more than the total"
-            if point.top_users:
-                tooltip += " — top users: " + ", ".join(f"{u} {amount(v)}" for u, v in point.top_users)
-            bar_y = y(point.value)
-            fill = svg('fill="url(#{}-hatch)"', chart_id) if over else ""
-            parts.append(
-                svg(
-                    '<g class="bar-group"><title>{}</title>'
-                    '<rect class="bar{}" x="{}" y="{}" width="{}" height="{}" {}/></g>',
-                    tooltip,
-                    " over" if over else "",
-                    x,
-                    bar_y,
-                    bar_w,
-                    max(top + plot_h - bar_y, 0.5),
-                    fill,
-                )
-            )
-            if n <= labelled:
+            else:
                 parts.append(
                     svg(
                         '<text class="value" x="{}" y="{}" text-anchor="middle">{}{}</text>',
                         cx,
-                        bar_y - 4,
+                        y(point.value) - 4,
                         short_number(point.value),
                         " ▲" if over else "",
                     )
                 )
-        if i % label_every == 0:
+        # Labels are counted from the last month, so the current month always has one.
+        if (n - 1 - i) % label_every == 0:
             parts.append(
                 svg(
                     '<text class="tick" x="{}" y="{}" text-anchor="middle">{}</text>',
@@ -204,7 +234,7 @@ def bar_chart(
                     point.month.strftime("%b"),
                 )
             )
-            if i == 0 or point.month.month == 1 or (n <= labelled and i == n - 1):
+            if point.month.year != last_year or (n <= labelled and i == n - 1):
                 parts.append(
                     svg(
                         '<text class="tick" x="{}" y="{}" text-anchor="middle">{}</text>',
@@ -213,6 +243,7 @@ def bar_chart(
                         point.month.year,
                     )
                 )
+            last_year = point.month.year
     parts.append(
         svg(
             '<line class="axis" x1="{}" x2="{}" y1="{}" y2="{}"/>',

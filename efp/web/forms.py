@@ -197,7 +197,13 @@ class ReportUsageForm(forms.Form):
     """The month, amount and description per usage- or limit-billed component, optional per-user rows;
     a reason and what becomes of the users' rows when the service asks for them."""
 
-    month = forms.ChoiceField(label="Month")
+    month = forms.ChoiceField(
+        label="Month",
+        error_messages={
+            "required": "Choose the month this usage is for.",
+            "invalid_choice": "Choose one of the months in the list; other months cannot be reported here.",
+        },
+    )
     reason = forms.CharField(
         label="Reason",
         required=False,
@@ -218,11 +224,14 @@ class ReportUsageForm(forms.Form):
         components: list[OfferingComponent],
         months: list[datetime.date],
         user_rows: int = USER_ROWS,
+        refused: Mapping[str, Mapping[str, str]] | None = None,
         **kwargs: Any,
     ) -> None:
+        """`refused`: per component type, the months (`YYYY-MM`) it may not be reported for, with why."""
         super().__init__(*args, **kwargs)
         self.components = components
         self.user_rows = user_rows
+        self.refused = refused or {}
         set_choices(
             self.fields["month"],
             [
@@ -249,12 +258,21 @@ class ReportUsageForm(forms.Form):
                     required=False,
                     widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
                 )
+            if self.refusal(c):  # drawn disabled; a value sent anyway is refused by clean()
+                for name, field in self.fields.items():
+                    if name == f"description_{c.type}" or name.startswith(f"user_{c.type}_"):
+                        field.widget.attrs["disabled"] = "disabled"
+
+    def refusal(self, component: OfferingComponent) -> str:
+        """Why `component` may not be reported for the chosen month, or ""."""
+        return self.refused.get(component.type, {}).get(str(self["month"].value() or ""), "")
 
     def rows(self) -> list[dict[str, Any]]:
         """Bound fields grouped per component, for the template."""
         return [
             {
                 "component": c,
+                "refusal": self.refusal(c),
                 "amount": self[f"amount_{c.type}"],
                 "description": self[f"description_{c.type}"],
                 "users": [
@@ -271,7 +289,10 @@ class ReportUsageForm(forms.Form):
         reported = False
         for c in self.components:
             raw = (data.get(f"amount_{c.type}") or "").strip()
-            if raw:
+            refusal = self.refusal(c)
+            if raw and refusal:
+                self.add_error(f"amount_{c.type}", refusal)
+            elif raw:
                 reported = True
                 try:
                     data[f"amount_{c.type}"] = parse_amount(raw)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from django.db import transaction
@@ -57,20 +58,42 @@ def may_correct_closed(user: Any, offering: Offering) -> bool:
     )
 
 
+class _Roles:
+    """What `correction_refusal` asks of the user's roles, asked at most once each (a form asks it of every
+    month of its selector)."""
+
+    def __init__(self, user: Any, resource: Resource) -> None:
+        self.user, self.resource = user, resource
+
+    @cached_property
+    def may_report(self) -> bool:
+        return can_report_usage(self.user, self.resource)
+
+    @cached_property
+    def may_correct_closed(self) -> bool:
+        return may_correct_closed(self.user, self.resource.offering)
+
+
 def correction_refusal(*, user: Any, resource: Resource, month: datetime.date) -> Refusal | None:
     """None when `user` may correct `resource`'s usage of `month` (its first day), else why not."""
+    return _refusal(_Roles(user, resource), month)
+
+
+def _refusal(roles: _Roles, month: datetime.date) -> Refusal | None:
     current = billing_period_of(timezone.now())
-    offering = resource.offering
+    offering = roles.resource.offering
     if month > current:
         return Refusal(Kind.INVALID, "Usage of a future month cannot be corrected.")
-    if getattr(user, "is_staff", False):
+    if getattr(roles.user, "is_staff", False):
         return None
     if month == current:
-        if can_report_usage(user, resource):
+        if roles.may_report:
             return None
         return Refusal(Kind.FORBIDDEN, "Only the provider's owners and offering managers may correct it.")
-    if not may_correct_closed(user, offering):
-        who = By(offering.usage_corrected_by).label
+    if not roles.may_correct_closed:
+        who = By(offering.usage_corrected_by).label.removesuffix(
+            " only"
+        )  # "Staff only": not "staff only only"
         who = who[0].lower() + who[1:]
         return Refusal(Kind.FORBIDDEN, f"Closed months of {offering.name} may be corrected by {who} only.")
     oldest = oldest_correctable(offering)
@@ -81,6 +104,24 @@ def correction_refusal(*, user: Any, resource: Resource, month: datetime.date) -
             " ask staff for older months.",
         )
     return None
+
+
+def report_corrections(
+    *, user: Any, resource: Resource, components: list[OfferingComponent], months: list[datetime.date]
+) -> dict[str, dict[datetime.date, Refusal | None]]:
+    """What Report usage (`report_month_usage`) does with a value of each component for each month, where it
+    is not a plain report: per component type, the months whose value is a correction (`needs_correction`),
+    each with None (taken, with a reason) or the refusal of `correction_refusal`."""
+    roles = _Roles(user, resource)
+    refusals: dict[datetime.date, Refusal | None] = {}
+    answer: dict[str, dict[datetime.date, Refusal | None]] = {}
+    for component in components:
+        for month in months:
+            if needs_correction(user, component, month):
+                if month not in refusals:
+                    refusals[month] = _refusal(roles, month)
+                answer.setdefault(component.type, {})[month] = refusals[month]
+    return answer
 
 
 def needs_correction(user: Any, component: OfferingComponent, month: datetime.date) -> bool:

@@ -236,3 +236,30 @@ class MonthReportTests(CorrectionTestCase):
         with self.assertRaises(Forbidden):
             self.month_report(self.old_month, "1", reason="Too old")
         assert self.value(self.old_cpu) == Decimal("20.00")
+
+
+class ReportCorrectionsTests(CorrectionTestCase):
+    """What Report usage disables: per component, the closed months whose value is a correction, with the
+    correction rule's answer for each (None: taken with a reason)."""
+
+    def answer(self, user: Any) -> dict[str, dict[Any, Any]]:
+        components = list(self.offering.components.order_by("pk"))
+        months = [self.current, self.last_month, self.old_month]
+        return corrections.report_corrections(
+            user=user, resource=self.resource, components=components, months=months
+        )
+
+    def test_it_refuses_closed_months_of_usage_components_outside_the_window(self) -> None:
+        answer = self.answer(self.carol)
+        assert "storage" not in answer  # limit-billed: providers back-fill it, no correction
+        cpu = answer["cpu"]
+        assert self.current not in cpu and cpu[self.last_month] is None
+        assert "may be corrected back to" in cpu[self.old_month].message
+
+    def test_it_names_who_may_correct_when_the_offering_says_staff(self) -> None:
+        set_correction_policy(user=self.carol, offering=self.offering, corrected_by=By.STAFF, months=3)
+        refusal = self.answer(self.oscar)["cpu"][self.last_month]
+        assert refusal.message == "Closed months of Offering O may be corrected by staff only."
+
+    def test_it_refuses_nothing_to_staff(self) -> None:
+        assert self.answer(self.staff) == {}

@@ -1,6 +1,7 @@
 import csv
 import datetime
 import io
+import re
 from decimal import Decimal
 
 import time_machine
@@ -67,6 +68,18 @@ class ShowUsageTests(WebTestCase):
         html = self.login(self.carol).get(self.url + "?component=storage").content.decode()
         assert 'class="limit"' in html and "limit 10 TB" in html
 
+    def test_it_labels_the_current_month_and_names_every_month_on_both_charts(self) -> None:
+        html = self.login(self.carol).get(self.url).content.decode()
+        wide, narrow = html.split('class="chart chart-wide"')[1].split('class="chart chart-narrow"')
+        for chart in (wide, narrow):
+            ticks = re.findall(r'<text class="tick"[^>]*>([A-Z][a-z]{2})</text>', chart)
+            assert ticks[-1] == "Jun", ticks  # June 2026, the current month
+            assert chart.count('<g class="month" tabindex="0"') == 1  # one tab stop, on June
+            assert 'tabindex="0" role="img" aria-label="Jun 2026: 120.50 core-hours' in chart
+            assert 'aria-label="May 2026: no report"' in chart
+        assert len(re.findall(r'<text class="tick"[^>]*>[A-Z][a-z]{2}</text>', narrow)) == 6
+        assert "Hover a bar" not in html and "Tap a month" in html
+
     def test_it_switches_the_time_range(self) -> None:
         client = self.login(self.carol)
         six = client.get(self.url + "?months=6").content.decode()
@@ -85,9 +98,10 @@ class ShowUsageTests(WebTestCase):
     def test_it_shows_usage_amounts_with_two_decimals(self) -> None:
         html = self.login(self.carol).get(self.url + "?month=2026-06").content.decode()
         # A column of amounts lines up: "120.50" and "100.00", not "120.5" beside "100".
-        assert '<td class="num" data-label="Usage">120.50</td>' in html
-        assert '<td class="num" data-label="Amount">100.00</td>' in html
-        assert '<td class="num" data-label="Amount">20.50</td>' in html
+        # Stacked on a phone, each cell says its unit (the header row is hidden there).
+        assert '<td class="num" data-label="Usage (core-hours)">120.50</td>' in html
+        assert '<td class="num" data-label="Amount (core-hours)">100.00</td>' in html
+        assert '<td class="num" data-label="Amount (core-hours)">20.50</td>' in html
         assert "<title>Jun 2026: 120.50 core-hours" in html  # the bar's tooltip
         assert "limit 10 TB" in self.login(self.carol).get(self.url + "?component=storage").content.decode()
 
@@ -150,15 +164,14 @@ class ReportUsageTests(WebTestCase):
         response = self.post(amount_cpu="-1", amount_storage="3")
         assert response.status_code == 400
         html = response.content.decode()
-        assert 'id="id_amount_cpu-error">Ensure this value is greater than or equal to 0.' in html
+        assert 'id="id_amount_cpu-error">Enter 0 or more: usage cannot be negative.' in html
         assert not ComponentUsage.objects.exists()
 
     def test_it_shows_a_three_decimals_error_beside_the_field_and_writes_nothing(self) -> None:
         response = self.post(amount_gpu="1.234", amount_cpu="5")
         assert response.status_code == 400
         assert (
-            'id="id_amount_gpu-error">Ensure that there are no more than 2 decimal places.'
-            in response.content.decode()
+            'id="id_amount_gpu-error">Use at most 2 decimals, for example 12.25.' in response.content.decode()
         )
         assert not ComponentUsage.objects.exists()
 
@@ -204,7 +217,7 @@ class ReportUsageTests(WebTestCase):
     def test_it_writes_nothing_when_a_per_user_value_is_invalid(self) -> None:
         response = self.post(amount_cpu="30", user_cpu_0_name="bob", user_cpu_0_usage="1.001")
         assert response.status_code == 400
-        assert 'id="id_user_cpu_0_usage-error">Ensure that there are no more than 2 decimal places.' in (
+        assert 'id="id_user_cpu_0_usage-error">Use at most 2 decimals, for example 12.25.' in (
             response.content.decode()
         )
         assert not ComponentUsage.objects.exists()
@@ -227,7 +240,7 @@ class ReportUsageTests(WebTestCase):
         assert refused.status_code == 400
         refused_html = refused.content.decode()
         assert (
-            'id="id_reason_error"><p class="field-error">A reason is required for a correction.'
+            'id="id_reason_error"><p class="field-error">Give a reason: a value for a closed month'
             in refused_html
         )
         assert "id_month_error" not in refused_html
@@ -241,10 +254,60 @@ class ReportUsageTests(WebTestCase):
         assert (cpu.billing_period, cpu.usage) == (datetime.date(2026, 5, 1), Decimal("5.00"))
         assert cpu.revisions.get(verb=UsageRevision.Verb.CORRECT).reason == "Late accounting"
 
+    def test_it_disables_what_may_not_be_reported_for_the_chosen_month_with_the_reason(self) -> None:
+        from efp.marketplace.models import Offering, Resource
+
+        Resource.objects.filter(pk=self.alloc.pk).update(created=NOW - datetime.timedelta(days=70))
+        Offering.objects.filter(pk=self.offering.pk).update(usage_corrected_by=Offering.CorrectedBy.STAFF)
+        current = self.login(self.carol).get(self.url).content.decode()
+        assert '<p class="refusal" id="refusal-cpu" hidden></p>' in current
+        assert not re.search(r'id="id_amount_cpu"[^>]*disabled>', current)
+        may = self.login(self.carol).get(self.url + "?month=2026-05").content.decode()
+        assert '<option value="2026-05" selected>May 2026</option>' in may
+        why = (
+            "CPU cannot be reported for May 2026: Closed months of Offering O may be corrected by staff only."
+        )
+        assert f'<p class="refusal" id="refusal-cpu">{why}</p>' in may
+        assert re.search(r'id="id_amount_cpu"[^>]*disabled>', may)
+        assert re.search(r'name="description_cpu"[^>]*disabled', may)
+        assert not re.search(r'id="id_amount_storage"[^>]*disabled>', may)  # limit-based: back-filled
+        assert '"2026-05": "CPU cannot be reported for May 2026' in may.replace("&quot;", '"')  # for app.js
+        # A value sent anyway is refused beside its field, in the same words, and nothing is written.
+        refused = self.post(month="2026-05", amount_cpu="5", reason="Late")
+        assert refused.status_code == 400
+        assert f'id="id_amount_cpu-error">{why}' in refused.content.decode()
+        assert not ComponentUsage.objects.exists()
+        # Staff may correct any closed month: nothing is disabled for them.
+        staff = self.login(self.staff).get(self.url + "?month=2026-05").content.decode()
+        assert '<p class="refusal" id="refusal-cpu" hidden></p>' in staff
+
+    def test_it_says_a_correctable_closed_month_needs_a_reason(self) -> None:
+        from efp.marketplace.models import Resource
+
+        Resource.objects.filter(pk=self.alloc.pk).update(created=NOW - datetime.timedelta(days=70))
+        html = self.login(self.carol).get(self.url + "?month=2026-05").content.decode()
+        assert '<p class="help correction-note" id="correction-cpu">The month is closed' in html
+        assert '<p class="help correction-note" id="correction-storage" hidden>' in html
+        assert '<p class="refusal" id="refusal-cpu" hidden></p>' in html
+
+    def test_it_says_a_refusal_of_the_service_in_the_users_words(self) -> None:
+        from unittest import mock
+
+        from efp.errors import Forbidden
+
+        with mock.patch("efp.web.views.usage.report_month_usage", side_effect=Forbidden()):
+            response = self.post(amount_cpu="1")
+        assert response.status_code == 403
+        html = response.content.decode()
+        assert "Your role does not let you report usage of this resource." in html
+        assert Forbidden.DEFAULT not in html
+
     def test_it_refuses_a_month_outside_the_selector(self) -> None:
         response = self.post(month="2020-01", amount_storage="5")
         assert response.status_code == 400
-        assert "Select a valid choice" in response.content.decode()
+        html = response.content.decode()
+        assert 'id="id_month_error"><p class="field-error">Choose one of the months in the list;' in html
+        assert "Select a valid choice" not in html
 
     def test_it_lets_an_offering_manager_report(self) -> None:
         assert self.post(self.oscar, amount_cpu="1").status_code == 302

@@ -137,7 +137,7 @@ def _usage_report(
     for row in rows:
         cost[row.month] += row.cost
     chart = (
-        charts.bar_chart(
+        charts.bar_charts(
             [MonthPoint(month, value) for month, value in cost.items()],
             limit=None,
             unit="cost",
@@ -145,7 +145,7 @@ def _usage_report(
             chart_id="report-cost",
         )
         if months
-        else ""
+        else []
     )
     page = paginate(request, rows)
     return template, {

@@ -23,6 +23,7 @@ from efp.marketplace.models import (
 )
 from efp.marketplace.selectors import provider_resources
 from efp.marketplace.services import usage as usage_services
+from efp.marketplace.services.corrections import MAX_REASON, MSG_REASON, report_corrections
 from efp.marketplace.services.usage import UsageItem, UserUsageItem, report_usage_refusal
 from efp.marketplace.services.user_usage import (
     MonthReportItem,
@@ -116,18 +117,13 @@ def usage_context(request: HttpRequest, resource: Resource, *, csv_view: str) ->
             "status": status,
             "span": span,
             "spans": [("6", "6 months"), ("12", "12 months"), ("24", "24 months"), ("all", "All")],
-            # The same chart twice; CSS shows the narrow one on a phone.
-            "charts": [
-                charts.bar_chart(
-                    points,
-                    limit=limit,
-                    unit=chosen.measured_unit,
-                    title=f"{chosen.name} usage of {resource.name} per month",
-                    chart_id=f"chart-{chosen.type}{suffix}",
-                    narrow=narrow,
-                )
-                for suffix, narrow in (("", False), ("-narrow", True))
-            ],
+            "charts": charts.bar_charts(
+                points,
+                limit=limit,
+                unit=chosen.measured_unit,
+                title=f"{chosen.name} usage of {resource.name} per month",
+                chart_id=f"chart-{chosen.type}",
+            ),
             "table": table,
             "user_month": user_month,
             "user_month_choices": list(reversed(months)),
@@ -168,6 +164,39 @@ def csv_response(request: HttpRequest, resource: Resource) -> HttpResponse:
     return response
 
 
+DIGITS = usage_services.MAX_INTEGER_DIGITS
+# The service's sentences (the API's, DRF's words) as Report usage says them, beside the field concerned.
+GUI_WORDS = {
+    "A valid number is required.": "Enter a number, for example 12.5.",
+    "Ensure this value is greater than or equal to 0.": "Enter 0 or more: usage cannot be negative.",
+    "Ensure that there are no more than 2 decimal places.": "Use at most 2 decimals, for example 12.25.",
+    f"Ensure that there are no more than {DIGITS} digits before the decimal point.": (
+        f"Enter at most {DIGITS} digits before the decimal point."
+    ),
+    "Ensure this field has no more than 100 characters.": "Use at most 100 characters.",
+    "Ensure this field has no more than 1000 characters.": "Use at most 1,000 characters.",
+    f"Ensure this field has no more than {MAX_REASON} characters.": f"Use at most {MAX_REASON:,} characters.",
+    usage_services.MSG_FUTURE: "Choose the current month or an earlier one.",
+    usage_services.MSG_PROVIDER_BACKFILL: (
+        "For a closed month only limit-based and prepaid components are reported; the others are corrected,"
+        " with a reason."
+    ),
+    usage_services.MSG_BACKFILL_ROLE: "Only staff and the provider may report a closed month.",
+    usage_services.MSG_INVALID_STATE: "The resource no longer takes usage reports in its present state.",
+    usage_services.MSG_NO_PLAN: "The resource has no plan, so usage cannot be reported.",
+    Forbidden.DEFAULT: "Your role does not let you report usage of this resource.",
+    MSG_REASON: (
+        "Give a reason: a value for a closed month corrects it, and both sides of the allocation read why."
+    ),
+}
+# The one date error said beside the month; the others concern the components or the user (above the form).
+DATE_KEYS = {usage_services.MSG_FUTURE}
+
+
+def gui_words(message: object) -> str:
+    return GUI_WORDS.get(str(message), str(message))
+
+
 def _map_errors(
     form: ReportUsageForm, error: InvalidInput, fields: list[tuple[str, str]], fallback: str
 ) -> None:
@@ -175,7 +204,7 @@ def _map_errors(
     field for name-ish keys) of the i-th submitted item."""
     data = error.as_data()
     if isinstance(data, list):
-        form.add_error(None, " ".join(str(m) for m in data))
+        form.add_error(None, " ".join(gui_words(m) for m in data))
         return
     for key, messages_ in data.items():
         if key == "usages" and isinstance(messages_, list) and all(isinstance(m, dict) for m in messages_):
@@ -189,17 +218,17 @@ def _map_errors(
                     if target not in form.fields:
                         target = None  # type: ignore[assignment]
                     for message in item_messages:
-                        form.add_error(target, message)
+                        form.add_error(target, gui_words(message))
         elif key == "date":
             for message in messages_:
-                form.add_error("month", message)
+                form.add_error("month" if message in DATE_KEYS else None, gui_words(message))
         elif key in ("reason", "users"):
             for message in messages_:
-                form.add_error(key, message)
+                form.add_error(key, gui_words(message))
         else:
             texts = messages_ if isinstance(messages_, list) else [messages_]
             for message in texts:
-                form.add_error(None, str(message))
+                form.add_error(None, gui_words(message))
 
 
 @provider_workspace
@@ -216,11 +245,27 @@ def report_usage(request: HttpRequest, uuid: str) -> HttpResponse:
             request, "web/provider/report.html", context, section="resources", status=status
         )
 
+    # Per component, the closed months whose value is a correction: refused ones disable the component.
+    corrections = report_corrections(
+        user=request.user, resource=resource, components=components, months=months
+    )
+    refused = {
+        c.type: {
+            billing_months.month_key(month): f"{c.name} cannot be reported for {month:%B %Y}: {r.message}"
+            for month, r in corrections.get(c.type, {}).items()
+            if r is not None
+        }
+        for c in components
+    }
     # The write first: a successful report redirects without reading the page's data.
     status = 200
     if request.method == "POST":
         form = ReportUsageForm(
-            request.POST, components=components, months=months, user_rows=user_grid_rows(request.POST, 0)
+            request.POST,
+            components=components,
+            months=months,
+            user_rows=user_grid_rows(request.POST, 0),
+            refused=refused,
         )
         if form.is_valid():
             result = _submit(request, form, resource, components)
@@ -235,8 +280,13 @@ def report_usage(request: HttpRequest, uuid: str) -> HttpResponse:
         most_stored = max(
             (len(u) for by_month in stored_users.values() for u in by_month.values()), default=0
         )
+        chosen = billing_months.parse_month(request.GET.get("month"))
         form = ReportUsageForm(
-            components=components, months=months, user_rows=user_grid_rows(None, most_stored)
+            components=components,
+            months=months,
+            user_rows=user_grid_rows(None, most_stored),
+            refused=refused,
+            initial={"month": billing_months.month_key(chosen)} if chosen in months else None,
         )
     status_by_type = {
         s.type: s for s in metering.summarise([resource], today=today(), with_last_report=False)[resource.pk]
@@ -254,6 +304,14 @@ def report_usage(request: HttpRequest, uuid: str) -> HttpResponse:
         by_month = stored_users.get(c.type, {})
         row["stored_users"] = by_month.get(billing_months.month_key(users_month), [])
         row["stored_json"] = json.dumps(stored.get(c.type, {}))
+        row["refused_json"] = json.dumps(refused.get(c.type, {}))
+        row["corrected_json"] = json.dumps(
+            [billing_months.month_key(m) for m, r in corrections.get(c.type, {}).items() if r is None]
+        )
+        row["corrected"] = any(
+            billing_months.month_key(m) == selected and r is None
+            for m, r in corrections.get(c.type, {}).items()
+        )
         # The running total adds what users left out of the grid keep, so it matches what will be stored.
         row["stored_users_json"] = json.dumps(
             {month: {name: str(value) for name, value in users} for month, users in by_month.items()}
@@ -327,7 +385,7 @@ def _submit(
         _map_errors(form, error, [(f"amount_{c.type}", f"amount_{c.type}") for c in reported], "month")
         return 400
     except Forbidden as error:
-        form.add_error(None, str(error))
+        form.add_error(None, gui_words(error))
         return 403
     except DomainError as error:
         form.add_error(None, error_text(error))

@@ -1,4 +1,4 @@
-/* Progressive enhancement for the GUI: row expanders, Actions menus, live hints on Report usage,
+/* Progressive enhancement for the GUI: row expanders, Actions menus, chart read-outs, live hints on Report usage,
    select-all for bulk decisions. Every page works without it; events are delegated so content
    swapped in by htmx needs no re-binding. */
 (function () {
@@ -29,7 +29,25 @@
     if (target) target.focus();
   }
 
+  /* Charts: the month focused (Tab, then the arrow keys) or tapped is read out under the chart. */
+  function showMonth(month) {
+    var svg = month.ownerSVGElement;
+    svg.querySelectorAll(".month").forEach(function (other) {
+      other.classList.toggle("chosen", other === month);
+      other.setAttribute("tabindex", other === month ? "0" : "-1");
+    });
+    var figure = svg.closest("figure");
+    var readout = figure && figure.nextElementSibling;
+    if (readout && readout.hasAttribute("data-chart-readout")) readout.textContent = month.getAttribute("aria-label");
+  }
+  document.addEventListener("focusin", function (event) {
+    var month = event.target.closest && event.target.closest(".chart .month");
+    if (month) showMonth(month);
+  });
+
   document.addEventListener("click", function (event) {
+    var month = event.target.closest(".chart .month");
+    if (month) { month.focus(); showMonth(month); return; }
     var expander = event.target.closest(".expander");
     if (expander) {
       var open = expander.getAttribute("aria-expanded") !== "true";
@@ -50,6 +68,16 @@
   });
 
   document.addEventListener("keydown", function (event) {
+    var month = event.target.closest && event.target.closest(".chart .month");
+    if (month && ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"].indexOf(event.key) >= 0) {
+      event.preventDefault();
+      var months = Array.prototype.slice.call(month.ownerSVGElement.querySelectorAll(".month"));
+      var at = months.indexOf(month);
+      var to = event.key === "Home" ? 0 : event.key === "End" ? months.length - 1 :
+        Math.max(0, Math.min(months.length - 1, at + (event.key === "ArrowLeft" || event.key === "ArrowUp" ? -1 : 1)));
+      months[to].focus();
+      return;
+    }
     var button = event.target.closest && event.target.closest(".menu-button");
     if (button && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
       event.preventDefault();
@@ -76,6 +104,10 @@
       closeMenus();
     } else if ((event.key === "Enter" || event.key === " ") && document.activeElement.getAttribute("aria-disabled") === "true") {
       event.preventDefault();
+    } else if (event.key === " " && document.activeElement.getAttribute("role") === "menuitem") {
+      /* A menu item is a link: Enter follows it natively, Space does here (as the ARIA menu pattern asks). */
+      event.preventDefault();
+      document.activeElement.click();
     }
   });
 
@@ -89,10 +121,21 @@
   function fmt(value) {
     return value.toLocaleString("en-GB", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   }
-  function updateReport(form) {
+  function updateReport(form, edited) {
     var monthSelect = form.querySelector("select[name=month]");
     var month = monthSelect ? monthSelect.value : "";
     form.querySelectorAll(".component-row").forEach(function (row) {
+      /* What may not be reported for the chosen month is disabled, with the reason shown. */
+      var refused = "", corrected = false;
+      try {
+        refused = JSON.parse(row.dataset.refused || "{}")[month] || "";
+        corrected = JSON.parse(row.dataset.corrected || "[]").indexOf(month) >= 0;
+      } catch (e) { refused = ""; }
+      row.querySelectorAll("input, textarea").forEach(function (input) { input.disabled = refused !== ""; });
+      var refusalEl = row.querySelector(".refusal");
+      if (refusalEl) { refusalEl.textContent = refused; refusalEl.hidden = refused === ""; }
+      var note = row.querySelector(".correction-note");
+      if (note) note.hidden = !corrected;
       var stored = {};
       try { stored = JSON.parse(row.dataset.stored || "{}"); } catch (e) { stored = {}; }
       var unit = row.dataset.unit || "";
@@ -100,6 +143,14 @@
       var amountInput = row.querySelector(".amount input");
       var raw = amountInput ? amountInput.value.trim() : "";
       var invalid = raw !== "" && !AMOUNT.test(raw);
+      /* A server error beside the amount goes once the amount is edited into one the server takes. */
+      if (amountInput && amountInput === edited && raw !== "" && !invalid && amountInput.getAttribute("aria-invalid") === "true") {
+        amountInput.removeAttribute("aria-invalid");
+        var error = document.getElementById(amountInput.id + "-error");
+        if (error) error.hidden = true;
+        var field = amountInput.closest(".field");
+        if (field) field.classList.remove("has-error");
+      }
       var amount = invalid ? null : parse(raw);
       var storedEl = row.querySelector(".stored");
       if (storedEl) {
@@ -170,7 +221,7 @@
   }
   document.addEventListener("input", function (event) {
     var form = event.target.closest && event.target.closest(".report-form");
-    if (form) updateReport(form);
+    if (form) updateReport(form, event.target);
   });
   document.addEventListener("change", function (event) {
     var form = event.target.closest && event.target.closest(".report-form");
