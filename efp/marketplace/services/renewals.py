@@ -45,15 +45,15 @@ def guard_set_end_date_by_staff(*, resource: Resource, user: User) -> None:
     check(RV["set_end_date_by_staff"], resource, user, conditions=False)
 
 
-def clean_extension_months(value: Any) -> int:
+def clean_extension_months(value: Any, *, least: int = 1) -> int:
     if isinstance(value, bool) or value in (None, ""):
         raise InvalidInput({"extension_months": ["This field is required."]})
     try:
         months = int(str(value))
     except ValueError:
         raise InvalidInput({"extension_months": ["A valid integer is required."]}) from None
-    if months < 1:
-        raise InvalidInput({"extension_months": ["Ensure this value is greater than or equal to 1."]})
+    if months < least:
+        raise InvalidInput({"extension_months": [f"Ensure this value is greater than or equal to {least}."]})
     if months > MAX_EXTENSION_MONTHS:
         raise InvalidInput(
             {"extension_months": [f"Ensure this value is less than or equal to {MAX_EXTENSION_MONTHS}."]}
@@ -65,11 +65,13 @@ def clean_upgrade(resource: Resource, limits: Any) -> dict[str, int]:
     """The resource's limits with the asked ones: upgrades only (a smaller limit is refused)."""
     asked = validate_limits(resource.offering, limits)
     current = {key: int(value) for key, value in (resource.limits or {}).items()}
-    lower = sorted(key for key, value in asked.items() if value < current.get(key, 0))
+    lower = [
+        f"The limit of {key} must not be below the current {current[key]}: a renewal only raises limits."
+        for key, value in sorted(asked.items())
+        if value < current.get(key, 0)
+    ]
     if lower:
-        raise InvalidInput(
-            {"limits": [f"A renewal only raises limits; {', '.join(lower)} would be below the current one."]}
-        )
+        raise InvalidInput({"limits": lower})
     return {**current, **asked}
 
 
@@ -81,22 +83,31 @@ def renew_resource(
     limits: Any = None,
     justification: str = "",
     request_comment: str | None = None,
+    extension_request: bool = False,
 ) -> Order:
-    """Places the renew order; nothing changes on the resource until the provider completes it."""
+    """Places the renew order; nothing changes on the resource until the provider completes it.
+
+    An extension request (the GUI's) needs a justification and may ask for larger limits only (0 months);
+    the API's `renew` asks for at least one month, as Waldur's."""
     check(RV["renew"], resource, user)
-    months = clean_extension_months(extension_months)
+    months = clean_extension_months(extension_months, least=0 if extension_request else 1)
     justification = (justification or "").strip()
+    if extension_request and not justification:
+        raise InvalidInput({"justification": ["Say why the allocation needs more."]})
     if len(justification) > JUSTIFICATION_MAX:
         raise InvalidInput({"justification": [f"At most {JUSTIFICATION_MAX} characters."]})
     current = {key: int(value) for key, value in (resource.limits or {}).items()}
     new_limits = clean_upgrade(resource, limits) if limits not in (None, {}, "") else current
-    new_end = new_end_date(resource.end_date, months, today=timezone.localdate())
+    if months == 0 and new_limits == current:
+        raise InvalidInput({"extension_months": ["Ask for more months, larger limits or both."]})
+    today = timezone.localdate()
+    new_end = new_end_date(resource.end_date, months, today=today) if months else resource.end_date
     attributes: dict[str, Any] = {
         "action": RENEW,
         "name": resource.name,
         "extension_months": months,
         "old_end_date": resource.end_date.isoformat() if resource.end_date else None,
-        "new_end_date": new_end.isoformat(),
+        "new_end_date": new_end.isoformat() if new_end else None,
     }
     if new_limits != current:
         attributes["old_limits"] = current  # a limit change too (docs/contract.md §5.3)
