@@ -57,6 +57,7 @@ PAGES: dict[str, list[Page]] = {
         "/provider/usage-report/",
         "/provider/orders/",
         lambda: f"/provider/orders/{_order(state='pending-provider')}/",
+        lambda: f"/provider/orders/{_order(attributes__action='renew')}/",  # an extension request
         lambda: f"/provider/orders/{_order(state='pending-provider')}/reject/",
         "/provider/hooks/",
         "/provider/hooks/new/",
@@ -75,6 +76,7 @@ PAGES: dict[str, list[Page]] = {
         "/my/usage-report/",
         lambda: f"/my/resources/{_resource('climate-ensembles')}/usage/",
         lambda: f"/my/resources/{_resource('climate-ensembles')}/limits/",
+        lambda: f"/my/resources/{_resource('climate-ensembles')}/extend/",
         "/organisations/",
         lambda: f"/organisations/{Customer.objects.filter(projects__isnull=False).first().uuid.hex}/",  # type: ignore[union-attr]
         lambda: f"/projects/{Project.objects.order_by('pk').first().uuid.hex}/",  # type: ignore[union-attr]

@@ -81,3 +81,16 @@ class ExtensionRequestTests(WebTestCase):
             "larger limits only"
             in self.login(self.carol).get(f"/provider/orders/{order.uuid.hex}/").content.decode()
         )
+
+
+class DemoExtensionRequestTests(WebTestCase):
+    def test_the_demo_shows_the_provider_one_pending_extension_request_however_often_it_runs(self) -> None:
+        from efp.marketplace import demo
+
+        demo.build()
+        demo.build()
+        [order] = Order.objects.filter(attributes__action="renew")
+        assert (order.state, order.resource_name) == ("pending-provider", "materials-dft")
+        provider = demo.users()["provider"]
+        page = self.login(provider).get(f"/provider/orders/{order.uuid.hex}/").content.decode()
+        assert "DFT screening of the second materials batch" in page and "<svg" in page
