@@ -40,6 +40,12 @@ class ExtensionRequestTests(WebTestCase):
         assert order.attributes["justification"] == "Two more runs for the paper."
         assert (order.limits, order.state) == ({"storage": 30}, "pending-provider")
 
+        listed = self.login(self.carol).get("/provider/orders/").content.decode()
+        assert (
+            "extension request" in listed
+            and "+3 months, ends" in listed
+            and "Two more runs for the paper." in listed
+        )
         page = self.login(self.carol).get(f"/provider/orders/{order.uuid.hex}/").content.decode()
         assert "Two more runs for the paper." in page
         assert "3 months: ends" in page and f"instead of {end.isoformat()}" in page
