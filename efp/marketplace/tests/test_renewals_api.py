@@ -89,6 +89,14 @@ class RenewTests(MarketplaceTestCase):
         assert second.status_code == 400
         assert Order.objects.filter(type=OrderType.UPDATE).count() == 1
 
+    def test_a_retried_renew_with_the_same_idempotency_key_places_one_order(self) -> None:
+        url = f"{BASE}{self.resource.uuid.hex}/renew/"
+        client = self.as_user(self.alice)
+        first = client.post(url, {"extension_months": 2}, format="json", HTTP_IDEMPOTENCY_KEY="renew-1")
+        again = client.post(url, {"extension_months": 2}, format="json", HTTP_IDEMPOTENCY_KEY="renew-1")
+        assert first.json() == again.json() and again["Idempotent-Replayed"] == "true"
+        assert Order.objects.filter(type=OrderType.UPDATE).count() == 1
+
     def test_it_counts_from_today_when_there_is_no_end_date(self) -> None:
         Resource.objects.filter(pk=self.resource.pk).update(end_date=None)
         order = Order.objects.get(
