@@ -127,6 +127,8 @@ TASKS = {
 # is returned to the queue by the `events.requeue_stale` job (its worker died with its machine). Our tasks
 # are short: a web hook attempt times out after 10 s.
 EFP_TASK_STALE_SECONDS = env_int("EFP_TASK_STALE_SECONDS", 300)
+# Days after a resource's end date before the daily job terminates it (a Terminate order).
+EFP_END_DATE_GRACE_DAYS = env_int("EFP_END_DATE_GRACE_DAYS", 14)
 
 # E-mail (notifications): one URL says where mail goes (no e-mail URL package is installed; the parser
 # is below). The sender is EFP_EMAIL_FROM; links in e-mails start with EFP_SITE_URL.

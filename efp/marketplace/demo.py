@@ -26,6 +26,7 @@ from efp.marketplace.models import (
 )
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
+from efp.marketplace.services import renewals
 from efp.marketplace.services import resources as resource_services
 from efp.marketplace.services.corrections import correct_usage
 from efp.marketplace.services.forecasts import refresh_forecasts
@@ -255,6 +256,19 @@ def _build() -> dict[str, Any]:
     # An Update (limit change) and a Terminate waiting for the provider.
     order_services.update_resource_limits(resource=active[0], user=owner, limits={"storage": 60})
     order_services.terminate_resource(resource=active[4], user=owner)
+    # An extension request waiting for the provider: six more months and more storage, with a reason.
+    renewals.set_end_date_by_consumer(
+        resource=active[3], user=owner, end_date=timezone.localdate() + datetime.timedelta(days=25)
+    )
+    renewals.renew_resource(
+        resource=active[3],
+        user=owner,
+        extension_months=6,
+        limits={"storage": 80},
+        justification="The DFT screening of the second materials batch needs six more months and 55 TB more "
+        "for wavefunction files; the first batch used its allocation as planned.",
+        extension_request=True,
+    )
     build_consumer_side(people, genome=genome, slurm=slurm, plan=slurm_plan)
     assert {s.value for s in OrderState} - {"pending-start-date"} <= set(
         Order.objects.values_list("state", flat=True)

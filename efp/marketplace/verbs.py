@@ -147,6 +147,12 @@ RESOURCE_VERBS: dict[str, Verb] = _verbs(
         "update_limits", "Change limits", "change limits", (RS.OK,), (), P.RESOURCE_SET_LIMITS, Side.CONSUMER,
         checks=(Check.NO_OPEN_ORDER,), order_type=OrderType.UPDATE,
     ),
+    # An Update order whose attributes say `action: "renew"`: more months, and larger limits if asked
+    # (an extension request; docs/compatibility.md "Renewals and end dates").
+    Verb(
+        "renew", "Request extension", "request extensions", (RS.OK,), (), P.RESOURCE_SET_LIMITS,
+        Side.CONSUMER, checks=(Check.NO_OPEN_ORDER,), order_type=OrderType.UPDATE,
+    ),
     Verb(
         "switch_plan", "Switch plan", "switch plans", (RS.OK,), (), P.RESOURCE_SET_PLAN, Side.CONSUMER,
         checks=(Check.NO_OPEN_ORDER,), order_type=OrderType.UPDATE,
@@ -169,6 +175,12 @@ RESOURCE_VERBS: dict[str, Verb] = _verbs(
         "set_end_date_by_provider", "Edit end date", "set the end date", LIVE, (), P.RESOURCE_SET_END_DATE,
         Side.PROVIDER, support_may=True,
     ),
+    # The consumer's `PATCH end_date`: those who may terminate the resource may say when it ends.
+    Verb(
+        "set_end_date_by_consumer", "Edit end date", "set the end date", LIVE, (), P.RESOURCE_TERMINATE,
+        Side.CONSUMER,
+    ),
+    Verb("set_end_date_by_staff", "Edit end date", "set the end date", LIVE, (), None, Side.STAFF),
     # Staying in the target state is allowed (the error fields are stored): the 409 lists only the
     # states that move (see `guard.valid_states`).
     Verb(

@@ -7,6 +7,7 @@ import datetime
 from collections import defaultdict
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -113,7 +114,11 @@ def end_dates() -> dict[str, Any]:
         what = f"{resource.name} ({resource.offering.name}, project {resource.project.name})"
         if ended:
             subject = f"{resource.name} has ended"
-            text = f"The allocation {what} ended {when}."
+            grace = resource.end_date + datetime.timedelta(days=settings.EFP_END_DATE_GRACE_DAYS)
+            text = (
+                f"The allocation {what} ended {when}. Unless it is extended, it will be terminated "
+                f"after {grace:%-d %B %Y}."
+            )
         else:
             left = f"{days_left} day{'s' if days_left != 1 else ''}"
             subject = f"{resource.name} ends in {left}"

@@ -20,6 +20,7 @@ from efp.notifications.models import Group, Notification
 from efp.notifications.services import notify
 
 ORDER_EVENTS = "marketplace_order_"
+ENDED_ON = "ended_on"  # in the attributes of the end-date job's Terminate orders (services/renewals.py)
 THRESHOLDS = (80, 100)  # percent of a limit (the 100 % notification supersedes the 80 % one)
 
 
@@ -30,6 +31,8 @@ def react(event: Event) -> None:
         if order is None:
             return
         tell_order_waits(order, event=event)
+        if event.event_type == "marketplace_order_created" and ENDED_ON in order.attributes:
+            tell_terminated_after_end(order, event)
         if event.event_type != "marketplace_order_created":
             tell_order_changed(order, event)
     elif event.event_type == "marketplace_component_usage_reported":
@@ -115,6 +118,36 @@ def tell_order_changed(order: Order, event: Event) -> list[Notification]:
         dedupe_key=f"order-changed:{event.uuid.hex}",
         details=details,
     )
+
+
+def tell_terminated_after_end(order: Order, event: Event) -> list[Notification]:
+    """The end-date job terminates an allocation: both sides hear it, once per order."""
+    resource = order.resource
+    if resource is None:
+        return []
+    what = f"{resource.name} ({order.offering.name}, project {order.project.name})"
+    subject = f"{resource.name} is being terminated"
+    text = (
+        f"The allocation {what} ended on {order.attributes[ENDED_ON]} and was not extended, "
+        "so it is being terminated."
+    )
+    told: list[Notification] = []
+    for provider, users in (
+        (False, recipients.allocation_consumers(resource)),
+        (True, recipients.allocation_providers(order.offering)),
+    ):
+        told += notify(
+            users,
+            kind="allocation_terminated",
+            group=Group.END_DATES,
+            subject=subject,
+            text=text,
+            url=resource_url(resource, provider=provider),
+            event=event,
+            dedupe_key=f"end-date-terminated:{order.uuid.hex}",
+            details={"resource_name": resource.name, "ended_on": order.attributes[ENDED_ON]},
+        )
+    return told
 
 
 def _billing_period(value: object) -> datetime.date:

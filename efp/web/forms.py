@@ -499,6 +499,31 @@ class ChangeLimitsForm(forms.Form):
         return {t: self.cleaned_data[f"limit_{t}"] for t in self.limit_types}
 
 
+class ExtensionRequestForm(forms.Form):
+    """More months, larger limits or both, with a justification (`services/renewals.py` judges them)."""
+
+    extension_months = forms.IntegerField(
+        label="More months",
+        min_value=0,
+        initial=6,
+        help_text="How many months to add to the end date; 0 to ask for larger limits only.",
+    )
+    justification = forms.CharField(
+        label="Justification",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Why the allocation needs more: the provider reads it when deciding.",
+    )
+
+    def __init__(self, *args: Any, components: list[OfferingComponent], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limit_types = [c.type for c in components]
+        for c in components:
+            self.fields[f"limit_{c.type}"] = _limit_field(c, required=True)
+
+    def limits(self) -> dict[str, int]:
+        return {t: self.cleaned_data[f"limit_{t}"] for t in self.limit_types}
+
+
 class ProjectForm(forms.Form):
     name = forms.CharField(label="Name", max_length=500)
     description = forms.CharField(

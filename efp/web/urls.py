@@ -84,6 +84,7 @@ urlpatterns = [
     path("my/resources/<str:uuid>/usage/", my_resources.show_usage, name="my-resource-usage"),
     path("my/resources/<str:uuid>/usage.csv", my_resources.usage_csv, name="my-resource-usage-csv"),
     path("my/resources/<str:uuid>/limits/", my_resources.change_limits, name="my-resource-limits"),
+    path("my/resources/<str:uuid>/extend/", my_resources.request_extension, name="my-resource-extend"),
     path("my/resources/<str:uuid>/terminate/", my_resources.terminate, name="my-resource-terminate"),
     path("organisations/", teams.organisation_list, name="organisations"),
     path("organisations/<str:uuid>/", teams.organisation_detail, name="organisation"),

@@ -30,6 +30,7 @@ from efp.marketplace.services.order_validation import (
     validate_limits,
     validate_new_order,
 )
+from efp.marketplace.services.renewal_dates import RENEW, renewed_end_date
 from efp.marketplace.states import OrderState, OrderType, ResourceState
 from efp.marketplace.verbs import (
     ON_DONE,
@@ -429,13 +430,18 @@ def _complete(order: Order, user: User, *, reason: str) -> Order:
             fields["cost"] = order.cost
             ResourcePlanPeriod.objects.filter(resource=resource, end__isnull=True).update(end=now)
             ResourcePlanPeriod.objects.create(resource=resource, plan_id=order.plan_id, start=now)
+        if order.attributes.get("action") == RENEW:
+            fields["end_date"] = renewed_end_date(order)
         new_options = order.attributes.get("new_options")
         if isinstance(new_options, dict):
             fields["options"] = {**(resource.options or {}), **new_options}
     elif order.type == OrderType.TERMINATE:
         ResourcePlanPeriod.objects.filter(resource=resource, end__isnull=True).update(end=now)
     done = {OrderType.CREATE: "created", OrderType.UPDATE: "updated"}.get(OrderType(order.type), "terminated")
+    old_end, keys = resource.end_date, events.resource_keys(resource)
     transition_resource(resource, target, actor=user, reason=done, event=False, **fields)
+    if "end_date" in fields and fields["end_date"] != old_end:
+        events.end_date_set(resource, old_end, keys=keys, actor=user)
     return order
 
 
@@ -528,3 +534,25 @@ def switch_resource_plan(*, resource: Resource, user: User, plan: Plan) -> Order
         resource=resource,
         attributes={"name": resource.name},
     )
+
+
+def terminate_by_system(*, resource: Resource, attributes: dict[str, Any], reason: str) -> Order:
+    """A Terminate order placed by no person (the end-date job): approved on both sides by the rule
+    that placed it, then executed as any other (the site agent finishes agent-driven ones)."""
+    order = Order.objects.create(
+        type=OrderType.TERMINATE,
+        offering=resource.offering,
+        project=resource.project,
+        resource=resource,
+        plan=resource.plan,
+        attributes={"name": resource.name, **attributes},
+        limits={},
+        old_cost=resource.cost,
+        request_comment=reason[:255],
+        created_by=None,
+    )
+    record_order_created(order, actor=None)
+    order = transition_order(
+        order, OS.EXECUTING, actor=None, reason=reason, consumer_reviewed_at=timezone.now()
+    )
+    return _start_execution(order, None)  # type: ignore[arg-type]

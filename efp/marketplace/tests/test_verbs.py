@@ -16,6 +16,7 @@ from django.db import transaction
 from efp.errors import DomainError, Forbidden, InvalidInput, NotSupported, StateConflict
 from efp.marketplace.models import Order, Resource
 from efp.marketplace.services import orders as order_services
+from efp.marketplace.services import renewals
 from efp.marketplace.services import resources as resource_services
 from efp.marketplace.services.guard import Kind, Refusal, refusal
 from efp.marketplace.services.offerings import create_plan
@@ -53,10 +54,12 @@ ORDER_CALLS: dict[str, Callable[[Order, Any], Any]] = {
     "set_backend_id": lambda o, u: S.set_order_backend_id(order=o, user=u, backend_id="b-1"),
 }
 R = resource_services
+RN = renewals
 RESOURCE_CALLS: dict[str, Callable[[Resource, Any, Any], Any]] = {
     "terminate": lambda r, u, _: S.terminate_resource(resource=r, user=u),
     "update_limits": lambda r, u, _: S.update_resource_limits(resource=r, user=u, limits={"storage": 99}),
     "switch_plan": lambda r, u, plan: S.switch_resource_plan(resource=r, user=u, plan=plan),
+    "renew": lambda r, u, _: RN.renew_resource(resource=r, user=u, extension_months=3, justification="J"),
     "set_backend_id": lambda r, u, _: R.set_resource_backend_id(resource=r, user=u, backend_id="b-1"),
     "set_limits": lambda r, u, _: R.set_resource_limits(resource=r, user=u, limits={"storage": 5}),
     "set_backend_metadata": lambda r, u, _: R.set_resource_backend_metadata(
@@ -69,6 +72,10 @@ RESOURCE_CALLS: dict[str, Callable[[Resource, Any, Any], Any]] = {
     "set_end_date_by_provider": lambda r, u, _: R.set_resource_end_date_by_provider(
         resource=r, user=u, end_date=None
     ),
+    "set_end_date_by_consumer": lambda r, u, _: RN.set_end_date_by_consumer(
+        resource=r, user=u, end_date=None
+    ),
+    "set_end_date_by_staff": lambda r, u, _: RN.set_end_date_by_staff(resource=r, user=u, end_date=None),
     "set_as_erred": lambda r, u, _: R.set_resource_erred(resource=r, user=u, error_message="boom"),
     "set_as_ok": lambda r, u, _: R.set_resource_ok(resource=r, user=u),
     "set_state_ok": lambda r, u, _: R.recover_resource(resource=r, user=u),

@@ -58,6 +58,7 @@ PAGES: dict[str, list[Page]] = {
         "/provider/usage-report/",
         "/provider/orders/",
         lambda: f"/provider/orders/{_order(state='pending-provider')}/",
+        lambda: f"/provider/orders/{_order(attributes__action='renew')}/",  # an extension request
         lambda: f"/provider/orders/{_order(state='pending-provider')}/reject/",
         lambda: f"/provider/orders/{_order(state='pending-provider')}/approve/",
         lambda: f"/provider/resources/{_resource('climate-ensembles')}/backend-id/",
@@ -85,6 +86,7 @@ PAGES: dict[str, list[Page]] = {
         lambda: f"/my/resources/{_resource('climate-ensembles')}/usage/",
         lambda: f"/my/resources/{_resource('climate-ensembles')}/limits/",
         lambda: f"/my/resources/{_resource('climate-ensembles')}/terminate/",
+        lambda: f"/my/resources/{_resource('climate-ensembles')}/extend/",
         "/organisations/",
         lambda: f"/organisations/{Customer.objects.filter(projects__isnull=False).first().uuid.hex}/",  # type: ignore[union-attr]
         lambda: f"/projects/{Project.objects.order_by('pk').first().uuid.hex}/",  # type: ignore[union-attr]

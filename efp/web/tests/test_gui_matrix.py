@@ -130,6 +130,9 @@ GUI: list[Row] = [
     Row("GET",  f"{MY_RES}/usage.csv",                     "302 404 200 200 200 200 404 404 404 200"),
     Row("GET",  f"{MY_RES}/limits/",                       "302 404 200 200 200 200 404 404 404 200"),
     Row("POST", f"{MY_RES}/limits/",                       "302 404 403 302 302 302 404 404 404 302", {"limit_storage": "20", "confirm": "1"}),
+    Row("GET",  f"{MY_RES}/extend/",                       "302 404 200 200 200 200 404 404 404 200"),
+    Row("POST", f"{MY_RES}/extend/",                       "302 404 403 302 302 302 404 404 404 302",
+        {"extension_months": "2", "limit_storage": "10", "justification": "More time"}),
     Row("GET",  f"{MY_RES}/terminate/",                    "302 404 200 200 200 200 404 404 404 200"),
     Row("POST", f"{MY_RES}/terminate/",                    "302 404 403 302 302 302 404 404 404 302"),
 

@@ -27,11 +27,12 @@ EFP = Path(sys.executable).with_name("efp")
 POST_ENDPOINTS = {
     "login", "logout", "regenerate-token", "resource-report", "resource-backend-id", "resource-end-date",
     "orders-bulk", "order-approve", "order-reject", "order-form", "my-order-approve", "my-order-reject",
-    "my-order-cancel", "my-order-delete", "my-resource-limits", "my-resource-terminate", "project-create",
-    "organisation-team-add", "organisation-team-remove", "project-edit", "project-delete", "project-team-add",
-    "project-team-remove", "organisation-team-end", "project-team-end", "notification-preferences",
-    "notifications-read-all", "notification-read", "hook-create", "hook-test", "hook-active", "hook-delete",
-    "hook-delivery-resend", "resource-correct", "offering-corrections", "usage-import",
+    "my-order-cancel", "my-order-delete", "my-resource-limits", "my-resource-extend", "my-resource-terminate",
+    "project-create", "organisation-team-add", "organisation-team-remove", "project-edit", "project-delete",
+    "project-team-add", "project-team-remove", "organisation-team-end", "project-team-end",
+    "notification-preferences", "notifications-read-all", "notification-read", "hook-create", "hook-test",
+    "hook-active", "hook-delete", "hook-delivery-resend", "resource-correct", "offering-corrections",
+    "usage-import",
 }  # fmt: skip
 GET_ONLY = {
     "home", "profile", "dashboard", "resources", "resource-usage", "resource-usage-csv", "orders", "order",
@@ -189,7 +190,7 @@ class ContentSecurityPolicyTests(WebTestCase):
         pages = ["/marketplace/", f"/marketplace/offerings/{o}/", f"/marketplace/offerings/{o}/order/",
                  "/my/orders/", f"/my/orders/{order.uuid.hex}/", f"/my/orders/{order.uuid.hex}/cancel/",
                  "/my/resources/", f"/my/resources/{r}/", f"/my/resources/{r}/usage/",
-                 f"/my/resources/{r}/limits/",
+                 f"/my/resources/{r}/limits/", f"/my/resources/{r}/extend/",
                  f"/my/resources/{r}/terminate/", "/organisations/", f"/organisations/{a}/",
                  f"/organisations/{a}/projects/new/", f"/projects/{p}/", f"/projects/{p}/edit/"]  # fmt: skip
         for path in pages:

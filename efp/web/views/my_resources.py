@@ -19,11 +19,12 @@ from efp.marketplace import metering
 from efp.marketplace.models import Order, Resource
 from efp.marketplace.selectors import consumer_resources
 from efp.marketplace.services import orders as order_services
+from efp.marketplace.services import renewals
 from efp.marketplace.states import ACTIVE_ORDER_STATES, ResourceState
 from efp.marketplace.verbs import RESOURCE_VERBS
 from efp.structure.roles import Permission
 from efp.web.access import ProjectGrants, ProviderGrants
-from efp.web.forms import ChangeLimitsForm
+from efp.web.forms import ChangeLimitsForm, ExtensionRequestForm
 from efp.web.views import downloads
 from efp.web.views.catalogue import WAITING_FOR, attach_order_errors
 from efp.web.views.common import (
@@ -43,7 +44,11 @@ from efp.web.views.usage import csv_response, usage_context
 LIMIT = "limit"
 
 
-CONSUMER_BUTTONS = [("update_limits", "web:my-resource-limits"), ("terminate", "web:my-resource-terminate")]
+CONSUMER_BUTTONS = [
+    ("update_limits", "web:my-resource-limits"),
+    ("renew", "web:my-resource-extend"),
+    ("terminate", "web:my-resource-terminate"),
+]
 ROW_PERMISSIONS: list[Permission] = [
     p for name, _ in CONSUMER_BUTTONS if (p := RESOURCE_VERBS[name].permission) is not None
 ]
@@ -59,7 +64,7 @@ def resource_actions(
 ) -> list[Action]:
     """Show usage, Change limits, Terminate: disabled with the reason the verb is refused. `resource`
     carries `has_active_order` (annotated by the list) for the one-order-at-a-time rule."""
-    limits, terminate = verb_actions(
+    limits, extend, terminate = verb_actions(
         resource, user, CONSUMER_BUTTONS, consumer_grants=grants, provider_grants=provider_grants
     )
     if not has_limits:
@@ -71,6 +76,7 @@ def resource_actions(
             "" if has_components else "This offering has no usage- or limit-billed components.",
         ),
         limits,
+        extend,
         terminate,
     ]
 
@@ -192,6 +198,51 @@ def change_limits(request: HttpRequest, uuid: str) -> HttpResponse:
             "confirm": confirm,
             "changes": changes,
         },
+        section="resources",
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def request_extension(request: HttpRequest, uuid: str) -> HttpResponse:
+    """More months, larger limits or both, with a justification: a renew Update order through the service
+    (the same as POST …/renew/ with a `justification`), which the provider decides in Orders."""
+    resource = _resource(request, uuid)
+    components = [c for c in resource.offering.components.all() if c.billing_type == LIMIT]
+    current = {f"limit_{c.type}": (resource.limits or {}).get(c.type) for c in components}
+    status = 200
+    if request.method == "POST":
+        form = ExtensionRequestForm(request.POST, components=components)
+        status = 400
+        if form.is_valid():
+            try:
+                order = renewals.renew_resource(
+                    resource=resource,
+                    user=current_user(request),
+                    extension_months=form.cleaned_data["extension_months"],
+                    limits=form.limits(),
+                    justification=form.cleaned_data["justification"],
+                    extension_request=True,
+                )
+            except InvalidInput as error:
+                errors = error.field_errors()
+                for key in [key for key in errors if key in form.fields]:  # months, justification
+                    for text in errors.pop(key):
+                        form.add_error(key, str(text))
+                if errors:  # limits, and what concerns the whole request
+                    attach_order_errors(form, InvalidInput(errors))
+            except DomainError as error:
+                form.add_error(None, error_text(error))
+                status = status_of(error)
+            else:
+                return _order_placed(request, order, "Extension")
+    else:
+        form = ExtensionRequestForm(initial=current, components=components)
+    return render_consumer(
+        request,
+        "web/consumer/extend.html",
+        {"resource": resource, "form": form},
         section="resources",
         status=status,
     )

@@ -16,9 +16,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from efp.errors import DomainError, Forbidden, InvalidInput, StateConflict
-from efp.marketplace.models import OfferingComponent, Order
+from efp.marketplace.models import OfferingComponent, Order, Resource
 from efp.marketplace.selectors import orders_with_details, provider_offerings, provider_orders
 from efp.marketplace.services import orders as order_services
+from efp.marketplace.services.renewal_dates import is_renewal
 from efp.marketplace.states import OrderState, OrderType
 from efp.marketplace.verbs import ORDER_VERBS
 from efp.structure.models import Customer
@@ -37,6 +38,7 @@ from efp.web.views.common import (
     verb_actions,
 )
 from efp.web.views.timeline import timeline
+from efp.web.views.usage import usage_context
 
 
 @dataclass
@@ -190,9 +192,15 @@ def _detail_context(order: Order, user: Any) -> dict[str, Any]:
 @provider_workspace
 def order_detail(request: HttpRequest, uuid: str) -> HttpResponse:
     order = _order(request, uuid)
-    return render_workspace(
-        request, "web/provider/order.html", _detail_context(order, request.user), section="orders"
-    )
+    context = _detail_context(order, request.user)
+    if is_renewal(order) and order.resource_id is not None:
+        # An extension request: the provider decides beside the allocation's usage and forecast.
+        resource = Resource.objects.select_related("offering", "project", "forecast").get(
+            pk=order.resource_id
+        )
+        context.update(usage_context(request, resource, csv_view="web:resource-usage-csv"))
+        context["renewal"] = True
+    return render_workspace(request, "web/provider/order.html", context, section="orders")
 
 
 def decision_error(order: Order, error: DomainError, verb: str) -> str:

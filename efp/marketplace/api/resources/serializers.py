@@ -329,6 +329,31 @@ class EndDateSerializer(serializers.Serializer):
     end_date = serializers.DateField(allow_null=True)
 
 
+class RenewSerializer(serializers.Serializer):
+    """Shapes only: `services/renewals.py` judges the months, the limits and the justification."""
+
+    extension_months = serializers.JSONField(required=False)
+    limits = serializers.DictField(required=False, allow_null=True, validators=[no_nul_characters])
+    request_comment = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=255, validators=[no_nul_characters]
+    )
+    justification = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=True, validators=[no_nul_characters]
+    )
+
+
+class ResourcePatchSerializer(serializers.Serializer):
+    """The consumer's PATCH: only `end_date` (docs/compatibility.md "Renewals and end dates")."""
+
+    end_date = serializers.DateField(allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        other = sorted(set(self.initial_data) - {"end_date"})
+        if other:
+            raise serializers.ValidationError({key: ["Only end_date may be changed here."] for key in other})
+        return attrs
+
+
 class TerminateSerializer(serializers.Serializer):
     attributes = serializers.DictField(required=False, default=dict, validators=[no_nul_characters])
 

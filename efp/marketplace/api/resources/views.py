@@ -16,6 +16,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from efp.idempotency.api import idempotent
 from efp.marketplace import selectors
 from efp.marketplace.api.common import (
     DetailResponseSerializer,
@@ -34,10 +35,12 @@ from efp.marketplace.api.resources.serializers import (
     PlanPeriodComponentSerializer,
     PlanPeriodSerializer,
     ProjectUserSerializer,
+    RenewSerializer,
     ReportSerializer,
     ResourceBackendIdSerializer,
     ResourceDetailSerializer,
     ResourceLimitsSerializer,
+    ResourcePatchSerializer,
     ResourceSerializer,
     SwitchPlanSerializer,
     TerminateSerializer,
@@ -46,6 +49,7 @@ from efp.marketplace.api.resources.serializers import (
 from efp.marketplace.billing_months import billing_period_of, month_start
 from efp.marketplace.models import ComponentUsage, Offering, Order, Resource, ResourcePlanPeriod
 from efp.marketplace.services import orders as order_services
+from efp.marketplace.services import renewals
 from efp.marketplace.services import resources as resource_services
 from efp.rest.fields import UTCDateTimeField, absolute_url
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
@@ -313,3 +317,47 @@ class ConsumerResourceViewSet(BaseResourceViewSet):
             resource=resource, user=acting_user(request), plan=body.validated_data["plan"]
         )
         return self._order_uuid(order)
+
+    @extend_schema(request=RenewSerializer, responses={200: OrderUuidResponseSerializer})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def renew(self, request: Request, uuid: str | None = None) -> Response:
+        resource = self.get_object()
+        renewals.guard_renew_resource(resource=resource, user=acting_user(request))
+        body = RenewSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        order = renewals.renew_resource(
+            resource=resource,
+            user=acting_user(request),
+            extension_months=data.get("extension_months"),
+            limits=data.get("limits"),
+            justification=data.get("justification", ""),
+            request_comment=data.get("request_comment"),
+        )
+        return self._order_uuid(order)
+
+    @extend_schema(request=ResourcePatchSerializer, responses={200: ResourceDetailSerializer})
+    @idempotent
+    def partial_update(self, request: Request, uuid: str | None = None) -> Response:
+        resource = self.get_object()
+        renewals.guard_set_end_date_by_consumer(resource=resource, user=acting_user(request))
+        body = ResourcePatchSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        renewals.set_end_date_by_consumer(
+            resource=resource, user=acting_user(request), end_date=body.validated_data["end_date"]
+        )
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(request=EndDateSerializer, responses={200: None})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def set_end_date_by_staff(self, request: Request, uuid: str | None = None) -> Response:
+        resource = self.get_object()
+        renewals.guard_set_end_date_by_staff(resource=resource, user=acting_user(request))
+        body = EndDateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        renewals.set_end_date_by_staff(
+            resource=resource, user=acting_user(request), end_date=body.validated_data["end_date"]
+        )
+        return Response(status=status.HTTP_200_OK)
