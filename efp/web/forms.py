@@ -9,10 +9,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 from django import forms
+from django.utils.text import capfirst
 
 from efp.marketplace.billing_months import month_key, parse_month, parse_span
 from efp.marketplace.forecasts import FLAG_CHOICES
 from efp.marketplace.models import Offering, OfferingComponent
+from efp.marketplace.state_words import ORDER_STATE_WORDS, RESOURCE_STATE_WORDS
 from efp.marketplace.states import OrderState, OrderType, ResourceState
 
 OfferingCorrectedBy = Offering.CorrectedBy
@@ -107,7 +109,7 @@ class ResourceFilterForm(ListFilterForm):
     state = forms.MultipleChoiceField(
         label="State",
         required=False,
-        choices=[(s.value, s.value) for s in ResourceState],  # "OK" as the table shows it, not "Ok"
+        choices=[(s.value, capfirst(RESOURCE_STATE_WORDS[s])) for s in ResourceState],  # as the table says it
         widget=forms.CheckboxSelectMultiple,
     )
     min_percent = forms.IntegerField(
@@ -126,7 +128,10 @@ class OrderFilterForm(ListFilterForm):
 
     q = forms.CharField(label="Search resource name or order ID", required=False)
     state = forms.MultipleChoiceField(
-        label="State", required=False, choices=OrderState.choices, widget=forms.CheckboxSelectMultiple
+        label="State",
+        required=False,
+        choices=[(s.value, capfirst(ORDER_STATE_WORDS[s])) for s in OrderState],
+        widget=forms.CheckboxSelectMultiple,
     )
     type = forms.MultipleChoiceField(
         label="Type", required=False, choices=OrderType.choices, widget=forms.CheckboxSelectMultiple

@@ -66,7 +66,7 @@ def test_a_member_orders_the_owner_and_the_provider_approve_and_the_resource_app
     page.get_by_label("Consulting hours limit (hours)").fill("40")
     page.get_by_role("button", name="Place order").click()
     expect(page.get_by_text("it waits for approval by an owner of the organisation")).to_be_visible()
-    expect(page.get_by_text("Pending Consumer").first).to_be_visible()
+    expect(page.get_by_text("Waiting for the consumer").first).to_be_visible()
     shot(page, "c04-order-placed")
     log_out(page)
 
@@ -103,7 +103,7 @@ def test_a_member_orders_the_owner_and_the_provider_approve_and_the_resource_app
     page.goto("/my/resources/")
     row = page.locator("tr.resource-row", has_text="genome-rse-help")
     expect(row).to_be_visible()
-    expect(row.get_by_text("OK", exact=True)).to_be_visible()
+    expect(row.get_by_text("Active", exact=True)).to_be_visible()
     shot(page, "c07-my-resources-member")
     resource = Resource.objects.get(name="genome-rse-help")
     assert resource.state == "OK" and resource.limits == {"hours": 40}

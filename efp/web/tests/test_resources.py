@@ -140,7 +140,8 @@ class ResourceListTests(WebTestCase):
     def test_it_names_states_in_the_filter_as_the_table_does(self) -> None:
         self.resource("ok-one")
         html = self.login(self.carol).get("/provider/resources/").content.decode()
-        assert 'value="OK"' in html and "> OK</label>" in html and "> Ok</label>" not in html
+        assert 'value="OK"' in html and "> Active</label>" in html and "> Ok</label>" not in html
+        assert '<span class="state state-ok">Active</span>' in html
 
     def test_it_shows_usage_bars_with_a_text_label(self) -> None:
         resource = self.resource("barred")
@@ -238,3 +239,21 @@ class EndDateTests(WebTestCase):
         assert "permission" in response.content.decode()
         resource.refresh_from_db()
         assert resource.end_date is None
+
+
+class ResourceStateWordsTests(WebTestCase):
+    def test_it_says_a_resource_awaits_approval_while_its_create_order_waits(self) -> None:
+        # bob (a member) asks: the order waits for alice, the owner; then for carol, the provider.
+        order = make_order(self.bob, self.project_a1, self.offering, name="waiting-one")
+        assert order.resource is not None and order.resource.state == "Creating"
+        provider_html = self.login(self.carol).get("/provider/resources/").content.decode()
+        consumer_html = self.login(self.alice).get("/my/resources/").content.decode()
+        for html in (provider_html, consumer_html):
+            assert '<span class="state state-creating">Awaiting approval</span>' in html
+            assert ">Creating</span>" not in html
+        order_services.approve_order_by_consumer(order=order, user=self.alice)
+        order_services.approve_order_by_provider(order=order, user=self.carol)
+        order.refresh_from_db()
+        assert order.state == "executing"
+        html = self.login(self.carol).get("/provider/resources/").content.decode()
+        assert '<span class="state state-creating">Being set up</span>' in html

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from efp.errors import DomainError, InvalidInput
 from efp.marketplace import metering
 from efp.marketplace.models import Order, Resource
-from efp.marketplace.selectors import consumer_resources
+from efp.marketplace.selectors import consumer_resources, with_awaiting_approval
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.states import ACTIVE_ORDER_STATES, ResourceState
 from efp.marketplace.verbs import RESOURCE_VERBS
@@ -87,8 +87,10 @@ def resource_list(request: HttpRequest) -> HttpResponseBase:
     if query:
         qs = qs.filter(Q(name__icontains=query) | Q(project__name__icontains=query))
     active = Order.objects.filter(resource=OuterRef("pk"), state__in=list(ACTIVE_ORDER_STATES))
-    qs = qs.select_related("offering", "project__customer", "plan", "forecast").annotate(
-        has_active_order=Exists(active)
+    qs = (
+        with_awaiting_approval(qs)
+        .select_related("offering", "project__customer", "plan", "forecast")
+        .annotate(has_active_order=Exists(active))
     )
     qs = qs.order_by("project__name", "name", "pk")
     if downloads.wants_csv(request):
@@ -123,7 +125,9 @@ def resource_list(request: HttpRequest) -> HttpResponseBase:
 
 
 def _resource(request: HttpRequest, uuid: str) -> Resource:
-    qs = consumer_resources(request.user).select_related("offering__customer", "project__customer", "plan")
+    qs = with_awaiting_approval(consumer_resources(request.user)).select_related(
+        "offering__customer", "project__customer", "plan"
+    )
     return get_by_uuid(qs, uuid)
 
 

@@ -18,7 +18,12 @@ from django.urls import reverse
 from efp.errors import DomainError, Forbidden, StateConflict
 from efp.marketplace import coverage, metering
 from efp.marketplace.models import Resource
-from efp.marketplace.selectors import provider_offerings, provider_resources, with_usage_flag
+from efp.marketplace.selectors import (
+    provider_offerings,
+    provider_resources,
+    with_awaiting_approval,
+    with_usage_flag,
+)
 from efp.marketplace.services.resources import set_resource_backend_id, set_resource_end_date_by_provider
 from efp.marketplace.services.usage import report_usage_refusal
 from efp.marketplace.states import ResourceState
@@ -130,7 +135,8 @@ def resource_list(request: HttpRequest) -> HttpResponseBase:
         form.is_valid()
         data = form.cleaned_data  # the fields that are valid still filter; the others show their error
     qs = filter_resources(visible, data, day)
-    qs = qs.select_related("offering", "project__customer", "plan", "forecast").order_by("name", "pk")
+    qs = with_awaiting_approval(qs.select_related("offering", "project__customer", "plan", "forecast"))
+    qs = qs.order_by("name", "pk")
     if downloads.wants_csv(request):
         return downloads.resources_csv(qs, filename="resources")
     page = paginate(request, qs)
