@@ -228,3 +228,23 @@ def with_awaiting_approval(resources: QuerySet[Resource]) -> QuerySet[Resource]:
         resource=OuterRef("pk"), type=OrderType.CREATE, state__in=PENDING_ORDER_STATES
     )
     return resources.annotate(awaiting_approval=Exists(waiting))
+
+
+def workspace_offerings(user: Any) -> QuerySet[Offering]:
+    """The offerings the provider workspace shows (`access.workspace_offerings`: an offering manager's
+    own offerings, not the others of the organisation their role there comes with)."""
+    return access.workspace_offerings(user).filter(Offering.objects.all())
+
+
+def workspace_resources(user: Any) -> QuerySet[Resource]:
+    """`provider_resources` as the provider workspace lists them (`access.workspace_offerings`)."""
+    if _anonymous(user) or _sees_all(user):
+        return provider_resources(user)
+    return Resource.objects.filter(access.workspace_offerings(user).q("offering_id"))
+
+
+def workspace_orders(user: Any) -> QuerySet[Order]:
+    """`provider_orders` as the provider workspace lists them (`access.workspace_offerings`)."""
+    if _anonymous(user) or _sees_all(user):
+        return provider_orders(user)
+    return Order.objects.filter(access.workspace_offerings(user).q("offering_id"))

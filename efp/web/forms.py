@@ -36,6 +36,33 @@ def set_choices(field: forms.Field, choices: list[tuple[str, str]]) -> None:
     cast(forms.ChoiceField, field).choices = choices
 
 
+class IsoDateInput(forms.DateInput):
+    """A date typed as YYYY-MM-DD. Not `<input type=date>`: Chromium shows that in the browser's locale
+    (mm/dd/yyyy), while every page shows ISO dates."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            format="%Y-%m-%d",
+            attrs={
+                "placeholder": "YYYY-MM-DD",
+                "pattern": r"\d{4}-\d{2}-\d{2}",
+                "autocomplete": "off",
+                "size": 10,
+            },
+        )
+
+
+class IsoDateField(forms.DateField):
+    """A date as YYYY-MM-DD only (parsed on the server; the pattern only helps the browser)."""
+
+    input_formats = ["%Y-%m-%d"]
+    default_error_messages = {"invalid": "Enter a date as YYYY-MM-DD, for example 2026-12-31."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", IsoDateInput())
+        super().__init__(**kwargs)
+
+
 class MonthField(forms.CharField):
     widget = forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM"})
 
@@ -139,12 +166,8 @@ class OrderFilterForm(ListFilterForm):
     offering = forms.ChoiceField(label="Offering", required=False)
     organisation = forms.ChoiceField(label="Client organisation", required=False)
     project = forms.CharField(label="Project name contains", required=False)
-    created_after = forms.DateField(
-        label="Created on or after", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    created_before = forms.DateField(
-        label="Created on or before", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    created_after = IsoDateField(label="Created on or after", required=False, widget=IsoDateInput())
+    created_before = IsoDateField(label="Created on or before", required=False, widget=IsoDateInput())
 
 
 class RejectForm(forms.Form):
@@ -173,10 +196,10 @@ class BackendIdForm(forms.Form):
 
 
 class EndDateForm(forms.Form):
-    end_date = forms.DateField(
+    end_date = IsoDateField(
         label="End date",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=IsoDateInput(),
         help_text="Leave empty to remove the end date.",
     )
 
@@ -432,10 +455,10 @@ class OrderForm(forms.Form):
             if c.default_limit is not None:
                 self.fields[f"limit_{c.type}"].initial = c.default_limit
         if end_date:
-            self.fields["end_date"] = forms.DateField(
+            self.fields["end_date"] = IsoDateField(
                 label="End date of the resource",
                 required=end_date == "required",
-                widget=forms.DateInput(attrs={"type": "date"}),
+                widget=IsoDateInput(),
                 help_text="The provider ends the resource on this day."
                 if end_date == "required"
                 else "Optional: when the resource should end.",
@@ -488,16 +511,16 @@ class ProjectForm(forms.Form):
     description = forms.CharField(
         label="Description", required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
-    start_date = forms.DateField(
+    start_date = IsoDateField(
         label="Start date",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=IsoDateInput(),
         help_text="Orders wait until this day (optional).",
     )
-    end_date = forms.DateField(
+    end_date = IsoDateField(
         label="End date",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=IsoDateInput(),
         help_text="From this day on the project takes no new orders (optional).",
     )
 
@@ -506,9 +529,17 @@ def role_end_field() -> forms.DateTimeField:
     return forms.DateTimeField(
         label="Role ends (optional)",
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
-        help_text="Leave empty for no end.",
+        widget=forms.DateTimeInput(
+            format="%Y-%m-%d %H:%M",
+            attrs={
+                "placeholder": "YYYY-MM-DD HH:MM",
+                "pattern": r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2})?",
+                "autocomplete": "off",
+            },
+        ),
+        input_formats=["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d"],
+        error_messages={"invalid": "Enter a date and time as YYYY-MM-DD HH:MM, or a date as YYYY-MM-DD."},
+        help_text="YYYY-MM-DD HH:MM, or a date. Leave empty for no end.",
     )
 
 

@@ -109,3 +109,9 @@ def notification_bell(context: template.Context) -> dict[str, Any]:
     request = context.get("request")
     user = getattr(request, "user", None)
     return {"unread": unread_count(user) if user is not None else 0}
+
+
+@register.inclusion_tag("web/_sort_header.html")
+def sort_header(sorting: Any, column: str) -> dict[str, Any]:
+    """A sortable column header (`efp.web.sorting.Sorting`)."""
+    return sorting.header(column)

@@ -11,6 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from efp.events.tests.running import run_tasks
 from efp.marketplace.services.resources import set_resource_end_date_by_provider
 from efp.marketplace.tests.factories import make_order
+from efp.structure.roles import Role
+from efp.structure.services import grant_customer_role
 from efp.web.tests.base import WebTestCase
 from efp.web.views.common import today
 
@@ -73,3 +75,29 @@ class HomeTests(WebTestCase):
         provider_side = html[html.index("Waiting for me as a service provider") :]
         assert tile(provider_side, "orders waiting for my approval")[0] == "5"
         assert len(many) == len(few) <= 14
+
+
+class OfferingManagerTests(WebTestCase):
+    """oscar manages offering O of provider P (and so is P's service manager, as in Waldur); carol owns P."""
+
+    def test_it_shows_an_offering_manager_only_the_offering_they_manage(self) -> None:
+        self.resource("on-o")
+        self.resource("on-b", offering=self.basic)
+        make_order(self.alice, self.project_a1, self.offering, name="order-o")
+        make_order(self.alice, self.project_a1, self.basic, name="order-b")
+        oscar, carol = self.login(self.oscar), self.login(self.carol)
+        resources = oscar.get("/provider/resources/").content.decode()
+        assert 'aria-label="Expand on-o"' in resources and "on-b" not in resources
+        orders = oscar.get("/provider/orders/").content.decode()
+        assert "order-o" in orders and "order-b" not in orders
+        home = oscar.get("/").content.decode()
+        provider_side = home[home.index("Waiting for me as a service provider") :]
+        assert tile(provider_side, "orders waiting for my approval")[0] == "1"
+        # the owner sees both offerings
+        assert "on-b" in carol.get("/provider/resources/").content.decode()
+        assert "order-b" in carol.get("/provider/orders/").content.decode()
+
+    def test_a_service_manager_who_manages_no_offering_sees_them_all(self) -> None:
+        grant_customer_role(customer=self.provider_p, user=self.dave, role=Role.CUSTOMER_MANAGER)
+        self.resource("on-b", offering=self.basic)
+        assert "on-b" in self.login(self.dave).get("/provider/resources/").content.decode()

@@ -227,7 +227,22 @@ class EndDateTests(WebTestCase):
         assert 'aria-describedby="id_end_date_helptext"' in html and 'id="id_end_date_helptext"' in html
         html = self.login(self.carol).post(url, {"end_date": "31.31.2026"}).content.decode()
         assert 'aria-describedby="id_end_date_helptext id_end_date_error"' in html
-        assert 'id="id_end_date_error"><p class="field-error">Enter a valid date.' in html
+        assert 'id="id_end_date_error"><p class="field-error">Enter a date as YYYY-MM-DD, for example' in html
+
+    def test_it_takes_the_date_as_iso_text_not_the_browsers_locale(self) -> None:
+        resource = self.resource()
+        url = f"/provider/resources/{resource.uuid.hex}/end-date/"
+        client = self.login(self.carol)
+        html = client.get(url).content.decode()
+        assert 'type="date"' not in html  # Chromium would show mm/dd/yyyy
+        assert 'placeholder="YYYY-MM-DD"' in html and 'pattern="\\d{4}-\\d{2}-\\d{2}"' in html
+        assert client.post(url, {"end_date": "12/31/2099"}).status_code == 400
+        resource.refresh_from_db()
+        assert resource.end_date is None
+        client.post(url, {"end_date": "2099-12-31"})
+        resource.refresh_from_db()
+        assert str(resource.end_date) == "2099-12-31"
+        assert 'value="2099-12-31"' in client.get(url).content.decode()
 
     def test_it_refuses_a_reader(self) -> None:
         resource = self.resource()

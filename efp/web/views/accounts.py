@@ -18,8 +18,8 @@ from efp.accounts.services import get_or_create_token, regenerate_token
 from efp.marketplace.selectors import (
     is_provider_user,
     orders_awaiting_consumer,
-    provider_orders,
-    provider_resources,
+    workspace_orders,
+    workspace_resources,
 )
 from efp.marketplace.states import OrderState, ResourceState
 from efp.notifications.services import unread_count
@@ -74,12 +74,12 @@ def home(request: HttpRequest) -> HttpResponse:
     provider: list[Waiting] = []
     is_provider = is_provider_user(user)
     if is_provider:
-        day, resources = today(), provider_resources(user)
+        day, resources = today(), workspace_resources(user)
         erred = {"state": [ResourceState.ERRED.value]}
         ending = {"ending_within": ENDING_DAYS}
         provider = [
             Waiting(
-                provider_orders(user).filter(state=OrderState.PENDING_PROVIDER).count(),
+                workspace_orders(user).filter(state=OrderState.PENDING_PROVIDER).count(),
                 "orders waiting for my approval",
                 _url("web:orders"),
                 "as provider",

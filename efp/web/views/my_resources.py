@@ -24,6 +24,7 @@ from efp.marketplace.verbs import RESOURCE_VERBS
 from efp.structure.roles import Permission
 from efp.web.access import ProjectGrants, ProviderGrants
 from efp.web.forms import ChangeLimitsForm
+from efp.web.sorting import Column, Sorting
 from efp.web.views import downloads
 from efp.web.views.catalogue import WAITING_FOR, attach_order_errors
 from efp.web.views.common import (
@@ -75,6 +76,15 @@ def resource_actions(
     ]
 
 
+MY_RESOURCE_COLUMNS = {
+    "name": Column("Name", ("name",)),
+    "offering": Column("Offering", ("offering__name",)),
+    "project": Column("Organisation / project", ("project__customer__name", "project__name", "name")),
+    "end_date": Column("End date", ("end_date",)),
+    "state": Column("State", ("state",)),
+}
+
+
 @login_required
 def resource_list(request: HttpRequest) -> HttpResponseBase:
     user = request.user
@@ -92,7 +102,8 @@ def resource_list(request: HttpRequest) -> HttpResponseBase:
         .select_related("offering", "project__customer", "plan", "forecast")
         .annotate(has_active_order=Exists(active))
     )
-    qs = qs.order_by("project__name", "name", "pk")
+    sorting = Sorting(request, "my-resources", MY_RESOURCE_COLUMNS, "project")
+    qs = sorting.order(qs)
     if downloads.wants_csv(request):
         return downloads.resources_csv(qs, filename="my-resources")
     page = paginate(request, qs)
@@ -119,7 +130,14 @@ def resource_list(request: HttpRequest) -> HttpResponseBase:
     return render_consumer(
         request,
         "web/consumer/resources.html",
-        {"rows": rows, "page": page, "include_terminated": include_terminated, "query": query, "back": ""},
+        {
+            "rows": rows,
+            "page": page,
+            "include_terminated": include_terminated,
+            "query": query,
+            "back": "",
+            "sorting": sorting,
+        },
         section="resources",
     )
 

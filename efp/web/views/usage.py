@@ -21,7 +21,7 @@ from efp.marketplace.models import (
     ResourceForecast,
     UsageRevision,
 )
-from efp.marketplace.selectors import provider_resources, with_awaiting_approval
+from efp.marketplace.selectors import with_awaiting_approval, workspace_resources
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services.usage import UsageItem, UserUsageItem, report_usage_refusal
 from efp.marketplace.services.user_usage import (
@@ -42,7 +42,7 @@ DEFAULT_RANGE = "12"
 
 
 def _resource(request: HttpRequest, uuid: str) -> Resource:
-    qs = with_awaiting_approval(provider_resources(request.user)).select_related(
+    qs = with_awaiting_approval(workspace_resources(request.user)).select_related(
         "offering__customer", "project__customer", "plan"
     )
     return get_by_uuid(qs, uuid)
