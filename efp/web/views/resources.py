@@ -49,8 +49,7 @@ from efp.web.views.common import (
 SORT_COLUMNS = {
     "name": Column("Name", ("name",)),
     "offering": Column("Offering", ("offering__name",)),
-    "organisation": Column("Organisation", ("project__customer__name",)),
-    "project": Column("Project", ("project__name",)),
+    "organisation": Column("Organisation / project", ("project__customer__name", "project__name")),
     "end_date": Column("End date", ("end_date",)),
     "created": Column("Created", ("created",)),
     "state": Column("State", ("state",)),
