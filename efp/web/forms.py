@@ -533,7 +533,7 @@ def role_end_field() -> forms.DateTimeField:
             format="%Y-%m-%d %H:%M",
             attrs={
                 "placeholder": "YYYY-MM-DD HH:MM",
-                "pattern": r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2})?",
+                "pattern": r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2})?",
                 "autocomplete": "off",
             },
         ),
