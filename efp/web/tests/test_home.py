@@ -34,6 +34,7 @@ class HomeTests(WebTestCase):
         make_order(self.bob, self.project_a1, self.offering, name="two")
         html = self.login(self.alice).get("/").content.decode()
         assert tile(html, "orders waiting for my approval") == ("2", "/my/orders/")
+        assert tile(html, "of my resources ending within 30 days") == ("0", "/my/resources/?o=end_date")
         assert 'aria-label="My workspace"' in html  # the workspace menu, not one sentence
         assert 'aria-current="page">Waiting for me</a>' in html
         assert "Waiting for me as a service provider" not in html  # alice has no provider role
@@ -54,6 +55,9 @@ class HomeTests(WebTestCase):
         # the list it opens holds what it counted
         listed = self.login(self.carol).get("/provider/resources/?ending_within=30").content.decode()
         assert 'aria-label="Expand ending"' in listed
+        # alice, who owns its project, sees it on her side, sorted by end date
+        mine = self.login(self.alice).get("/").content.decode()
+        assert tile(mine, "of my resources ending within 30 days") == ("1", "/my/resources/?o=end_date")
 
     def test_it_counts_unread_notifications(self) -> None:
         make_order(self.bob, self.project_a1, self.offering, name="first")

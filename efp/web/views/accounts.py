@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from efp.accounts.services import get_or_create_token, regenerate_token
 from efp.marketplace.selectors import (
+    consumer_resources,
     is_provider_user,
     orders_awaiting_consumer,
     workspace_orders,
@@ -65,18 +66,24 @@ ENDING_DAYS = 30
 def home(request: HttpRequest) -> HttpResponse:
     """What waits for me: counts from the selectors and filters the lists use, each linking to its list
     (a fixed number of queries, whatever the counts)."""
-    user = request.user
+    user, day = request.user, today()
     approvals = orders_awaiting_consumer(user).count()
+    ending = {"ending_within": ENDING_DAYS}
     consumer = [
         Waiting(approvals, "orders waiting for my approval", _url("web:my-orders"), "as consumer"),
+        Waiting(
+            filter_resources(consumer_resources(user), ending, day).count(),
+            f"of my resources ending within {ENDING_DAYS} days",
+            _url("web:my-resources", o="end_date"),
+            "ask for more time",
+        ),
         Waiting(unread_count(user), "unread notifications", _url("web:notifications")),
     ]
     provider: list[Waiting] = []
     is_provider = is_provider_user(user)
     if is_provider:
-        day, resources = today(), workspace_resources(user)
+        resources = workspace_resources(user)
         erred = {"state": [ResourceState.ERRED.value]}
-        ending = {"ending_within": ENDING_DAYS}
         provider = [
             Waiting(
                 workspace_orders(user).filter(state=OrderState.PENDING_PROVIDER).count(),
