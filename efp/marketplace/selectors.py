@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from efp.accounts.models import SshKey
 from efp.marketplace.forecasts import FLAG_NAMES
@@ -18,7 +18,7 @@ from efp.marketplace.models import (
     ResourceForecast,
     ServiceProvider,
 )
-from efp.marketplace.states import OrderState, ResourceState
+from efp.marketplace.states import PENDING_ORDER_STATES, OrderState, OrderType, ResourceState
 from efp.structure import access
 from efp.structure.access import OuterColumn
 from efp.structure.models import ProjectRole
@@ -219,3 +219,32 @@ def usage_flag_counts(resources: QuerySet[Resource]) -> dict[str, int]:
         }
     )
     return {name: counts[name] or 0 for name in FLAG_NAMES}
+
+
+def with_awaiting_approval(resources: QuerySet[Resource]) -> QuerySet[Resource]:
+    """Annotates `awaiting_approval`: the resource's create order still waits for a decision (a subquery
+    of the list's one query); `state_words.resource_state_words` then says "awaiting approval"."""
+    waiting = Order.objects.filter(
+        resource=OuterRef("pk"), type=OrderType.CREATE, state__in=PENDING_ORDER_STATES
+    )
+    return resources.annotate(awaiting_approval=Exists(waiting))
+
+
+def workspace_offerings(user: Any) -> QuerySet[Offering]:
+    """The offerings the provider workspace shows (`access.workspace_offerings`: an offering manager's
+    own offerings, not the others of the organisation their role there comes with)."""
+    return access.workspace_offerings(user).filter(Offering.objects.all())
+
+
+def workspace_resources(user: Any) -> QuerySet[Resource]:
+    """`provider_resources` as the provider workspace lists them (`access.workspace_offerings`)."""
+    if _anonymous(user) or _sees_all(user):
+        return provider_resources(user)
+    return Resource.objects.filter(access.workspace_offerings(user).q("offering_id"))
+
+
+def workspace_orders(user: Any) -> QuerySet[Order]:
+    """`provider_orders` as the provider workspace lists them (`access.workspace_offerings`)."""
+    if _anonymous(user) or _sees_all(user):
+        return provider_orders(user)
+    return Order.objects.filter(access.workspace_offerings(user).q("offering_id"))

@@ -32,7 +32,7 @@ from django.db.models import BooleanField, Model, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from efp.structure.roles import Permission, roles_with
+from efp.structure.roles import Permission, Role, roles_with
 
 M = TypeVar("M", bound=Model)
 
@@ -311,10 +311,38 @@ def my_customers(user: Any) -> Rows:
     return _visible(user, "structure", "Customer", ALWAYS, customer_roles(user).contains(ID) | of_projects)
 
 
+def _offering_side_customers(user: Any) -> Rows:
+    """Organisations whose offerings the provider workspace shows through a customer role in force: every
+    such role but the service manager role an offering manager holds with it (Waldur grants CUSTOMER.MANAGER
+    with OFFERING.MANAGER, `grant_offering_manager`): an offering manager sees the offerings they manage,
+    not the organisation's others. A service manager who manages none of its offerings sees them all."""
+    roles = customer_roles(user)
+    if roles.where is NEVER:
+        return roles
+    manager = Role.CUSTOMER_MANAGER.value
+    offering_role, offering = _table("marketplace", "OfferingRole"), _table("marketplace", "Offering")
+    manages_one = Fragment(
+        f"(role = %s AND EXISTS (SELECT 1 FROM {offering_role} JOIN {offering} "  # noqa: S608 - our tables
+        f"ON {offering}.id = {offering_role}.offering_id WHERE {offering_role}.user_id = %s "
+        f"AND {offering}.customer_id = {roles.table}.customer_id))",
+        (manager, user.pk),
+    )
+    where = roles.where & Fragment(f"NOT {manages_one.sql}", manages_one.params)
+    return Rows(roles.table, roles.key, where)
+
+
 def my_offerings(user: Any) -> Rows:
     """Offerings of organisations where the user holds a role in force, and offerings they manage: the
     provider side of orders, resources and usage (staff and support: every offering)."""
     mine = customer_roles(user).contains(CUSTOMER_ID) | offering_roles(user).contains(ID)
+    return _visible(user, "marketplace", "Offering", ALWAYS, mine)
+
+
+def workspace_offerings(user: Any) -> Rows:
+    """The offerings of `my_offerings` the provider workspace (GUI lists, dashboard, landing page) shows:
+    those of `_offering_side_customers` and those the user manages. An offering manager works on their
+    offerings; the API keeps Waldur's wider view (`my_offerings`) and permissions are unchanged."""
+    mine = _offering_side_customers(user).contains(CUSTOMER_ID) | offering_roles(user).contains(ID)
     return _visible(user, "marketplace", "Offering", ALWAYS, mine)
 
 

@@ -9,10 +9,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 from django import forms
+from django.utils.text import capfirst
 
 from efp.marketplace.billing_months import month_key, parse_month, parse_span
 from efp.marketplace.forecasts import FLAG_CHOICES
 from efp.marketplace.models import Offering, OfferingComponent
+from efp.marketplace.state_words import ORDER_STATE_WORDS, RESOURCE_STATE_WORDS
 from efp.marketplace.states import OrderState, OrderType, ResourceState
 
 OfferingCorrectedBy = Offering.CorrectedBy
@@ -32,6 +34,33 @@ def user_grid_rows(posted: Mapping[str, Any] | None, most_stored: int) -> int:
 
 def set_choices(field: forms.Field, choices: list[tuple[str, str]]) -> None:
     cast(forms.ChoiceField, field).choices = choices
+
+
+class IsoDateInput(forms.DateInput):
+    """A date typed as YYYY-MM-DD. Not `<input type=date>`: Chromium shows that in the browser's locale
+    (mm/dd/yyyy), while every page shows ISO dates."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            format="%Y-%m-%d",
+            attrs={
+                "placeholder": "YYYY-MM-DD",
+                "pattern": r"\d{4}-\d{2}-\d{2}",
+                "autocomplete": "off",
+                "size": 10,
+            },
+        )
+
+
+class IsoDateField(forms.DateField):
+    """A date as YYYY-MM-DD only (parsed on the server; the pattern only helps the browser)."""
+
+    input_formats = ["%Y-%m-%d"]
+    default_error_messages = {"invalid": "Enter a date as YYYY-MM-DD, for example 2026-12-31."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", IsoDateInput())
+        super().__init__(**kwargs)
 
 
 class MonthField(forms.CharField):
@@ -107,7 +136,7 @@ class ResourceFilterForm(ListFilterForm):
     state = forms.MultipleChoiceField(
         label="State",
         required=False,
-        choices=[(s.value, s.value) for s in ResourceState],  # "OK" as the table shows it, not "Ok"
+        choices=[(s.value, capfirst(RESOURCE_STATE_WORDS[s])) for s in ResourceState],  # as the table says it
         widget=forms.CheckboxSelectMultiple,
     )
     min_percent = forms.IntegerField(
@@ -126,7 +155,10 @@ class OrderFilterForm(ListFilterForm):
 
     q = forms.CharField(label="Search resource name or order ID", required=False)
     state = forms.MultipleChoiceField(
-        label="State", required=False, choices=OrderState.choices, widget=forms.CheckboxSelectMultiple
+        label="State",
+        required=False,
+        choices=[(s.value, capfirst(ORDER_STATE_WORDS[s])) for s in OrderState],
+        widget=forms.CheckboxSelectMultiple,
     )
     type = forms.MultipleChoiceField(
         label="Type", required=False, choices=OrderType.choices, widget=forms.CheckboxSelectMultiple
@@ -134,12 +166,8 @@ class OrderFilterForm(ListFilterForm):
     offering = forms.ChoiceField(label="Offering", required=False)
     organisation = forms.ChoiceField(label="Client organisation", required=False)
     project = forms.CharField(label="Project name contains", required=False)
-    created_after = forms.DateField(
-        label="Created on or after", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    created_before = forms.DateField(
-        label="Created on or before", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    created_after = IsoDateField(label="Created on or after", required=False, widget=IsoDateInput())
+    created_before = IsoDateField(label="Created on or before", required=False, widget=IsoDateInput())
 
 
 class RejectForm(forms.Form):
@@ -168,10 +196,10 @@ class BackendIdForm(forms.Form):
 
 
 class EndDateForm(forms.Form):
-    end_date = forms.DateField(
+    end_date = IsoDateField(
         label="End date",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=IsoDateInput(),
         help_text="Leave empty to remove the end date.",
     )
 
@@ -448,10 +476,10 @@ class OrderForm(forms.Form):
             if c.default_limit is not None:
                 self.fields[f"limit_{c.type}"].initial = c.default_limit
         if end_date:
-            self.fields["end_date"] = forms.DateField(
+            self.fields["end_date"] = IsoDateField(
                 label="End date of the resource",
                 required=end_date == "required",
-                widget=forms.DateInput(attrs={"type": "date"}),
+                widget=IsoDateInput(),
                 help_text="The provider ends the resource on this day."
                 if end_date == "required"
                 else "Optional: when the resource should end.",
@@ -529,16 +557,16 @@ class ProjectForm(forms.Form):
     description = forms.CharField(
         label="Description", required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
-    start_date = forms.DateField(
+    start_date = IsoDateField(
         label="Start date",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=IsoDateInput(),
         help_text="Orders wait until this day (optional).",
     )
-    end_date = forms.DateField(
+    end_date = IsoDateField(
         label="End date",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=IsoDateInput(),
         help_text="From this day on the project takes no new orders (optional).",
     )
 
@@ -547,9 +575,17 @@ def role_end_field() -> forms.DateTimeField:
     return forms.DateTimeField(
         label="Role ends (optional)",
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
-        help_text="Leave empty for no end.",
+        widget=forms.DateTimeInput(
+            format="%Y-%m-%d %H:%M",
+            attrs={
+                "placeholder": "YYYY-MM-DD HH:MM",
+                "pattern": r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2})?",
+                "autocomplete": "off",
+            },
+        ),
+        input_formats=["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d"],
+        error_messages={"invalid": "Enter a date and time as YYYY-MM-DD HH:MM, or a date as YYYY-MM-DD."},
+        help_text="YYYY-MM-DD HH:MM, or a date. Leave empty for no end.",
     )
 
 

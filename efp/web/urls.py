@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from efp.web.views import (
@@ -24,7 +23,7 @@ app_name = "web"
 urlpatterns = [
     path("", accounts.home, name="home"),
     path("login/", accounts.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", accounts.LogoutView.as_view(), name="logout"),
     path("profile/", accounts.profile, name="profile"),
     path("profile/token/", accounts.regenerate, name="regenerate-token"),
     path("profile/notifications/", notifications.preferences, name="notification-preferences"),

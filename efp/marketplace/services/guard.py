@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from efp.errors import DomainError, Forbidden, InvalidInput, NotSupported, StateConflict
 from efp.marketplace.models import Order, Resource
+from efp.marketplace.state_words import order_state_words
 from efp.marketplace.states import ACTIVE_ORDER_STATES, OrderState, OrderType, ResourceState
 from efp.marketplace.verbs import ORDER_VERBS, RESOURCE_VERBS, Check, Side, Verb, forbidden_message
 from efp.structure.permissions import has_permission
@@ -99,8 +100,8 @@ def valid_states(verb: Verb) -> tuple[str, ...]:
 
 
 def _state_words(obj: Subject, state: str) -> str:
-    """An order's state as the GUI shows it ("Pending Provider"); a resource's is already a word."""
-    return str(OrderState(state).label) if isinstance(obj, Order) else state
+    """An order's state as the GUI shows it ("waiting for the provider"); a resource's is already a word."""
+    return order_state_words(state) if isinstance(obj, Order) else state
 
 
 def _condition(check: Check, obj: Subject) -> Refusal | None:
@@ -167,7 +168,8 @@ def refusal(
             text = f"Not possible while the {noun[:-1]} is {now}."
         else:
             states = " or ".join(_state_words(obj, state) for state in listed)
-            text = f"Only {noun} in state {states} allow this; this one is {now}."
+            in_state = "" if isinstance(obj, Order) else "in state "  # order states are phrases already
+            text = f"Only {noun} {in_state}{states} allow this; this one is {now}."
         return Refusal(Kind.STATE, text, valid_states=listed)
     offering_type = obj.offering.type
     if verb.offering_types is not None and offering_type not in verb.offering_types:

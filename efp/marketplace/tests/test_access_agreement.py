@@ -123,6 +123,19 @@ class Oracle:
         customers = self.customers(permission)
         return {o.pk for o in Offering.objects.all() if o.customer_id in customers or o.pk in managed}
 
+    def workspace_offerings(self) -> set[int]:
+        """My offerings, but an offering manager's service manager role shows only what they manage."""
+        if self.all:
+            return ids(Offering.objects.all())
+        manages_in = {r.offering.customer_id for r in self.offering_roles}
+        customers = {
+            r.customer_id
+            for r in self.customer_roles
+            if not (r.role == Role.CUSTOMER_MANAGER and r.customer_id in manages_in)
+        }
+        managed = {r.offering_id for r in self.offering_roles}
+        return {o.pk for o in Offering.objects.all() if o.customer_id in customers or o.pk in managed}
+
     def public_offerings(self) -> set[int]:
         if self.all:
             return ids(Offering.objects.all())
@@ -221,6 +234,10 @@ class AccessAgreementTests(MarketplaceTestCase):
             "my offerings": (
                 oracle.offerings(),
                 rule_paths(access.my_offerings(user), Offering, selectors.provider_offerings(user)),
+            ),
+            "workspace offerings": (
+                oracle.workspace_offerings(),
+                rule_paths(access.workspace_offerings(user), Offering, selectors.workspace_offerings(user)),
             ),
             "public offerings": (
                 oracle.public_offerings(),

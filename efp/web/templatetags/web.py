@@ -8,11 +8,12 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from efp.marketplace.forecasts import FLAGS, Flag
 from efp.marketplace.models import ResourceForecast
 from efp.marketplace.selectors import is_provider_user
-from efp.marketplace.states import OrderState
+from efp.marketplace.state_words import order_state_words, resource_state_words
 from efp.notifications.services import unread_count
 from efp.web import charts
 
@@ -47,11 +48,14 @@ def age(since: datetime.datetime | None, now: datetime.datetime | None = None) -
 
 @register.filter
 def order_state(value: str) -> str:
-    """An order state as the lists show it ("pending-provider" → "Pending Provider")."""
-    try:
-        return str(OrderState(value).label)
-    except ValueError:
-        return value
+    """An order state in words ("pending-provider" → "Waiting for the provider"; `state_words`)."""
+    return capfirst(order_state_words(value))
+
+
+@register.filter
+def resource_state(resource: Any) -> str:
+    """A resource's state in words ("Being set up", "Awaiting approval" while its create order waits)."""
+    return capfirst(resource_state_words(resource))
 
 
 @register.filter
@@ -105,3 +109,9 @@ def notification_bell(context: template.Context) -> dict[str, Any]:
     request = context.get("request")
     user = getattr(request, "user", None)
     return {"unread": unread_count(user) if user is not None else 0}
+
+
+@register.inclusion_tag("web/_sort_header.html")
+def sort_header(sorting: Any, column: str) -> dict[str, Any]:
+    """A sortable column header (`efp.web.sorting.Sorting`)."""
+    return sorting.header(column)

@@ -72,6 +72,7 @@ PAGES: dict[str, list[Page]] = {
         "/profile/token/",
     ],
     "owner": [
+        "/",  # the landing page: what waits for an owner
         "/marketplace/",
         lambda: f"/marketplace/offerings/{Offering.objects.get(name__icontains='slurm').uuid.hex}/",
         lambda: f"/marketplace/offerings/{Offering.objects.get(name__icontains='slurm').uuid.hex}/order/",

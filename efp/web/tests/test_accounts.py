@@ -38,9 +38,12 @@ class LoginTests(WebTestCase):
 
     def test_it_logs_out_with_a_post(self) -> None:
         client = self.login(self.carol)
-        response = client.post("/logout/")
-        assert response.status_code == 302
+        response = client.post("/logout/", follow=True)
+        assert response.redirect_chain == [("/login/", 302)]
+        assert "You have logged out." in response.content.decode()
         assert client.get("/profile/").status_code == 302
+        # said once: the next visit to the login page is plain
+        assert "You have logged out." not in client.get("/login/").content.decode()
 
     def test_it_sends_anonymous_users_to_the_login_page(self) -> None:
         for path in ("/", "/profile/", "/provider/", "/provider/resources/", "/provider/orders/"):

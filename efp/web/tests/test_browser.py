@@ -175,7 +175,7 @@ def test_a_provider_walks_from_login_to_decided_orders(browser_page: Any) -> Non
     # Orders: opens on pending provider approval.
     workspace_link(page, "Orders").click()
     expect(page.get_by_role("heading", name="Orders")).to_be_visible()
-    expect(page.get_by_text("Showing: Pending Provider.")).to_be_visible()
+    expect(page.get_by_text("Showing: Waiting for the provider.")).to_be_visible()
     shot(page, "09-orders")
 
     # Approve the limit change (confirm shows current → requested).

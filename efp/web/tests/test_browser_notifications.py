@@ -137,7 +137,7 @@ def test_a_members_order_rings_the_owners_bell(browser_page: Any, task_worker: A
     page.get_by_label("Resource name").fill("bell-rings")
     page.get_by_label("Consulting hours limit (hours)").fill("10")
     page.get_by_role("button", name="Place order").click()
-    expect(page.get_by_text("Pending Consumer").first).to_be_visible()
+    expect(page.get_by_text("Waiting for the consumer").first).to_be_visible()
     order = order_event_written("bell-rings")
     log_out(page)
 

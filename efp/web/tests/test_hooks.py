@@ -142,3 +142,15 @@ class WebHookPageTests(WebTestCase):
         run_tasks()
         assert (count("/provider/hooks/"), count(page)) == (one_list, one_page)
         assert len(re.findall("Send again", client.get(page).content.decode())) == 5
+
+    def test_carol_sorts_her_hooks_by_destination(self) -> None:
+        for path in ("b", "a", "c"):
+            services.create_web_hook(
+                user=self.carol, destination_url=f"{self.receiver.url}{path}", event_groups=["users"]
+            )
+        client = self.login(self.carol)
+        destinations = re.compile(r'<a href="/provider/hooks/[0-9a-f]+/">[^<]*?(\w)</a>')
+        assert destinations.findall(client.get("/provider/hooks/").content.decode()) == ["c", "a", "b"]
+        html = client.get("/provider/hooks/?o=destination").content.decode()
+        assert destinations.findall(html) == ["a", "b", "c"]
+        assert 'aria-sort="ascending"><a class="sort" href="?o=-destination">Destination' in html

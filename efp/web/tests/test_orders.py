@@ -29,13 +29,13 @@ class OrderListTests(WebTestCase):
     def test_it_shows_all_states_when_asked(self) -> None:
         html = self.login(self.carol).get("/provider/orders/?filtered=1").content.decode()
         names = re.findall(r'<td data-label="Order"><a href="[^"]+">([^<]+)</a>', html)
-        assert names == ["waiting", "approved"]
+        assert names == ["approved", "waiting"]  # newest first
 
     def test_it_keeps_the_valid_filters_when_one_is_invalid(self) -> None:
         response = self.login(self.carol).get("/provider/orders/?created_after=yesterday")
         assert response.status_code == 200
         html = response.content.decode()
-        assert "Enter a valid date." in html
+        assert "Enter a date as YYYY-MM-DD" in html
         assert re.findall(r'<td data-label="Order"><a href="[^"]+">([^<]+)</a>', html) == ["waiting"]
 
     def test_it_filters_by_type_offering_and_search(self) -> None:
@@ -77,7 +77,7 @@ class OrderListTests(WebTestCase):
         assert f'href="/provider/orders/{self.pending.uuid.hex}/approve/?next=' in waiting
         decided = html.split('aria-label="Actions for order approved"')[1].split("</ul>")[0]
         assert 'aria-disabled="true"' in decided and "/approve/" not in decided
-        reason = "Only orders in state Pending Provider allow this; this one is Executing."
+        reason = "Only orders waiting for the provider allow this; this one is being carried out."
         assert decided.count(reason) == 3
         # Approve and Reject share one visible reason (twice in title="..."), both described by it.
         why = re.findall(r'aria-describedby="(why-[^"]+)"', decided)
@@ -100,10 +100,10 @@ class OrderPageTests(WebTestCase):
         assert "Create order: timeline" in html
         # Built from the events, newest first; states named as the lists and filters do.
         rejected = (
-            'Marketplace order has been rejected.</span> <span class="states">(Pending Provider → '
+            'Marketplace order has been rejected.</span> <span class="states">(Waiting for the provider → '
             '<strong>Rejected</strong>)</span> by carol: <span class="reason">Too big for us'
         )
-        routed = "(Pending Consumer → <strong>Pending Provider</strong>)</span> by alice"
+        routed = "(Waiting for the consumer → <strong>Waiting for the provider</strong>)</span> by alice"
         created = "Marketplace order has been created.</span> by alice"
         assert html.index(rejected) < html.index(routed) < html.index(created)
         assert "Reason: Too big for us" in html
@@ -118,8 +118,8 @@ class OrderPageTests(WebTestCase):
         approved = "Marketplace order has been approved.</span>"
         assert html.index(approved) < html.index("Marketplace order has been created.")
         assert (
-            f'{approved} <span class="states">(Pending Provider → <strong>Executing</strong>)</span> by carol'
-            in html
+            f'{approved} <span class="states">(Waiting for the provider → '
+            "<strong>Being carried out</strong>)</span> by carol" in html
         )
         # The consumer's page reads the same events.
         mine = self.login(self.alice).get(f"/my/orders/{order.uuid.hex}/").content.decode()

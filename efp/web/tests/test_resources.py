@@ -140,7 +140,8 @@ class ResourceListTests(WebTestCase):
     def test_it_names_states_in_the_filter_as_the_table_does(self) -> None:
         self.resource("ok-one")
         html = self.login(self.carol).get("/provider/resources/").content.decode()
-        assert 'value="OK"' in html and "> OK</label>" in html and "> Ok</label>" not in html
+        assert 'value="OK"' in html and "> Active</label>" in html and "> Ok</label>" not in html
+        assert '<span class="state state-ok">Active</span>' in html
 
     def test_it_shows_usage_bars_with_a_text_label(self) -> None:
         resource = self.resource("barred")
@@ -226,7 +227,22 @@ class EndDateTests(WebTestCase):
         assert 'aria-describedby="id_end_date_helptext"' in html and 'id="id_end_date_helptext"' in html
         html = self.login(self.carol).post(url, {"end_date": "31.31.2026"}).content.decode()
         assert 'aria-describedby="id_end_date_helptext id_end_date_error"' in html
-        assert 'id="id_end_date_error"><p class="field-error">Enter a valid date.' in html
+        assert 'id="id_end_date_error"><p class="field-error">Enter a date as YYYY-MM-DD, for example' in html
+
+    def test_it_takes_the_date_as_iso_text_not_the_browsers_locale(self) -> None:
+        resource = self.resource()
+        url = f"/provider/resources/{resource.uuid.hex}/end-date/"
+        client = self.login(self.carol)
+        html = client.get(url).content.decode()
+        assert 'type="date"' not in html  # Chromium would show mm/dd/yyyy
+        assert 'placeholder="YYYY-MM-DD"' in html and 'pattern="\\d{4}-\\d{2}-\\d{2}"' in html
+        assert client.post(url, {"end_date": "12/31/2099"}).status_code == 400
+        resource.refresh_from_db()
+        assert resource.end_date is None
+        client.post(url, {"end_date": "2099-12-31"})
+        resource.refresh_from_db()
+        assert str(resource.end_date) == "2099-12-31"
+        assert 'value="2099-12-31"' in client.get(url).content.decode()
 
     def test_it_refuses_a_reader(self) -> None:
         resource = self.resource()
@@ -238,3 +254,21 @@ class EndDateTests(WebTestCase):
         assert "permission" in response.content.decode()
         resource.refresh_from_db()
         assert resource.end_date is None
+
+
+class ResourceStateWordsTests(WebTestCase):
+    def test_it_says_a_resource_awaits_approval_while_its_create_order_waits(self) -> None:
+        # bob (a member) asks: the order waits for alice, the owner; then for carol, the provider.
+        order = make_order(self.bob, self.project_a1, self.offering, name="waiting-one")
+        assert order.resource is not None and order.resource.state == "Creating"
+        provider_html = self.login(self.carol).get("/provider/resources/").content.decode()
+        consumer_html = self.login(self.alice).get("/my/resources/").content.decode()
+        for html in (provider_html, consumer_html):
+            assert '<span class="state state-creating">Awaiting approval</span>' in html
+            assert ">Creating</span>" not in html
+        order_services.approve_order_by_consumer(order=order, user=self.alice)
+        order_services.approve_order_by_provider(order=order, user=self.carol)
+        order.refresh_from_db()
+        assert order.state == "executing"
+        html = self.login(self.carol).get("/provider/resources/").content.decode()
+        assert '<span class="state state-creating">Being set up</span>' in html

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods
 
 from efp.accounts.services import get_or_create_token, regenerate_token
-from efp.marketplace.selectors import is_provider_user, orders_awaiting_consumer
+from efp.marketplace.selectors import (
+    consumer_resources,
+    is_provider_user,
+    orders_awaiting_consumer,
+    workspace_orders,
+    workspace_resources,
+)
+from efp.marketplace.states import OrderState, ResourceState
+from efp.notifications.services import unread_count
+from efp.web.views.common import today
 from efp.web.views.notifications import preferences_form
+from efp.web.views.resources import filter_resources
 
 
 class LoginView(auth_views.LoginView):
@@ -19,11 +34,82 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
+class LogoutView(auth_views.LogoutView):
+    """Logs out (POST only) and says so on the login page it leads to."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        was_signed_in = request.user.is_authenticated
+        response = super().post(request, *args, **kwargs)
+        if was_signed_in:  # the session is new now: the message travels with it
+            messages.success(request, "You have logged out.")
+        return response
+
+
+@dataclass
+class Waiting:
+    """A count on the landing page and the list it opens."""
+
+    count: int
+    title: str
+    url: str
+    note: str = ""
+
+
+def _url(name: str, **params: Any) -> str:
+    return reverse(name) + ("?" + urlencode(params) if params else "")
+
+
+ENDING_DAYS = 30
+
+
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """What waits for me: counts from the selectors and filters the lists use, each linking to its list
+    (a fixed number of queries, whatever the counts)."""
+    user, day = request.user, today()
+    approvals = orders_awaiting_consumer(user).count()
+    ending = {"ending_within": ENDING_DAYS}
+    consumer = [
+        Waiting(approvals, "orders waiting for my approval", _url("web:my-orders"), "as consumer"),
+        Waiting(
+            filter_resources(consumer_resources(user), ending, day).count(),
+            f"of my resources ending within {ENDING_DAYS} days",
+            _url("web:my-resources", o="end_date"),
+            "ask for more time",
+        ),
+        Waiting(unread_count(user), "unread notifications", _url("web:notifications")),
+    ]
+    provider: list[Waiting] = []
+    is_provider = is_provider_user(user)
+    if is_provider:
+        resources = workspace_resources(user)
+        erred = {"state": [ResourceState.ERRED.value]}
+        provider = [
+            Waiting(
+                workspace_orders(user).filter(state=OrderState.PENDING_PROVIDER).count(),
+                "orders waiting for my approval",
+                _url("web:orders"),
+                "as provider",
+            ),
+            Waiting(
+                filter_resources(resources, erred, day).count(),
+                "resources in error",
+                _url("web:resources", state=ResourceState.ERRED.value),
+                "need attention",
+            ),
+            Waiting(
+                filter_resources(resources, ending, day).count(),
+                f"resources ending within {ENDING_DAYS} days",
+                _url("web:resources", ending_within=ENDING_DAYS),
+                "renew or let them end",
+            ),
+        ]
     context = {
-        "is_provider": is_provider_user(request.user),
-        "awaiting": orders_awaiting_consumer(request.user).count(),
+        "is_provider": is_provider,
+        "consumer_waiting": consumer,
+        "provider_waiting": provider,
+        "consumer_section": "home",
+        "approval_count": approvals,
     }
     return render(request, "web/home.html", context)
 

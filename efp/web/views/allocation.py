@@ -3,7 +3,7 @@ consumer's (`/my/resources/<uuid>/`). Attributes, plan, limits with usage agains
 limit's period by `metering`), usage flags and forecast, accounts and team, endpoints and backend
 metadata, its orders, its timeline and its actions (the same menu as the lists, from `services/guard.py`).
 
-Visibility is the lists' selectors (`provider_resources`, `consumer_resources`): others get 404. A fixed
+Visibility is the lists' selectors (`workspace_resources`, `consumer_resources`): others get 404. A fixed
 number of queries whatever the number of orders, events and team members."""
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ from django.urls import reverse
 
 from efp.marketplace import metering
 from efp.marketplace.models import OfferingUser, Order, Resource, ResourceForecast
-from efp.marketplace.selectors import consumer_orders, consumer_resources, provider_orders, provider_resources
+from efp.marketplace.selectors import (
+    consumer_orders,
+    consumer_resources,
+    workspace_orders,
+    workspace_resources,
+)
 from efp.marketplace.states import ACTIVE_ORDER_STATES
 from efp.structure.models import ProjectRole
 from efp.structure.roles import Permission
@@ -104,8 +109,8 @@ def _context(
 @provider_workspace
 def provider_allocation(request: HttpRequest, uuid: str) -> HttpResponse:
     user = request.user
-    resource = _resource(provider_resources(user), uuid)
-    context, statuses = _context(request, resource, provider_orders(user), order_view="web:order")
+    resource = _resource(workspace_resources(user), uuid)
+    context, statuses = _context(request, resource, workspace_orders(user), order_view="web:order")
     grants = ProviderGrants(user, resources.ROW_PERMISSIONS)
     back = quote(request.get_full_path())
     context["actions"] = resources.row_actions(resource, user, statuses, grants, back)

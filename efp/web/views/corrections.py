@@ -15,7 +15,7 @@ from django.utils.http import urlencode
 from efp.errors import DomainError, Forbidden, InvalidInput
 from efp.marketplace import billing_months, metering, usage_history
 from efp.marketplace.models import Offering, UsageRevision
-from efp.marketplace.selectors import provider_offerings
+from efp.marketplace.selectors import workspace_offerings
 from efp.marketplace.services import corrections
 from efp.marketplace.services.offerings import may_set_correction_policy, set_correction_policy
 from efp.web import charts
@@ -105,7 +105,7 @@ def correct_usage(request: HttpRequest, uuid: str) -> HttpResponse:
 
 @provider_workspace
 def correction_policy(request: HttpRequest, uuid: str) -> HttpResponse:
-    offering: Offering = get_by_uuid(provider_offerings(request.user).select_related("customer"), uuid)
+    offering: Offering = get_by_uuid(workspace_offerings(request.user).select_related("customer"), uuid)
     back = safe_next(request, reverse("web:resources"))
     allowed = may_set_correction_policy(request.user, offering)
     status = 200 if allowed or request.method != "POST" else 403  # others read it

@@ -16,7 +16,7 @@ from django.utils.http import urlencode
 from efp.marketplace import billing_months, coverage, metering
 from efp.marketplace.forecasts import FLAGS
 from efp.marketplace.models import ComponentUsage
-from efp.marketplace.selectors import provider_orders, provider_resources, usage_flag_counts
+from efp.marketplace.selectors import usage_flag_counts, workspace_orders, workspace_resources
 from efp.marketplace.states import OrderState, ResourceState
 from efp.web import charts
 from efp.web.access import provider_workspace
@@ -32,8 +32,8 @@ def _url(name: str, **params: Any) -> str:
 @provider_workspace
 def dashboard(request: HttpRequest) -> HttpResponse:
     user, day, now = request.user, today(), timezone.now()
-    resources = provider_resources(user)
-    pending = provider_orders(user).filter(state=OrderState.PENDING_PROVIDER)
+    resources = workspace_resources(user)
+    pending = workspace_orders(user).filter(state=OrderState.PENDING_PROVIDER)
     pending_stats = pending.aggregate(oldest=Min("created"))
     last_month = billing_months.add_months(billing_months.first_day(day), -1)
     alive = resources.exclude(state=ResourceState.TERMINATED)

@@ -15,16 +15,29 @@ from efp.hooks.models import WebhookDelivery
 from efp.hooks.selectors import hook_deliveries, visible_web_hooks
 from efp.web.access import provider_workspace
 from efp.web.hook_forms import WebHookForm
+from efp.web.sorting import Column, Sorting
 from efp.web.views.common import current_user, error_text, get_by_uuid, paginate, render_workspace
 
 SECTION = "hooks"
 
 
+HOOK_COLUMNS = {
+    "destination": Column("Destination", ("destination_url",)),
+    "format": Column("Format", ("content_type",)),
+    "status": Column("Status", ("is_active",)),
+    "created": Column("Created", ("created",)),
+}
+
+
 @provider_workspace
 def hook_list(request: HttpRequest) -> HttpResponse:
-    hooks = visible_web_hooks(request.user).order_by("-created", "-pk")
+    sorting = Sorting(request, "hooks", HOOK_COLUMNS, "-created")
+    hooks = sorting.order(visible_web_hooks(request.user))
     return render_workspace(
-        request, "web/provider/hooks.html", {"page": paginate(request, hooks)}, section=SECTION
+        request,
+        "web/provider/hooks.html",
+        {"page": paginate(request, hooks), "sorting": sorting},
+        section=SECTION,
     )
 
 

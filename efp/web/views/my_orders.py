@@ -26,6 +26,7 @@ from efp.structure.models import Customer
 from efp.structure.roles import Permission
 from efp.web.access import ProjectGrants
 from efp.web.forms import ConsumerRejectForm, OrderFilterForm
+from efp.web.sorting import ORDER_COLUMNS, ORDER_DEFAULT, Sorting
 from efp.web.views import downloads
 from efp.web.views.common import (
     Action,
@@ -98,7 +99,8 @@ def order_list(request: HttpRequest) -> HttpResponseBase:
     grants = ProjectGrants(user, ROW_PERMISSIONS)
     back = quote(request.get_full_path())
     awaiting = list(orders_with_details(orders_awaiting_consumer(user)).order_by("created", "pk")[:50])
-    qs = orders_with_details(filter_orders(visible, data)).order_by("-created", "-pk")
+    sorting = Sorting(request, "my-orders", ORDER_COLUMNS, ORDER_DEFAULT)
+    qs = sorting.order(orders_with_details(filter_orders(visible, data)))
     if downloads.wants_csv(request):
         return downloads.orders_csv(qs, filename="my-orders")
     page = paginate(request, qs)
@@ -112,6 +114,7 @@ def order_list(request: HttpRequest) -> HttpResponseBase:
             "rows": _rows(list(page.object_list), grants, back),
             "pending": OS.PENDING_PROVIDER,
             "pending_consumer": OS.PENDING_CONSUMER,
+            "sorting": sorting,
         },
         section="orders",
     )

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from efp.errors import DomainError, InvalidInput
 from efp.marketplace import metering
 from efp.marketplace.models import Order, Resource
-from efp.marketplace.selectors import consumer_resources
+from efp.marketplace.selectors import consumer_resources, with_awaiting_approval
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import renewals
 from efp.marketplace.states import ACTIVE_ORDER_STATES, ResourceState
@@ -25,6 +25,7 @@ from efp.marketplace.verbs import RESOURCE_VERBS
 from efp.structure.roles import Permission
 from efp.web.access import ProjectGrants, ProviderGrants
 from efp.web.forms import ChangeLimitsForm, ExtensionRequestForm
+from efp.web.sorting import Column, Sorting
 from efp.web.views import downloads
 from efp.web.views.catalogue import WAITING_FOR, attach_order_errors
 from efp.web.views.common import (
@@ -81,6 +82,15 @@ def resource_actions(
     ]
 
 
+MY_RESOURCE_COLUMNS = {
+    "name": Column("Name", ("name",)),
+    "offering": Column("Offering", ("offering__name",)),
+    "project": Column("Organisation / project", ("project__customer__name", "project__name", "name")),
+    "end_date": Column("End date", ("end_date",)),
+    "state": Column("State", ("state",)),
+}
+
+
 @login_required
 def resource_list(request: HttpRequest) -> HttpResponseBase:
     user = request.user
@@ -93,10 +103,13 @@ def resource_list(request: HttpRequest) -> HttpResponseBase:
     if query:
         qs = qs.filter(Q(name__icontains=query) | Q(project__name__icontains=query))
     active = Order.objects.filter(resource=OuterRef("pk"), state__in=list(ACTIVE_ORDER_STATES))
-    qs = qs.select_related("offering", "project__customer", "plan", "forecast").annotate(
-        has_active_order=Exists(active)
+    qs = (
+        with_awaiting_approval(qs)
+        .select_related("offering", "project__customer", "plan", "forecast")
+        .annotate(has_active_order=Exists(active))
     )
-    qs = qs.order_by("project__name", "name", "pk")
+    sorting = Sorting(request, "my-resources", MY_RESOURCE_COLUMNS, "project")
+    qs = sorting.order(qs)
     if downloads.wants_csv(request):
         return downloads.resources_csv(qs, filename="my-resources")
     page = paginate(request, qs)
@@ -123,13 +136,22 @@ def resource_list(request: HttpRequest) -> HttpResponseBase:
     return render_consumer(
         request,
         "web/consumer/resources.html",
-        {"rows": rows, "page": page, "include_terminated": include_terminated, "query": query, "back": ""},
+        {
+            "rows": rows,
+            "page": page,
+            "include_terminated": include_terminated,
+            "query": query,
+            "back": "",
+            "sorting": sorting,
+        },
         section="resources",
     )
 
 
 def _resource(request: HttpRequest, uuid: str) -> Resource:
-    qs = consumer_resources(request.user).select_related("offering__customer", "project__customer", "plan")
+    qs = with_awaiting_approval(consumer_resources(request.user)).select_related(
+        "offering__customer", "project__customer", "plan"
+    )
     return get_by_uuid(qs, uuid)
 
 

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from efp.errors import DomainError, Forbidden, InvalidInput, StateConflict
 from efp.marketplace.models import OfferingComponent, Order, Resource
-from efp.marketplace.selectors import orders_with_details, provider_offerings, provider_orders
+from efp.marketplace.selectors import orders_with_details, workspace_offerings, workspace_orders
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services.renewal_dates import is_renewal
 from efp.marketplace.states import OrderState, OrderType
@@ -26,6 +26,7 @@ from efp.structure.models import Customer
 from efp.structure.roles import Permission
 from efp.web.access import ProviderGrants, provider_workspace
 from efp.web.forms import OrderFilterForm, RejectForm
+from efp.web.sorting import ORDER_COLUMNS, ORDER_DEFAULT, Sorting
 from efp.web.views import downloads
 from efp.web.views.common import (
     Action,
@@ -102,7 +103,7 @@ def waiting_since(order: Order) -> Any:
 
 def _filter_choices(user: Any, visible: QuerySet[Order]) -> dict[str, list[tuple[str, str]]]:
     return {
-        "offerings": [(o.uuid.hex, o.name) for o in provider_offerings(user).order_by("name", "pk")],
+        "offerings": [(o.uuid.hex, o.name) for o in workspace_offerings(user).order_by("name", "pk")],
         "organisations": [
             (c.uuid.hex, c.name)
             for c in Customer.objects.filter(pk__in=visible.values("project__customer_id")).order_by("name")
@@ -132,7 +133,7 @@ def filter_orders(qs: QuerySet[Order], data: dict[str, Any]) -> QuerySet[Order]:
 
 @provider_workspace
 def order_list(request: HttpRequest) -> HttpResponseBase:
-    visible = provider_orders(request.user)
+    visible = workspace_orders(request.user)
     params = request.GET.copy()
     if "filtered" not in params:
         # Opens on the provider's queue (Waldur opens on "executing" and providers miss it).
@@ -140,7 +141,8 @@ def order_list(request: HttpRequest) -> HttpResponseBase:
     form = OrderFilterForm(params, **_filter_choices(request.user, visible))
     form.is_valid()
     data = form.cleaned_data  # the fields that are valid still filter; the others show their error
-    qs = orders_with_details(filter_orders(visible, data)).order_by("created", "pk")
+    sorting = Sorting(request, "provider-orders", ORDER_COLUMNS, ORDER_DEFAULT)
+    qs = sorting.order(orders_with_details(filter_orders(visible, data)))
     if downloads.wants_csv(request):
         return downloads.orders_csv(qs, filename="orders")
     page = paginate(request, qs)
@@ -167,13 +169,14 @@ def order_list(request: HttpRequest) -> HttpResponseBase:
             "now": timezone.now(),
             "pending": OrderState.PENDING_PROVIDER,
             "pending_consumer": OrderState.PENDING_CONSUMER,
+            "sorting": sorting,
         },
         section="orders",
     )
 
 
 def _order(request: HttpRequest, uuid: str) -> Order:
-    return get_by_uuid(orders_with_details(provider_orders(request.user)), uuid)
+    return get_by_uuid(orders_with_details(workspace_orders(request.user)), uuid)
 
 
 def _detail_context(order: Order, user: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from django.urls import reverse
 from efp.marketplace import coverage, usage_reports
 from efp.marketplace.billing_months import month_key
 from efp.marketplace.models import Offering, Resource
-from efp.marketplace.selectors import consumer_resources, provider_resources
+from efp.marketplace.selectors import consumer_resources, workspace_resources
 from efp.marketplace.usage_history import MonthPoint
 from efp.structure.models import Customer
 from efp.web import charts
@@ -65,7 +65,7 @@ def _span_name(months: list[datetime.date]) -> str:
 @provider_workspace
 def coverage_matrix(request: HttpRequest) -> HttpResponse:
     """Resources by months: each cell reported, missing or not due, in words as well as colour."""
-    visible = provider_resources(request.user)
+    visible = workspace_resources(request.user)
     choices = _choices(visible)
     form = CoverageFilterForm(request.GET, choices={"offering": choices["offering"]})
     rows: list[coverage.CoverageRow] = []
@@ -166,7 +166,7 @@ def _usage_report(
 def provider_usage_report(request: HttpRequest) -> HttpResponse:
     answer = _usage_report(
         request,
-        provider_resources(request.user),
+        workspace_resources(request.user),
         template="web/provider/usage_report.html",
         route="web:usage-report",
     )

@@ -18,7 +18,12 @@ from django.urls import reverse
 from efp.errors import DomainError, Forbidden, StateConflict
 from efp.marketplace import coverage, metering
 from efp.marketplace.models import Resource
-from efp.marketplace.selectors import provider_offerings, provider_resources, with_usage_flag
+from efp.marketplace.selectors import (
+    with_awaiting_approval,
+    with_usage_flag,
+    workspace_offerings,
+    workspace_resources,
+)
 from efp.marketplace.services.resources import set_resource_backend_id, set_resource_end_date_by_provider
 from efp.marketplace.services.usage import report_usage_refusal
 from efp.marketplace.states import ResourceState
@@ -26,6 +31,7 @@ from efp.structure.models import Customer
 from efp.structure.roles import Permission
 from efp.web.access import ProviderGrants, provider_workspace
 from efp.web.forms import BackendIdForm, EndDateForm, ResourceFilterForm
+from efp.web.sorting import Column, Sorting
 from efp.web.views import downloads
 from efp.web.views.common import (
     Action,
@@ -39,6 +45,15 @@ from efp.web.views.common import (
     today,
     verb_actions,
 )
+
+SORT_COLUMNS = {
+    "name": Column("Name", ("name",)),
+    "offering": Column("Offering", ("offering__name",)),
+    "organisation": Column("Organisation / project", ("project__customer__name", "project__name")),
+    "end_date": Column("End date", ("end_date",)),
+    "created": Column("Created", ("created",)),
+    "state": Column("State", ("state",)),
+}
 
 ROW_PERMISSIONS = [
     Permission.RESOURCE_SET_USAGE,
@@ -118,8 +133,8 @@ def filter_resources(qs: QuerySet[Resource], data: dict[str, Any], day: datetime
 def resource_list(request: HttpRequest) -> HttpResponseBase:
     user = request.user
     day = today()
-    visible = provider_resources(user)
-    offerings = [(o.uuid.hex, o.name) for o in provider_offerings(user).order_by("name", "pk")]
+    visible = workspace_resources(user)
+    offerings = [(o.uuid.hex, o.name) for o in workspace_offerings(user).order_by("name", "pk")]
     organisations = [
         (c.uuid.hex, c.name)
         for c in Customer.objects.filter(pk__in=visible.values("project__customer_id")).order_by("name")
@@ -130,7 +145,9 @@ def resource_list(request: HttpRequest) -> HttpResponseBase:
         form.is_valid()
         data = form.cleaned_data  # the fields that are valid still filter; the others show their error
     qs = filter_resources(visible, data, day)
-    qs = qs.select_related("offering", "project__customer", "plan", "forecast").order_by("name", "pk")
+    qs = with_awaiting_approval(qs.select_related("offering", "project__customer", "plan", "forecast"))
+    sorting = Sorting(request, "provider-resources", SORT_COLUMNS, "name")
+    qs = sorting.order(qs)
     if downloads.wants_csv(request):
         return downloads.resources_csv(qs, filename="resources")
     page = paginate(request, qs)
@@ -147,7 +164,7 @@ def resource_list(request: HttpRequest) -> HttpResponseBase:
     return render_workspace(
         request,
         "web/provider/resources.html",
-        {"form": form, "page": page, "rows": rows, "today": day},
+        {"form": form, "page": page, "rows": rows, "today": day, "sorting": sorting},
         section="resources",
     )
 
@@ -162,7 +179,7 @@ def _resource_form_view(
     apply: Callable[[Resource, dict[str, Any]], str],
 ) -> HttpResponse:
     resource = get_by_uuid(
-        provider_resources(request.user).select_related("offering", "project__customer"), uuid
+        workspace_resources(request.user).select_related("offering", "project__customer"), uuid
     )
     back = safe_next(request, reverse("web:resources"))
     status = 200

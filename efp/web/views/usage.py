@@ -21,7 +21,7 @@ from efp.marketplace.models import (
     ResourceForecast,
     UsageRevision,
 )
-from efp.marketplace.selectors import provider_resources
+from efp.marketplace.selectors import with_awaiting_approval, workspace_resources
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services.corrections import MAX_REASON, MSG_REASON, report_corrections
 from efp.marketplace.services.usage import UsageItem, UserUsageItem, report_usage_refusal
@@ -43,7 +43,9 @@ DEFAULT_RANGE = "12"
 
 
 def _resource(request: HttpRequest, uuid: str) -> Resource:
-    qs = provider_resources(request.user).select_related("offering__customer", "project__customer", "plan")
+    qs = with_awaiting_approval(workspace_resources(request.user)).select_related(
+        "offering__customer", "project__customer", "plan"
+    )
     return get_by_uuid(qs, uuid)
 
 
