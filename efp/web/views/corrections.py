@@ -20,7 +20,7 @@ from efp.marketplace.services import corrections
 from efp.marketplace.services.offerings import may_set_correction_policy, set_correction_policy
 from efp.web import charts
 from efp.web.access import provider_workspace
-from efp.web.forms import CorrectionPolicyForm, CorrectUsageForm
+from efp.web.usage_forms import CorrectionPolicyForm, CorrectUsageForm
 from efp.web.views.common import error_text, get_by_uuid, render_workspace, safe_next, today
 from efp.web.views.usage import _resource
 

@@ -34,7 +34,7 @@ from efp.marketplace.services.user_usage import (
 from efp.structure.roles import Permission
 from efp.web import charts
 from efp.web.access import ProviderGrants, provider_workspace
-from efp.web.forms import ReportUsageForm, user_grid_rows
+from efp.web.usage_forms import ReportUsageForm, user_grid_rows
 from efp.web.views.common import error_text, get_by_uuid, render_workspace, safe_next, today
 from efp.web.views.timeline import timeline
 

@@ -14,7 +14,7 @@ from efp.errors import InvalidInput
 from efp.marketplace.services import usage_import_staging as staging
 from efp.marketplace.services.usage_imports import ImportPlan, ImportRefused, PlannedLine
 from efp.web.access import provider_workspace
-from efp.web.forms import UsageImportForm as UploadForm
+from efp.web.usage_forms import UsageImportForm as UploadForm
 from efp.web.views.common import current_user, render_workspace
 
 SECTION = "usage-import"
