@@ -12,6 +12,7 @@ from efp.events.models import Event
 from efp.hooks.models import WebhookDelivery
 from efp.hooks.services import create_web_hook
 from efp.marketplace.tests.factories import make_order, make_project
+from efp.notifications.models import Group, Notification
 from efp.structure.roles import Role
 from efp.structure.services import grant_customer_role
 from efp.web.tests.base import WebTestCase
@@ -170,6 +171,40 @@ class ReportSortingTests(ReportPagesTestCase):
             ]
             assert len(set(costs)) > 1 and costs == sorted(costs, reverse=True), user
             assert client.get(f"{url}?{RANGE}&o=--cost").status_code == 200
+
+
+SUBJECTS = re.compile(r'<p class="notification-subject">(?:<strong class="tag">New</strong> )?([^<]+)</p>')
+
+
+class NotificationSortingTests(WebTestCase):
+    def test_it_sorts_my_notifications_and_remembers_it(self) -> None:
+        for number, (subject, group) in enumerate(
+            (("Bravo", Group.USAGE), ("Alpha", Group.ROLES), ("Charlie", Group.ORDERS))
+        ):
+            Notification.objects.create(
+                user=self.alice, kind="k", group=group, subject=subject, dedupe_key=f"k{number}"
+            )
+        client = self.login(self.alice)
+        html = client.get("/notifications/").content.decode()
+        assert SUBJECTS.findall(html) == ["Charlie", "Alpha", "Bravo"]  # newest first
+        assert 'aria-current="true">Date' in html
+        html = client.get("/notifications/?o=subject").content.decode()
+        assert SUBJECTS.findall(html) == ["Alpha", "Bravo", "Charlie"]
+        assert (
+            'href="?o=-subject" aria-current="true">Subject<span class="visually-hidden">, sort descending'
+            in html
+        )
+        assert SUBJECTS.findall(client.get("/notifications/?unread=1").content.decode()) == [
+            "Alpha",
+            "Bravo",
+            "Charlie",
+        ]
+        assert SUBJECTS.findall(client.get("/notifications/?o=-group").content.decode()) == [
+            "Bravo",
+            "Alpha",
+            "Charlie",
+        ]
+        assert SUBJECTS.findall(client.get("/notifications/?o=html").content.decode())[0] == "Bravo"
 
 
 MONTHS = re.compile(r'<td data-label="Month" class="nowrap">([\d-]+)</td>')
