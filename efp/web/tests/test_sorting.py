@@ -116,6 +116,24 @@ class TeamSortingTests(WebTestCase):
         assert 'href="?team=-user">User' in html  # each header changes its own list only
         assert PROJECTS.findall(client.get(f"{page}?o=-password").content.decode())[0] == "Project A1"
 
+    def test_it_sorts_the_organisations_and_remembers_it(self) -> None:
+        grant_customer_role(customer=self.org_z, user=self.alice, role=Role.CUSTOMER_OWNER)
+        client = self.login(self.alice)
+        html = client.get("/organisations/").content.decode()
+        assert ORGANISATIONS.findall(html) == ["Organisation A", "Organisation Z"]
+        assert 'href="?o=-name" aria-current="true">Name' in html
+        html = client.get("/organisations/?o=-name").content.decode()
+        assert ORGANISATIONS.findall(html) == ["Organisation Z", "Organisation A"]
+        assert (
+            ORGANISATIONS.findall(client.get("/organisations/?o=nope").content.decode())[0]
+            == "Organisation Z"
+        )
+        html = client.get("/organisations/?o=created").content.decode()
+        assert ORGANISATIONS.findall(html) == ["Organisation A", "Organisation Z"]
+
+
+ORGANISATIONS = re.compile(r'<h2 id="org-[0-9a-f]+"><a href="[^"]+">([^<]+)</a>')
+
 
 @override_settings(WEBHOOK_ALLOW_PRIVATE=True)
 class DeliverySortingTests(WebTestCase):

@@ -38,6 +38,11 @@ PROJECT_COLUMNS = {
     "description": Column("Description", ("description",)),
 }
 
+ORGANISATION_COLUMNS = {
+    "name": Column("Name", ("name",)),
+    "created": Column("Created", ("created",)),
+}
+
 
 def _team(request: HttpRequest, list_name: str, grants: Any) -> dict[str, Any]:
     """The team table of a page, sorted by its headers (`?team=`: the organisation page shows two lists)."""
@@ -57,7 +62,8 @@ def _refused(permission: Permission, doing: str) -> PermissionDenied:
 @login_required
 def organisation_list(request: HttpRequest) -> HttpResponse:
     user = request.user
-    customers = list(visible_customers(user).order_by("name", "pk"))
+    sorting = Sorting(request, "organisations", ORGANISATION_COLUMNS, "name")
+    customers = list(sorting.order(visible_customers(user)))
     projects = visible_projects(user).select_related("customer").order_by("name", "pk")
     by_customer: dict[int, list[Project]] = {}
     for project in projects:
@@ -78,7 +84,10 @@ def organisation_list(request: HttpRequest) -> HttpResponse:
         for c in customers
     ]
     return render_consumer(
-        request, "web/consumer/organisations.html", {"rows": rows, "today": today()}, section="structure"
+        request,
+        "web/consumer/organisations.html",
+        {"rows": rows, "today": today(), "sorting": sorting},
+        section="structure",
     )
 
 
