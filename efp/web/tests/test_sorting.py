@@ -11,6 +11,8 @@ from django.test import override_settings
 from efp.events.models import Event
 from efp.hooks.models import WebhookDelivery
 from efp.hooks.services import create_web_hook
+from efp.marketplace.models import Order
+from efp.marketplace.services import orders as order_services
 from efp.marketplace.tests.factories import make_order, make_project
 from efp.notifications.models import Group, Notification
 from efp.structure.roles import Role
@@ -131,7 +133,29 @@ class TeamSortingTests(WebTestCase):
         html = client.get("/organisations/?o=created").content.decode()
         assert ORGANISATIONS.findall(html) == ["Organisation A", "Organisation Z"]
 
+    def test_it_sorts_the_allocation_pages_orders_and_team_each_on_its_own(self) -> None:
+        alloc = self.resource("climate")
+        update = order_services.update_resource_limits(resource=alloc, user=self.alice, limits={"storage": 7})
+        create = Order.objects.filter(resource=alloc).exclude(pk=update.pk).get()
+        page = f"/provider/resources/{alloc.uuid.hex}/"
+        client = self.login(self.carol)
 
+        def orders(html: str) -> list[str]:
+            return re.findall(r'<a href="/provider/orders/([0-9a-f]+)/">\w+ order', html)
+
+        html = client.get(page).content.decode()
+        assert orders(html) == [update.uuid.hex, create.uuid.hex]  # newest first
+        assert sorted_by(html, "Created (by)") == "descending"
+        html = client.get(f"{page}?o=created&team=-person").content.decode()
+        assert orders(html) == [create.uuid.hex, update.uuid.hex]
+        assert ACCOUNTS.findall(html) == ["erin", "bob"]
+        assert sorted_by(html, "Person") == "descending" and sorted_by(html, "Created (by)") == "ascending"
+        html = client.get(f"{page}?team=person&o=-nothing").content.decode()
+        assert ACCOUNTS.findall(html) == ["bob", "erin"]
+        assert orders(html) == [create.uuid.hex, update.uuid.hex]  # remembered, the unknown one ignored
+
+
+ACCOUNTS = re.compile(r'<tr><th scope="row">(\w+)</th><td data-label="Role">')
 ORGANISATIONS = re.compile(r'<h2 id="org-[0-9a-f]+"><a href="[^"]+">([^<]+)</a>')
 
 
