@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from decimal import Decimal
 from unittest.mock import patch
 
+import time_machine
 from django.test import override_settings
 
 from efp.events.models import Event
@@ -13,6 +15,7 @@ from efp.hooks.models import WebhookDelivery
 from efp.hooks.services import create_web_hook
 from efp.marketplace.models import Order
 from efp.marketplace.services import orders as order_services
+from efp.marketplace.services.corrections import correct_usage
 from efp.marketplace.tests.factories import make_order, make_project
 from efp.notifications.models import Group, Notification
 from efp.structure.roles import Role
@@ -247,6 +250,31 @@ class NotificationSortingTests(WebTestCase):
             "Charlie",
         ]
         assert SUBJECTS.findall(client.get("/notifications/?o=html").content.decode())[0] == "Bravo"
+
+
+CORRECTED = re.compile(r'<th scope="row">(\w+ \d{4})</th>\s*<td data-label="Component">')
+
+
+@time_machine.travel(datetime.datetime(2026, 6, 15, 12, 0, tzinfo=datetime.UTC), tick=False)
+class CorrectionSortingTests(WebTestCase):
+    def test_it_sorts_the_corrections_of_a_resource_on_both_sides(self) -> None:
+        alloc = self.resource("alloc")
+        for month in (datetime.date(2026, 5, 1), datetime.date(2026, 1, 1)):
+            [usage] = self.report(alloc, month=month, cpu="20")
+            correct_usage(user=self.staff, usage=usage, amount=Decimal("1"), reason="counted twice")
+        for user, url in ((self.carol, "/provider"), (self.alice, "/my")):
+            client = self.login(user)
+            page = f"{url}/resources/{alloc.uuid.hex}/usage/"
+            html = client.get(page).content.decode()
+            assert CORRECTED.findall(html) == ["January 2026", "May 2026"], user  # newest first
+            assert sorted_by(html, "When") == "descending"
+            html = client.get(f"{page}?o=-month").content.decode()
+            assert CORRECTED.findall(html) == ["May 2026", "January 2026"], user
+            assert sorted_by(html, "Month") == "descending"
+            assert CORRECTED.findall(client.get(page).content.decode()) == ["May 2026", "January 2026"]
+            html = client.get(f"{page}?o=month").content.decode()
+            assert CORRECTED.findall(html) == ["January 2026", "May 2026"], user
+            assert CORRECTED.findall(client.get(f"{page}?o=amount").content.decode())[0] == "January 2026"
 
 
 MONTHS = re.compile(r'<td data-label="Month" class="nowrap">([\d-]+)</td>')
