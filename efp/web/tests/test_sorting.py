@@ -199,6 +199,16 @@ class ReportSortingTests(ReportPagesTestCase):
             second = matrix_names(client.get(f"{MATRIX}?{RANGE}&page=2").content.decode())
         assert first + second == sorted(names, reverse=True)[:4]
 
+    def test_it_sorts_the_dashboards_usage_summary(self) -> None:
+        client = self.login(self.carol)
+        html = client.get("/provider/?o=component").content.decode()
+        names = SPARKS.findall(html)
+        assert len(names) > 1 and names == sorted(names)
+        assert sorted_by(html, "Component") == "ascending"
+        html = client.get("/provider/?o=-component").content.decode()
+        assert SPARKS.findall(html) == names[::-1] and sorted_by(html, "Component") == "descending"
+        assert SPARKS.findall(client.get("/provider/?o=svg").content.decode()) == names[::-1]
+
     def test_it_sorts_the_usage_report_rows_on_both_sides(self) -> None:
         for user, url in ((self.carol, "/provider/usage-report/"), (self.alice, "/my/usage-report/")):
             client = self.login(user)
@@ -277,5 +287,6 @@ class CorrectionSortingTests(WebTestCase):
             assert CORRECTED.findall(client.get(f"{page}?o=amount").content.decode())[0] == "January 2026"
 
 
+SPARKS = re.compile(r'<th scope="row">([^<]+)</th><td><svg')
 MONTHS = re.compile(r'<td data-label="Month" class="nowrap">([\d-]+)</td>')
 COSTS = re.compile(r'<td class="num" data-label="Cost">([\d.,]+)</td>')
