@@ -16,6 +16,8 @@ from efp.hooks.services import create_web_hook
 from efp.marketplace.models import Order
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services.corrections import correct_usage
+from efp.marketplace.services.usage import UserUsageItem
+from efp.marketplace.services.user_usage import set_user_usages
 from efp.marketplace.tests.factories import make_order, make_project
 from efp.notifications.models import Group, Notification
 from efp.structure.roles import Role
@@ -286,7 +288,23 @@ class CorrectionSortingTests(WebTestCase):
             assert CORRECTED.findall(html) == ["January 2026", "May 2026"], user
             assert CORRECTED.findall(client.get(f"{page}?o=amount").content.decode())[0] == "January 2026"
 
+    def test_it_sorts_the_users_of_a_month_beside_the_corrections(self) -> None:
+        alloc = self.resource("alloc")
+        [cpu] = self.report(alloc, cpu="1000")
+        items = [UserUsageItem(username=n, usage=Decimal(a)) for n, a in (("anna", "5"), ("ben", "400"))]
+        set_user_usages(user=self.staff, component_usage=cpu, items=items)
+        client = self.login(self.alice)
+        page = f"/my/resources/{alloc.uuid.hex}/usage/?component=cpu&month=2026-06"
+        html = client.get(page).content.decode()
+        assert USERS.findall(html) == ["anna", "ben"]
+        assert sorted_by(html, "User") == "ascending" and sorted_by(html, "When") == "descending"
+        html = client.get(f"{page}&users=-amount").content.decode()
+        assert USERS.findall(html) == ["ben", "anna"]
+        assert sorted_by(html, "Amount (core-hours)") == "descending"
+        assert USERS.findall(client.get(f"{page}&users=share").content.decode()) == ["ben", "anna"]
 
+
+USERS = re.compile(r'<tr><th scope="row">(\w+)</th><td data-label="Month">')
 SPARKS = re.compile(r'<th scope="row">([^<]+)</th><td><svg')
 MONTHS = re.compile(r'<td data-label="Month" class="nowrap">([\d-]+)</td>')
 COSTS = re.compile(r'<td class="num" data-label="Cost">([\d.,]+)</td>')

@@ -47,6 +47,7 @@ CORRECTION_COLUMNS = {
     "who": Column("Who", ()),
     "when": Column("When", ()),
 }
+USER_KEYS = {"user": lambda r: r["username"], "amount": lambda r: (r["total"], r["username"])}
 CORRECTION_KEYS = {
     "month": lambda r: (r.component_usage.billing_period, r.created, r.pk),
     "component": lambda r: (r.component_usage.component.name, r.created, r.pk),
@@ -121,6 +122,10 @@ def usage_context(request: HttpRequest, resource: Resource, *, csv_view: str) ->
     )
     user_rows, month_total = usage_history.month_users(resource, chosen, user_month)
     users_sum = sum((r["total"] for r in user_rows), Decimal(0))
+    # The page shows two sortable lists: the corrections sort with `?o=`, the users with `?users=`.
+    unit = chosen.measured_unit or "units"
+    columns = {"user": Column("User", ()), "amount": Column(f"Amount ({unit})", ())}
+    users_sorting = Sorting(request, "usage-users", columns, "user", param="users")
     table = [
         {
             "point": p,
@@ -145,7 +150,8 @@ def usage_context(request: HttpRequest, resource: Resource, *, csv_view: str) ->
             "table": table,
             "user_month": user_month,
             "user_month_choices": list(reversed(months)),
-            "user_rows": user_rows,
+            "user_rows": users_sorting.sort_rows(user_rows, USER_KEYS),
+            "users_sorting": users_sorting,
             "users_sum": users_sum,
             "month_total": month_total,
             "users_exceed": bool(user_rows) and users_sum > month_total,
