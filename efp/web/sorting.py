@@ -34,11 +34,18 @@ ORDER_DEFAULT = "-created"
 
 class Sorting:
     def __init__(
-        self, request: HttpRequest, list_name: str, columns: dict[str, Column], default: str
+        self,
+        request: HttpRequest,
+        list_name: str,
+        columns: dict[str, Column],
+        default: str,
+        *,
+        param: str = "o",
     ) -> None:
-        self.request, self.columns = request, columns
+        """`param` names the query parameter: a page showing two lists gives the second its own."""
+        self.request, self.columns, self.param = request, columns, param
         key = f"sort:{list_name}"
-        asked = request.GET.get("o")
+        asked = request.GET.get(param)
         session = getattr(request, "session", {})  # a request built without middleware has none
         if asked is not None and self._valid(asked):
             session[key] = asked
@@ -61,12 +68,20 @@ class Sorting:
         fields = [f"{sign}{field}" for field in self.columns[self.column].fields]
         return qs.order_by(*fields, f"{sign}pk")
 
+    def sort_rows(self, rows: list[Any], keys: dict[str, Any]) -> list[Any]:
+        """Computed rows (a read model, not a queryset) sorted in Python: `keys` maps each column to a
+        function of a row; None sorts last whichever the direction. Stable, so equal rows keep their order."""
+        key = keys[self.column]
+        present = [row for row in rows if key(row) is not None]
+        missing = [row for row in rows if key(row) is None]
+        return sorted(present, key=key, reverse=self.descending) + missing
+
     def header(self, column: str) -> dict[str, Any]:
         """What a header shows: its label, the link (the other direction when sorted by it), aria-sort."""
         current = column == self.column
         descending_next = current and not self.descending
         params = self.request.GET.copy()
-        params["o"] = ("-" if descending_next else "") + column
+        params[self.param] = ("-" if descending_next else "") + column
         params.pop("page", None)
         direction = "descending" if self.descending else "ascending"
         return {

@@ -112,6 +112,12 @@ def notification_bell(context: template.Context) -> dict[str, Any]:
 
 
 @register.inclusion_tag("web/_sort_header.html")
-def sort_header(sorting: Any, column: str) -> dict[str, Any]:
-    """A sortable column header (`efp.web.sorting.Sorting`)."""
+def sort_header(sorting: Any, column: str, css_class: str = "") -> dict[str, Any]:
+    """A sortable column header (`efp.web.sorting.Sorting`); `css_class` such as "num" for figures."""
+    return {**sorting.header(column), "css_class": css_class}
+
+
+@register.inclusion_tag("web/_sort_link.html")
+def sort_link(sorting: Any, column: str) -> dict[str, Any]:
+    """A sort choice of a list without column headers (a list of cards): `aria-current` when chosen."""
     return sorting.header(column)

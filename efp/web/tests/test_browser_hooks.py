@@ -59,7 +59,7 @@ def test_a_provider_adds_a_web_hook_tests_it_and_sends_a_delivery_again(
         expect(page.get_by_text("A test event is on its way")).to_be_visible()
         run_tasks()
         page.get_by_role("link", name="Refresh").click()
-        deliveries = page.get_by_role("table", name="Deliveries of this web hook, newest first")
+        deliveries = page.get_by_role("table", name="Deliveries of this web hook")
         expect(deliveries.get_by_text("HTTP 500")).to_be_visible()
         expect(deliveries.get_by_text("Pending")).to_be_visible()
         shot(page, "h04-delivery-failed")

@@ -29,11 +29,22 @@ from efp.marketplace.states import ACTIVE_ORDER_STATES
 from efp.structure.models import ProjectRole
 from efp.structure.roles import Permission
 from efp.web.access import ProjectGrants, ProviderGrants, provider_workspace
+from efp.web.sorting import Column, Sorting
 from efp.web.views import my_resources, resources
 from efp.web.views.common import get_by_uuid, render_consumer, render_workspace, today
 from efp.web.views.timeline import timeline
 
-ORDERS_SHOWN = 50  # newest first; the orders list (filtered by the resource's name) has the rest
+ORDERS_SHOWN = 50  # the first in the chosen order (newest first); the orders list has the rest
+ALLOCATION_ORDER_COLUMNS = {
+    "order": Column("Order", ("type",)),
+    "created": Column("Created (by)", ("created",)),
+    "state": Column("State", ("state",)),
+}
+ACCOUNT_COLUMNS = {
+    "person": Column("Person", ("user__username",)),
+    "role": Column("Role in the project", ("role", "user__username")),
+    "until": Column("Until", ("expiration_time",)),
+}
 
 
 @dataclass(frozen=True)
@@ -57,9 +68,9 @@ def _resource(queryset: QuerySet[Resource], uuid: str) -> Resource:
     return get_by_uuid(qs.annotate(has_active_order=Exists(active)), uuid)
 
 
-def _accounts(resource: Resource) -> list[Account]:
+def _accounts(resource: Resource, sorting: Sorting) -> list[Account]:
     roles = list(
-        ProjectRole.objects.filter(project_id=resource.project_id).select_related("user").order_by("pk")
+        sorting.order(ProjectRole.objects.filter(project_id=resource.project_id).select_related("user"))
     )
     by_user = {
         account.user_id: account
@@ -89,15 +100,18 @@ def _context(
     request: HttpRequest, resource: Resource, orders: QuerySet[Order], *, order_view: str
 ) -> tuple[dict[str, Any], list[metering.ComponentStatus]]:
     statuses = metering.summarise([resource], today=today()).get(resource.pk, [])
+    # Two lists on one page: the orders sort with `?o=`, the team with `?team=`.
+    order_sorting = Sorting(request, "allocation-orders", ALLOCATION_ORDER_COLUMNS, "-created")
+    team_sorting = Sorting(request, "allocation-team", ACCOUNT_COLUMNS, "person", param="team")
     shown = list(
-        orders.filter(resource=resource)
-        .select_related("created_by")
-        .order_by("-created", "-pk")[:ORDERS_SHOWN]
+        order_sorting.order(orders.filter(resource=resource).select_related("created_by"))[:ORDERS_SHOWN]
     )
     context = {
         "resource": resource,
         "limits": _limits(resource, statuses),
-        "accounts": _accounts(resource),
+        "accounts": _accounts(resource, team_sorting),
+        "sorting": order_sorting,
+        "team_sorting": team_sorting,
         "endpoints": list(resource.endpoints.order_by("name", "pk")),
         "orders": shown,
         "order_view": order_view,

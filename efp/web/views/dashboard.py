@@ -20,6 +20,7 @@ from efp.marketplace.selectors import usage_flag_counts, workspace_orders, works
 from efp.marketplace.states import OrderState, ResourceState
 from efp.web import charts
 from efp.web.access import provider_workspace
+from efp.web.sorting import Column, Sorting
 from efp.web.templatetags.web import age
 from efp.web.views.common import render_workspace, today
 from efp.web.views.resources import filter_resources
@@ -27,6 +28,21 @@ from efp.web.views.resources import filter_resources
 
 def _url(name: str, **params: Any) -> str:
     return reverse(name) + ("?" + urlencode(params, doseq=True) if params else "")
+
+
+# The usage summary's rows are computed (sums per component), so they sort in Python.
+SPARK_COLUMNS = {
+    "offering": Column("Offering", ()),
+    "component": Column("Component", ()),
+    "last_month": Column("Last month", ()),
+    "this_month": Column("This month", ()),
+}
+SPARK_KEYS = {
+    "offering": lambda s: (s["offering"], s["name"]),
+    "component": lambda s: (s["name"], s["offering"]),
+    "last_month": lambda s: s["last_month"],
+    "this_month": lambda s: s["this_month"],
+}
 
 
 @provider_workspace
@@ -94,10 +110,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         }
         for flag in FLAGS
     ]
+    sorting = Sorting(request, "dashboard-usage", SPARK_COLUMNS, "offering")
     return render_workspace(
         request,
         "web/provider/dashboard.html",
-        {"tiles": tiles, "sparklines": _sparklines(resources, day)},
+        {
+            "tiles": tiles,
+            "sparklines": sorting.sort_rows(_sparklines(resources, day), SPARK_KEYS),
+            "sorting": sorting,
+        },
         section="dashboard",
     )
 

@@ -27,6 +27,12 @@ HOOK_COLUMNS = {
     "status": Column("Status", ("is_active",)),
     "created": Column("Created", ("created",)),
 }
+DELIVERY_COLUMNS = {
+    "event": Column("Event", ("event__event_type",)),
+    "delivery": Column("Delivery", ("created",)),
+    "state": Column("State", ("state",)),
+    "attempts": Column("Attempts", ("attempt_count",)),
+}
 
 
 @provider_workspace
@@ -74,7 +80,9 @@ def hook_create(request: HttpRequest) -> HttpResponse:
 @provider_workspace
 def hook_detail(request: HttpRequest, uuid: str) -> HttpResponse:
     hook = get_by_uuid(visible_web_hooks(request.user), uuid)
-    context = {"hook": hook, "page": paginate(request, hook_deliveries(hook), per_page=20)}
+    sorting = Sorting(request, "hook-deliveries", DELIVERY_COLUMNS, "-delivery")
+    deliveries = sorting.order(hook_deliveries(hook))
+    context = {"hook": hook, "page": paginate(request, deliveries, per_page=20), "sorting": sorting}
     return render_workspace(request, "web/provider/hook.html", context, section=SECTION)
 
 

@@ -13,18 +13,26 @@ from django.views.decorators.http import require_GET, require_POST
 from efp.accounts.services import get_or_create_token
 from efp.notifications import services
 from efp.web.forms import NotificationPreferencesForm
+from efp.web.sorting import Column, Sorting
 from efp.web.views.common import current_user, get_by_uuid, paginate
+
+NOTIFICATION_COLUMNS = {
+    "created": Column("Date", ("created",)),
+    "subject": Column("Subject", ("subject",)),
+    "group": Column("Kind", ("group", "created")),
+}
 
 
 @login_required
 @require_GET
 def notification_list(request: HttpRequest) -> HttpResponse:
-    rows = services.notifications_of(request.user).defer("html", "text").order_by("-created", "-pk")
+    sorting = Sorting(request, "notifications", NOTIFICATION_COLUMNS, "-created")
+    rows = sorting.order(services.notifications_of(request.user).defer("html", "text"))
     unread_only = request.GET.get("unread") == "1"
     if unread_only:
         rows = rows.filter(read_at__isnull=True)
     page = paginate(request, rows)
-    context = {"page": page, "unread_only": unread_only, "notifications_page": True}
+    context = {"page": page, "unread_only": unread_only, "notifications_page": True, "sorting": sorting}
     return render(request, "web/notifications.html", context)
 
 

@@ -23,6 +23,7 @@ from efp.structure.models import Customer
 from efp.web import charts
 from efp.web.access import provider_workspace
 from efp.web.forms import CoverageFilterForm, MonthSpanForm, UsageReportForm
+from efp.web.sorting import Column, Sorting
 from efp.web.views.common import paginate, render_consumer, render_workspace
 
 
@@ -61,6 +62,16 @@ def _span_name(months: list[datetime.date]) -> str:
 
 # --- usage coverage -------------------------------------------------------------------------------
 
+# Read-model rows, sorted in Python (`Sorting.sort_rows`): the columns name no ORM field.
+COVERAGE_COLUMNS = {
+    "resource": Column("Resource", ()),
+    "organisation": Column("Organisation / project", ()),
+}
+COVERAGE_KEYS = {
+    "resource": lambda r: (r.name, r.offering_name, r.uuid),
+    "organisation": lambda r: (r.customer_name, r.project_name, r.name, r.uuid),
+}
+
 
 @provider_workspace
 def coverage_matrix(request: HttpRequest) -> HttpResponse:
@@ -75,6 +86,8 @@ def coverage_matrix(request: HttpRequest) -> HttpResponse:
         rows = coverage.coverage(_scoped(visible, form), months)
         if form.cleaned_data.get("only_missing"):
             rows = [row for row in rows if row.missing]
+    sorting = Sorting(request, "coverage", COVERAGE_COLUMNS, "organisation")
+    rows = sorting.sort_rows(rows, COVERAGE_KEYS)
     if request.GET.get("format") == "csv":
         return _csv(
             f"usage-coverage-{_span_name(months)}.csv",
@@ -97,6 +110,7 @@ def coverage_matrix(request: HttpRequest) -> HttpResponse:
             "rows": [_matrix_row(row, months) for row in page.object_list],
             "missing": sum(row.missing for row in rows),
             "labels": coverage.LABELS,
+            "sorting": sorting,
         },
         section="coverage",
     )
@@ -116,6 +130,33 @@ def _matrix_row(row: coverage.CoverageRow, months: list[datetime.date]) -> dict[
 
 
 # --- usage report ---------------------------------------------------------------------------------
+
+REPORT_COLUMNS = {
+    "organisation": Column("Organisation", ()),
+    "project": Column("Project", ()),
+    "offering": Column("Offering", ()),
+    "component": Column("Component", ()),
+    "month": Column("Month", ()),
+    "usage": Column("Usage", ()),
+    "cost": Column("Cost", ()),
+}
+
+
+def _report_key(*first: str) -> Any:
+    """A row's sort key: the chosen fields, then the report's own order to break ties."""
+    rest = ("customer_name", "project_name", "offering_name", "component_name", "month")
+    return lambda row: tuple(getattr(row, name) for name in (*first, *rest))
+
+
+REPORT_KEYS = {
+    "organisation": _report_key(),
+    "project": _report_key("project_name"),
+    "offering": _report_key("offering_name"),
+    "component": _report_key("component_name"),
+    "month": _report_key("month"),
+    "usage": _report_key("usage"),
+    "cost": _report_key("cost"),
+}
 
 
 def _usage_report(
@@ -147,8 +188,10 @@ def _usage_report(
         if months
         else []
     )
-    page = paginate(request, rows)
+    sorting = Sorting(request, route, REPORT_COLUMNS, "organisation")
+    page = paginate(request, sorting.sort_rows(rows, REPORT_KEYS))
     return template, {
+        "sorting": sorting,
         "form": form,
         "months": months,
         "page": page,

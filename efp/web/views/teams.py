@@ -22,11 +22,32 @@ from efp.structure.permissions import has_permission
 from efp.structure.roles import CUSTOMER_ROLES, PROJECT_ROLES, Permission, Role
 from efp.structure.selectors import visible_customers, visible_projects
 from efp.web.forms import ProjectForm, RoleEndForm, TeamMemberForm
+from efp.web.sorting import Column, Sorting
 from efp.web.views.common import current_user, error_text, get_by_uuid, render_consumer, today
 
+TEAM_COLUMNS = {
+    "user": Column("User", ("user__username",)),
+    "role": Column("Role", ("role", "user__username")),
+    "ends": Column("Role ends", ("expiration_time",)),
+    "added": Column("Added", ("created",)),
+}
+PROJECT_COLUMNS = {
+    "project": Column("Project", ("name",)),
+    "start": Column("Start", ("start_date",)),
+    "end": Column("End", ("end_date",)),
+    "description": Column("Description", ("description",)),
+}
 
-def _team_rows(grants: Any) -> list[Any]:
-    return list(grants.select_related("user", "created_by").order_by("role", "user__username"))
+ORGANISATION_COLUMNS = {
+    "name": Column("Name", ("name",)),
+    "created": Column("Created", ("created",)),
+}
+
+
+def _team(request: HttpRequest, list_name: str, grants: Any) -> dict[str, Any]:
+    """The team table of a page, sorted by its headers (`?team=`: the organisation page shows two lists)."""
+    sorting = Sorting(request, list_name, TEAM_COLUMNS, "role", param="team")
+    return {"team": list(sorting.order(grants.select_related("user", "created_by"))), "team_sorting": sorting}
 
 
 def _role_choices(roles: tuple[Role, ...]) -> list[tuple[str, str]]:
@@ -41,7 +62,8 @@ def _refused(permission: Permission, doing: str) -> PermissionDenied:
 @login_required
 def organisation_list(request: HttpRequest) -> HttpResponse:
     user = request.user
-    customers = list(visible_customers(user).order_by("name", "pk"))
+    sorting = Sorting(request, "organisations", ORGANISATION_COLUMNS, "name")
+    customers = list(sorting.order(visible_customers(user)))
     projects = visible_projects(user).select_related("customer").order_by("name", "pk")
     by_customer: dict[int, list[Project]] = {}
     for project in projects:
@@ -62,7 +84,10 @@ def organisation_list(request: HttpRequest) -> HttpResponse:
         for c in customers
     ]
     return render_consumer(
-        request, "web/consumer/organisations.html", {"rows": rows, "today": today()}, section="structure"
+        request,
+        "web/consumer/organisations.html",
+        {"rows": rows, "today": today(), "sorting": sorting},
+        section="structure",
     )
 
 
@@ -86,10 +111,12 @@ def _organisation_page(
     can_manage_team = services.can_manage_team(user, customer)
     if can_manage_team and form is None:
         form = TeamMemberForm(roles=_role_choices(CUSTOMER_ROLES), initial_role=Role.CUSTOMER_OWNER)
+    sorting = Sorting(request, "organisation-projects", PROJECT_COLUMNS, "project")
     context = {
         "customer": customer,
-        "projects": visible_projects(user).filter(customer=customer).order_by("name", "pk"),
-        "team": _team_rows(CustomerRole.objects.filter(customer=customer)),
+        "projects": sorting.order(visible_projects(user).filter(customer=customer)),
+        "sorting": sorting,
+        **_team(request, "organisation-team", CustomerRole.objects.filter(customer=customer)),
         "can_manage_team": can_manage_team,
         "can_manage_projects": has_permission(user, Permission.PROJECT_CREATE, customers=[customer]),
         "form": form,
@@ -115,7 +142,7 @@ def _project_page(
         form = TeamMemberForm(roles=_role_choices(PROJECT_ROLES), initial_role=Role.PROJECT_MEMBER)
     context = {
         "project": project,
-        "team": _team_rows(ProjectRole.objects.filter(project=project)),
+        **_team(request, "project-team", ProjectRole.objects.filter(project=project)),
         "can_manage_team": can_manage_team,
         "can_edit": has_permission(user, Permission.PROJECT_UPDATE, customers=[project.customer]),
         "can_delete": has_permission(user, Permission.PROJECT_DELETE, customers=[project.customer]),

@@ -34,11 +34,26 @@ from efp.marketplace.services.user_usage import (
 from efp.structure.roles import Permission
 from efp.web import charts
 from efp.web.access import ProviderGrants, provider_workspace
+from efp.web.sorting import Column, Sorting
 from efp.web.usage_forms import ReportUsageForm, user_grid_rows
 from efp.web.views.common import error_text, get_by_uuid, render_workspace, safe_next, today
 from efp.web.views.timeline import timeline
 
 RANGES = {"6": 6, "12": 12, "24": 24, "all": None}
+# The newest corrections shown (`usage_history.corrections`), sorted in Python by the chosen header.
+CORRECTION_COLUMNS = {
+    "month": Column("Month", ()),
+    "component": Column("Component", ()),
+    "who": Column("Who", ()),
+    "when": Column("When", ()),
+}
+USER_KEYS = {"user": lambda r: r["username"], "amount": lambda r: (r["total"], r["username"])}
+CORRECTION_KEYS = {
+    "month": lambda r: (r.component_usage.billing_period, r.created, r.pk),
+    "component": lambda r: (r.component_usage.component.name, r.created, r.pk),
+    "who": lambda r: (r.actor.username if r.actor else "", r.created, r.pk),
+    "when": lambda r: (r.created, r.pk),
+}
 DEFAULT_RANGE = "12"
 
 
@@ -71,10 +86,12 @@ def usage_context(request: HttpRequest, resource: Resource, *, csv_view: str) ->
     day = today()
     current = billing_months.first_day(day)
     components = metering.metered_components([resource.offering_id]).get(resource.offering_id, [])
+    sorting = Sorting(request, "corrections", CORRECTION_COLUMNS, "-when")
     context: dict[str, Any] = {
         "resource": resource,
         "components": components,
-        "corrections": usage_history.corrections(resource),
+        "corrections": sorting.sort_rows(usage_history.corrections(resource), CORRECTION_KEYS),
+        "corrections_sorting": sorting,
     }
     if not components:
         return context
@@ -105,6 +122,10 @@ def usage_context(request: HttpRequest, resource: Resource, *, csv_view: str) ->
     )
     user_rows, month_total = usage_history.month_users(resource, chosen, user_month)
     users_sum = sum((r["total"] for r in user_rows), Decimal(0))
+    # The page shows two sortable lists: the corrections sort with `?o=`, the users with `?users=`.
+    unit = chosen.measured_unit or "units"
+    columns = {"user": Column("User", ()), "amount": Column(f"Amount ({unit})", ())}
+    users_sorting = Sorting(request, "usage-users", columns, "user", param="users")
     table = [
         {
             "point": p,
@@ -129,7 +150,8 @@ def usage_context(request: HttpRequest, resource: Resource, *, csv_view: str) ->
             "table": table,
             "user_month": user_month,
             "user_month_choices": list(reversed(months)),
-            "user_rows": user_rows,
+            "user_rows": users_sorting.sort_rows(user_rows, USER_KEYS),
+            "users_sorting": users_sorting,
             "users_sum": users_sum,
             "month_total": month_total,
             "users_exceed": bool(user_rows) and users_sum > month_total,
