@@ -91,6 +91,15 @@ class AllocationPageTests(WebTestCase):
         assert f"/my/orders/{update.uuid.hex}/" in consumer
         assert "/provider/orders/" not in consumer
 
+    def test_it_says_the_states_in_words(self) -> None:
+        update = order_services.update_resource_limits(
+            resource=self.alloc, user=self.alice, limits={"storage": 7}
+        )
+        assert update.state == "pending-provider"
+        html = self.login(self.carol).get(self.provider_page).content.decode()
+        assert "Waiting for the provider" in html and "Pending Provider" not in html
+        assert ">Active</span>" in html and ">OK</span>" not in html  # the resource's own state, in words
+
     def test_it_shows_the_timeline(self) -> None:
         self.report(self.alloc, cpu=3)
         html = self.login(self.carol).get(self.provider_page).content.decode()

@@ -22,6 +22,7 @@ from efp.marketplace.models import OfferingUser, Order, Resource, ResourceForeca
 from efp.marketplace.selectors import (
     consumer_orders,
     consumer_resources,
+    with_awaiting_approval,
     workspace_orders,
     workspace_resources,
 )
@@ -65,7 +66,7 @@ class LimitRow:
 def _resource(queryset: QuerySet[Resource], uuid: str) -> Resource:
     active = Order.objects.filter(resource=OuterRef("pk"), state__in=list(ACTIVE_ORDER_STATES))
     qs = queryset.select_related("offering__customer", "project__customer", "plan", "forecast")
-    return get_by_uuid(qs.annotate(has_active_order=Exists(active)), uuid)
+    return get_by_uuid(with_awaiting_approval(qs.annotate(has_active_order=Exists(active))), uuid)
 
 
 def _accounts(resource: Resource, sorting: Sorting) -> list[Account]:
