@@ -124,10 +124,7 @@ def end_dates() -> dict[str, Any]:
             subject = f"{resource.name} ends in {left}"
             text = f"The allocation {what} ends {when}, in {left}."
         details = {"resource_name": resource.name, "end_date": resource.end_date, "days_left": days_left}
-        for provider, users in (
-            (False, recipients.allocation_consumers(resource)),
-            (True, recipients.allocation_providers(resource.offering)),
-        ):
+        for provider, users in recipients.allocation_sides(resource):
             told += len(
                 services.notify(
                     users,

@@ -132,10 +132,7 @@ def tell_terminated_after_end(order: Order, event: Event) -> list[Notification]:
         "so it is being terminated."
     )
     told: list[Notification] = []
-    for provider, users in (
-        (False, recipients.allocation_consumers(resource)),
-        (True, recipients.allocation_providers(order.offering)),
-    ):
+    for provider, users in recipients.allocation_sides(resource):
         told += notify(
             users,
             kind="allocation_terminated",
@@ -201,10 +198,7 @@ def tell_usage_thresholds(event: Event) -> list[Notification]:
         f"{'over' if threshold >= 100 else 'past'} {threshold} % of the limit."
     )
     told = []
-    for provider, users in (
-        (False, recipients.allocation_consumers(found)),
-        (True, recipients.allocation_providers(found.offering)),
-    ):
+    for provider, users in recipients.allocation_sides(found):
         told += notify(
             users,
             kind="usage_threshold",

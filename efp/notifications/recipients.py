@@ -65,3 +65,9 @@ def allocation_consumers(resource: Resource) -> list[User]:
 def allocation_providers(offering: Offering) -> list[User]:
     users = candidates(customers=[offering.customer_id], offerings=[offering.pk])
     return [user for user in users if has_permission(user, PROVIDER_ALLOCATION, offerings=[offering.pk])]
+
+
+def allocation_sides(resource: Resource) -> list[tuple[bool, list[User]]]:
+    """Both sides of an allocation, each with whether it is the provider's: (False, its consumers),
+    (True, its offering's provider side)."""
+    return [(False, allocation_consumers(resource)), (True, allocation_providers(resource.offering))]

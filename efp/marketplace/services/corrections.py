@@ -27,6 +27,7 @@ from efp.marketplace.services.usage import (
     _locked,
     _revision,
     can_report_usage,
+    set_current_usage,
 )
 from efp.marketplace.services.usage_periods import find_usage, plan_period_for
 from efp.rawsql import update_row
@@ -237,9 +238,7 @@ def _write(
     )
     component_type = usage.component.type
     if usage.billing_period == billing_period_of(timezone.now()):
-        current = dict(Resource.objects.values_list("current_usages", flat=True).get(pk=resource.pk) or {})
-        current[component_type] = float(amount)
-        update_row(Resource, resource.pk, current_usages=current)
+        set_current_usage(resource.pk, component_type, amount)
     events.usage_corrected(
         resource,
         component_type=component_type,

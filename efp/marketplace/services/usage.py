@@ -446,6 +446,14 @@ def set_usage(
     return written
 
 
+def set_current_usage(resource_id: int, component_type: str, amount: Decimal) -> None:
+    """One component's value in the resource's `current_usages` (the current month's totals), the
+    others kept; a full report replaces them all (`set_usage`)."""
+    current = dict(Resource.objects.values_list("current_usages", flat=True).get(pk=resource_id) or {})
+    current[component_type] = float(amount)
+    update_row(Resource, resource_id, current_usages=current)
+
+
 def _write_usage(
     *,
     resource: Resource,

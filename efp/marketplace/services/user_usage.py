@@ -35,12 +35,12 @@ from efp.marketplace.services.usage import (
     _revision,
     _with_retry,
     can_report_usage,
+    set_current_usage,
     set_usage,
     too_many,
 )
 from efp.marketplace.services.usage_periods import plan_period_for
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
-from efp.rawsql import update_row
 from efp.structure.names import NAME_MESSAGE, has_control_characters
 
 # --- per-user usage -----------------------------------------------------------------------------
@@ -242,10 +242,7 @@ def _sync_totals(
             actor=user,
         )
         if parent.billing_period == current_period:
-            current_usages = Resource.objects.get(pk=parent.resource_id).current_usages
-            current = dict(current_usages or {})
-            current[component_type] = float(total)
-            update_row(Resource, parent.resource_id, current_usages=current)
+            set_current_usage(parent.resource_id, component_type, total)
 
 
 def set_user_usages(
