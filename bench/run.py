@@ -86,8 +86,8 @@ def world(env: dict[str, str]) -> dict[str, Any]:
     from django.utils import timezone
 
     from bench import scale_seed
-    from efp.marketplace.models import ComponentUsage, Offering, Resource
     from efp.marketplace.billing_months import billing_period_of
+    from efp.marketplace.models import ComponentUsage, Offering, Resource
     from efp.marketplace.states import ResourceState
 
     scale_seed.remove_order_supply()
@@ -124,7 +124,7 @@ def scenarios(w: dict[str, Any]) -> dict[str, dict[str, Any]]:
     table: dict[str, dict[str, Any]] = {
         "orders_pending_50": {
             "path": f"{orders}&page_size=50",
-            "floor": f"/orders?state=pending-provider&page_size=50",
+            "floor": "/orders?state=pending-provider&page_size=50",
         },
         "orders_pending_300": {
             "path": f"{orders}&page_size=300",

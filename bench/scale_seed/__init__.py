@@ -60,6 +60,7 @@ from efp.marketplace.models import (
     ResourcePlanPeriod,
     UsageRevision,
 )
+from efp.marketplace.services.tallies import recount as recount_tallies
 from efp.structure.models import Customer
 
 # What the command, the benchmark and the tests use.
@@ -152,7 +153,10 @@ def seed(
             plots, periods, catalogue, consumers, months, users_per_resource, now, rng, progress
         )
         set_current_usages(current)
-        progress("usage revisions and current usages")
+        # The bulk writes above ran without the tally's triggers on PostgreSQL (`session_replication_role`,
+        # bulk.skip_deferred_foreign_key_checks): one recount instead of a trigger call per row.
+        recount_tallies()
+        progress("usage revisions, current usages and list tallies")
         for owner in catalogue.provider_owner.values():
             get_or_create_token(user=owner)
     if connection.vendor == "postgresql":

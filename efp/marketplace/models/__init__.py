@@ -14,6 +14,7 @@ from efp.marketplace.models.offerings import (
 )
 from efp.marketplace.models.orders import Order, OrderEvent
 from efp.marketplace.models.resources import Resource, ResourceEndpoint, ResourceEvent, ResourcePlanPeriod
+from efp.marketplace.models.tallies import ListTally
 from efp.marketplace.models.usage import ComponentUsage, ComponentUserUsage, StagedUsageImport, UsageRevision
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Category",
     "ComponentUsage",
     "ComponentUserUsage",
+    "ListTally",
     "Offering",
     "OfferingComponent",
     "OfferingRole",

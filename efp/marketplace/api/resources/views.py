@@ -17,11 +17,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from efp.idempotency.api import idempotent
-from efp.marketplace import selectors
+from efp.marketplace import selectors, tallies
 from efp.marketplace.api.common import (
     DetailResponseSerializer,
     OrderUuidResponseSerializer,
     StatusResponseSerializer,
+    TalliedListMixin,
 )
 from efp.marketplace.api.offerings.querysets import offering_queryset
 from efp.marketplace.api.offerings.serializers import OfferingSerializer
@@ -169,8 +170,10 @@ class BaseResourceViewSet(ReadOnlyViewSet):
         raise Http404("This resource has no backend scope.")
 
 
-class ProviderResourceViewSet(BaseResourceViewSet):
+class ProviderResourceViewSet(TalliedListMixin, BaseResourceViewSet):
     """Resources of the offerings of organisations where the user holds a role (§2.2): consumers get 404."""
+
+    tally = tallies.PROVIDER_RESOURCES
 
     def visible(self) -> QuerySet[Resource]:
         return selectors.provider_resources(self.request.user)
@@ -288,8 +291,10 @@ class ProviderResourceViewSet(BaseResourceViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ConsumerResourceViewSet(BaseResourceViewSet):
+class ConsumerResourceViewSet(TalliedListMixin, BaseResourceViewSet):
     """Resources of my projects and my organisations' projects (`/api/marketplace-resources/`)."""
+
+    tally = tallies.CONSUMER_RESOURCES
 
     def visible(self) -> QuerySet[Resource]:
         return selectors.consumer_resources(self.request.user)
