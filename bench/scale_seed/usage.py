@@ -39,6 +39,7 @@ class Record(NamedTuple):
     date: datetime.datetime
     billing_period: datetime.date
     modified_by_id: int
+    component_type: str
 
 
 def write_usage(
@@ -85,6 +86,7 @@ def write_usage(
                         date,
                         month,
                         provider_id,
+                        component.type,
                     )
                 )
                 children.append((team, shares))
@@ -95,7 +97,7 @@ def write_usage(
         ComponentUsage,
         [
             "id", "resource_id", "component_id", "plan_period_id", "usage", "date", "billing_period",
-            "modified_by_id", "created", "modified",
+            "modified_by_id", "component_type", "created", "modified",
         ],
         ((uid, *record, record.date, record.date) for uid, record in zip(usage_ids, parents, strict=True)),
     )  # fmt: skip

@@ -485,6 +485,7 @@ def _write_usage(
                 usage = ComponentUsage.objects.create(
                     resource=resource,
                     component=component,
+                    component_type=component.type,
                     plan_period=plan_period,
                     usage=amount,
                     date=date,

@@ -118,6 +118,7 @@ def _user_usage_target(
     return ComponentUsage.objects.create(
         resource=resource,
         component=component_usage.component,
+        component_type=component_usage.component.type,
         plan_period=plan_period_for(resource, date),
         usage=Decimal(0),
         date=date,

@@ -224,7 +224,7 @@ def component_usages(request: Request) -> SqlRows | None:
         COMPONENT_USAGE_FILTERS,
         fields=COMPONENT_USAGE_FIELDS,
         tables=f"{_USAGE} u {_USAGE_JOINS}",
-        order_by="u.date DESC, oc.type ASC, u.id ASC",
+        order_by="u.date DESC, u.component_type ASC, u.id ASC",
     )
 
 
@@ -267,5 +267,5 @@ def user_usages(request: Request) -> SqlRows | None:
             f"{_USER_USAGE} uu JOIN {_USAGE} u ON u.id = uu.component_usage_id {_USAGE_JOINS}"
             f" LEFT JOIN {_USER} usr ON usr.id = uu.user_id"
         ),
-        order_by="u.date DESC, oc.type ASC, uu.username ASC, uu.id ASC",
+        order_by="u.date DESC, u.component_type ASC, u.id ASC, uu.username ASC, uu.id ASC",
     )

@@ -59,7 +59,7 @@ class ComponentUsageViewSet(TalliedListMixin, ReadOnlyViewSet):
     def get_queryset(self) -> QuerySet[ComponentUsage]:
         visible = selectors.visible_component_usages(self.request.user)
         return component_usage_queryset(visible, page=self.action == "list").order_by(
-            "-date", "component__type", "pk"
+            "-date", "component_type", "pk"
         )
 
     @extend_schema(request=SetUsageSerializer, responses={201: None})
@@ -171,5 +171,9 @@ class ComponentUserUsageViewSet(TalliedListMixin, ReadOnlyViewSet):
     def get_queryset(self) -> QuerySet[ComponentUserUsage]:
         visible = selectors.visible_component_user_usages(self.request.user)
         return user_usage_queryset(visible).order_by(
-            "-component_usage__date", "component_usage__component__type", "username", "pk"
+            "-component_usage__date",
+            "component_usage__component_type",
+            "component_usage_id",
+            "username",
+            "pk",
         )
