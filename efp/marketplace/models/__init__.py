@@ -14,6 +14,7 @@ from efp.marketplace.models.offerings import (
 )
 from efp.marketplace.models.orders import Order, OrderEvent
 from efp.marketplace.models.resources import Resource, ResourceEndpoint, ResourceEvent, ResourcePlanPeriod
+from efp.marketplace.models.totals import ComponentMonthTotal
 from efp.marketplace.models.usage import ComponentUsage, ComponentUserUsage, StagedUsageImport, UsageRevision
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "AgentService",
     "AppendOnlyError",
     "Category",
+    "ComponentMonthTotal",
     "ComponentUsage",
     "ComponentUserUsage",
     "Offering",
