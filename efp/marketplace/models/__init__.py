@@ -15,6 +15,7 @@ from efp.marketplace.models.offerings import (
 from efp.marketplace.models.orders import Order, OrderEvent
 from efp.marketplace.models.resources import Resource, ResourceEndpoint, ResourceEvent, ResourcePlanPeriod
 from efp.marketplace.models.tallies import ListTally
+from efp.marketplace.models.totals import ComponentMonthTotal
 from efp.marketplace.models.usage import ComponentUsage, ComponentUserUsage, StagedUsageImport, UsageRevision
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "AgentService",
     "AppendOnlyError",
     "Category",
+    "ComponentMonthTotal",
     "ComponentUsage",
     "ComponentUserUsage",
     "ListTally",
