@@ -27,8 +27,11 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
+
+from bench.run import provenance, size_label
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -49,12 +52,8 @@ def log(text: str) -> None:
     print(f"[scale {time.strftime('%H:%M:%S')}] {text}", flush=True)
 
 
-def label(size: int) -> str:
-    return f"{size // 1000}k" if size % 1000 == 0 else str(size)
-
-
 def database_name(size: int) -> str:
-    return f"efp_scale_{label(size)}"
+    return f"efp_scale_{size_label(size)}"
 
 
 # --- the databases ----------------------------------------------------------------------------------
@@ -176,6 +175,8 @@ def measure_here() -> dict[str, Any]:
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "efp.settings")
+    # The static files are not collected in a checkout; the pages measured do not serve them.
+    warnings.filterwarnings("ignore", message="No directory at")
     django.setup()
     from django.test import Client
 
@@ -225,16 +226,18 @@ def measure(url: str) -> dict[str, Any]:
 
 
 def summarise(runs: list[dict[str, dict[str, Any]]], sizes: list[int]) -> dict[str, dict[str, Any]]:
-    """request → {size label: median p50, "ratio": largest/smallest, "verdict": met/NOT met}."""
-    names = list(runs[0][label(sizes[0])]["requests"])
+    """request → {size label: median p50, "ratio": largest/smallest, "verdict": met/NOT met, "counts":
+    X-Result-Count at each size}."""
+    names = list(runs[0][size_label(sizes[0])]["requests"])
     table: dict[str, dict[str, Any]] = {}
     for name in names:
-        row: dict[str, Any] = {}
+        row: dict[str, Any] = {"counts": {}}
         for size in sizes:
-            p50s = [run[label(size)]["requests"][name]["p50"] for run in runs]
-            row[label(size)] = round(statistics.median(p50s), 2)
+            measured = [run[size_label(size)]["requests"][name] for run in runs]
+            row[size_label(size)] = round(statistics.median(m["p50"] for m in measured), 2)
+            row["counts"][size_label(size)] = measured[0]["count"]
         if len(sizes) > 1:
-            ratio = row[label(sizes[-1])] / row[label(sizes[0])]
+            ratio = row[size_label(sizes[-1])] / row[size_label(sizes[0])]
             row["ratio"] = round(ratio, 2)
             row["verdict"] = "met" if ratio <= TARGET else "NOT met"
         table[name] = row
@@ -242,7 +245,7 @@ def summarise(runs: list[dict[str, dict[str, Any]]], sizes: list[int]) -> dict[s
 
 
 def markdown(report: dict[str, Any]) -> str:
-    sizes = [label(s) for s in report["sizes"]]
+    sizes = [size_label(s) for s in report["sizes"]]
     ratio_head = f"{sizes[-1]}/{sizes[0]}" if len(sizes) > 1 else ""
     lines = [
         "# make scale-table: p50 per request at each seed size",
@@ -252,17 +255,17 @@ def markdown(report: dict[str, Any]) -> str:
         f"median of {report['runs']} run(s), each the p50 of up to {report['calls']} in-process calls "
         f"(django.test.Client, PostgreSQL) after {WARMUP} warm-up calls, as the first seeded provider.",
         f"Load average before: `{report['loadavg_before']}`; after: `{report['loadavg_after']}`.",
-        "Result counts (X-Result-Count) at each size: "
-        + "; ".join(f"{k}: {v}" for k, v in report["counts"].items() if v),
+        "p50 in ms; rows: the list's X-Result-Count at each size.",
         "",
-        "| request | " + " | ".join(f"{s} (ms)" for s in sizes)
-        + (f" | {ratio_head} | at most {TARGET}x |" if ratio_head else " |"),
-        "|---|" + "---:|" * len(sizes) + ("---:|---|" if ratio_head else ""),
+        "| request | " + " | ".join(sizes)
+        + (f" | {ratio_head} | at most {TARGET}x" if ratio_head else "") + " | rows |",
+        "|---|" + "---:|" * len(sizes) + ("---:|---|" if ratio_head else "") + "---|",
     ]  # fmt: skip
     for name, row in report["table"].items():
         cells = " | ".join(f"{row[s]:.1f}" for s in sizes)
-        tail = f" | {row['ratio']:.2f} | {row['verdict']} |" if ratio_head else " |"
-        lines.append(f"| {name} | {cells}{tail}")
+        tail = f" | {row['ratio']:.2f} | {row['verdict']}" if ratio_head else ""
+        counts = " / ".join(f"{row['counts'][s]:,}" for s in sizes if row["counts"][s] is not None)
+        lines.append(f"| {name} | {cells}{tail} | {counts} |")
     if ratio_head:
         met = sum(1 for row in report["table"].values() if row["verdict"] == "met")
         lines += ["", f"{met} of {len(report['table'])} requests within {TARGET}x their p50 at {sizes[0]}."]
@@ -279,26 +282,14 @@ def main() -> None:
         run: dict[str, dict[str, Any]] = {}
         for size in sizes:
             log(f"run {number}/{RUNS}: {database_name(size)}")
-            run[label(size)] = measure(urls[size])
+            run[size_label(size)] = measure(urls[size])
         runs.append(run)
-    counts = {
-        label(size): {name: r["count"] for name, r in runs[0][label(size)]["requests"].items() if r["count"]}
-        for size in sizes
-    }
     report = {
-        "started": started.isoformat(timespec="seconds"),
-        "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,  # noqa: S607
-                                 text=True, check=False).stdout.strip(),
-        "cpus": os.cpu_count(),
-        "loadavg_before": load_before,
-        "loadavg_after": Path("/proc/loadavg").read_text().strip(),
+        **provenance(started, load_before),
         "sizes": sizes,
         "runs": RUNS,
         "calls": CALLS,
         "target": TARGET,
-        "counts": {size: ", ".join(f"{n} {c:,}" for n, c in by.items() if "page 4" not in n)
-                   for size, by in counts.items()},
         "table": summarise(runs, sizes),
         "measured": runs,
     }  # fmt: skip
