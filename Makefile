@@ -7,7 +7,7 @@ PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
 AXE := node_modules/axe-core/axe.min.js
 
-.PHONY: run test install chromium axe lint typecheck pytest lock clean bench hook-latency import-bench
+.PHONY: run test install chromium axe lint typecheck pytest lock clean bench scale-table hook-latency import-bench
 
 install: $(VENV)/.installed
 
@@ -56,10 +56,19 @@ pytest: install chromium axe
 
 test: lint typecheck pytest
 
-# Not part of `make test`: seeds efp_bench on 127.0.0.1:5432 once (efp seed-scale), serves it with gunicorn,
-# loads it with locust and writes bench/results/latest.{md,json}. BENCH_DURATION=10 BENCH_RUNS=1 by default.
+# Not part of `make test`: seeds a database on 127.0.0.1:5432 once with BENCH_RESOURCES resources (efp
+# seed-scale; default 10000 in efp_bench, each other size in its own: BENCH_RESOURCES=100000 seeds and uses
+# efp_bench_100k, about 15 minutes the first time), serves it with gunicorn, loads it with locust and writes
+# bench/results/latest.{md,json} (latest_100k.{md,json} ...). BENCH_DURATION=10 BENCH_RUNS=1 by default.
 bench: install
 	$(BIN)/python -m bench.run
+
+# Not part of `make test`: p50 of each provider list and GUI page, in-process, on seeds of SCALE_SIZES
+# resources (default 1000,10000,100000; efp_scale_1k, efp_scale_10k, efp_scale_100k on 127.0.0.1:5432, each
+# seeded once and again when the migrations change or SCALE_RESEED=1), medians of SCALE_RUNS=3 runs, and
+# the ratio largest/smallest against 1.5x; writes bench/results/scale_table.{md,json}.
+scale-table: install
+	$(BIN)/python -m bench.scale_table
 
 # Not part of `make test`: delivery latency of web hooks (event written -> hook received) over 1,000 events
 # with `efp worker --processes 2`, on a fresh efp_latency database; writes bench/results/hook_latency.json.

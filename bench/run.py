@@ -1,16 +1,19 @@
 """`make bench`: the hot endpoints of a provider and its site agent against `efp serve` on PostgreSQL.
 
-1. Creates the database (BENCH_DATABASE_URL, default efp_bench on 127.0.0.1:5432), migrates it and runs
-   `efp seed-scale` (which does nothing when the seed is there already).
+1. Creates the database (BENCH_DATABASE_URL; by default efp_bench on 127.0.0.1:5432 for the default
+   BENCH_RESOURCES=10000, efp_bench_100k for 100000 and so on: each size in a database of its own),
+   migrates it and runs `efp seed-scale --resources BENCH_RESOURCES` (which does nothing when the seed is
+   there already; a seed of another size there stops the bench).
 2. Serves the API with `efp serve` (gunicorn, 2 workers, EFP_COUNT_QUERIES=1 for X-Query-Count) and the
    floor (bench/floor.py: one hand-written SQL query per page, `json`) with gunicorn the same way.
 3. Runs each scenario with locust (headless, a separate process) at 1 and 8 clients for BENCH_DURATION
    seconds (default 10), BENCH_RUNS times (default 1; the table shows medians), sampling the RSS of every
    gunicorn worker of the API throughout.
-4. Writes bench/results/latest.json and bench/results/latest.md.
+4. Writes bench/results/latest.json and bench/results/latest.md (latest_100k.* and so on for another
+   BENCH_RESOURCES).
 
-Knobs: BENCH_DURATION, BENCH_RUNS, BENCH_CLIENTS ("1,8"), BENCH_ONLY (comma-separated scenario names),
-BENCH_DATABASE_URL.
+Knobs: BENCH_RESOURCES (10000), BENCH_DURATION, BENCH_RUNS, BENCH_CLIENTS ("1,8"), BENCH_ONLY
+(comma-separated scenario names), BENCH_DATABASE_URL.
 """
 
 from __future__ import annotations
@@ -33,9 +36,23 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 RESULTS = ROOT / "bench" / "results"
-DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/efp_bench")
+RESOURCES = int(os.environ.get("BENCH_RESOURCES", "10000"))
+
+
+def size_label(size: int) -> str:
+    """100000 → "100k": how a seed's size names its database."""
+    return f"{size // 1000}k" if size % 1000 == 0 else str(size)
+
+
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL",
+    "postgres://postgres@127.0.0.1:5432/efp_bench"
+    + ("" if RESOURCES == 10_000 else f"_{size_label(RESOURCES)}"),
+)
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 RUNS = int(os.environ.get("BENCH_RUNS", "1"))
+# The report of the default size is latest.{md,json}; of another, latest_100k.{md,json} and so on.
+REPORT = "latest" if RESOURCES == 10_000 else f"latest_{size_label(RESOURCES)}"
 CLIENTS = [int(c) for c in os.environ.get("BENCH_CLIENTS", "1,8").split(",")]
 ONLY = [s for s in os.environ.get("BENCH_ONLY", "").split(",") if s]
 WARMUP = 1.0  # seconds of each run left out of the figures
@@ -72,8 +89,8 @@ def prepare_database(env: dict[str, str]) -> None:
             log(f"creating database {name}")
             conn.execute(f'CREATE DATABASE "{name}"')
     subprocess.run([str(BIN / "efp"), "migrate", "--noinput", "-v", "0"], env=env, check=True)
-    log("seeding (nothing is written when the seed is there)")
-    subprocess.run([str(BIN / "efp"), "seed-scale"], env=env, check=True)
+    log(f"seeding {RESOURCES:,} resources in {name} (nothing is written when the seed is there)")
+    subprocess.run([str(BIN / "efp"), "seed-scale", "--resources", str(RESOURCES)], env=env, check=True)
 
 
 def world(env: dict[str, str]) -> dict[str, Any]:
@@ -91,6 +108,12 @@ def world(env: dict[str, str]) -> dict[str, Any]:
     from efp.marketplace.states import ResourceState
 
     scale_seed.remove_order_supply()
+    seeded = scale_seed.existing_summary()
+    if seeded is None or seeded["resources"] != RESOURCES:
+        found = "no seed" if seeded is None else f"a seed of {seeded['resources']:,} resources"
+        raise SystemExit(
+            f"{DATABASE_URL} holds {found}, not {RESOURCES:,}: set BENCH_DATABASE_URL to another database."
+        )
     period = billing_period_of(timezone.now())
     provider = scale_seed.FIRST_PROVIDER_SLUG
     offering = (
@@ -305,6 +328,22 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
 # --- the whole bench --------------------------------------------------------------------------------
 
 
+def provenance(started: datetime.datetime, load_before: str) -> dict[str, Any]:
+    """When, on what code and how busy the machine was: the head of every report of ours."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from the PATH, as the Makefile does
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    ).stdout.strip()  # fmt: skip
+    return {
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "commit": commit,
+        "cpus": os.cpu_count(),
+        "loadavg_before": load_before,
+        "loadavg_after": Path("/proc/loadavg").read_text().strip(),
+    }
+
+
 def main() -> None:
     env = {**os.environ, "EFP_DATABASE_URL": DATABASE_URL, "DJANGO_SETTINGS_MODULE": "efp.settings"}
     started = datetime.datetime.now(datetime.UTC)
@@ -366,23 +405,19 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
     report = {
-        "started": started.isoformat(timespec="seconds"),
-        "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                 text=True, check=False).stdout.strip(),
+        **provenance(started, load_before),
+        "resources": RESOURCES,
+        "database": urlparse(DATABASE_URL).path.lstrip("/"),
         "duration_s": DURATION,
         "runs": RUNS,
         "clients": CLIENTS,
-        "loadavg_before": load_before,
-        "loadavg_after": Path("/proc/loadavg").read_text().strip(),
-        "cpus": os.cpu_count(),
         "worker_rss_peak_mb": {str(pid): round(mb, 1) for pid, mb in sampler.peak.items()},
         "results": results,
-    }  # fmt: skip
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "latest.md").write_text(markdown(report))
-    log(f"wrote {RESULTS / 'latest.md'}")
+    (RESULTS / f"{REPORT}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"{REPORT}.md").write_text(markdown(report))
+    log(f"wrote {RESULTS / f'{REPORT}.md'}")
     print(markdown(report))
 
 
@@ -433,6 +468,7 @@ def markdown(report: dict[str, Any]) -> str:
         "# make bench: latest results",
         "",
         f"Commit {report['commit']}, {report['started']} to {report['finished']} (UTC); "
+        f"seed of {report.get('resources', 10_000):,} resources; "
         f"{report['runs']} run(s) of {report['duration_s']} s per cell (medians), {report['cpus']} CPUs.",
         f"Load average before: `{report['loadavg_before']}`; after: `{report['loadavg_after']}`.",
         "Peak RSS per API gunicorn worker (MB): "

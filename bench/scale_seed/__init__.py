@@ -11,8 +11,10 @@ history: every order carries the event trail of the verbs that brought it to its
 that came up has a plan period and a backend id, usage sits in the billing month of its date, the
 per-user rows add up to their total, and this month's usage is the resource's `current_usages`.
 
-A seed is recognised by its first provider organisation: a second run reports what is there and writes
-nothing. Everything is written in one transaction, so an interrupted run leaves nothing behind.
+The volume is planned and written in rounds of CHUNK resources (memory stays flat at any size), inside
+`bulk.bulk_load`, the one place the bulk tables are loaded (on PostgreSQL their indexes are built after
+the load). A seed is recognised by its first provider organisation: a second run reports what is there
+and writes nothing. Everything is written in one transaction, so an interrupted run leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.utils import timezone
 
-from bench.scale_seed.bulk import allocate_ids, insert, skip_deferred_foreign_key_checks
+from bench.scale_seed.bulk import allocate_ids, bulk_load, insert, skip_deferred_foreign_key_checks
 from bench.scale_seed.history import (
     EVENT_COLUMNS,
     ORDER_COLUMNS,
+    Plot,
     order_trail,
     plan_resources,
     resource_events,
@@ -48,7 +51,7 @@ from bench.scale_seed.supply import (
     remove_order_supply,
     supply_offering,
 )
-from bench.scale_seed.usage import set_current_usages, write_usage
+from bench.scale_seed.usage import Shape, plan_usage, write_usage
 from efp.accounts.services import get_or_create_token
 from efp.marketplace.models import (
     ComponentUsage,
@@ -75,16 +78,43 @@ DEFAULT_MONTHS = 12
 DEFAULT_USERS_PER_RESOURCE = 4
 
 
+# Resources written per round: each round plans and writes its resources' orders, events, plan periods,
+# usage and revisions, so that memory stays the same at any size.
+CHUNK = 2_000
+# The tables the seed fills in bulk (bulk.bulk_load: their indexes are built after the load).
+BULK_TABLES = (
+    Resource, ResourceEvent, ResourcePlanPeriod, Order, OrderEvent, ComponentUsage, ComponentUserUsage,
+    UsageRevision,
+)  # fmt: skip
+
+
 @dataclass
 class Progress:
     write: Callable[[str], None]
     started: float = field(default_factory=time.monotonic)
     step: int = 0
-    steps: int = 8
+    steps: int = 7
+
+    def elapsed(self) -> str:
+        return f"{time.monotonic() - self.started:.1f} s"
 
     def __call__(self, text: str) -> None:
         self.step += 1
-        self.write(f"[{self.step}/{self.steps}] {text} ({time.monotonic() - self.started:.1f} s)")
+        self.write(f"[{self.step}/{self.steps}] {text} ({self.elapsed()})")
+
+    def note(self, text: str) -> None:
+        """A line within a step."""
+        self.write(f"      {text} ({self.elapsed()})")
+
+
+@dataclass
+class Written:
+    resources: int = 0
+    resource_events: int = 0
+    orders: int = 0
+    order_events: int = 0
+    component_usages: int = 0
+    user_usages: int = 0
 
 
 def existing_summary() -> dict[str, int] | None:
@@ -116,6 +146,7 @@ def seed(
     now = timezone.now()
     rng = random.Random(random_seed)  # noqa: S311 - synthetic figures, not secrets
     progress = Progress(write)
+    written = Written()
     with transaction.atomic():
         skip_deferred_foreign_key_checks()
         catalogue = build_catalogue()
@@ -123,55 +154,71 @@ def seed(
         progress(f"catalogue: {PROVIDERS} providers, {len(catalogue.offerings)} offerings, "
                  f"{len(consumers.projects) + len(consumers.future_projects)} projects")  # fmt: skip
         plots = plan_resources(resources, months, catalogue, consumers, now, rng)
-        trail = order_trail(plots, catalogue, consumers, now)
-        periods = dict(zip([p.resource_id for p in plots if p.up_at], allocate_ids(
-            ResourcePlanPeriod, sum(1 for p in plots if p.up_at)), strict=True))  # fmt: skip
-        progress(f"planned {len(plots):,} resources and {len(trail.rows):,} orders")
-        write_resources(plots)
-        insert(ResourceEvent, ["resource_id", "old_state", "new_state", "actor_id", "reason", "created"],
-               resource_events(plots, catalogue, consumers))  # fmt: skip
-        insert(
-            ResourcePlanPeriod,
-            ["id", "resource_id", "plan_id", "start", "end"],
-            (
-                (
-                    periods[p.resource_id],
-                    p.resource_id,
-                    catalogue.plans[p.offering.pk].pk,
-                    p.up_at,
-                    p.ended_at,
+        orders = len(plots) + sum(len(p.later) for p in plots)
+        progress(f"planned {len(plots):,} resources and {orders:,} orders")
+        shape = Shape(catalogue, consumers, months, users_per_resource, now, rng)
+        with bulk_load(BULK_TABLES):
+            for start in range(0, len(plots), CHUNK):
+                _write_chunk(plots[start : start + CHUNK], shape, written)
+                progress.note(
+                    f"{written.resources:,} of {len(plots):,} resources: {written.orders:,} orders, "
+                    f"{written.component_usages:,} component usages, {written.user_usages:,} per-user usages"
                 )
-                for p in plots
-                if p.up_at
-            ),
-        )
-        progress(f"{len(plots):,} resources with their events and plan periods")
-        insert(Order, ORDER_COLUMNS, trail.rows)
-        insert(OrderEvent, EVENT_COLUMNS, trail.events)
-        progress(f"{len(trail.rows):,} orders with {len(trail.events):,} events")
-        usages, user_usages, current = write_usage(
-            plots, periods, catalogue, consumers, months, users_per_resource, now, rng, progress
-        )
-        set_current_usages(current)
+            progress(
+                f"{written.resources:,} resources ({written.resource_events:,} events), {written.orders:,} "
+                f"orders ({written.order_events:,} events), {written.component_usages:,} component usages, "
+                f"{written.user_usages:,} per-user usages and their revisions"
+            )
+        progress("indexes built")
         # The bulk writes above ran without the tally's triggers on PostgreSQL (`session_replication_role`,
         # bulk.skip_deferred_foreign_key_checks): one recount instead of a trigger call per row.
         recount_tallies()
-        progress("usage revisions, current usages and list tallies")
+        progress("list tallies recounted")
         for owner in catalogue.provider_owner.values():
             get_or_create_token(user=owner)
+    progress("committed")
     if connection.vendor == "postgresql":
         # Fresh statistics (or the planner guesses about the new millions of rows) and a visibility map
         # (index-only scans), as autovacuum would leave them a little later.
         # VACUUM cannot run inside a transaction (a caller's, such as a test's): then statistics only.
         command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
         with connection.cursor() as cursor:
-            for model in (Resource, Order, ComponentUsage, ComponentUserUsage, UsageRevision, OrderEvent):
+            for model in BULK_TABLES:
                 cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
-    progress("committed, vacuumed and analyzed")
+    progress("vacuumed and analyzed")
     return {
-        "resources": len(plots),
-        "orders": len(trail.rows),
-        "component_usages": usages,
-        "user_usages": user_usages,
+        "resources": written.resources,
+        "orders": written.orders,
+        "component_usages": written.component_usages,
+        "user_usages": written.user_usages,
         "created": 1,
     }
+
+
+def _write_chunk(plots: list[Plot], shape: Shape, written: Written) -> None:
+    """The orders (which settle each plot's outcome), resources, events, plan periods and usage of `plots`."""
+    catalogue, consumers = shape.catalogue, shape.consumers
+    trail = order_trail(plots, catalogue, consumers, shape.now)
+    up = [p for p in plots if p.up_at]
+    periods = dict(zip([p.resource_id for p in up], allocate_ids(ResourcePlanPeriod, len(up)), strict=True))
+    usage = plan_usage(plots, periods, shape)
+    write_resources(plots, usage.current_usages)
+    written.resources += len(plots)
+    written.resource_events += insert(
+        ResourceEvent,
+        ["resource_id", "old_state", "new_state", "actor_id", "reason", "created"],
+        resource_events(plots, catalogue, consumers),
+    )
+    insert(
+        ResourcePlanPeriod,
+        ["id", "resource_id", "plan_id", "start", "end"],
+        (
+            (periods[p.resource_id], p.resource_id, catalogue.plans[p.offering.pk].pk, p.up_at, p.ended_at)
+            for p in up
+        ),
+    )
+    written.orders += insert(Order, ORDER_COLUMNS, trail.rows)
+    written.order_events += insert(OrderEvent, EVENT_COLUMNS, trail.events)
+    records, user_rows = write_usage(usage)
+    written.component_usages += records
+    written.user_usages += user_rows

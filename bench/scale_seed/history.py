@@ -371,20 +371,22 @@ def _later_resource_events(
         yield resource_id, RS.UPDATING, RS.OK, provider_id, "updated", at
 
 
-def write_resources(plots: list[Plot]) -> None:
+def write_resources(plots: list[Plot], current_usages: dict[int, dict[str, float]]) -> None:
+    """The resources in the state their history left them, with this month's usage as set_usage leaves it."""
+
     def rows() -> Iterator[tuple[Any, ...]]:
         for p in plots:
             name = f"scale-{p.resource_id}"
             backend = name if p.up_at is not None else ""  # the site agent set it when it created the account
             yield (
                 p.resource_id, name, name, p.outcome, p.project.pk, p.offering.pk, p.plan_id, {"name": name},
-                {"storage": p.limit}, backend, Decimal(p.limit) * p.storage_price, p.created,
-                p.ended_at or p.up_at or p.created,
+                {"storage": p.limit}, backend, Decimal(p.limit) * p.storage_price,
+                current_usages.get(p.resource_id, {}), p.created, p.ended_at or p.up_at or p.created,
             )  # fmt: skip
 
     insert(
         Resource,
         ["id", "name", "slug", "state", "project_id", "offering_id", "plan_id", "attributes", "limits",
-         "backend_id", "cost", "created", "modified"],
+         "backend_id", "cost", "current_usages", "created", "modified"],
         rows(),
     )  # fmt: skip

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import datetime
 import random
-from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from bench.scale_seed.bulk import allocate_ids, insert
 from bench.scale_seed.history import Plot
@@ -18,7 +18,6 @@ from efp.marketplace.models import (
     ComponentUsage,
     ComponentUserUsage,
     OfferingComponent,
-    Resource,
     UsageRevision,
 )
 
@@ -42,26 +41,37 @@ class Record(NamedTuple):
     component_type: str
 
 
-def write_usage(
-    plots: list[Plot],
-    periods: dict[int, int],
-    catalogue: Catalogue,
-    consumers: Consumers,
-    months: int,
-    users_per_resource: int,
-    now: datetime.datetime,
-    rng: random.Random,
-    progress: Callable[[str], None],
-) -> tuple[int, int, dict[int, dict[str, float]]]:
+@dataclass
+class UsagePlan:
+    """The usage of a chunk of resources, before it is written."""
+
+    records: list[Record] = field(default_factory=list)
+    splits: list[tuple[list[tuple[int, str]], list[Decimal]]] = field(default_factory=list)  # (team, shares)
+    current_usages: dict[int, dict[str, float]] = field(default_factory=dict)  # resource id → this month
+
+
+@dataclass
+class Shape:
+    """What every round of the seed reads: the catalogue, the consumers and the size of the history."""
+
+    catalogue: Catalogue
+    consumers: Consumers
+    months: int
+    users_per_resource: int
+    now: datetime.datetime
+    rng: random.Random
+
+
+def plan_usage(plots: list[Plot], periods: dict[int, int], shape: Shape) -> UsagePlan:
     """Component usage per month of every resource that came up, split among its project's users."""
+    catalogue, consumers, now, rng = shape.catalogue, shape.consumers, shape.now, shape.rng
+    users_per_resource = shape.users_per_resource
     current = billing_period_of(now)
-    month_list = [add_months(current, -k) for k in range(months - 1, -1, -1)]
-    up = [p for p in plots if p.up_at is not None]
-    current_usages: dict[int, dict[str, float]] = {}
-    parents: list[Record] = []
-    children: list[tuple[Any, ...]] = []
-    revisions: list[tuple[Any, ...]] = []
-    for plot in up:
+    month_list = [add_months(current, -k) for k in range(shape.months - 1, -1, -1)]
+    plan = UsagePlan()
+    for plot in plots:
+        if plot.up_at is None:
+            continue
         provider_id = catalogue.provider_owner[plot.offering.customer_id].pk
         team = consumers.members[plot.project.pk][:users_per_resource]
         usage_components = [c for c in catalogue.components[plot.offering.pk] if c.billing_type == BT.USAGE]
@@ -77,7 +87,7 @@ def write_usage(
                     for _ in team
                 ]
                 total = sum(shares, Decimal(0))
-                parents.append(
+                plan.records.append(
                     Record(
                         plot.resource_id,
                         component.pk,
@@ -89,48 +99,40 @@ def write_usage(
                         component.type,
                     )
                 )
-                children.append((team, shares))
+                plan.splits.append((team, shares))
                 if month == current:
-                    current_usages.setdefault(plot.resource_id, {})[component.type] = float(total)
-    usage_ids = allocate_ids(ComponentUsage, len(parents))
+                    plan.current_usages.setdefault(plot.resource_id, {})[component.type] = float(total)
+    return plan
+
+
+def write_usage(plan: UsagePlan) -> tuple[int, int]:
+    """Writes the planned records, their per-user rows and the revisions the agent's reports leave: the
+    total, then each user's value. Returns (records, per-user rows)."""
+    usage_ids = allocate_ids(ComponentUsage, len(plan.records))
+    pairs = list(zip(usage_ids, plan.records, plan.splits, strict=True))
     insert(
         ComponentUsage,
         [
             "id", "resource_id", "component_id", "plan_period_id", "usage", "date", "billing_period",
             "modified_by_id", "component_type", "created", "modified",
         ],
-        ((uid, *record, record.date, record.date) for uid, record in zip(usage_ids, parents, strict=True)),
+        ((uid, *record, record.date, record.date) for uid, record, _ in pairs),
     )  # fmt: skip
-    progress(f"{len(parents):,} component usages")
-    user_rows = 0
-
-    def per_user() -> Iterator[tuple[Any, ...]]:
-        nonlocal user_rows
-        for usage_id, parent, (team, shares) in zip(usage_ids, parents, children, strict=True):
-            for (user_id, username), value in zip(team, shares, strict=True):
-                user_rows += 1
-                revisions.append((usage_id, username, None, value, parent.modified_by_id, parent.date))
-                yield usage_id, username, user_id, value, parent.date, parent.date
-
-    insert(
+    user_rows = insert(
         ComponentUserUsage,
         ["component_usage_id", "username", "user_id", "usage", "created", "modified"],
-        per_user(),
+        (
+            (usage_id, username, user_id, value, record.date, record.date)
+            for usage_id, record, (team, shares) in pairs
+            for (user_id, username), value in zip(team, shares, strict=True)
+        ),
     )
-    progress(f"{user_rows:,} per-user usages")
-    # The agent reports the total, then the per-user values: a revision for each value written.
-    totals = (
-        (uid, "", None, p.usage, p.modified_by_id, p.date) for uid, p in zip(usage_ids, parents, strict=True)
+    totals = ((uid, "", None, record.usage, record.modified_by_id, record.date) for uid, record, _ in pairs)
+    per_user = (
+        (usage_id, username, None, value, record.modified_by_id, record.date)
+        for usage_id, record, (team, shares) in pairs
+        for (_, username), value in zip(team, shares, strict=True)
     )
     columns = ["component_usage_id", "username", "old_value", "new_value", "actor_id", "created"]
-    insert(UsageRevision, columns, (row for rows in (totals, iter(revisions)) for row in rows))
-    return len(parents), user_rows, current_usages
-
-
-def set_current_usages(current: dict[int, dict[str, float]]) -> None:
-    """This month's values per resource, as set_usage leaves them, in one statement per batch."""
-    items = list(current.items())
-    for start in range(0, len(items), 2000):
-        chunk = items[start : start + 2000]
-        objects = [Resource(pk=resource_id, current_usages=values) for resource_id, values in chunk]
-        Resource.objects.bulk_update(objects, ["current_usages"])
+    insert(UsageRevision, columns, (row for rows in (totals, per_user) for row in rows))
+    return len(plan.records), user_rows
