@@ -1,6 +1,6 @@
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import include, path
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import include, path, re_path
 from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
@@ -38,6 +38,9 @@ urlpatterns = [
     ),
     path("api-auth/password/", accounts_api.obtain_token, name="api-auth-password"),
     path("admin/", admin.site.urls),
+    # The last /api/ route: a path no route serves answers JSON even in debug mode, where Django would
+    # render its HTML debug page instead of calling handler404 (the site agent reads every answer as JSON).
+    re_path(r"^api(?:-auth)?/", lambda request: not_found(request, Http404()), name="api-not-found"),
     path("", include("efp.web.urls")),
 ]
 
