@@ -1,7 +1,7 @@
 from efp.marketplace.models.agents import AgentIdentity, AgentProcessor, AgentService
 from efp.marketplace.models.forecasts import ResourceForecast
 from efp.marketplace.models.history import AppendOnlyError, Tombstone
-from efp.marketplace.models.offering_users import OfferingUser
+from efp.marketplace.models.offering_users import ComponentUserUsageLimit, OfferingUser
 from efp.marketplace.models.offerings import (
     Category,
     Offering,
@@ -27,6 +27,7 @@ __all__ = [
     "ComponentMonthTotal",
     "ComponentUsage",
     "ComponentUserUsage",
+    "ComponentUserUsageLimit",
     "ListTally",
     "Offering",
     "OfferingComponent",
