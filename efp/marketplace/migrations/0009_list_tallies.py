@@ -22,7 +22,7 @@ def drop_triggers(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('marketplace', '0008_forecasts'),
+        ("marketplace", "0010_scale_indexes"),
     ]
 
     operations = [

@@ -95,7 +95,7 @@ def drop_triggers(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('marketplace', '0008_forecasts'),
+        ("marketplace", "0009_list_tallies"),
     ]
 
     operations = [

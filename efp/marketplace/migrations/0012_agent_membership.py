@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('marketplace', '0008_forecasts'),
+        ("marketplace", "0011_dashboard_scale"),
     ]
 
     operations = [
