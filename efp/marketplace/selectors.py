@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from efp.accounts.models import SshKey
@@ -133,6 +134,28 @@ def usage_visibility_sql(user: Any, resource: str) -> tuple[str, list[Any]]:
         OuterColumn(f"{resource}.offering_id")
     ) | access.my_projects(user).contains(OuterColumn(f"{resource}.project_id"))
     return condition.sql, list(condition.params)
+
+
+def few_usage_resources(user: Any, most: int) -> list[int] | None:
+    """The resources of `usage_visible_resources`, when there are at most `most` of them (else None; None
+    for staff and support, who see every one). One statement, which stops at `most` + 1 and reads the role
+    tables and the resource table's offering and project indexes, never the whole table. The usage pages
+    then read these resources' rows and sort them, instead of walking their order's index through rows
+    that are not the user's (api/usage/pages.py; docs/performance.md, issue 18)."""
+    if _anonymous(user):
+        return []
+    if _sees_all(user):
+        return None
+    table = Resource._meta.db_table
+    offerings, projects = access.my_offerings(user).select(), access.my_projects(user).select()
+    sql = (
+        f"SELECT id FROM {table} WHERE offering_id IN ({offerings.sql}) "  # noqa: S608 - our tables
+        f"UNION ALL SELECT id FROM {table} WHERE project_id IN ({projects.sql}) LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*offerings.params, *projects.params, most + 1])
+        keys = [key for (key,) in cursor.fetchall()]  # a resource seen both ways comes twice
+    return None if len(keys) > most else sorted(set(keys))
 
 
 def visible_component_user_usages(user: Any) -> QuerySet[ComponentUserUsage]:
