@@ -138,22 +138,35 @@ def usage_visibility_sql(user: Any, resource: str) -> tuple[str, list[Any]]:
 
 def few_usage_resources(user: Any, most: int) -> list[int] | None:
     """The resources of `usage_visible_resources`, when there are at most `most` of them (else None; None
-    for staff and support, who see every one). One statement, which stops at `most` + 1 and reads the role
-    tables and the resource table's offering and project indexes, never the whole table. The usage pages
-    then read these resources' rows and sort them, instead of walking their order's index through rows
-    that are not the user's (api/usage/pages.py; docs/performance.md, issue 18)."""
+    for staff and support, who see every one). Two statements: the user's offerings and projects
+    (`access`), then their resources from the resource table's offering and project indexes, stopping at
+    `most` + 1, never the whole table. The usage pages then read these resources' rows and sort them,
+    instead of walking their order's index through rows that are not the user's (api/usage/pages.py;
+    docs/performance.md, issue 18)."""
     if _anonymous(user):
         return []
     if _sees_all(user):
         return None
-    table = Resource._meta.db_table
     offerings, projects = access.my_offerings(user).select(), access.my_projects(user).select()
-    sql = (
-        f"SELECT id FROM {table} WHERE offering_id IN ({offerings.sql}) "  # noqa: S608 - our tables
-        f"UNION ALL SELECT id FROM {table} WHERE project_id IN ({projects.sql}) LIMIT %s"
-    )
+    scopes = f"SELECT 0, o.id FROM ({offerings.sql}) o UNION ALL SELECT 1, p.id FROM ({projects.sql}) p"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*offerings.params, *projects.params, most + 1])
+        cursor.execute(scopes, [*offerings.params, *projects.params])
+        mine: tuple[list[int], list[int]] = ([], [])
+        for kind, key in cursor.fetchall():
+            mine[kind].append(key)
+        # The keys themselves (a handful): the database reads each from its index and stops at `most` + 1.
+        table = Resource._meta.db_table
+        parts = [
+            (f"SELECT id FROM {table} WHERE {column} IN ({', '.join(['%s'] * len(keys))})", keys)  # noqa: S608
+            for column, keys in (("offering_id", mine[0]), ("project_id", mine[1]))
+            if keys
+        ]
+        if not parts:
+            return []
+        cursor.execute(
+            " UNION ALL ".join(sql for sql, _ in parts) + " LIMIT %s",
+            [*(key for _, keys in parts for key in keys), most + 1],
+        )
         keys = [key for (key,) in cursor.fetchall()]  # a resource seen both ways comes twice
     return None if len(keys) > most else sorted(set(keys))
 
