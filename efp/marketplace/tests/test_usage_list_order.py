@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from efp.marketplace import selectors
 from efp.marketplace.billing_months import add_months, billing_period_of, month_key, month_start
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage
 from efp.marketplace.services import corrections, usage_imports
@@ -85,3 +86,13 @@ class UsageListOrderTests(MarketplaceTestCase):
         rows = self.as_user(self.carol).get("/api/marketplace-component-user-usages/?page_size=50").json()
         self.assertEqual([row["username"] for row in rows], ["bob"])
         self.assertEqual(ComponentUserUsage.objects.count(), 1)
+
+    def test_the_few_resources_of_a_page_are_those_whose_usage_each_persona_may_read(self) -> None:
+        for user in (self.alice, self.bob, self.carol, self.dave, self.oscar):
+            with self.subTest(user=user.username):
+                expected = set(selectors.usage_visible_resources(user).values_list("pk", flat=True))
+                self.assertEqual(set(selectors.few_usage_resources(user, 100) or []), expected)
+                self.assertEqual(selectors.few_usage_resources(user, len(expected)), sorted(expected))
+                if expected:
+                    self.assertIsNone(selectors.few_usage_resources(user, len(expected) - 1))
+        self.assertIsNone(selectors.few_usage_resources(self.staff, 100))

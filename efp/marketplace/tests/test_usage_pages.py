@@ -152,6 +152,10 @@ class ComponentUsagePageTests(UsagePagesTestCase):
     def test_every_persona_gets_what_the_generic_path_answers(self) -> None:
         self.assert_same_for_everyone(COMPONENT_USAGES, self.queries())
 
+    def test_it_answers_the_same_walking_its_index_for_those_who_see_many_resources(self) -> None:
+        with mock.patch.object(usage_pages, "FEW_RESOURCES", 0):
+            self.assert_same_for_everyone(COMPONENT_USAGES, self.queries())
+
     def test_the_rows_are_the_ones_each_persona_may_see(self) -> None:
         assert self.assert_same(self.carol, COMPONENT_USAGES)["X-Result-Count"] == "10"
         assert self.assert_same(self.alice, COMPONENT_USAGES)["X-Result-Count"] == "5"
@@ -212,6 +216,10 @@ class UserUsagePageTests(UsagePagesTestCase):
 
     def test_every_persona_gets_what_the_generic_path_answers(self) -> None:
         self.assert_same_for_everyone(USER_USAGES, self.queries())
+
+    def test_it_answers_the_same_walking_its_index_for_those_who_see_many_resources(self) -> None:
+        with mock.patch.object(usage_pages, "FEW_RESOURCES", 0):
+            self.assert_same_for_everyone(USER_USAGES, self.queries())
 
     def test_the_rows_are_the_ones_each_persona_may_see(self) -> None:
         assert self.assert_same(self.oscar, USER_USAGES)["X-Result-Count"] == "12"
