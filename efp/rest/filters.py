@@ -9,8 +9,10 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import connection
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
 from django_filters.fields import IsoDateTimeField
 from django_filters.widgets import QueryArrayWidget
 from rest_framework import filters
@@ -68,6 +70,14 @@ class MultipleUUIDFormField(forms.Field):
         return result
 
 
+def _is_foreign_key(model: Any, name: str) -> bool:
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return bool(field.many_to_one or field.one_to_one) and field.concrete
+
+
 class MultipleUUIDFilter(django_filters.Filter):
     """`?x_uuid=a&x_uuid=b` or `?x_uuid=a,b`, dashed or hex."""
 
@@ -80,6 +90,14 @@ class MultipleUUIDFilter(django_filters.Filter):
     def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
         if not value:
             return qs
+        relation, _, rest = self.field_name.partition("__")
+        if rest == "uuid" and self.lookup_expr == "in" and _is_foreign_key(qs.model, relation):
+            # `x__uuid`: the related rows' keys first (one small query), so the list's own indexes that
+            # lead with `x_id` apply (a site agent's poll walks its offering's open orders and stops at the
+            # page, instead of every order the join on the uuid would visit).
+            related = qs.model._meta.get_field(relation).related_model
+            keys = list(related._base_manager.filter(uuid__in=value).values_list("pk", flat=True))
+            return qs.filter(**{f"{relation}_id__in": keys})
         return qs.filter(**{f"{self.field_name}__{self.lookup_expr}": value})
 
 
@@ -161,3 +179,35 @@ class UTCIsoDateTimeField(IsoDateTimeField):
 
 class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UTCIsoDateTimeField
+
+
+class ConstantChoiceFilter(django_filters.MultipleChoiceFilter):
+    """A multiple-choice filter on the model's own column whose chosen values reach SQL as constants.
+
+    With server-side binding and prepared statements (`EFP_DATABASE_PREPARED`), PostgreSQL soon plans a
+    list query once for any parameters (a generic plan), and a generic plan cannot use a partial index
+    whose predicate names values (`WHERE state IN ('pending-provider', 'executing')`): it cannot prove a
+    bound `$2` is among them. A site agent's order poll then walked every order instead of its offering's
+    open ones (175 ms against 0.5 ms at 30,000 resources). The values are the field's choices, checked by
+    the form before they get here, and are quoted again here.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("distinct", False)
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
+        if not value:
+            return qs
+        allowed = {str(key) for key, _ in self.extra["choices"]}
+        chosen = sorted({str(item) for item in value})
+        if not set(chosen) <= allowed or not all(SAFE_CONSTANT.fullmatch(item) for item in chosen):
+            return qs.filter(**{f"{self.field_name}__in": chosen})  # bound as usual
+        column = qs.model._meta.get_field(self.field_name).column
+        quote = connection.ops.quote_name
+        constants = ", ".join(f"'{item}'" for item in chosen)
+        condition = f"{quote(qs.model._meta.db_table)}.{quote(column)} IN ({constants})"
+        return qs.filter(RawSQL(condition, [], output_field=BooleanField()))  # noqa: S611 - checked choices
+
+
+SAFE_CONSTANT = re.compile(r"[A-Za-z0-9 ._-]+")
