@@ -53,6 +53,7 @@ from efp.accounts.services import get_or_create_token
 from efp.marketplace.models import (
     ComponentUsage,
     ComponentUserUsage,
+    ListTally,
     Order,
     OrderEvent,
     Resource,
@@ -165,7 +166,9 @@ def seed(
         # VACUUM cannot run inside a transaction (a caller's, such as a test's): then statistics only.
         command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
         with connection.cursor() as cursor:
-            for model in (Resource, Order, ComponentUsage, ComponentUserUsage, UsageRevision, OrderEvent):
+            for model in (
+                Resource, Order, ComponentUsage, ComponentUserUsage, UsageRevision, OrderEvent, ListTally
+            ):  # fmt: skip
                 cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
     progress("committed, vacuumed and analyzed")
     return {
