@@ -153,6 +153,16 @@ def _grouped(source: Source, rows: str, sign: str) -> str:
     return f"INSERT INTO {TALLY} ({COLUMNS}) {select} GROUP BY 2, 3, 4, 5 ORDER BY 2, 3, 4, 5{_upsert(PG)}"
 
 
+def _both(source: Source) -> str:
+    """A row's count moves from its old key to its new one. Orders and resources take the two tally rows
+    in the order of their states, so that two opposite moves at once (executing → erred, erred →
+    executing) wait for each other instead of deadlocking."""
+    old, new = _apply(source, "OLD", -1, PG), _apply(source, "NEW", 1, PG)
+    if source.state is None:
+        return f"    {old};\n    {new};\n"
+    return f"    IF OLD.state <= NEW.state THEN {old}; {new};\n    ELSE {new}; {old}; END IF;\n"
+
+
 def _postgresql(create: bool) -> list[str]:
     """Inserts and deletes are counted once per statement from its transition table (a COPY of 100,000
     rows is one grouped upsert, not 100,000); an update that changes a key, once per row."""
@@ -180,9 +190,7 @@ def _postgresql(create: bool) -> list[str]:
             f"CREATE TRIGGER {table}_tally_delete AFTER DELETE ON {table} REFERENCING OLD TABLE AS removed"
             f" FOR EACH STATEMENT EXECUTE FUNCTION {function}_rows()",
             f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
-            f"    {_apply(source, 'OLD', -1, PG)};\n"
-            f"    {_apply(source, 'NEW', 1, PG)};\n"
-            f"{moves}    RETURN NULL;\nEND\n$$",
+            f"{_both(source)}{moves}    RETURN NULL;\nEND\n$$",
             f"CREATE TRIGGER {table}_tally_update AFTER UPDATE OF {', '.join(source.key_columns)} ON {table}"
             f" FOR EACH ROW WHEN ({_changed(source.key_columns, PG)}) EXECUTE FUNCTION {function}()",
         ]
