@@ -56,6 +56,7 @@ from efp.accounts.services import get_or_create_token
 from efp.marketplace.models import (
     ComponentUsage,
     ComponentUserUsage,
+    ListTally,
     Order,
     OrderEvent,
     Resource,
@@ -183,7 +184,7 @@ def seed(
         # VACUUM cannot run inside a transaction (a caller's, such as a test's): then statistics only.
         command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
         with connection.cursor() as cursor:
-            for model in BULK_TABLES:
+            for model in (*BULK_TABLES, ListTally):
                 cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
     progress("vacuumed and analyzed")
     return {

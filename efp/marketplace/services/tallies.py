@@ -3,8 +3,10 @@
 Each counted table is declared once (`SOURCES`: how a row of it finds its offering, project, month and
 state); the triggers of migration 0009 (`trigger_statements`) and the recount (`recount`) are both made
 from that table, for SQLite and PostgreSQL. A trigger does one upsert per row written (two when a row
-changes state or key, moving its count); the counts of a month's usage rise when a month's record or a
-user's row is first written, not when a value is overwritten, so the rows they touch are not hot.
+changes state or key, moving its count; on PostgreSQL one grouped upsert per INSERT, COPY or DELETE
+statement, from its transition table); the counts of a month's usage move when a month's record or a
+user's row is first written, not when a value is overwritten; two writers wait on the same tally row only
+when they add rows of one project, offering and month (or state) at the same time.
 
 What the triggers do not see: PostgreSQL with `session_replication_role = replica` (the scale seed, which
 recounts at the end) and TRUNCATE (tests' flush, which empties the tally too). A per-user row deleted
@@ -144,29 +146,51 @@ def trigger_statements(vendor: str, create: bool) -> list[str]:
     return []
 
 
+def _grouped(source: Source, rows: str, sign: str) -> str:
+    """Counts the rows of a statement's transition table `rows` (PostgreSQL), one upsert per key, taken in
+    key order (two bulk writers lock the tally's rows in the same order)."""
+    select = source.select("x", PG, f"{sign}COUNT(*)", counted=f"{rows} x")
+    return f"INSERT INTO {TALLY} ({COLUMNS}) {select} GROUP BY 2, 3, 4, 5 ORDER BY 2, 3, 4, 5{_upsert(PG)}"
+
+
+def _both(source: Source) -> str:
+    """A row's count moves from its old key to its new one. Orders and resources take the two tally rows
+    in the order of their states, so that two opposite moves at once (executing → erred, erred →
+    executing) wait for each other instead of deadlocking."""
+    old, new = _apply(source, "OLD", -1, PG), _apply(source, "NEW", 1, PG)
+    if source.state is None:
+        return f"    {old};\n    {new};\n"
+    return f"    IF OLD.state <= NEW.state THEN {old}; {new};\n    ELSE {new}; {old}; END IF;\n"
+
+
 def _postgresql(create: bool) -> list[str]:
+    """Inserts and deletes are counted once per statement from its transition table (a COPY of 100,000
+    rows is one grouped upsert, not 100,000); an update that changes a key, once per row."""
     sql: list[str] = []
     for source in SOURCES:
         function, table = f"efp_tally_{source.table}", source.table
         sql += [
-            f"DROP TRIGGER IF EXISTS {table}_tally ON {table}",
-            f"DROP TRIGGER IF EXISTS {table}_tally_update ON {table}",
-            f"DROP FUNCTION IF EXISTS {function}()",
+            f"DROP TRIGGER IF EXISTS {table}_tally_{op} ON {table}" for op in ("insert", "delete", "update")
         ]
+        sql += [f"DROP FUNCTION IF EXISTS {function}_rows()", f"DROP FUNCTION IF EXISTS {function}()"]
         if not create:
             continue
         moves = ""
         if move_columns := _move_columns(source):
             statements = [*_moves(source, "OLD", -1, PG), *_moves(source, "NEW", 1, PG)]
             body = "".join(f"        {statement};\n" for statement in statements)
-            moves = f"    IF TG_OP = 'UPDATE' AND ({_changed(move_columns, PG)}) THEN\n{body}    END IF;\n"
+            moves = f"    IF {_changed(move_columns, PG)} THEN\n{body}    END IF;\n"
         sql += [
+            f"CREATE FUNCTION {function}_rows() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+            f"    IF TG_OP = 'INSERT' THEN {_grouped(source, 'added', '')};\n"
+            f"    ELSE {_grouped(source, 'removed', '-')}; END IF;\n"
+            "    RETURN NULL;\nEND\n$$",
+            f"CREATE TRIGGER {table}_tally_insert AFTER INSERT ON {table} REFERENCING NEW TABLE AS added"
+            f" FOR EACH STATEMENT EXECUTE FUNCTION {function}_rows()",
+            f"CREATE TRIGGER {table}_tally_delete AFTER DELETE ON {table} REFERENCING OLD TABLE AS removed"
+            f" FOR EACH STATEMENT EXECUTE FUNCTION {function}_rows()",
             f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
-            f"    IF TG_OP <> 'INSERT' THEN {_apply(source, 'OLD', -1, 'postgresql')}; END IF;\n"
-            f"    IF TG_OP <> 'DELETE' THEN {_apply(source, 'NEW', 1, 'postgresql')}; END IF;\n"
-            f"{moves}    RETURN NULL;\nEND\n$$",
-            f"CREATE TRIGGER {table}_tally AFTER INSERT OR DELETE ON {table}"
-            f" FOR EACH ROW EXECUTE FUNCTION {function}()",
+            f"{_both(source)}{moves}    RETURN NULL;\nEND\n$$",
             f"CREATE TRIGGER {table}_tally_update AFTER UPDATE OF {', '.join(source.key_columns)} ON {table}"
             f" FOR EACH ROW WHEN ({_changed(source.key_columns, PG)}) EXECUTE FUNCTION {function}()",
         ]
