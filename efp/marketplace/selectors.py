@@ -293,3 +293,9 @@ def workspace_month_totals(user: Any) -> QuerySet[ComponentMonthTotal]:
     if _anonymous(user):
         return ComponentMonthTotal.objects.none()
     return ComponentMonthTotal.objects.filter(access.workspace_offerings(user).q("component__offering_id"))
+
+
+def backend_id_taken(offering: Offering, backend_id: str, *, all_offerings: bool = False) -> bool:
+    """Has a resource of `offering` (or of any offering of its organisation) ever had `backend_id`?"""
+    scope = Q(offering__customer_id=offering.customer_id) if all_offerings else Q(offering=offering)
+    return Resource.objects.filter(scope, backend_id=backend_id).exists()

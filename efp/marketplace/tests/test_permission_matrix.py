@@ -30,6 +30,7 @@ from rest_framework.test import APIClient
 from efp.accounts.services import get_or_create_token
 from efp.hooks import services as hook_services
 from efp.marketplace.billing_months import billing_period_of
+from efp.marketplace.offering_user_states import OFFERING_USER_VERBS
 from efp.marketplace.tests.matrix_world import MATRIX_PERSONAS, MatrixWorld, Row, fill, routes
 
 ORD = "/api/marketplace-orders"
@@ -109,6 +110,10 @@ API: list[Row] = [
     Row("GET",    f"{PROV}/{{offering}}/",                          "401 404 404 404 404 404 200 200 404 200"),
     Row("POST",   f"{PROV}/{{offering}}/create_offering_component/", "401 404 404 404 404 404 403 403 404 201",
         COMPONENT_BODY),
+    Row("POST",   f"{PROV}/{{offering}}/check_unique_backend_id/",  "401 404 404 404 404 404 200 200 404 200",
+        {"backend_id": "hpc_alpha"}),
+    Row("GET",    f"{PROV}/{{offering}}/list_project_service_accounts/", "401 404 404 404 404 404 200 200 404 200"),
+    Row("GET",    f"{PROV}/{{offering}}/list_course_accounts/",     "401 404 404 404 404 404 200 200 404 200"),
     Row("GET",    "/api/marketplace-plans/",                        "401 200 200 200 200 200 200 200 200 200"),
     Row("POST",   "/api/marketplace-plans/",                        "401 403 403 403 403 403 403 403 403 201",
         {"offering": "{offering_url}", "name": "Gold"}),
@@ -199,6 +204,12 @@ API: list[Row] = [
         {"user": "{user_out_url}", "offering": "{provider_offering_url}", "username": "dave_o"}),
     Row("GET",    f"{OU}/{{offering_user_bob}}/",                   "401 404 200 404 404 404 200 200 404 200",
         note="the provider side sees its offering users, and everyone sees their own"),
+    Row("PATCH",  f"{OU}/{{offering_user_bob}}/",                   "401 404 403 404 404 404 200 200 404 200",
+        {"username": "bob_o2"}, note="only the username; the person sees their own but may not rename it"),
+    # The lifecycle (offering_user_states.py): bob_o is OK, so only request_deletion starts from there.
+    *[Row("POST", f"{OU}/{{offering_user_bob}}/{verb}/",
+          "401 404 403 404 404 404 {0} {0} 404 {0}".format("200" if verb == "request_deletion" else "409"), {})
+      for verb in OFFERING_USER_VERBS],
 
     # Per-user limits of a resource's components: seen by both sides, written by RESOURCE.CONSUMPTION_LIMITATION
     # (the consumer's owners and project managers; Waldur refuses project administrators).

@@ -19,8 +19,16 @@ from typing import Any
 from django.utils import timezone
 
 from efp.accounts.services import get_or_create_token
+from efp.marketplace import demo
 from efp.marketplace.billing_months import billing_period_of
-from efp.marketplace.models import AgentProcessor, ComponentUsage, ComponentUserUsage, Order, Resource
+from efp.marketplace.models import (
+    AgentProcessor,
+    ComponentUsage,
+    ComponentUserUsage,
+    OfferingUser,
+    Order,
+    Resource,
+)
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.tests.factories import make_order
 from efp.marketplace.tests.site_agent import harness
@@ -60,20 +68,21 @@ class SlurmSiteAgentTests(AgentStory):
             "SLURM_EMULATOR_TIME_FILE": str(self.tmp / "slurm_time.json"),
             "SLURM_EMULATOR_TIME_FOLLOW_WALL": "1",
         }
+        self.backend_settings = {
+            "default_account": "root",
+            "customer_prefix": "c_",
+            "project_prefix": "p_",
+            "allocation_prefix": "a_",
+            "slurm_bin_path": str(BIN),
+            "enable_user_homedir_account_creation": False,
+        }
         config = harness.write_config(
             self.tmp / "agent.yaml",
             api_url=f"{self.live_server_url}/api/",
             token=get_or_create_token(user=self.oscar),
             offering_uuid=self.offering.uuid.hex,
             backend="slurm",
-            backend_settings={
-                "default_account": "root",
-                "customer_prefix": "c_",
-                "project_prefix": "p_",
-                "allocation_prefix": "a_",
-                "slurm_bin_path": str(BIN),
-                "enable_user_homedir_account_creation": False,
-            },
+            backend_settings=self.backend_settings,
             backend_components=COMPONENTS,
         )
         self.agent = harness.Agent(config, env=self.emulator_env)
@@ -231,6 +240,46 @@ class SlurmSiteAgentTests(AgentStory):
         after = {a: self.users_of(a) for a in accounts}
         assert after == {fresh.backend_id: {"bob_hpc"}, "a_kept": {"bob_hpc"}}
         assert self.allocations(fresh, kept) == before[0]
+
+    def test_it_syncs_the_demos_memberships_and_changes_nothing(self) -> None:
+        """The demo's Aurora allocations, each an account holding its team's Aurora logins: a membership sync
+        run by the demo's offering manager leaves every resource and every association as it was."""
+        world = demo.build()
+        aurora = world["offering"]
+        live = Resource.objects.filter(offering=aurora, state__in=("OK", "Erred")).exclude(backend_id="")
+        for resource in live.select_related("project__customer"):
+            # The hierarchy the plugin builds: organisation, project, allocation.
+            project, customer = f"p_{resource.project.slug}", f"c_{resource.project.customer.slug}"
+            allocation = resource.backend_id
+            for account, parent in ((customer, "root"), (project, customer), (allocation, project)):
+                if account not in self.account_names():
+                    self.slurm("sacctmgr", "--immediate", "add", "account", account, f"parent={parent}")
+            in_project = {"user__project_roles__project": resource.project_id}
+            team = OfferingUser.objects.filter(offering=aurora, **in_project)
+            for username in team.values_list("username", flat=True):
+                self.slurm("sacctmgr", "--immediate", "add", "user", username, f"account={allocation}")
+        accounts = sorted(live.values_list("backend_id", flat=True))
+        associations = {account: self.users_of(account) for account in accounts}
+        assert len(accounts) >= 5 and any(associations.values()), associations
+        fields = ("pk", "state", "limits", "backend_id", "end_date", "plan")
+        everything = list(Resource.objects.order_by("pk").values_list(*fields))
+        config = harness.write_config(
+            self.tmp / "demo.yaml",
+            api_url=f"{self.live_server_url}/api/",
+            token=get_or_create_token(user=world["users"]["manager"]),
+            offering_uuid=aurora.uuid.hex,
+            backend="slurm",
+            backend_settings=self.backend_settings,
+            backend_components=COMPONENTS,
+        )
+        agent = harness.Agent(config, env=self.emulator_env)
+        self.addCleanup(agent.close)
+
+        agent.cycle("membership_sync")
+
+        assert {account: self.users_of(account) for account in accounts} == associations
+        assert list(Resource.objects.order_by("pk").values_list(*fields)) == everything
+        assert live.filter(last_sync__isnull=False).count() == len(accounts)
 
     def allocations(self, *resources: Resource) -> list[tuple[str, str, dict[str, Any], str]]:
         rows = Resource.objects.filter(pk__in=[r.pk for r in resources]).order_by("pk")

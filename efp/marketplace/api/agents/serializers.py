@@ -157,7 +157,7 @@ class OfferingUserSerializer(WaldurModelSerializer):
             "url", "uuid", "user", "offering", "username", "offering_uuid", "offering_name", "user_uuid",
             "user_username", "user_full_name", "user_first_name", "user_last_name", "user_email",
             "user_organization", "created", "modified", "customer_uuid", "customer_name", "is_restricted",
-            "state",
+            "state", "service_provider_comment", "service_provider_comment_url",
         )  # fmt: skip
         read_only_fields = fields
 
@@ -171,3 +171,22 @@ class OfferingUserCreateSerializer(serializers.Serializer):
         queryset=lambda request: selectors.provider_offerings(request.user),
     )
     username = serializers.CharField(max_length=100, required=False, allow_null=True, allow_blank=True)
+
+
+class OfferingUserCommentSerializer(serializers.Serializer):
+    """OfferingUserStateTransitionRequest: what the provider tells the person while the account waits."""
+
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    comment_url = serializers.URLField(required=False, allow_blank=True, max_length=1000)
+
+
+class OfferingUsernameSerializer(serializers.Serializer):
+    """PatchedOfferingUserRequest: only `username` is changed here."""
+
+    username = serializers.CharField(max_length=100, required=True, allow_null=True, allow_blank=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(self.initial_data) - {"username"}
+        if unknown:
+            raise serializers.ValidationError({name: ["This field cannot be changed."] for name in unknown})
+        return attrs

@@ -21,10 +21,14 @@ from efp.marketplace.api.agents.serializers import (
     AgentProcessorSerializer,
     AgentServiceCreateSerializer,
     AgentServiceSerializer,
+    OfferingUserCommentSerializer,
     OfferingUserCreateSerializer,
+    OfferingUsernameSerializer,
     OfferingUserSerializer,
 )
+from efp.marketplace.api.common import DetailResponseSerializer
 from efp.marketplace.models import AgentIdentity, AgentProcessor, AgentService, OfferingUser
+from efp.marketplace.offering_user_states import OFFERING_USER_VERBS
 from efp.marketplace.services import agents as agent_services
 from efp.marketplace.services import offering_users as offering_user_services
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
@@ -156,10 +160,65 @@ class AgentProcessorViewSet(ReadOnlyViewSet):
         return visible.select_related("service").order_by("created", "pk")
 
 
+def _lifecycle_action(verb: str) -> Any:
+    """`POST /api/marketplace-offering-users/{uuid}/<verb>/`: one step of `OFFERING_USER_VERBS`."""
+    takes_comment = OFFERING_USER_VERBS[verb].takes_comment
+
+    def step(self: Any, request: Request, uuid: str | None = None) -> Response:
+        offering_user = self.get_object()
+        user = acting_user(request)
+        if not offering_user_services.can_manage_offering_users(user, offering_user.offering):
+            raise PermissionDenied()  # before the body
+        body = OfferingUserCommentSerializer(data=request.data if takes_comment else {})
+        body.is_valid(raise_exception=True)
+        moved = offering_user_services.move_offering_user(
+            actor=user,
+            offering_user=offering_user,
+            verb=verb,
+            comment=body.validated_data.get("comment"),
+            comment_url=body.validated_data.get("comment_url"),
+        )
+        return Response({"detail": f"Offering user is now {moved.state}."})
+
+    step.__name__ = verb  # before `action`, which routes POST to the method of this name
+    schema = extend_schema(
+        request=OfferingUserCommentSerializer if takes_comment else None,
+        responses={200: DetailResponseSerializer},
+        operation_id=f"marketplace_offering_users_{verb}",
+    )
+    return schema(action(detail=True, methods=["post"], url_path=verb)(step))
+
+
 class OfferingUserViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
     serializer_class = OfferingUserSerializer
     filterset_class = OfferingUserFilter
     ordering_fields = ("created", "modified", "username")
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    begin_creating = _lifecycle_action("begin_creating")
+    set_ok = _lifecycle_action("set_ok")
+    set_pending_additional_validation = _lifecycle_action("set_pending_additional_validation")
+    set_pending_account_linking = _lifecycle_action("set_pending_account_linking")
+    set_validation_complete = _lifecycle_action("set_validation_complete")
+    request_deletion = _lifecycle_action("request_deletion")
+    set_deleting = _lifecycle_action("set_deleting")
+    set_deleted = _lifecycle_action("set_deleted")
+    set_error_creating = _lifecycle_action("set_error_creating")
+    set_error_deleting = _lifecycle_action("set_error_deleting")
+
+    @extend_schema(request=OfferingUsernameSerializer, responses={200: OfferingUserSerializer})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Only `username` changes (the site agent names accounts); an account waiting for it becomes OK."""
+        offering_user = self.get_object()
+        user = acting_user(request)
+        if not offering_user_services.can_manage_offering_users(user, offering_user.offering):
+            raise PermissionDenied()
+        body = OfferingUsernameSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        offering_user_services.set_offering_username(
+            actor=user, offering_user=offering_user, username=body.validated_data["username"] or ""
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=offering_user.pk)).data)
 
     def get_queryset(self) -> QuerySet[OfferingUser]:
         return (

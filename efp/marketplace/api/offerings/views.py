@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from efp.marketplace import selectors
+from efp.marketplace.api.agents.offering_actions import AgentOfferingActions
 from efp.marketplace.api.offerings.filters import (
     OfferingFilter,
     PlanFilter,
@@ -67,7 +68,7 @@ class PublicOfferingViewSet(ReadOnlyViewSet):
         return Response(PlanSerializer(plan, context=self.get_serializer_context()).data)
 
 
-class ProviderOfferingViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
+class ProviderOfferingViewSet(AgentOfferingActions, mixins.CreateModelMixin, ReadOnlyViewSet):
     serializer_class = ProviderOfferingSerializer
     filterset_class = OfferingFilter
     ordering_fields = ("name", "created", "type", "state")
