@@ -257,3 +257,11 @@ def workspace_month_totals(user: Any) -> QuerySet[ComponentMonthTotal]:
     if _anonymous(user):
         return ComponentMonthTotal.objects.none()
     return ComponentMonthTotal.objects.filter(access.workspace_offerings(user).q("component__offering_id"))
+
+
+def workspace_count(user: Any, kind: str, state: str) -> int:
+    """How many resources (`kind="resource"`) or orders (`"order"`) of the workspace's offerings are in
+    `state`: the dashboard's counts per state, in one place so that a maintained tally (kind, offering,
+    state) can answer them instead of counting rows."""
+    rows = workspace_resources(user) if kind == "resource" else workspace_orders(user)
+    return rows.filter(state=state).count()

@@ -52,7 +52,13 @@ class ComponentUsage(models.Model):
             ),
             models.CheckConstraint(condition=Q(usage__gte=0), name="component_usage_not_negative"),
         ]
-        indexes = [models.Index(fields=["resource", "billing_period"])]
+        indexes = [
+            models.Index(fields=["resource", "billing_period"]),
+            # The months reported of a usage component (coverage.py): a range of the index, not the table.
+            models.Index(
+                fields=["component", "billing_period", "resource"], name="usage_component_month_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.resource} {self.component.type} {self.billing_period:%Y-%m}: {self.usage}"
