@@ -299,3 +299,11 @@ def backend_id_taken(offering: Offering, backend_id: str, *, all_offerings: bool
     """Has a resource of `offering` (or of any offering of its organisation) ever had `backend_id`?"""
     scope = Q(offering__customer_id=offering.customer_id) if all_offerings else Q(offering=offering)
     return Resource.objects.filter(scope, backend_id=backend_id).exists()
+
+
+def workspace_count(user: Any, kind: str, state: str) -> int:
+    """How many resources (`kind="resource"`) or orders (`"order"`) of the workspace's offerings are in
+    `state`: the dashboard's counts per state, in one place so that a maintained tally (kind, offering,
+    state) can answer them instead of counting rows."""
+    rows = workspace_resources(user) if kind == "resource" else workspace_orders(user)
+    return rows.filter(state=state).count()

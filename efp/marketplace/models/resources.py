@@ -89,6 +89,10 @@ class ResourceEvent(AppendOnlyModel):
 
     class Meta(AppendOnlyModel.Meta):
         ordering = ["created", "pk"]
+        # A resource's first move to a state (coverage.py's live window): one probe per resource.
+        indexes = [
+            models.Index(fields=["resource", "new_state", "created", "id"], name="resource_event_state_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.resource_id}: {self.old_state or '∅'} → {self.new_state}"

@@ -62,6 +62,10 @@ class ComponentUsage(models.Model):
             models.Index(
                 fields=["billing_period", "-date", "component_type", "id"], name="usage_month_page_order"
             ),
+            # The months reported of a usage component (coverage.py): a range of the index, not the table.
+            models.Index(
+                fields=["component", "billing_period", "resource"], name="usage_component_month_idx"
+            ),
         ]
 
     def __str__(self) -> str:

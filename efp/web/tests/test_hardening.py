@@ -282,11 +282,22 @@ class DatabaseSettingsTests(WebTestCase):
     def test_postgresql_prepares_repeated_queries_unless_told_not_to(self) -> None:
         postgres = "postgres://postgres@127.0.0.1:5432/efp"
         assert database_options(EFP_DATABASE_URL=postgres) == (
-            "[('prepare_threshold', 5), ('server_side_binding', True)]"
+            "[('options', '-c jit=off'), ('prepare_threshold', 5), ('server_side_binding', True)]"
         )
-        assert database_options(EFP_DATABASE_URL=postgres, EFP_DATABASE_PREPARED="false") == "[]"
+        assert (
+            database_options(
+                EFP_DATABASE_URL=postgres, EFP_DATABASE_PREPARED="false", EFP_DATABASE_JIT="true"
+            )
+            == "[]"
+        )
         sqlite = database_options(EFP_DATABASE_URL="sqlite:///x.sqlite3")
-        assert "prepare_threshold" not in sqlite and "IMMEDIATE" in sqlite
+        assert "prepare_threshold" not in sqlite and "IMMEDIATE" in sqlite and "jit" not in sqlite
+
+    def test_postgresql_compiles_no_query_to_machine_code_unless_told_to(self) -> None:
+        """Issue 18: compiling the dashboard's queries (JIT) took seconds from 10,000 resources."""
+        postgres = "postgres://postgres@127.0.0.1:5432/efp"
+        assert "jit=off" in database_options(EFP_DATABASE_URL=postgres, EFP_DATABASE_PREPARED="false")
+        assert "jit" not in database_options(EFP_DATABASE_URL=postgres, EFP_DATABASE_JIT="true")
 
 
 class ServerProcessTests(WebTestCase):

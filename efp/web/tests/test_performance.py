@@ -85,6 +85,17 @@ class ResourceListPerformanceTests(WebTestCase):
             make_order(self.alice, self.project_a1, self.offering, name=f"many-{i}")
         assert self.queries_for("/provider/orders/?filtered=1") == few
 
+    def test_it_keeps_the_dashboard_and_coverage_query_counts_flat(self) -> None:
+        """Issue 18: the dashboard's tiles and sparklines, the coverage matrix and Show usage read the same
+        number of times for 3 resources as for 200 (carol's, as owner)."""
+        shown = self.resource("shown")
+        self.report(shown, cpu=5, storage=10)  # at its limit: the "at or above 90 %" tile counts one or more
+        paths = ["/provider/", "/provider/coverage/", f"/provider/resources/{shown.uuid.hex}/usage/"]
+        self.add_resources(3)
+        few = [self.queries_for(path) for path in paths]
+        self.add_resources(200)
+        assert [self.queries_for(path) for path in paths] == few
+
     def test_it_renders_the_first_page_of_2000_resources_quickly(self) -> None:
         """Server time of the view itself; the test client would add the cost of recording every context."""
         self.add_resources(2000)

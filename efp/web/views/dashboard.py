@@ -17,6 +17,7 @@ from efp.marketplace import billing_months, coverage, metering
 from efp.marketplace.forecasts import FLAGS
 from efp.marketplace.selectors import (
     usage_flag_counts,
+    workspace_count,
     workspace_month_totals,
     workspace_orders,
     workspace_resources,
@@ -63,7 +64,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     tiles = [
         {
             "title": "Orders pending my approval",
-            "count": pending.count(),
+            "count": workspace_count(user, "order", OrderState.PENDING_PROVIDER),
             "note": f"oldest waiting {age(pending_stats['oldest'], now)}"
             if pending_stats["oldest"]
             else "none waiting",
@@ -71,13 +72,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         },
         {
             "title": "Active resources",
-            "count": alive.filter(state=ResourceState.OK).count(),
+            "count": workspace_count(user, "resource", ResourceState.OK),
             "note": "state OK",
             "url": _url("web:resources", state=ResourceState.OK.value),
         },
         {
             "title": "Erred resources",
-            "count": alive.filter(state=ResourceState.ERRED).count(),
+            "count": workspace_count(user, "resource", ResourceState.ERRED),
             "note": "need attention",
             "url": _url("web:resources", state=ResourceState.ERRED.value),
         },
