@@ -278,26 +278,36 @@ def main() -> None:
     urls = {size: prepare(size) for size in sizes}
     load_before = Path("/proc/loadavg").read_text().strip()
     runs: list[dict[str, dict[str, Any]]] = []
+    text = "no run (SCALE_RUNS=0)"
     for number in range(1, RUNS + 1):
         run: dict[str, dict[str, Any]] = {}
         for size in sizes:
             log(f"run {number}/{RUNS}: {database_name(size)}")
             run[size_label(size)] = measure(urls[size])
         runs.append(run)
+        # Written after every run: an interrupted table keeps the runs it finished.
+        text = write_report(started, load_before, sizes, runs)
+    log(f"wrote {RESULTS / 'scale_table.md'}")
+    print(text)
+
+
+def write_report(
+    started: datetime.datetime, load_before: str, sizes: list[int], runs: list[dict[str, dict[str, Any]]]
+) -> str:
     report = {
         **provenance(started, load_before),
         "sizes": sizes,
-        "runs": RUNS,
+        "runs": len(runs),
         "calls": CALLS,
         "target": TARGET,
         "table": summarise(runs, sizes),
         "measured": runs,
-    }  # fmt: skip
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "scale_table.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "scale_table.md").write_text(markdown(report))
-    log(f"wrote {RESULTS / 'scale_table.md'}")
-    print(markdown(report))
+    text = markdown(report)
+    (RESULTS / "scale_table.md").write_text(text)
+    return text
 
 
 if __name__ == "__main__":
