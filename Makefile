@@ -7,7 +7,8 @@ PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
 AXE := node_modules/axe-core/axe.min.js
 
-.PHONY: run test install chromium axe lint typecheck pytest lock clean bench scale-table hook-latency import-bench
+.PHONY: run test install chromium axe lint typecheck pytest lock clean bench scale-table hook-latency import-bench \
+	capacity capacity-hosts
 
 install: $(VENV)/.installed
 
@@ -79,6 +80,17 @@ hook-latency: install
 # on a fresh SQLite file and a fresh efp_importbench on 127.0.0.1:5432; prints the seconds.
 import-bench: install
 	$(BIN)/python -m bench.usage_import
+
+# Not part of `make test`: 1,000 site agents and 20 GUI users (open loop, locust) against `efp serve` and one
+# `efp worker` on the 100,000-resource seed (efp_capacity_100k, seeded once; CAPACITY_RESOURCES), 10 minutes
+# at the real rates then load multiples; writes bench/results/capacity.{md,json}. See bench/capacity.py.
+capacity: install
+	$(BIN)/python -m bench.capacity
+
+# Not part of `make capacity`: the same load against CAPACITY_HOSTS (1 or 2) app hosts in network namespaces,
+# PostgreSQL in a third (root only); writes bench/results/capacity_hosts<N>.{md,json}.
+capacity-hosts: install
+	$(BIN)/python -m bench.capacity_hosts
 
 lock:
 	$(BIN)/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras \

@@ -1,7 +1,9 @@
+from typing import Any
+
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import include, path
-from django.views import defaults
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import include, path, re_path
+from django.views import View, defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
@@ -21,6 +23,16 @@ marketplace_urls.register(router)
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")
 hooks_api.register(router)
 
+
+class ApiNotFound(View):
+    """A path under /api/ that no route serves, whatever the method."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return not_found(request, Http404())
+
+    post = put = patch = delete = get
+
+
 urlpatterns = [
     path("api/", include(router.urls)),
     path("api/version/", accounts_api.version, name="version"),
@@ -38,6 +50,9 @@ urlpatterns = [
     ),
     path("api-auth/password/", accounts_api.obtain_token, name="api-auth-password"),
     path("admin/", admin.site.urls),
+    # The last /api/ route: a path no route serves answers JSON even in debug mode, where Django would
+    # render its HTML debug page instead of calling handler404 (the site agent reads every answer as JSON).
+    re_path(r"^api(?:-auth)?/", ApiNotFound.as_view(), name="api-not-found"),
     path("", include("efp.web.urls")),
 ]
 

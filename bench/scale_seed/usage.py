@@ -38,6 +38,7 @@ class Record(NamedTuple):
     date: datetime.datetime
     billing_period: datetime.date
     modified_by_id: int
+    component_type: str
 
 
 @dataclass
@@ -95,6 +96,7 @@ def plan_usage(plots: list[Plot], periods: dict[int, int], shape: Shape) -> Usag
                         date,
                         month,
                         provider_id,
+                        component.type,
                     )
                 )
                 plan.splits.append((team, shares))
@@ -112,7 +114,7 @@ def write_usage(plan: UsagePlan) -> tuple[int, int]:
         ComponentUsage,
         [
             "id", "resource_id", "component_id", "plan_period_id", "usage", "date", "billing_period",
-            "modified_by_id", "created", "modified",
+            "modified_by_id", "component_type", "created", "modified",
         ],
         ((uid, *record, record.date, record.date) for uid, record, _ in pairs),
     )  # fmt: skip

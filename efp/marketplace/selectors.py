@@ -9,6 +9,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from efp.accounts.models import SshKey
 from efp.marketplace.forecasts import FLAG_NAMES
 from efp.marketplace.models import (
+    ComponentMonthTotal,
     ComponentUsage,
     ComponentUserUsage,
     Offering,
@@ -248,3 +249,11 @@ def workspace_orders(user: Any) -> QuerySet[Order]:
     if _anonymous(user) or _sees_all(user):
         return provider_orders(user)
     return Order.objects.filter(access.workspace_offerings(user).q("offering_id"))
+
+
+def workspace_month_totals(user: Any) -> QuerySet[ComponentMonthTotal]:
+    """The maintained monthly usage totals of the components of the workspace's offerings: every resource
+    of an offering is in the workspace whenever the offering is, so a component's total is the workspace's."""
+    if _anonymous(user):
+        return ComponentMonthTotal.objects.none()
+    return ComponentMonthTotal.objects.filter(access.workspace_offerings(user).q("component__offering_id"))

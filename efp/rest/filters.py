@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 from typing import Any
 
@@ -107,6 +108,35 @@ class MultipleStringFilter(django_filters.Filter):
         if not values:
             return qs
         return qs.filter(**{f"{self.field_name}__in": values})
+
+
+# --- the values a hand-written fast path takes: only what every path reads alike, else None ---------
+
+MAX_FAST_UUIDS = 100
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def plain_uuids(values: list[str]) -> list[uuid.UUID] | None:
+    """MultipleUUIDFilter's values (repeated keys or comma lists, dashed or hex), or None when there are
+    none, too many, or one is malformed (the generic path answers those)."""
+    items = split_values(values)
+    if not items or len(items) > MAX_FAST_UUIDS:
+        return None
+    try:
+        return [uuid.UUID(item) for item in items]
+    except ValueError:
+        return None
+
+
+def plain_date(values: list[str]) -> datetime.date | None:
+    """DateFilter's value in the one format every date input accepts alike (YYYY-MM-DD), once, or None."""
+    if len(values) != 1 or not ISO_DATE.fullmatch(values[0]):
+        return None
+    try:
+        return datetime.date.fromisoformat(values[0])
+    except ValueError:
+        return None
 
 
 def uuid_or_none(value: str) -> uuid.UUID | None:

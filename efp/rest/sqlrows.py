@@ -144,23 +144,26 @@ class SqlRows:
         self.render = fields.renderer(request, only)
         self.keys = [key for key in fields.keys if only is None or key in only]
         self._count: int | None = None
+        # The first page counts every row in the same statement, unless the count comes from elsewhere.
+        self.count_with_page = True
 
     def __getitem__(self, page: slice) -> list[dict[str, Any]]:
         """The rows of `page`; the first page also counts every row in the same statement, as the
-        pagination asks for the count whenever that page is full."""
+        pagination asks for the count whenever that page is full (unless `count_with_page` is off)."""
         start = page.start or 0
         if page.stop is None or page.step is not None or page.stop <= start:
             raise ValueError("SqlRows takes a bounded slice")
         select = self.fields.select
         params = list(self.params)
-        if start == 0:
+        with_count = start == 0 and self.count_with_page
+        if with_count:
             select = f"{select}, (SELECT COUNT(*) {self.from_where})"
             params = [*params, *params]
         sql = f"SELECT {select} {self.from_where} ORDER BY {self.order_by} LIMIT %s OFFSET %s"
         with connection.cursor() as cursor:
             cursor.execute(sql, [*params, page.stop - start, start])
             rows = cursor.fetchall()
-        if start == 0:  # the count closes every row
+        if with_count:  # the count closes every row
             self._count, counted = 0, rows
             rows = []
             for *values, count in counted:

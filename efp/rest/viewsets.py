@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any, cast
 
 from django.http import Http404, StreamingHttpResponse
@@ -11,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from efp.rest import csv_export
-from efp.rest.pagination import LinkHeaderPagination
+from efp.rest.pagination import LinkHeaderPagination, counted
 from efp.rest.sqlrows import SqlRows
 
 
@@ -56,7 +57,7 @@ class CountingListMixin(CsvListMixin, mixins.ListModelMixin):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
         if request.method == "HEAD":
-            return Response(headers={"X-Result-Count": str(queryset.count())})
+            return Response(headers={"X-Result-Count": str(counted(queryset, self))})
         if csv_export.wants_csv(request):
             return self.csv(queryset, self.get_serializer_class())  # type: ignore[attr-defined]
         page = self.paginate_queryset(queryset)  # type: ignore[attr-defined]
@@ -66,6 +67,11 @@ class CountingListMixin(CsvListMixin, mixins.ListModelMixin):
 
 class ReadOnlyViewSet(UUIDLookupMixin, CountingListMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     pagination_class = LinkHeaderPagination
+
+    def count_fast_path(self) -> Callable[[], int] | None:
+        """How to count this request's list without counting its rows (a maintained tally), or None to
+        count them. Asked by the pagination and HEAD once the filters have been validated."""
+        return None
 
     def paged(self, request: Request, queryset: Any, serializer_class: Any) -> Any:
         """A list action answered like a list: a page with the Link headers (CSV: every row), or for HEAD
@@ -83,6 +89,8 @@ class ReadOnlyViewSet(UUIDLookupMixin, CountingListMixin, mixins.RetrieveModelMi
         (CSV: every row, from the same fields)."""
         if csv_export.wants_csv(self.request):
             return csv_export.stream(rows.chunks(csv_export.CHUNK), header=rows.keys, filename=self.basename)
+        if self.count_fast_path() is not None:
+            rows.count_with_page = False  # the pagination asks the fast path instead
         page = self.paginate_queryset(cast(Any, rows))
         return self.get_paginated_response(page)
 

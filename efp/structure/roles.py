@@ -38,6 +38,7 @@ class Permission(models.TextChoices):
     RESOURCE_SET_BACKEND_METADATA = "RESOURCE.SET_BACKEND_METADATA"
     RESOURCE_SUBMIT_REPORT = "RESOURCE.SUBMIT_REPORT"
     RESOURCE_SET_END_DATE = "RESOURCE.SET_END_DATE"
+    RESOURCE_CONSUMPTION_LIMITATION = "RESOURCE.CONSUMPTION_LIMITATION"
     OFFERING_UPDATE = "OFFERING.UPDATE"
     PROJECT_CREATE = "PROJECT.CREATE"
     PROJECT_UPDATE = "PROJECT.UPDATE"
@@ -70,6 +71,9 @@ PERMISSION_ROLES: dict[Permission, frozenset[Role]] = {
     ),
     Permission.RESOURCE_SUBMIT_REPORT: frozenset({R.CUSTOMER_OWNER, R.CUSTOMER_MANAGER}),
     Permission.RESOURCE_SET_END_DATE: frozenset({R.CUSTOMER_OWNER, R.CUSTOMER_MANAGER}),
+    # Per-user limits of a resource's components: the consumer's owners and project managers (Waldur's
+    # tests grant it so; project administrators are refused).
+    Permission.RESOURCE_CONSUMPTION_LIMITATION: frozenset({R.CUSTOMER_OWNER, R.PROJECT_MANAGER}),
     Permission.OFFERING_UPDATE: frozenset({R.CUSTOMER_OWNER, R.CUSTOMER_MANAGER, R.OFFERING_MANAGER}),
     # Structure management (issue 5): owners run their organisation's projects and team; project
     # administrators run their project's team.

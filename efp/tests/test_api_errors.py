@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from django.test import RequestFactory, TestCase
+from django.test import RequestFactory, TestCase, override_settings
 
 from efp import urls
 from efp.urls import server_error
@@ -12,11 +12,21 @@ from efp.urls import server_error
 
 class ApiErrorTests(TestCase):
     def test_it_answers_json_for_a_path_no_route_serves(self) -> None:
-        for path in ("/api/component-user-usage-limits/?resource_uuid=x", "/api/nothing-here/"):
+        for path in ("/api/component-user-usage-limits-nowhere/?resource_uuid=x", "/api/nothing-here/"):
             response = self.client.get(path)
             assert response.status_code == 404
             assert response["Content-Type"] == "application/json"
             assert json.loads(response.content) == {"detail": "Not found."}
+
+    @override_settings(DEBUG=True)
+    def test_it_answers_json_for_a_path_no_route_serves_in_debug_mode_too(self) -> None:
+        # Django's debug page would be HTML; the site agent would then mark the allocation erred with it.
+        for path in ("/api/nothing/at-all/", "/api/nothing-here/", "/api-auth/nothing/"):
+            response = self.client.get(path)
+            assert (response.status_code, response["Content-Type"]) == (404, "application/json"), path
+            assert json.loads(response.content) == {"detail": "Not found."}
+        gui = self.client.get("/nothing-here/")
+        assert (gui.status_code, gui["Content-Type"].startswith("text/html")) == (404, True)
 
     def test_it_answers_json_for_an_action_no_route_serves(self) -> None:
         response = self.client.post("/api/marketplace-resources/0f0f/restore/")

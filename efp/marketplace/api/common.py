@@ -3,6 +3,7 @@ and resources, input checks and the bodies of action responses."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import django_filters
@@ -12,6 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from efp.marketplace import tallies
 from efp.marketplace.models import Plan
 from efp.rest.fields import (
     NULL_URI,
@@ -171,3 +173,16 @@ def no_nul_characters(value: Any) -> None:
     """PostgreSQL's jsonb refuses \\u0000: a 400 instead of a server error."""
     if _has_nul(value):
         raise serializers.ValidationError("Null characters are not allowed.")
+
+
+class TalliedListMixin:
+    """A list whose `X-Result-Count` is read from the tally when its filters allow (efp.marketplace.tallies);
+    put before ReadOnlyViewSet among the bases."""
+
+    tally: tallies.TalliedList
+
+    def count_fast_path(self) -> Callable[[], int] | None:
+        if self.action != "list":  # type: ignore[attr-defined]
+            return None
+        request = self.request  # type: ignore[attr-defined]
+        return tallies.counter(self.tally, request.user, dict(request.query_params.lists()))

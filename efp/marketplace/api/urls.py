@@ -10,6 +10,7 @@ from efp.marketplace.api.reports import views as reports
 from efp.marketplace.api.resources import views as resources
 from efp.marketplace.api.usage import views as usage
 from efp.marketplace.api.usage_imports import views as usage_imports
+from efp.marketplace.api.user_limits import views as user_limits
 
 
 def register(router: BaseRouter) -> None:
@@ -46,6 +47,11 @@ def register(router: BaseRouter) -> None:
         "marketplace-component-user-usages",
         usage.ComponentUserUsageViewSet,
         basename="marketplace-component-user-usage",
+    )
+    router.register(
+        "component-user-usage-limits",
+        user_limits.ComponentUserUsageLimitViewSet,
+        basename="component-user-usage-limit",
     )
     router.register(
         "marketplace-usage-imports", usage_imports.UsageImportViewSet, basename="marketplace-usage-import"

@@ -1,7 +1,7 @@
 from efp.marketplace.models.agents import AgentIdentity, AgentProcessor, AgentService
 from efp.marketplace.models.forecasts import ResourceForecast
 from efp.marketplace.models.history import AppendOnlyError, Tombstone
-from efp.marketplace.models.offering_users import OfferingUser
+from efp.marketplace.models.offering_users import ComponentUserUsageLimit, OfferingUser
 from efp.marketplace.models.offerings import (
     Category,
     Offering,
@@ -14,6 +14,8 @@ from efp.marketplace.models.offerings import (
 )
 from efp.marketplace.models.orders import Order, OrderEvent
 from efp.marketplace.models.resources import Resource, ResourceEndpoint, ResourceEvent, ResourcePlanPeriod
+from efp.marketplace.models.tallies import ListTally
+from efp.marketplace.models.totals import ComponentMonthTotal
 from efp.marketplace.models.usage import ComponentUsage, ComponentUserUsage, StagedUsageImport, UsageRevision
 
 __all__ = [
@@ -22,8 +24,11 @@ __all__ = [
     "AgentService",
     "AppendOnlyError",
     "Category",
+    "ComponentMonthTotal",
     "ComponentUsage",
     "ComponentUserUsage",
+    "ComponentUserUsageLimit",
+    "ListTally",
     "Offering",
     "OfferingComponent",
     "OfferingRole",

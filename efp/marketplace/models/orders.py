@@ -69,6 +69,13 @@ class Order(models.Model):
                 condition=Q(state__in=sorted(ACTIVE_ORDER_STATES)),
                 name="order_active_by_resource",
             ),
+            # A site agent's poll (its offering, pending-provider and executing) in list order: a page reads
+            # the offering's open orders, not every order since the first (issue 18).
+            models.Index(
+                fields=["offering", "created", "id"],
+                condition=Q(state__in=sorted(ACTIVE_ORDER_STATES)),
+                name="order_active_by_offering",
+            ),
         ]
 
     def __str__(self) -> str:

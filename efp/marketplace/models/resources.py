@@ -48,7 +48,11 @@ class Resource(models.Model):
 
     class Meta:
         ordering = ["created", "pk"]
-        indexes = [models.Index(fields=["offering", "state"])]
+        indexes = [
+            models.Index(fields=["offering", "state"]),
+            # An offering's resources in list order (a site agent's listing): a page reads its rows.
+            models.Index(fields=["offering", "created", "id"], name="resource_offering_created"),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.uuid.hex

@@ -21,6 +21,9 @@ class ComponentUsage(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="usages")
     component = models.ForeignKey(OfferingComponent, on_delete=models.PROTECT, related_name="usages")
+    # The component's type, copied when the row is written (a component's type never changes): the lists'
+    # order (-date, type) is then one index of this table (`usage_page_order`), walked a page at a time.
+    component_type = models.CharField(max_length=50, default="", editable=False)
     plan_period = models.ForeignKey(
         ResourcePlanPeriod, on_delete=models.CASCADE, null=True, blank=True, related_name="usages"
     )
@@ -39,7 +42,7 @@ class ComponentUsage(models.Model):
     modified = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["-date", "component__type", "pk"]
+        ordering = ["-date", "component_type", "pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["resource", "component", "plan_period", "billing_period"],
@@ -52,7 +55,14 @@ class ComponentUsage(models.Model):
             ),
             models.CheckConstraint(condition=Q(usage__gte=0), name="component_usage_not_negative"),
         ]
-        indexes = [models.Index(fields=["resource", "billing_period"])]
+        indexes = [
+            models.Index(fields=["resource", "billing_period"]),
+            # The lists' order, unfiltered and for one month (docs/performance.md, issue 18).
+            models.Index(fields=["-date", "component_type", "id"], name="usage_page_order"),
+            models.Index(
+                fields=["billing_period", "-date", "component_type", "id"], name="usage_month_page_order"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.resource} {self.component.type} {self.billing_period:%Y-%m}: {self.usage}"
@@ -76,7 +86,14 @@ class ComponentUserUsage(models.Model):
     modified = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["-component_usage__date", "component_usage__component__type", "username", "pk"]
+        # The usage records' order, then each record's users (the walk of `usage_page_order`).
+        ordering = [
+            "-component_usage__date",
+            "component_usage__component_type",
+            "component_usage_id",
+            "username",
+            "pk",
+        ]
         constraints = [
             models.UniqueConstraint(fields=["component_usage", "username"], name="unique_user_usage"),
             models.CheckConstraint(condition=Q(usage__gte=0), name="component_user_usage_not_negative"),

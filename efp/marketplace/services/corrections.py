@@ -199,6 +199,7 @@ def correct_month(
             current = ComponentUsage.objects.create(
                 resource=locked,
                 component=component,
+                component_type=component.type,
                 plan_period=plan_period,
                 usage=Decimal(0),
                 date=date,

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from efp.accounts.models import User
 from efp.errors import Forbidden, InvalidInput
+from efp.events.recorder import NewEvent, record_many
 from efp.marketplace import events, selectors
 from efp.marketplace.billing_months import add_months, billing_period_of, month_start, zone
 from efp.marketplace.models import (
@@ -423,6 +424,7 @@ def set_usage(
             raise Forbidden()
         if plan_period is None:
             plan_period = plan_period_for(resource, date)
+        reported: list[NewEvent] = []
         written = [
             _write_usage(
                 resource=resource,
@@ -436,9 +438,12 @@ def set_usage(
                 source=source,
                 user_agent=user_agent,
                 reason=reason,
+                reported=reported,
             )
             for item, component in zip(usages, components, strict=True)
         ]
+        if reported:
+            record_many(reported, actor=user)
         if period == billing_period_of(now):
             # Contract §7.3: replaced by the types of this request ([8.x] numbers, not strings).
             current = {item.type: float(item.amount) for item in usages}
@@ -466,9 +471,11 @@ def _write_usage(
     user: Any,
     source: str,
     user_agent: str,
+    reported: list[NewEvent],
     reason: str = "",
 ) -> ComponentUsage:
     """Overwrites the month's record, or creates it (in a savepoint, retried once on a uniqueness race).
+    Its event goes to `reported` (the caller records the call's events together: one dispatch task).
 
     `month`: the component's records of the month, read under the resource's lock (`_components_of`)."""
     actor = user if getattr(user, "is_authenticated", False) else None
@@ -485,6 +492,7 @@ def _write_usage(
                 usage = ComponentUsage.objects.create(
                     resource=resource,
                     component=component,
+                    component_type=component.type,
                     plan_period=plan_period,
                     usage=amount,
                     date=date,
@@ -528,12 +536,14 @@ def _write_usage(
         description=item.description or "",
         reason=reason,
     )
-    events.usage_reported(
-        resource,
-        component_type=component.type,
-        billing_period=period,
-        usage=amount,
-        old_usage=old,
-        actor=user,
+    reported.append(
+        events.usage_event(
+            resource,
+            component_type=component.type,
+            billing_period=period,
+            usage=amount,
+            old_usage=old,
+            actor=user,
+        )
     )
     return usage

@@ -455,6 +455,7 @@ def _create_records(groups: list[_Group], writes: _Writes) -> None:
         group.record = ComponentUsage(
             resource_id=group.resource.pk,
             component_id=group.component.pk,
+            component_type=group.component.type,
             plan_period=plan_period,
             usage=total if total is not None else Decimal(0),
             date=writes.now if group.period == current else month_start(group.period),

@@ -46,6 +46,7 @@ from efp.marketplace.services import agents as agent_services
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import usage as usage_services
+from efp.marketplace.services import user_limits as user_limit_services
 from efp.marketplace.services import user_usage as user_usage_services
 from efp.marketplace.services.offering_users import create_offering_user
 from efp.marketplace.tests.base import MarketplaceTestCase
@@ -191,6 +192,15 @@ class MatrixWorld(MarketplaceTestCase):
             )
         create_offering_user(actor=carol, offering=cls.offering, user=cls.bob, username="bob_o")
         create_offering_user(actor=cls.quinn, offering=cls.offering_q, user=cls.erin, username="erin_q")
+        cls.user_limit = user_limit_services.set_user_limit(
+            actor=alice,
+            limit=user_limit_services.UserLimit(
+                resource=cls.resource,
+                component=cls.offering.components.get(type="cpu"),
+                user=OfferingUser.objects.get(username="bob_o"),
+                limit=Decimal(10),
+            ),
+        )
         cls.personas = {
             "anon": None,
             "out": cls.dave,
@@ -219,6 +229,12 @@ class MatrixWorld(MarketplaceTestCase):
             service_provider=cls.provider_p.service_provider.uuid.hex,
             user_out_url=f"http://testserver/api/users/{cls.dave.uuid.hex}/",
             provider_offering_url=f"http://testserver/api/marketplace-provider-offerings/{cls.offering.uuid.hex}/",
+            resource_url=f"http://testserver/api/marketplace-resources/{cls.resource.uuid.hex}/",
+            offering_user_bob_url=(
+                f"http://testserver/api/marketplace-offering-users/{cls.user_limit.user.uuid.hex}/"
+            ),
+            cpu=cls.user_limit.component.uuid.hex,
+            gpu=cls.offering.components.get(type="gpu").uuid.hex,
         )
 
     @classmethod
@@ -258,6 +274,7 @@ class MatrixWorld(MarketplaceTestCase):
             "agent_processor_o": AgentProcessor.objects.get(name="agent-o-proc"),
             "offering_user_bob": OfferingUser.objects.get(username="bob_o"),
             "offering_user_erin": OfferingUser.objects.get(username="erin_q"),
+            "user_limit": cls.user_limit,
             "grant_rita": CustomerRole.objects.get(user=cls.rita),
             "grant_bob": ProjectRole.objects.get(user=cls.bob),
             "event_pc": Event.objects.get(order_id=cls.order_pc.pk, event_type="marketplace_order_created"),

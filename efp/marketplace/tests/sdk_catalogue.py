@@ -26,6 +26,7 @@ TAGS = (
     "marketplace_resources",
     "marketplace_component_usages",
     "marketplace_component_user_usages",
+    "component_user_usage_limits",
     "marketplace_provider_offerings",
     "marketplace_public_offerings",
     "marketplace_service_providers",

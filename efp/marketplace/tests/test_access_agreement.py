@@ -163,7 +163,9 @@ class Oracle:
         return {x.pk for x in rows if self.all or x.project_id in projects or x.offering_id in offerings}
 
 
-class AccessAgreementTests(MarketplaceTestCase):
+class AccessPersonas(MarketplaceTestCase):
+    """The 16 personas and what they hold (the module's docstring); test_tallies.py reuses them."""
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -199,6 +201,8 @@ class AccessAgreementTests(MarketplaceTestCase):
             cls.frank, cls.gina, cls.hank, cls.paul, cls.rob, cls.ivan, cls.judy,
         ]  # fmt: skip
 
+
+class AccessAgreementTests(AccessPersonas):
     def visibility(self, user: User, oracle: Oracle) -> dict[str, tuple[Any, Paths]]:
         """Each visibility rule: what the oracle says, and what each path yields."""
         usage, usage_params = selectors.usage_visibility_sql(user, "x")

@@ -41,6 +41,7 @@ CU = "/api/marketplace-component-usages"
 CUU = "/api/marketplace-component-user-usages"
 AGENT = "/api/marketplace-site-agent-identities"
 OU = "/api/marketplace-offering-users"
+UL = "/api/component-user-usage-limits"
 
 ORDER_BODY = {
     "project": "{project_url}",
@@ -57,6 +58,12 @@ OFFERING_BODY = {
 }
 COMPONENT_BODY = {"type": "ram", "name": "RAM", "billing_type": "usage", "measured_unit": "GB-hours"}
 USAGE_BODY = {"resource": "{resource}", "usages": [{"type": "cpu", "amount": "7.50"}]}
+LIMIT_BODY = {
+    "resource": "{resource_url}",
+    "component": "{gpu}",
+    "user": "{offering_user_bob_url}",
+    "limit": "20",
+}
 HOOK_BODY = {"destination_url": "http://93.184.215.14/hook/", "event_groups": ["users"]}
 EMAIL_HOOK_BODY = {"email": "ops@example.org", "event_groups": ["users"]}
 # A usage CSV of one line for this month's CPU of the resource, applied at once (multipart, see `call`).
@@ -193,6 +200,17 @@ API: list[Row] = [
     Row("GET",    f"{OU}/{{offering_user_bob}}/",                   "401 404 200 404 404 404 200 200 404 200",
         note="the provider side sees its offering users, and everyone sees their own"),
 
+    # Per-user limits of a resource's components: seen by both sides, written by RESOURCE.CONSUMPTION_LIMITATION
+    # (the consumer's owners and project managers; Waldur refuses project administrators).
+    Row("GET",    f"{UL}/",                                         "401 200 200 200 200 200 200 200 200 200"),
+    Row("POST",   f"{UL}/",                                         "401 400 403 201 403 201 403 403 400 201", LIMIT_BODY,
+        note="a resource one cannot see is a 400 on `resource`"),
+    Row("GET",    f"{UL}/{{user_limit}}/",                          "401 404 200 200 200 200 200 200 404 200"),
+    Row("PUT",    f"{UL}/{{user_limit}}/",                          "401 404 403 200 403 200 403 403 404 200",
+        {**LIMIT_BODY, "component": "{cpu}"}),
+    Row("PATCH",  f"{UL}/{{user_limit}}/",                          "401 404 403 200 403 200 403 403 404 200", {"limit": "12"}),
+    Row("DELETE", f"{UL}/{{user_limit}}/",                          "401 404 403 204 403 204 403 403 404 204"),
+
     # Usage: visible to both sides (§2.2); written by the provider's owner and offering managers (§2.1).
     Row("GET",    f"{CU}/",                                         "401 200 200 200 200 200 200 200 200 200"),
     Row("GET",    f"{CU}/{{usage}}/",                               "401 404 200 200 200 200 200 200 404 200"),
@@ -286,6 +304,9 @@ API: list[Row] = [
     Row("PATCH",  "/api/hooks-email/{email_hook}/",                 "401 404 404 404 404 404 404 200 404 200", {"email": "noc@example.org"}),
     Row("DELETE", "/api/hooks-email/{email_hook}/",                 "401 404 404 404 404 404 404 204 404 204"),
     Row("GET",    "/api/hooks/",                                    "401 200 200 200 200 200 200 200 200 200"),
+    # A path no route serves: JSON 404 for everyone, whatever the method (efp/urls.py, ApiNotFound).
+    *[Row(method, "/api/nothing-here/", "404 404 404 404 404 404 404 404 404 404", body)
+      for method, body in (("GET", None), ("POST", {}), ("PUT", {}), ("PATCH", {}), ("DELETE", None))],
     Row("GET",    "/api/version/",                                  "200 200 200 200 200 200 200 200 200 200"),
     Row("GET",    "/api/schema/",                                   "200 200 200 200 200 200 200 200 200 200"),
     Row("GET",    "/api/docs/",                                     "200 200 200 200 200 200 200 200 200 200"),

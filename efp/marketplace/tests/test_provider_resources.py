@@ -6,13 +6,14 @@ from typing import Any
 
 from django.utils import timezone
 
-from efp.marketplace.models import Order, Resource, ResourceEvent
+from efp.marketplace.models import OfferingUser, Order, Resource, ResourceEvent
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services._transitions import transition_resource
+from efp.marketplace.services.offering_users import create_offering_user
 from efp.marketplace.services.usage import UsageItem
 from efp.marketplace.states import OrderState, OrderType, ResourceState
 from efp.marketplace.tests.base import MarketplaceTestCase
-from efp.marketplace.tests.factories import make_order, make_resource, make_user
+from efp.marketplace.tests.factories import make_offering, make_order, make_resource, make_user
 from efp.structure.roles import Role
 from efp.structure.services import grant_customer_role
 
@@ -318,6 +319,21 @@ class ProviderResourceActionTests(ProviderResourceTestCase):
             ("erin", "PROJECT.ADMIN"),
         }
         assert team[0]["url"].startswith("http://testserver/api/users/")
+        assert {(m["offering_user_username"], m["offering_user_state"]) for m in team} == {(None, None)}
+
+    def test_it_names_each_members_account_at_the_offering_in_the_team(self) -> None:
+        # The site agent's membership sync keeps these usernames on the account and removes the others.
+        create_offering_user(actor=None, offering=self.offering, user=self.bob, username="bob_hpc")
+        create_offering_user(
+            actor=None, offering=self.offering, user=self.erin, state=OfferingUser.State.REQUESTED
+        )
+        elsewhere = make_offering(self.provider_p, name="Elsewhere")
+        create_offering_user(actor=None, offering=elsewhere, user=self.erin, username="erin_elsewhere")
+        team = self.get(self.carol, f"{self.resource.uuid.hex}/team/").json()
+        assert {(m["username"], m["offering_user_username"], m["offering_user_state"]) for m in team} == {
+            ("bob", "bob_hpc", "OK"),
+            ("erin", None, "Requested"),
+        }
 
     def test_it_lists_plan_periods_with_this_months_usage(self) -> None:
         usage_services.set_usage(

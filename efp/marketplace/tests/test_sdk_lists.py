@@ -110,6 +110,7 @@ class SdkListsFollowEveryPageTests(LiveServerTestCase):
             ComponentUsage(
                 resource=resource,
                 component=cpu,
+                component_type=cpu.type,
                 usage=Decimal(i),
                 date=now,
                 billing_period=billing_period_of(now),

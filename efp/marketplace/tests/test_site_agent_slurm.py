@@ -25,6 +25,8 @@ from efp.marketplace.services import orders as order_services
 from efp.marketplace.tests.factories import make_order
 from efp.marketplace.tests.site_agent import harness
 from efp.marketplace.tests.site_agent.story import BW, AgentStory
+from efp.structure.roles import Role
+from efp.structure.services import delete_user_role
 
 BIN = Path(sys.executable).parent
 # SLURM counts TRES-minutes; unit_factor 60 turns them into hours on our side.
@@ -200,6 +202,39 @@ class SlurmSiteAgentTests(AgentStory):
         before = self.usage_snapshot()
         self.agent.cycle("report")
         assert self.usage_snapshot() == before
+
+    def test_it_syncs_memberships_without_harming_an_allocation(self) -> None:
+        """A membership sync changes only what the team asks for: every state, limit and association stays,
+        a member who left loses the association, an account name nobody on the team has is removed."""
+        create = make_order(self.alice, self.project, self.offering, name="fresh", limits={"cpu": 10})
+        self.agent.cycle("order_process")
+        fresh = Resource.objects.get(pk=create.resource_id)
+        kept = self.existing_resource("kept", cpu_hours=20)
+        self.slurm("sacctmgr", "--immediate", "add", "user", "bob_hpc", "account=a_kept")
+        self.slurm("sacctmgr", "--immediate", "add", "user", "erin_hpc", "account=a_kept")
+        accounts = (fresh.backend_id, "a_kept")
+        before = self.allocations(fresh, kept), {a: self.users_of(a) for a in accounts}
+        assert before[1] == {fresh.backend_id: {"bob_hpc", "erin_hpc"}, "a_kept": {"bob_hpc", "erin_hpc"}}
+
+        self.agent.cycle("membership_sync")
+
+        assert (self.allocations(fresh, kept), {a: self.users_of(a) for a in accounts}) == before
+        synced = Resource.objects.filter(pk__in=(fresh.pk, kept.pk), last_sync__isnull=False)
+        assert synced.count() == 2
+        assert self.cpu_limit_minutes("a_kept") == "cpu=1200"
+
+        # erin leaves the project; somebody added mallory by hand to the kept account.
+        delete_user_role(scope=self.project, user=self.erin, role=Role.PROJECT_ADMIN, actor=self.alice)
+        self.slurm("sacctmgr", "--immediate", "add", "user", "mallory", "account=a_kept")
+        self.agent.cycle("membership_sync")
+
+        after = {a: self.users_of(a) for a in accounts}
+        assert after == {fresh.backend_id: {"bob_hpc"}, "a_kept": {"bob_hpc"}}
+        assert self.allocations(fresh, kept) == before[0]
+
+    def allocations(self, *resources: Resource) -> list[tuple[str, str, dict[str, Any], str]]:
+        rows = Resource.objects.filter(pk__in=[r.pk for r in resources]).order_by("pk")
+        return [(r.name, r.state, r.limits, r.backend_id) for r in rows]
 
 
 def _cents(amount: float) -> Decimal:

@@ -41,6 +41,7 @@ class ResourceListPerformanceTests(WebTestCase):
             ComponentUsage(
                 resource=resource,
                 component=component,
+                component_type=component.type,
                 usage=Decimal(resource.pk % 120),
                 date=timezone.now(),
                 billing_period=month,

@@ -7,7 +7,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Min, Sum
+from django.db.models import F, Min
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -15,8 +15,12 @@ from django.utils.http import urlencode
 
 from efp.marketplace import billing_months, coverage, metering
 from efp.marketplace.forecasts import FLAGS
-from efp.marketplace.models import ComponentUsage
-from efp.marketplace.selectors import usage_flag_counts, workspace_orders, workspace_resources
+from efp.marketplace.selectors import (
+    usage_flag_counts,
+    workspace_month_totals,
+    workspace_orders,
+    workspace_resources,
+)
 from efp.marketplace.states import OrderState, ResourceState
 from efp.web import charts
 from efp.web.access import provider_workspace
@@ -116,28 +120,30 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "web/provider/dashboard.html",
         {
             "tiles": tiles,
-            "sparklines": sorting.sort_rows(_sparklines(resources, day), SPARK_KEYS),
+            "sparklines": sorting.sort_rows(_sparklines(user, day), SPARK_KEYS),
             "sorting": sorting,
         },
         section="dashboard",
     )
 
 
-def _sparklines(resources: Any, day: datetime.date) -> list[dict[str, Any]]:
-    """12 months of summed usage per offering component across the provider's resources (one query)."""
+def _sparklines(user: Any, day: datetime.date) -> list[dict[str, Any]]:
+    """12 months of summed usage per offering component across the provider's resources: one query on the
+    maintained totals (`ComponentMonthTotal`), whatever the number of resources."""
     current = billing_months.first_day(day)
     months = [billing_months.add_months(current, -i) for i in range(11, -1, -1)]
     sums: dict[tuple[str, str, str, str], dict[datetime.date, Decimal]] = defaultdict(dict)
     rows = (
-        ComponentUsage.objects.filter(resource__in=resources.values("pk"), billing_period__gte=months[0])
+        workspace_month_totals(user)
+        .filter(billing_period__gte=months[0], rows__gt=0)
         .values(
             "component__offering__name",
             "component__type",
             "component__name",
             "component__measured_unit",
             "billing_period",
+            total=F("usage"),
         )
-        .annotate(total=Sum("usage"))
         .order_by("component__offering__name", "component__type", "billing_period")
     )
     for row in rows:
@@ -147,7 +153,8 @@ def _sparklines(resources: Any, day: datetime.date) -> list[dict[str, Any]]:
             row["component__name"],
             row["component__measured_unit"],
         )
-        sums[key][row["billing_period"]] = row["total"]
+        cells = sums[key]  # two components may share offering name, type, name and unit: one line, summed
+        cells[row["billing_period"]] = cells.get(row["billing_period"], Decimal(0)) + row["total"]
     result = []
     for (offering, _type, name, unit), by_month in sums.items():
         values = [by_month.get(m) for m in months]

@@ -15,8 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from efp.idempotency.api import idempotent
-from efp.marketplace import selectors
-from efp.marketplace.api.common import DetailResponseSerializer, StatusResponseSerializer
+from efp.marketplace import selectors, tallies
+from efp.marketplace.api.common import DetailResponseSerializer, StatusResponseSerializer, TalliedListMixin
 from efp.marketplace.api.offerings.querysets import offering_queryset
 from efp.marketplace.api.offerings.serializers import OfferingSerializer
 from efp.marketplace.api.orders.filters import OrderFilter
@@ -36,7 +36,8 @@ from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 from efp.structure.roles import Permission
 
 
-class OrderViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyViewSet):
+class OrderViewSet(TalliedListMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, ReadOnlyViewSet):
+    tally = tallies.ORDERS
     serializer_class = OrderDetailsSerializer
     filterset_class = OrderFilter
     ordering_fields = ("created", "consumer_reviewed_at", "cost", "state")

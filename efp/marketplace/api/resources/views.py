@@ -17,11 +17,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from efp.idempotency.api import idempotent
-from efp.marketplace import selectors
+from efp.marketplace import selectors, tallies
 from efp.marketplace.api.common import (
     DetailResponseSerializer,
     OrderUuidResponseSerializer,
     StatusResponseSerializer,
+    TalliedListMixin,
 )
 from efp.marketplace.api.offerings.querysets import offering_queryset
 from efp.marketplace.api.offerings.serializers import OfferingSerializer
@@ -47,13 +48,24 @@ from efp.marketplace.api.resources.serializers import (
     UpdateLimitsSerializer,
 )
 from efp.marketplace.billing_months import billing_period_of, month_start
-from efp.marketplace.models import ComponentUsage, Offering, Order, Resource, ResourcePlanPeriod
+from efp.marketplace.models import (
+    ComponentUsage,
+    Offering,
+    OfferingUser,
+    Order,
+    Resource,
+    ResourcePlanPeriod,
+)
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import renewals
 from efp.marketplace.services import resources as resource_services
 from efp.rest.fields import UTCDateTimeField, absolute_url
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 from efp.structure.models import ProjectRole
+
+
+def _account_name(account: OfferingUser | None) -> str | None:
+    return account.username or None if account is not None else None
 
 
 def _require(allowed: bool) -> None:
@@ -133,9 +145,17 @@ class BaseResourceViewSet(ReadOnlyViewSet):
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])  # a plain list
     def team(self, request: Request, uuid: str | None = None) -> Response:
         resource = self.get_object()
-        roles = (
+        roles = list(
             ProjectRole.objects.filter(project_id=resource.project_id).select_related("user").order_by("pk")
         )
+        # Each member's account at the resource's offering: the site agent's membership sync keeps exactly
+        # these usernames on the backend account and removes every other as stale.
+        accounts = {
+            account.user_id: account
+            for account in OfferingUser.objects.filter(
+                offering_id=resource.offering_id, user_id__in={role.user_id for role in roles}
+            )
+        }
         return Response(
             [
                 {
@@ -148,8 +168,8 @@ class BaseResourceViewSet(ReadOnlyViewSet):
                     "expiration_time": UTCDateTimeField().to_representation(role.expiration_time)
                     if role.expiration_time
                     else None,
-                    "offering_user_username": None,
-                    "offering_user_state": None,
+                    "offering_user_username": _account_name(accounts.get(role.user_id)),
+                    "offering_user_state": accounts[role.user_id].state if role.user_id in accounts else None,
                 }
                 for role in roles
             ]
@@ -169,8 +189,10 @@ class BaseResourceViewSet(ReadOnlyViewSet):
         raise Http404("This resource has no backend scope.")
 
 
-class ProviderResourceViewSet(BaseResourceViewSet):
+class ProviderResourceViewSet(TalliedListMixin, BaseResourceViewSet):
     """Resources of the offerings of organisations where the user holds a role (§2.2): consumers get 404."""
+
+    tally = tallies.PROVIDER_RESOURCES
 
     def visible(self) -> QuerySet[Resource]:
         return selectors.provider_resources(self.request.user)
@@ -288,8 +310,10 @@ class ProviderResourceViewSet(BaseResourceViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ConsumerResourceViewSet(BaseResourceViewSet):
+class ConsumerResourceViewSet(TalliedListMixin, BaseResourceViewSet):
     """Resources of my projects and my organisations' projects (`/api/marketplace-resources/`)."""
+
+    tally = tallies.CONSUMER_RESOURCES
 
     def visible(self) -> QuerySet[Resource]:
         return selectors.consumer_resources(self.request.user)

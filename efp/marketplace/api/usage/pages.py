@@ -16,9 +16,6 @@ sends the same requests both ways, for every persona, and compares status, heade
 
 from __future__ import annotations
 
-import datetime
-import re
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +27,7 @@ from efp.accounts.authentication import TOKEN_QUERY_PARAM
 from efp.accounts.models import User
 from efp.marketplace import selectors
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, Offering, OfferingComponent, Resource
-from efp.rest.filters import split_values
+from efp.rest.filters import plain_date, plain_uuids
 from efp.rest.sqlrows import (
     Fields,
     PageField,
@@ -57,12 +54,6 @@ Parser = Callable[[list[str]], Condition | None]
 NOT_FILTERS = frozenset({"page", "page_size", TOKEN_QUERY_PARAM, "format"})
 
 
-MAX_UUIDS = 100
-
-
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
 def usage_field(**kwargs: Any) -> serializers.DecimalField:
     """Usage amounts: decimal strings with 2 places, at most 18 digits before the point."""
     return serializers.DecimalField(max_digits=20, decimal_places=2, **kwargs)
@@ -79,12 +70,8 @@ def _uuids(column: str) -> Parser:
     """MultipleUUIDFilter: repeated keys or comma lists, dashed or hex."""
 
     def parse(values: list[str]) -> Condition | None:
-        items = split_values(values)
-        if not items or len(items) > MAX_UUIDS:
-            return None
-        try:
-            keys = [uuid.UUID(item) for item in items]
-        except ValueError:
+        keys = plain_uuids(values)
+        if keys is None:
             return None
         prep = Resource._meta.get_field("uuid").get_db_prep_value
         return f"{column} IN ({', '.join(['%s'] * len(keys))})", [prep(key, connection) for key in keys]
@@ -96,11 +83,8 @@ def _day(column: str) -> Parser:
     """DateFilter, for the one format every date input accepts alike."""
 
     def parse(values: list[str]) -> Condition | None:
-        if len(values) != 1 or not ISO_DATE.fullmatch(values[0]):
-            return None
-        try:
-            day = datetime.date.fromisoformat(values[0])
-        except ValueError:
+        day = plain_date(values)
+        if day is None:
             return None
         return f"{column} = %s", [connection.ops.adapt_datefield_value(day)]
 
@@ -240,7 +224,7 @@ def component_usages(request: Request) -> SqlRows | None:
         COMPONENT_USAGE_FILTERS,
         fields=COMPONENT_USAGE_FIELDS,
         tables=f"{_USAGE} u {_USAGE_JOINS}",
-        order_by="u.date DESC, oc.type ASC, u.id ASC",
+        order_by="u.date DESC, u.component_type ASC, u.id ASC",
     )
 
 
@@ -283,5 +267,5 @@ def user_usages(request: Request) -> SqlRows | None:
             f"{_USER_USAGE} uu JOIN {_USAGE} u ON u.id = uu.component_usage_id {_USAGE_JOINS}"
             f" LEFT JOIN {_USER} usr ON usr.id = uu.user_id"
         ),
-        order_by="u.date DESC, oc.type ASC, uu.username ASC, uu.id ASC",
+        order_by="u.date DESC, u.component_type ASC, u.id ASC, uu.username ASC, uu.id ASC",
     )

@@ -14,7 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from efp.idempotency.api import idempotent
-from efp.marketplace import selectors
+from efp.marketplace import selectors, tallies
+from efp.marketplace.api.common import TalliedListMixin
 from efp.marketplace.api.usage import pages as usage_pages
 from efp.marketplace.api.usage.filters import ComponentUsageFilter, ComponentUserUsageFilter
 from efp.marketplace.api.usage.querysets import (
@@ -43,7 +44,8 @@ def _user_agent(request: Request) -> str:
     return str(request.META.get("HTTP_USER_AGENT", ""))
 
 
-class ComponentUsageViewSet(ReadOnlyViewSet):
+class ComponentUsageViewSet(TalliedListMixin, ReadOnlyViewSet):
+    tally = tallies.COMPONENT_USAGES
     serializer_class = ComponentUsageSerializer
     filterset_class = ComponentUsageFilter
     ordering_fields = ("billing_period", "usage", "date")
@@ -57,7 +59,7 @@ class ComponentUsageViewSet(ReadOnlyViewSet):
     def get_queryset(self) -> QuerySet[ComponentUsage]:
         visible = selectors.visible_component_usages(self.request.user)
         return component_usage_queryset(visible, page=self.action == "list").order_by(
-            "-date", "component__type", "pk"
+            "-date", "component_type", "pk"
         )
 
     @extend_schema(request=SetUsageSerializer, responses={201: None})
@@ -154,7 +156,8 @@ class ComponentUsageViewSet(ReadOnlyViewSet):
         return self.paged(request, revision_queryset(self.get_object()), UsageRevisionSerializer)
 
 
-class ComponentUserUsageViewSet(ReadOnlyViewSet):
+class ComponentUserUsageViewSet(TalliedListMixin, ReadOnlyViewSet):
+    tally = tallies.USER_USAGES
     serializer_class = ComponentUserUsageSerializer
     filterset_class = ComponentUserUsageFilter
     ordering_fields = ("component_usage__billing_period", "usage", "username")
@@ -168,5 +171,9 @@ class ComponentUserUsageViewSet(ReadOnlyViewSet):
     def get_queryset(self) -> QuerySet[ComponentUserUsage]:
         visible = selectors.visible_component_user_usages(self.request.user)
         return user_usage_queryset(visible).order_by(
-            "-component_usage__date", "component_usage__component__type", "username", "pk"
+            "-component_usage__date",
+            "component_usage__component_type",
+            "component_usage_id",
+            "username",
+            "pk",
         )

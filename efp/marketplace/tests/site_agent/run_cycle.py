@@ -2,8 +2,8 @@
 
     python -m efp.marketplace.tests.site_agent.run_cycle -c agent.yaml
 
-reads a mode per line on stdin (`order_process` or `report`; `quit` ends), runs one cycle of the agent in
-that mode and prints `@@cycle <mode> <errors>` when done. `usage ID[,ID...]` prints
+reads a mode per line on stdin (`order_process`, `report` or `membership_sync`; `quit` ends), runs one
+cycle of the agent in that mode and prints `@@cycle <mode> <errors>` when done. `usage ID[,ID...]` prints
 `@@cycle usage 0 <json>`: what the reporting backend reports for those accounts this month.
 
 The agent's own `start()` loops forever (one cycle, then sleep); this calls the one-cycle function that
@@ -24,11 +24,15 @@ import sys
 from typing import Any
 
 from waldur_site_agent.common import processors, utils
-from waldur_site_agent.polling_processing import agent_order_process, agent_report
+from waldur_site_agent.polling_processing import agent_membership_sync, agent_order_process, agent_report
 
 from efp.marketplace.tests.site_agent.harness import DONE
 
-CYCLES = {"order_process": agent_order_process._process_offerings, "report": agent_report._process_offerings}
+CYCLES = {
+    "order_process": agent_order_process._process_offerings,
+    "report": agent_report._process_offerings,
+    "membership_sync": agent_membership_sync._process_offerings,
+}
 
 
 class ErrorCounter(logging.Handler):
