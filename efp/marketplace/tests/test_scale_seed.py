@@ -20,8 +20,10 @@ from bench.scale_seed.bulk import insert
 from bench.scale_seed.history import EVENT_COLUMNS
 from efp.marketplace.billing_months import billing_period_of
 from efp.marketplace.models import (
+    ComponentMonthTotal,
     ComponentUsage,
     ComponentUserUsage,
+    ListTally,
     Order,
     OrderEvent,
     Resource,
@@ -29,6 +31,8 @@ from efp.marketplace.models import (
     ResourcePlanPeriod,
     UsageRevision,
 )
+from efp.marketplace.services import month_totals
+from efp.marketplace.services.tallies import recount as recount_tallies
 from efp.marketplace.states import ORDER_TRANSITIONS, RESOURCE_TRANSITIONS, OrderState, ResourceState
 
 
@@ -43,6 +47,7 @@ def _moves_outside_the_table(
 
 
 RS = ResourceState
+TALLY_FIELDS = [f.attname for f in ListTally._meta.concrete_fields if not f.primary_key]
 RESOURCE_EVENT_COLUMNS = ["resource_id", "old_state", "new_state", "actor_id", "reason", "created"]
 
 
@@ -64,6 +69,14 @@ def _schema_of_bulk_tables() -> set[tuple[str, ...]]:
             [tables, tables, tables],
         )
         return {tuple(row) for row in cursor.fetchall()}
+
+
+def _tallies_and_totals() -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+    totals = ComponentMonthTotal.objects.filter(rows__gt=0)
+    return (
+        set(ListTally.objects.values_list(*TALLY_FIELDS)),
+        set(totals.values_list("component_id", "billing_period", "usage", "rows")),
+    )
 
 
 class ScaleSeedTests(TestCase):
@@ -92,7 +105,8 @@ class ScaleSeedTests(TestCase):
 
     def test_it_reports_progress_and_the_counts(self) -> None:
         text = self.output.getvalue()
-        assert "[1/6]" in text and "[6/6]" in text and "Seeded 120 resources" in text
+        steps = scale_seed.Progress.steps
+        assert f"[1/{steps}]" in text and f"[{steps}/{steps}]" in text and "Seeded 120 resources" in text
 
     def test_it_writes_nothing_the_second_time(self) -> None:
         before = (Resource.objects.count(), Order.objects.count(), ComponentUserUsage.objects.count())
@@ -185,3 +199,11 @@ class ScaleSeedTests(TestCase):
         assert int(response["X-Result-Count"]) == expected > 0
         resources = client.get("/api/marketplace-provider-resources/?page_size=50")
         assert int(resources["X-Result-Count"]) == provider.count()
+
+    def test_it_leaves_the_list_tallies_and_monthly_totals_as_a_recount_would(self) -> None:
+        # On PostgreSQL the seed loads with the triggers off and recounts; on SQLite the triggers ran.
+        tallies, totals = _tallies_and_totals()
+        assert tallies and totals
+        recount_tallies()
+        month_totals.recount()
+        assert _tallies_and_totals() == (tallies, totals)
