@@ -59,7 +59,7 @@ test: lint typecheck pytest
 
 # Not part of `make test`: seeds a database on 127.0.0.1:5432 once with BENCH_RESOURCES resources (efp
 # seed-scale; default 10000 in efp_bench, each other size in its own: BENCH_RESOURCES=100000 seeds and uses
-# efp_bench_100k, about 15 minutes the first time), serves it with gunicorn, loads it with locust and writes
+# efp_bench_100k, under 15 minutes the first time), serves it with gunicorn, loads it with locust and writes
 # bench/results/latest.{md,json} (latest_100k.{md,json} ...). BENCH_DURATION=10 BENCH_RUNS=1 by default.
 bench: install
 	$(BIN)/python -m bench.run

@@ -64,6 +64,7 @@ from efp.marketplace.models import (
     ResourcePlanPeriod,
     UsageRevision,
 )
+from efp.marketplace.services import month_totals
 from efp.marketplace.services.tallies import recount as recount_tallies
 from efp.structure.models import Customer
 
@@ -171,10 +172,12 @@ def seed(
                 f"{written.user_usages:,} per-user usages and their revisions"
             )
         progress("indexes built")
-        # The bulk writes above ran without the tally's triggers on PostgreSQL (`session_replication_role`,
-        # bulk.skip_deferred_foreign_key_checks): one recount instead of a trigger call per row.
+        # The bulk writes above ran without the triggers of the list tally and of the monthly usage totals
+        # on PostgreSQL (`session_replication_role`, bulk.skip_deferred_foreign_key_checks): one recount
+        # each instead of a trigger call per row.
         recount_tallies()
-        progress("list tallies recounted")
+        month_totals.recount()
+        progress("list tallies and monthly usage totals recounted")
         for owner in catalogue.provider_owner.values():
             get_or_create_token(user=owner)
     progress("committed")

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from efp.marketplace.billing_months import add_months, billing_period_of, month_key, month_start
 from efp.marketplace.models import ComponentMonthTotal, ComponentUsage
-from efp.marketplace.services import corrections, usage_imports
+from efp.marketplace.services import corrections, month_totals, usage_imports
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services.resources import unlink_resource
 from efp.marketplace.services.usage import UsageItem
@@ -105,3 +105,15 @@ class ComponentMonthTotalTests(MarketplaceTestCase):
         assert (cpu.usage, cpu.rows) == (Decimal("6.00"), 1)
         unlink_resource(resource=self.second, user=self.staff)
         assert maintained() == recount() == {}
+
+    def test_a_recount_gives_back_what_the_triggers_kept_and_repairs_drift(self) -> None:
+        # The scale seed loads usage with the triggers off on PostgreSQL and recounts at the end.
+        self.report(self.first, "10.25")
+        self.report(self.first, "3.75", month=self.last_month)
+        self.report(self.second, "4.50")
+        kept = maintained()
+        month_totals.recount()
+        assert maintained() == kept == recount()
+        ComponentMonthTotal.objects.filter(billing_period=self.current).update(usage=Decimal(999), rows=9)
+        month_totals.recount()
+        assert maintained() == kept

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from decimal import Decimal
 from io import StringIO
 from typing import Any
 
 from django.core.management import call_command
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.test import TestCase
 from django.utils import timezone
@@ -18,6 +20,7 @@ from bench.scale_seed.bulk import insert
 from bench.scale_seed.history import EVENT_COLUMNS
 from efp.marketplace.billing_months import billing_period_of
 from efp.marketplace.models import (
+    ComponentMonthTotal,
     ComponentUsage,
     ComponentUserUsage,
     ListTally,
@@ -28,6 +31,8 @@ from efp.marketplace.models import (
     ResourcePlanPeriod,
     UsageRevision,
 )
+from efp.marketplace.services import month_totals
+from efp.marketplace.services.tallies import recount as recount_tallies
 from efp.marketplace.states import ORDER_TRANSITIONS, RESOURCE_TRANSITIONS, OrderState, ResourceState
 
 
@@ -42,18 +47,66 @@ def _moves_outside_the_table(
 
 
 RS = ResourceState
+TALLY_FIELDS = [f.attname for f in ListTally._meta.concrete_fields if not f.primary_key]
 RESOURCE_EVENT_COLUMNS = ["resource_id", "old_state", "new_state", "actor_id", "reason", "created"]
+
+
+def _schema_of_bulk_tables() -> set[tuple[str, ...]]:
+    """Every index, constraint and column default of the tables the seed loads in bulk."""
+    tables = [model._meta.db_table for model in scale_seed.BULK_TABLES]
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            marks = ", ".join("%s" for _ in tables)
+            query = f"SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN ({marks})"  # noqa: S608
+            cursor.execute(query, tables)
+            return {tuple(row) for row in cursor.fetchall()}
+        cursor.execute(
+            "SELECT 'index', indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) "
+            "UNION ALL SELECT 'constraint', conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid::regclass::text = ANY(%s) "
+            "UNION ALL SELECT 'default', table_name || '.' || column_name, column_default "
+            "FROM information_schema.columns WHERE table_name = ANY(%s) AND column_default IS NOT NULL",
+            [tables, tables, tables],
+        )
+        return {tuple(row) for row in cursor.fetchall()}
+
+
+def _tallies_and_totals() -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+    totals = ComponentMonthTotal.objects.filter(rows__gt=0)
+    return (
+        set(ListTally.objects.values_list(*TALLY_FIELDS)),
+        set(totals.values_list("component_id", "billing_period", "usage", "rows")),
+    )
 
 
 class ScaleSeedTests(TestCase):
     @classmethod
     def setUpTestData(cls) -> None:
         cls.output = StringIO()
+        cls.schema_before = _schema_of_bulk_tables()
         call_command("seed_scale", resources=120, months=3, users_per_resource=2, stdout=cls.output)
+
+    def test_it_leaves_every_index_constraint_and_default_as_the_migrations_made_them(self) -> None:
+        # On PostgreSQL the load drops the bulk tables' indexes and unique constraints and lends their uuid
+        # columns a database default; afterwards the schema is the migrations' again, name for name.
+        assert len(self.schema_before) > 40
+        assert _schema_of_bulk_tables() == self.schema_before
+        # And the unique constraints hold again (COPY runs on psycopg's cursor: its error is psycopg's).
+        refused: type[Exception] = IntegrityError
+        if connection.vendor == "postgresql":
+            from psycopg.errors import UniqueViolation
+
+            refused = UniqueViolation
+        usage = ComponentUserUsage.objects.first()
+        assert usage is not None
+        with self.assertRaisesRegex(refused, "(?i)unique"), transaction.atomic():
+            insert(ComponentUserUsage, ["component_usage_id", "username", "usage", "uuid"],
+                   [(usage.component_usage_id, usage.username, 1, uuid.uuid4())])  # fmt: skip
 
     def test_it_reports_progress_and_the_counts(self) -> None:
         text = self.output.getvalue()
-        assert "[1/6]" in text and "[6/6]" in text and "Seeded 120 resources" in text
+        steps = scale_seed.Progress.steps
+        assert f"[1/{steps}]" in text and f"[{steps}/{steps}]" in text and "Seeded 120 resources" in text
 
     def test_it_writes_nothing_the_second_time(self) -> None:
         before = (Resource.objects.count(), Order.objects.count(), ComponentUserUsage.objects.count())
@@ -156,3 +209,11 @@ class ScaleSeedTests(TestCase):
             ListTally.Kind.ORDER: Order.objects.count(),
             ListTally.Kind.RESOURCE: Resource.objects.count(),
         }
+
+    def test_it_leaves_the_list_tallies_and_monthly_totals_as_a_recount_would(self) -> None:
+        # On PostgreSQL the seed loads with the triggers off and recounts; on SQLite the triggers ran.
+        tallies, totals = _tallies_and_totals()
+        assert tallies and totals
+        recount_tallies()
+        month_totals.recount()
+        assert _tallies_and_totals() == (tallies, totals)
