@@ -48,7 +48,7 @@ DATABASE_URL = os.environ.get(
 DURATION = float(os.environ.get("CAPACITY_DURATION", "600"))
 STEP_DURATION = float(os.environ.get("CAPACITY_STEP_DURATION", "120"))
 MULTIPLES = [float(m) for m in os.environ.get("CAPACITY_MULTIPLES", "1.5,2,3,4").split(",") if m]
-DOWN = [0.5, 0.25, 0.1]
+DOWN = [float(m) for m in os.environ.get("CAPACITY_DOWN", "0.5,0.25,0.1").split(",") if m]
 WORKERS = int(os.environ.get("CAPACITY_WORKERS", "3"))
 LOCUSTS = int(os.environ.get("CAPACITY_LOCUSTS", "1"))
 AGENTS, RESOURCES_PER_AGENT, BROWSERS = 1000, 100, 20
@@ -56,6 +56,10 @@ LIMIT_MS = 200.0
 WARMUP = 10.0  # seconds of each step left out of the percentiles (connections, prepared statements)
 TYPES = ("orders_poll", "resources_list", "set_usage", "set_user_usages",
          "gui_dashboard", "gui_resources", "gui_orders", "gui_usage", "gui_coverage")  # fmt: skip
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def log(text: str) -> None:
@@ -257,7 +261,7 @@ def run_step(w: dict[str, Any], targets: list[str], multiple: float, duration: f
     """The load at `multiple` times the real rates; agent a goes to locust process a % locusts, whose
     target is targets[process % len(targets)]."""
     browsers = round(BROWSERS * multiple)
-    start_at = time.time() + 8
+    start_at = time.time() + 20  # locust starts and reads the timetable meanwhile, even on a busy machine
     processes, outputs = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for share in range(locusts):
@@ -336,7 +340,8 @@ def summarise(samples: list[list[Any]], start_at: float, multiple: float, durati
         "worst_p99": worst,
         "held": worst < LIMIT_MS and all(t["errors"] == 0 for t in by_type.values()),
         "locust_cpu_s": round(locust_cpu, 1),
-        "locust_cpu_share": round(locust_cpu / (duration + 8), 2),
+        "locust_cpu_share": round(locust_cpu / (duration + 20), 2),
+        "loadavg_after": loadavg(),
         "types": by_type,
     }
 
@@ -351,8 +356,10 @@ def ladder(
         multiple, duration = plan.pop(0)
         if before_step:
             before_step()
-        log(f"{multiple}x for {duration:.0f} s against {', '.join(targets)}")
+        log(f"{multiple}x for {duration:.0f} s against {', '.join(targets)} (load average {loadavg()})")
+        before = loadavg()
         step = run_step(w, targets, multiple, duration, locusts)
+        step["loadavg_before"] = before
         log(f"  {step['rate']} req/s, worst p99 {step['worst_p99']} ms, errors {step['errors']}, "
             f"locust CPU {step['locust_cpu_share']:.0%}")  # fmt: skip
         steps.append(step)
@@ -469,7 +476,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [
             f"## {step['multiple']}x for {step['duration_s']:.0f} s: {step['rate']} req/s, "
             f"{step['browsers']} browsers, worst p99 {step['worst_p99']} ms, errors {step['errors']}, "
-            f"locust CPU {step['locust_cpu_share']:.0%} of one core",
+            f"locust CPU {step['locust_cpu_share']:.0%} of one core; load average before "
+            f"`{step['loadavg_before']}`, after `{step['loadavg_after']}` (1, 5, 15 min; shared machine)",
             "",
             "| request | req/s | p50 | p95 | p99 | max | errors | queries | start lag p99 |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
