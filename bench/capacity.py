@@ -365,12 +365,14 @@ def settle(targets: list[str], limit: float = 180) -> float:
     return round(time.monotonic() - started, 1)
 
 
-def ladder(w: dict[str, Any], targets: list[str], locusts: int) -> list[dict[str, Any]]:
+def ladder(w: dict[str, Any], targets: list[str], locusts: int, restart: Any = None) -> list[dict[str, Any]]:
     """The real rates for DURATION, then multiples up (or down) until the p99 limit is crossed (or held)."""
-    steps = []
+    steps: list[dict[str, Any]] = []
     plan = [(FIRST, DURATION)]
     while plan:
         multiple, duration = plan.pop(0)
+        if restart and steps:
+            restart()  # an overloaded step leaves minutes of requests in gunicorn's backlog
         waited = settle(targets)
         log(f"{multiple}x for {duration:.0f} s against {', '.join(targets)} (load average {loadavg()})")
         before = loadavg()
@@ -412,12 +414,21 @@ def main() -> None:
     prepare_database(env)
     w = world(env)
     log(f"{AGENTS} agents over {w['distinct_resources']} distinct resources")
-    app = start_app(env, "127.0.0.1", int(os.environ.get("CAPACITY_PORT", "8017")))
+    port = int(os.environ.get("CAPACITY_PORT", "8017"))
+    app = start_app(env, "127.0.0.1", port)
     sampler = RssSampler({"efp worker": app["worker"].pid, "gunicorn": app["serve"].pid})
+
+    def restart() -> None:
+        stop(app["serve"])
+        stop(app["worker"])
+        app.update(start_app(env, "127.0.0.1", port))
+        sampler.roots.update({"efp worker": app["worker"].pid, "gunicorn": app["serve"].pid})
+        wait_until_up(app["url"])
+
     try:
         wait_until_up(app["url"])
         sampler.start()
-        steps = ladder(w, [app["url"]], LOCUSTS)
+        steps = ladder(w, [app["url"]], LOCUSTS, restart)
         backlog = pending_tasks(env)
         cpu = {
             "gunicorn": cpu_seconds(tree(app["serve"].pid)),
