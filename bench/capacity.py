@@ -7,9 +7,10 @@
 2. Serves it with `efp serve` (gunicorn, CAPACITY_WORKERS workers, default 3 as `efp serve`;
    EFP_COUNT_QUERIES=1 for X-Query-Count) and runs one `efp worker` beside it.
 3. Runs bench/capacity_locustfile.py (open loop, see there) in CAPACITY_LOCUSTS locust processes (default 1)
-   at the real rates for CAPACITY_DURATION seconds (default 600), then at CAPACITY_MULTIPLES (default
-   1.5,2,3,4) for CAPACITY_STEP_DURATION seconds each (default 120) until some request type's p99 crosses
-   200 ms (the headroom); when the real rates already cross it, it steps down (0.5, 0.25, 0.1) instead.
+   at the real rates (or CAPACITY_FIRST times them) for CAPACITY_DURATION seconds (default 600), then at
+   CAPACITY_MULTIPLES (default 1.5,2,3,4) for CAPACITY_STEP_DURATION seconds each (default 120) until some
+   request type's p99 crosses 200 ms (the headroom); when the first step already crosses it, it steps down
+   (CAPACITY_DOWN, default 0.5,0.25,0.1) instead. Before each step it waits until the server is idle again.
    The peak RSS of the `efp worker` supervisor and its children and of the gunicorn processes is sampled
    from /proc every 0.5 s, and locust's CPU time taken from its rusage.
 4. Writes bench/results/capacity.json and capacity.md (CAPACITY_RESULTS names another stem).
@@ -48,7 +49,8 @@ DATABASE_URL = os.environ.get(
 DURATION = float(os.environ.get("CAPACITY_DURATION", "600"))
 STEP_DURATION = float(os.environ.get("CAPACITY_STEP_DURATION", "120"))
 MULTIPLES = [float(m) for m in os.environ.get("CAPACITY_MULTIPLES", "1.5,2,3,4").split(",") if m]
-DOWN = [0.5, 0.25, 0.1]
+FIRST = float(os.environ.get("CAPACITY_FIRST", "1"))  # the multiple of the first (long) step
+DOWN = [float(m) for m in os.environ.get("CAPACITY_DOWN", "0.5,0.25,0.1").split(",") if m]
 WORKERS = int(os.environ.get("CAPACITY_WORKERS", "3"))
 LOCUSTS = int(os.environ.get("CAPACITY_LOCUSTS", "1"))
 AGENTS, RESOURCES_PER_AGENT, BROWSERS = 1000, 100, 20
@@ -56,6 +58,10 @@ LIMIT_MS = 200.0
 WARMUP = 10.0  # seconds of each step left out of the percentiles (connections, prepared statements)
 TYPES = ("orders_poll", "resources_list", "set_usage", "set_user_usages",
          "gui_dashboard", "gui_resources", "gui_orders", "gui_usage", "gui_coverage")  # fmt: skip
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def log(text: str) -> None:
@@ -257,7 +263,7 @@ def run_step(w: dict[str, Any], targets: list[str], multiple: float, duration: f
     """The load at `multiple` times the real rates; agent a goes to locust process a % locusts, whose
     target is targets[process % len(targets)]."""
     browsers = round(BROWSERS * multiple)
-    start_at = time.time() + 8
+    start_at = time.time() + 20  # locust starts and reads the timetable meanwhile, even on a busy machine
     processes, outputs = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for share in range(locusts):
@@ -336,31 +342,50 @@ def summarise(samples: list[list[Any]], start_at: float, multiple: float, durati
         "worst_p99": worst,
         "held": worst < LIMIT_MS and all(t["errors"] == 0 for t in by_type.values()),
         "locust_cpu_s": round(locust_cpu, 1),
-        "locust_cpu_share": round(locust_cpu / (duration + 8), 2),
+        "locust_cpu_share": round(locust_cpu / (duration + 20), 2),
+        "loadavg_after": loadavg(),
         "types": by_type,
     }
 
 
-def ladder(
-    w: dict[str, Any], targets: list[str], locusts: int, before_step: Any = None
-) -> list[dict[str, Any]]:
+def settle(targets: list[str], limit: float = 180) -> float:
+    """Waits until every target answers the login page within 0.5 s twice in a row (the requests queued in
+    gunicorn's backlog by the last step are done); the seconds waited."""
+    started = time.monotonic()
+    calm = 0
+    while calm < 2 and time.monotonic() - started < limit:
+        clock = time.monotonic()
+        try:
+            for target in targets:
+                urllib.request.urlopen(f"{target}/login/", timeout=10).read()  # noqa: S310 - our own server
+            calm = calm + 1 if time.monotonic() - clock < 0.5 * len(targets) else 0
+        except Exception:
+            calm = 0
+        time.sleep(1)
+    return round(time.monotonic() - started, 1)
+
+
+def ladder(w: dict[str, Any], targets: list[str], locusts: int, restart: Any = None) -> list[dict[str, Any]]:
     """The real rates for DURATION, then multiples up (or down) until the p99 limit is crossed (or held)."""
-    steps = []
-    plan = [(1.0, DURATION)]
+    steps: list[dict[str, Any]] = []
+    plan = [(FIRST, DURATION)]
     while plan:
         multiple, duration = plan.pop(0)
-        if before_step:
-            before_step()
-        log(f"{multiple}x for {duration:.0f} s against {', '.join(targets)}")
+        if restart and steps:
+            restart()  # an overloaded step leaves minutes of requests in gunicorn's backlog
+        waited = settle(targets)
+        log(f"{multiple}x for {duration:.0f} s against {', '.join(targets)} (load average {loadavg()})")
+        before = loadavg()
         step = run_step(w, targets, multiple, duration, locusts)
+        step["loadavg_before"] = before
+        step["settle_s"] = waited
         log(f"  {step['rate']} req/s, worst p99 {step['worst_p99']} ms, errors {step['errors']}, "
             f"locust CPU {step['locust_cpu_share']:.0%}")  # fmt: skip
         steps.append(step)
-        if multiple == 1.0:
+        if len(steps) == 1:
             plan = [(m, STEP_DURATION) for m in (MULTIPLES if step["held"] else DOWN)]
-        elif step["held"] != (multiple > 1):  # crossed on the way up, or held on the way down
+        elif step["held"] != (multiple > FIRST):  # crossed on the way up, or held on the way down
             plan = []
-        time.sleep(5)
     return steps
 
 
@@ -389,12 +414,21 @@ def main() -> None:
     prepare_database(env)
     w = world(env)
     log(f"{AGENTS} agents over {w['distinct_resources']} distinct resources")
-    app = start_app(env, "127.0.0.1", int(os.environ.get("CAPACITY_PORT", "8017")))
+    port = int(os.environ.get("CAPACITY_PORT", "8017"))
+    app = start_app(env, "127.0.0.1", port)
     sampler = RssSampler({"efp worker": app["worker"].pid, "gunicorn": app["serve"].pid})
+
+    def restart() -> None:
+        stop(app["serve"])
+        stop(app["worker"])
+        app.update(start_app(env, "127.0.0.1", port))
+        sampler.roots.update({"efp worker": app["worker"].pid, "gunicorn": app["serve"].pid})
+        wait_until_up(app["url"])
+
     try:
         wait_until_up(app["url"])
         sampler.start()
-        steps = ladder(w, [app["url"]], LOCUSTS)
+        steps = ladder(w, [app["url"]], LOCUSTS, restart)
         backlog = pending_tasks(env)
         cpu = {
             "gunicorn": cpu_seconds(tree(app["serve"].pid)),
@@ -469,7 +503,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [
             f"## {step['multiple']}x for {step['duration_s']:.0f} s: {step['rate']} req/s, "
             f"{step['browsers']} browsers, worst p99 {step['worst_p99']} ms, errors {step['errors']}, "
-            f"locust CPU {step['locust_cpu_share']:.0%} of one core",
+            f"locust CPU {step['locust_cpu_share']:.0%} of one core; load average before "
+            f"`{step['loadavg_before']}`, after `{step['loadavg_after']}` (1, 5, 15 min; shared machine)",
             "",
             "| request | req/s | p50 | p95 | p99 | max | errors | queries | start lag p99 |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",

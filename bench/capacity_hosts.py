@@ -153,7 +153,16 @@ def main() -> None:
             roots[f"gunicorn {n}"] = app["serve"].pid
         sampler = capacity.RssSampler(roots)
         sampler.start()
-        steps = capacity.ladder(w, [app["url"] for app in apps], len(apps))
+
+        def restart() -> None:
+            for n, ((namespace, address), app) in enumerate(zip(app_namespaces(), apps, strict=True), 1):
+                capacity.stop(app["serve"])
+                capacity.stop(app["worker"])
+                app.update(capacity.start_app(env, address, PORT, prefix=["ip", "netns", "exec", namespace]))
+                roots.update({f"efp worker {n}": app["worker"].pid, f"gunicorn {n}": app["serve"].pid})
+                capacity.wait_until_up(app["url"])
+
+        steps = capacity.ladder(w, [app["url"] for app in apps], len(apps), restart)
         backlog = capacity.pending_tasks(env)
     finally:
         if sampler:

@@ -64,7 +64,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     options = DATABASES["default"].setdefault("OPTIONS", {})
     options["timeout"] = 20
     options["transaction_mode"] = "IMMEDIATE"
-elif env_bool("EFP_DATABASE_PREPARED", True):
+elif not env_bool("EFP_DATABASE_POOLED", False) and env_bool("EFP_DATABASE_PREPARED", True):
     # Server-side parameter binding: a query sent with the same text on a connection is prepared by
     # psycopg after 5 runs, so PostgreSQL stops parsing and planning the same list queries on every
     # request (planning the joins of a list costs more than running it).
@@ -75,6 +75,10 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3" and not env_bo
     # correlated subqueries of the dashboard and the coverage matrix pass it from about 10,000 resources:
     # compiling took 2.4 s for a query that runs in 90 ms (issue 18). Our queries are short, so never.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+if env_bool("EFP_DATABASE_POOLED", False):
+    # Behind a transaction-pooling PgBouncer (docs/deploy.md) a server connection is ours for one transaction
+    # only: no prepared statements (above) and no server-side cursors (the CSV exports' `.iterator()`).
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [

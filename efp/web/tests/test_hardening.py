@@ -260,11 +260,12 @@ class DeployCheckTests(WebTestCase):
         assert "efp.W001" in run_efp("check", "--deploy", "--fail-level", "WARNING", **weak).stderr
 
 
-def database_options(**env: str) -> str:
-    """The database OPTIONS that the settings derive from the environment (no connection is made)."""
+def database_options(key: str = "OPTIONS", **env: str) -> str:
+    """The database OPTIONS (or another key) the settings derive from the environment (no connection)."""
     code = (
         "from django.conf import settings; "
-        "print(sorted(settings.DATABASES['default'].get('OPTIONS', {}).items()))"
+        f"value = settings.DATABASES['default'].get({key!r}, {{}}); "
+        "print(sorted(value.items()) if isinstance(value, dict) else value)"
     )
     base = {k: v for k, v in os.environ.items() if not k.startswith("EFP_")}
     result = subprocess.run(
@@ -298,6 +299,13 @@ class DatabaseSettingsTests(WebTestCase):
         postgres = "postgres://postgres@127.0.0.1:5432/efp"
         assert "jit=off" in database_options(EFP_DATABASE_URL=postgres, EFP_DATABASE_PREPARED="false")
         assert "jit" not in database_options(EFP_DATABASE_URL=postgres, EFP_DATABASE_JIT="true")
+
+    def test_behind_a_transaction_pooler_it_neither_prepares_nor_holds_cursors(self) -> None:
+        postgres = "postgres://postgres@127.0.0.1:5432/efp"
+        pooled = {"EFP_DATABASE_URL": postgres, "EFP_DATABASE_POOLED": "true"}
+        assert database_options(**pooled) == "[]"
+        assert database_options("DISABLE_SERVER_SIDE_CURSORS", **pooled) == "True"
+        assert database_options("DISABLE_SERVER_SIDE_CURSORS", EFP_DATABASE_URL=postgres) == "False"
 
 
 class ServerProcessTests(WebTestCase):
