@@ -70,10 +70,16 @@ elif not env_bool("EFP_DATABASE_POOLED", False) and env_bool("EFP_DATABASE_PREPA
     # request (planning the joins of a list costs more than running it).
     # Django turns psycopg's preparing off (for connection poolers); we connect to PostgreSQL directly.
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
-if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3" and not env_bool("EFP_DATABASE_JIT", False):
+if (
+    DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
+    and not env_bool("EFP_DATABASE_JIT", False)
+    and not env_bool("EFP_DATABASE_POOLED", False)
+):
     # PostgreSQL compiles a query whose estimated cost passes jit_above_cost to machine code first. The
     # correlated subqueries of the dashboard and the coverage matrix pass it from about 10,000 resources:
     # compiling took 2.4 s for a query that runs in 90 ms (issue 18). Our queries are short, so never.
+    # PgBouncer refuses the `options` startup parameter: behind it, `ALTER DATABASE ... SET jit = off`
+    # (docs/deploy.md).
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 if env_bool("EFP_DATABASE_POOLED", False):
     # Behind a transaction-pooling PgBouncer (docs/deploy.md) a server connection is ours for one transaction
