@@ -49,9 +49,13 @@ POSTGRES_DROP = [
 
 
 def _sqlite_add(row: str, sign: str) -> str:
-    return f"""
+    # Only an added row creates its total; a removed one always has it (written when it was added), so
+    # flush's DELETE FROM, whatever the order of its tables, never writes a total back.
+    create = f"""
         INSERT OR IGNORE INTO {TOTALS} (component_id, billing_period, usage, rows)
             VALUES ({row}.component_id, {row}.billing_period, 0, 0);
+    """
+    return (create if sign == "+" else "") + f"""
         UPDATE {TOTALS} SET usage = usage {sign} {row}.usage, rows = rows {sign} 1
             WHERE component_id = {row}.component_id AND billing_period = {row}.billing_period;
     """
