@@ -67,8 +67,10 @@ class AgentOfferingActions:
         return Response({"is_unique": not taken})
 
     def _no_accounts(self) -> Response:
-        self.get_object()
-        return self.get_paginated_response(self.paginate_queryset([]))
+        offering = self.get_object()
+        # An empty queryset, not a list: the pagination counts it and answers a bad page as every list does.
+        nothing = type(offering)._default_manager.none()
+        return self.get_paginated_response(self.paginate_queryset(nothing))
 
     @extend_schema(responses={200: ServiceAccountSerializer(many=True)}, filters=False)
     @action(detail=True, methods=["get"], filter_backends=[])

@@ -150,6 +150,8 @@ class OfferingUserSerializer(WaldurModelSerializer):
     user_organization = serializers.CharField(source="user.organization", read_only=True)
     customer_uuid = HexUUIDField(source="offering.customer.uuid", read_only=True)
     customer_name = serializers.CharField(source="offering.customer.name", read_only=True)
+    # A link or "" (none yet): a plain string in the schema, as "" is no URI.
+    service_provider_comment_url = serializers.CharField(read_only=True)
 
     class Meta:
         model = OfferingUser
