@@ -31,6 +31,7 @@ from efp.marketplace.services import resources as resource_services
 from efp.marketplace.services.corrections import correct_usage
 from efp.marketplace.services.forecasts import refresh_forecasts
 from efp.marketplace.services.offering_users import create_offering_user
+from efp.marketplace.services.partitions import add_partition
 from efp.marketplace.services.usage import UsageItem, UserUsageItem, set_usage
 from efp.marketplace.services.user_usage import set_user_usages
 from efp.marketplace.states import USAGE_REPORTABLE_STATES, OrderState
@@ -134,6 +135,9 @@ def _build() -> dict[str, Any]:
         prices={"cpu": Decimal("0.02"), "gpu": Decimal("0.90"), "storage": Decimal("8.00")},
     )
     offering_services.grant_offering_manager(offering=slurm, user=people["manager"])
+    # Aurora's SLURM partitions, which the site agent reads from the offering.
+    add_partition(offering=slurm, partition_name="cpu", user=None, cpu_arch="x86_64/amd/zen3", max_time=2880)
+    add_partition(offering=slurm, partition_name="gpu", user=None, gpu_arch="nvidia/cc90", def_cpu_per_gpu=16)
     # Account names at Aurora, for a site agent serving the offering (docs/site-agent.md).
     for person in ("pi", "member"):
         create_offering_user(actor=None, offering=slurm, user=people[person], username=f"{person}_aurora")

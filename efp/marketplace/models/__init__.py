@@ -13,6 +13,7 @@ from efp.marketplace.models.offerings import (
     ServiceProvider,
 )
 from efp.marketplace.models.orders import Order, OrderEvent
+from efp.marketplace.models.partitions import OfferingPartition
 from efp.marketplace.models.resources import Resource, ResourceEndpoint, ResourceEvent, ResourcePlanPeriod
 from efp.marketplace.models.tallies import ListTally
 from efp.marketplace.models.totals import ComponentMonthTotal
@@ -31,6 +32,7 @@ __all__ = [
     "ListTally",
     "Offering",
     "OfferingComponent",
+    "OfferingPartition",
     "OfferingRole",
     "OfferingType",
     "OfferingUser",

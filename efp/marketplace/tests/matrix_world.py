@@ -45,6 +45,7 @@ from efp.marketplace.models import (
 from efp.marketplace.services import agents as agent_services
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
+from efp.marketplace.services import partitions as partition_services
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services import user_limits as user_limit_services
 from efp.marketplace.services import user_usage as user_usage_services
@@ -201,6 +202,9 @@ class MatrixWorld(MarketplaceTestCase):
                 limit=Decimal(10),
             ),
         )
+        cls.partition = partition_services.add_partition(
+            user=carol, offering=cls.offering, partition_name="cpu"
+        )
         cls.personas = {
             "anon": None,
             "out": cls.dave,
@@ -235,6 +239,7 @@ class MatrixWorld(MarketplaceTestCase):
             ),
             cpu=cls.user_limit.component.uuid.hex,
             gpu=cls.offering.components.get(type="gpu").uuid.hex,
+            partition=cls.partition.uuid.hex,
         )
 
     @classmethod

@@ -30,6 +30,7 @@ from efp.marketplace.models import (
     Resource,
 )
 from efp.marketplace.services import orders as order_services
+from efp.marketplace.services.partitions import add_partition
 from efp.marketplace.tests.factories import make_order
 from efp.marketplace.tests.site_agent import harness
 from efp.marketplace.tests.site_agent.story import BW, AgentStory
@@ -211,6 +212,34 @@ class SlurmSiteAgentTests(AgentStory):
         before = self.usage_snapshot()
         self.agent.cycle("report")
         assert self.usage_snapshot() == before
+
+    def test_it_scopes_associations_to_the_offerings_partitions_when_the_site_asks(self) -> None:
+        """The provider declares Aurora's partitions on the offering (issue 19, point 3); a site that runs the
+        plugin with `enforce_offering_partitions` gets one association per user and partition."""
+        for name in ("gpu", "cpu"):
+            add_partition(user=self.oscar, offering=self.offering, partition_name=name)
+        config = harness.write_config(
+            self.tmp / "partitions.yaml",
+            api_url=f"{self.live_server_url}/api/",
+            token=get_or_create_token(user=self.oscar),
+            offering_uuid=self.offering.uuid.hex,
+            backend="slurm",
+            backend_settings={**self.backend_settings, "enforce_offering_partitions": True},
+            backend_components=COMPONENTS,
+        )
+        agent = harness.Agent(config, env=self.emulator_env)
+        self.addCleanup(agent.close)
+        create = make_order(self.alice, self.project, self.offering, name="scoped", limits={"cpu": 10})
+
+        agent.cycle("order_process")
+
+        resource = Resource.objects.get(pk=create.resource_id)
+        assert (resource.state, Order.objects.get(pk=create.pk).state) == ("OK", "done")
+        rows = self.sacctmgr(
+            "show", "association", "format=account,user,partition", "where", f"accounts={resource.backend_id}"
+        )
+        scoped = {(row[1], row[2]) for row in rows if row[0] == resource.backend_id and row[1]}
+        assert scoped == {(user, part) for user in ("bob_hpc", "erin_hpc") for part in ("cpu", "gpu")}
 
     def test_it_syncs_memberships_without_harming_an_allocation(self) -> None:
         """A membership sync changes only what the team asks for: every state, limit and association stays,

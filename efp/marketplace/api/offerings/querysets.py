@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from efp.marketplace.models import Offering, Plan, PlanComponent
+from efp.marketplace.models import Offering, OfferingPartition, Plan, PlanComponent
 from efp.marketplace.states import ResourceState
 
 
@@ -19,5 +19,7 @@ def plan_queryset(qs: QuerySet[Plan]) -> QuerySet[Plan]:
 
 def offering_queryset(qs: QuerySet[Offering]) -> QuerySet[Offering]:
     return qs.select_related("customer", "category").prefetch_related(
-        "components", Prefetch("plans", queryset=plan_queryset(Plan.objects.all()))
+        "components",
+        Prefetch("plans", queryset=plan_queryset(Plan.objects.all())),
+        Prefetch("partitions", queryset=OfferingPartition.objects.order_by("partition_name", "pk")),
     )

@@ -12,6 +12,7 @@ from rest_framework import serializers
 from efp.accounts.models import SshKey
 from efp.marketplace import plugin_options
 from efp.marketplace.api.common import WaldurModelSerializer, _has_nul, public_plan_url
+from efp.marketplace.api.offerings.partition_serializers import NestedPartitionSerializer
 from efp.marketplace.models import Category, Offering, OfferingComponent, Plan, PlanComponent, ServiceProvider
 from efp.marketplace.states import ResourceState
 from efp.rest.fields import (
@@ -156,6 +157,7 @@ class OfferingSerializer(WaldurModelSerializer):
     category_title = serializers.CharField(source="category.title", read_only=True)
     components = OfferingComponentSerializer(many=True, read_only=True)
     plans = PlanSerializer(many=True, read_only=True)
+    partitions = NestedPartitionSerializer(many=True, read_only=True)
     organization_groups = serializers.SerializerMethodField()
     resource_options = serializers.SerializerMethodField()
     image = serializers.SerializerMethodField()
@@ -170,7 +172,7 @@ class OfferingSerializer(WaldurModelSerializer):
             "customer_name", "category", "category_uuid", "category_title", "type", "state", "shared",
             "billable", "attributes", "options", "resource_options", "plugin_options", "backend_id",
             "terms_of_service", "components", "plans", "organization_groups", "image", "thumbnail",
-            "usage_corrected_by", "usage_correction_months",
+            "usage_corrected_by", "usage_correction_months", "partitions",
         )  # fmt: skip
         read_only_fields = fields
 

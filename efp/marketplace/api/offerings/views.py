@@ -22,6 +22,7 @@ from efp.marketplace.api.offerings.filters import (
     ServiceProviderFilter,
     SshKeyFilter,
 )
+from efp.marketplace.api.offerings.partitions import PartitionActions
 from efp.marketplace.api.offerings.querysets import offering_queryset, plan_queryset
 from efp.marketplace.api.offerings.serializers import (
     CategorySerializer,
@@ -68,7 +69,9 @@ class PublicOfferingViewSet(ReadOnlyViewSet):
         return Response(PlanSerializer(plan, context=self.get_serializer_context()).data)
 
 
-class ProviderOfferingViewSet(AgentOfferingActions, mixins.CreateModelMixin, ReadOnlyViewSet):
+class ProviderOfferingViewSet(
+    AgentOfferingActions, PartitionActions, mixins.CreateModelMixin, ReadOnlyViewSet
+):
     serializer_class = ProviderOfferingSerializer
     filterset_class = OfferingFilter
     ordering_fields = ("name", "created", "type", "state")
