@@ -30,6 +30,7 @@ from efp.marketplace.services import renewals
 from efp.marketplace.services import resources as resource_services
 from efp.marketplace.services.corrections import correct_usage
 from efp.marketplace.services.forecasts import refresh_forecasts
+from efp.marketplace.services.member_sync import SyncEntry, report_member_sync
 from efp.marketplace.services.offering_users import create_offering_user
 from efp.marketplace.services.partitions import add_partition
 from efp.marketplace.services.usage import UsageItem, UserUsageItem, set_usage
@@ -111,6 +112,7 @@ def _build() -> dict[str, Any]:
         offering_type=OfferingType.SLURM,
         description="Batch compute on the Aurora cluster (CPU and GPU partitions) with project storage.",
         backend_id="aurora",
+        plugin_options={"enable_membership_sync_status": True},
     )
     offering_services.add_component(
         offering=slurm, component_type="cpu", name="CPU", billing_type=BW.USAGE, measured_unit="core-hours"
@@ -222,6 +224,17 @@ def _build() -> dict[str, Any]:
     )
     resource_services.set_resource_backend_metadata(
         resource=active[0], user=provider, backend_metadata={"cluster": "aurora", "partition": "climate"}
+    )
+    # What reached Aurora of the climate team's grants, as a site agent reports it.
+    report_member_sync(
+        user=provider,
+        resource=active[0],
+        entries=[
+            SyncEntry("resource", "admin", "synced", username="pi_aurora"),
+            SyncEntry(
+                "resource", "member", "pending", username="member_aurora", message="LDAP group not yet"
+            ),
+        ],
     )
     # Every other state.
     order(climate, "climate-pending-pi", 5, by=pi)  # pending-consumer: a PI may not approve

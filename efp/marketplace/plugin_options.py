@@ -18,6 +18,7 @@ WHOLE_NUMBER_RANGES = {
     "maximal_resource_count_per_project": 1_000_000,
 }
 DATE_KEYS = ("latest_date_for_resource_termination",)
+FLAG_KEYS = ("enable_membership_sync_status",)
 
 
 def _number(raw: Any, maximum: int) -> int | None:
@@ -47,6 +48,12 @@ def iso_date(options: dict[str, Any] | None, key: str) -> datetime.date | None:
     return _date((options or {}).get(key))
 
 
+def flag(options: dict[str, Any] | None, key: str) -> bool:
+    """A yes/no option: only `true` counts as set."""
+    assert key in FLAG_KEYS, key
+    return (options or {}).get(key) is True
+
+
 def errors(options: dict[str, Any]) -> list[str]:
     problems = []
     for key, maximum in WHOLE_NUMBER_RANGES.items():
@@ -55,4 +62,7 @@ def errors(options: dict[str, Any]) -> list[str]:
     for key in DATE_KEYS:
         if options.get(key) not in (None, "") and _date(options.get(key)) is None:
             problems.append(f"{key} must be a date (YYYY-MM-DD).")
+    for key in FLAG_KEYS:
+        if key in options and not isinstance(options[key], bool):
+            problems.append(f"{key} must be true or false.")
     return problems

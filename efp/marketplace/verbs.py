@@ -168,6 +168,10 @@ RESOURCE_VERBS: dict[str, Verb] = _verbs(
     ),
     Verb("set_endpoints", "Set endpoints", "synchronise resources", LIVE, (), SYNC, Side.PROVIDER),
     Verb(
+        "set_membership_sync_statuses", "Report membership sync", "synchronise resources", LIVE, (), SYNC,
+        Side.PROVIDER,
+    ),
+    Verb(
         "submit_report", "Submit report", "submit reports", None, (), P.RESOURCE_SUBMIT_REPORT,
         Side.PROVIDER,
     ),

@@ -1,6 +1,7 @@
 from efp.marketplace.models.agents import AgentIdentity, AgentProcessor, AgentService
 from efp.marketplace.models.forecasts import ResourceForecast
 from efp.marketplace.models.history import AppendOnlyError, Tombstone
+from efp.marketplace.models.member_sync import MemberSyncStatus
 from efp.marketplace.models.offering_users import ComponentUserUsageLimit, OfferingUser
 from efp.marketplace.models.offerings import (
     Category,
@@ -30,6 +31,7 @@ __all__ = [
     "ComponentUserUsage",
     "ComponentUserUsageLimit",
     "ListTally",
+    "MemberSyncStatus",
     "Offering",
     "OfferingComponent",
     "OfferingPartition",

@@ -184,6 +184,9 @@ API: list[Row] = [
         {"endpoints": [{"name": "portal", "url": "https://portal.example.org"}]}),
 
     # The site agent's own endpoints: the offering's provider side sees them; OFFERING.UPDATE writes (§2.1).
+    Row("POST",   f"{PRES}/{{resource}}/set_membership_sync_statuses/", "401 404 404 404 404 404 409 409 404 409",
+        {"statuses": [{"scope_type": "resource", "role_name": "member", "state": "synced", "username": "bob_o"}]},
+        note="the offering has not opted in with enable_membership_sync_status: 409 once allowed"),
     Row("GET",    f"{AGENT}/",                                      "401 200 200 200 200 200 200 200 200 200"),
     Row("POST",   f"{AGENT}/",                                      "401 400 400 400 400 400 201 201 400 201",
         {"offering": "{offering}", "name": "agent-o2"},

@@ -15,7 +15,15 @@ from django.utils import timezone
 
 from efp.accounts.services import get_or_create_token
 from efp.marketplace.billing_months import billing_period_of
-from efp.marketplace.models import AgentIdentity, ComponentUsage, ComponentUserUsage, Order, Resource
+from efp.marketplace.models import (
+    AgentIdentity,
+    ComponentUsage,
+    ComponentUserUsage,
+    MemberSyncStatus,
+    Offering,
+    Order,
+    Resource,
+)
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.tests.factories import make_order
 from efp.marketplace.tests.site_agent import harness
@@ -51,18 +59,22 @@ class SiteAgentTests(AgentStory):
             token=get_or_create_token(user=self.oscar),
             offering_uuid=self.offering.uuid.hex,
             backend=BACKEND,
-            backend_settings={
-                "state_file": str(self.state_file),
-                "usage_per_user": USAGE_PER_USER,
-                "endpoints": [ENDPOINT],
-                "allocation_prefix": "efp_",
-                "project_prefix": "efp_project_",
-                "customer_prefix": "efp_customer_",
-            },
+            backend_settings=self.backend_settings(),
             backend_components=COMPONENTS,
         )
         self.agent = harness.Agent(config, env={"PYTHONPATH": str(self.tmp / "plugins")})
         self.addCleanup(self.agent.close)
+
+    def backend_settings(self, **more: Any) -> dict[str, Any]:
+        return {
+            "state_file": str(self.state_file),
+            "usage_per_user": USAGE_PER_USER,
+            "endpoints": [ENDPOINT],
+            "allocation_prefix": "efp_",
+            "project_prefix": "efp_project_",
+            "customer_prefix": "efp_customer_",
+            **more,
+        }
 
     def accounts(self) -> dict[str, Any]:
         return json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
@@ -146,3 +158,32 @@ class SiteAgentTests(AgentStory):
         before = self.usage_snapshot()
         self.agent.cycle("report")
         assert self.usage_snapshot() == before
+
+    def test_a_backend_that_can_tell_reports_which_grants_reached_it(self) -> None:
+        """An offering opted in with `enable_membership_sync_status`: after its membership sync the agent
+        posts each member's state at the backend (`set_membership_sync_statuses`), and both sides see it."""
+        create = make_order(self.alice, self.project, self.offering, name="fresh", limits={"storage": 10})
+        self.agent.cycle("order_process")
+        fresh = Resource.objects.get(pk=create.resource_id)
+        Offering.objects.filter(pk=self.offering.pk).update(
+            plugin_options={"enable_membership_sync_status": True}
+        )
+        config = harness.write_config(
+            self.tmp / "reporting.yaml",
+            api_url=f"{self.live_server_url}/api/",
+            token=get_or_create_token(user=self.oscar),
+            offering_uuid=self.offering.uuid.hex,
+            backend=BACKEND,
+            backend_settings=self.backend_settings(member_sync_report=True),
+            backend_components=COMPONENTS,
+        )
+        agent = harness.Agent(config, env={"PYTHONPATH": str(self.tmp / "plugins")})
+        self.addCleanup(agent.close)
+
+        agent.cycle("membership_sync")
+
+        rows = MemberSyncStatus.objects.filter(resource=fresh).values_list(
+            "user__username", "role_name", "state"
+        )
+        # ghost_hpc is nobody's account here: skipped, not stored.
+        assert sorted(rows) == [("bob", "member", "synced"), ("erin", "member", "synced")]

@@ -17,8 +17,8 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
-from efp.marketplace import metering
-from efp.marketplace.models import OfferingUser, Order, Resource, ResourceForecast
+from efp.marketplace import metering, plugin_options
+from efp.marketplace.models import MemberSyncStatus, OfferingUser, Order, Resource, ResourceForecast
 from efp.marketplace.selectors import (
     consumer_orders,
     consumer_resources,
@@ -54,6 +54,8 @@ class Account:
 
     role: ProjectRole
     offering_user: OfferingUser | None
+    # What the site agent last reported of this person's grants at the backend (offerings that opt in).
+    sync: tuple[MemberSyncStatus, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,12 @@ def _accounts(resource: Resource, sorting: Sorting) -> list[Account]:
             offering_id=resource.offering_id, user_id__in=[role.user_id for role in roles]
         )
     }
-    return [Account(role, by_user.get(role.user_id)) for role in roles]
+    synced: dict[int, list[MemberSyncStatus]] = {}
+    if plugin_options.flag(resource.offering.plugin_options, "enable_membership_sync_status"):
+        reported = MemberSyncStatus.objects.filter(resource=resource).order_by("role_name", "pk")
+        for status in reported:
+            synced.setdefault(status.user_id, []).append(status)
+    return [Account(role, by_user.get(role.user_id), tuple(synced.get(role.user_id, ()))) for role in roles]
 
 
 def _limits(resource: Resource, statuses: list[metering.ComponentStatus]) -> list[LimitRow]:
@@ -111,6 +118,7 @@ def _context(
         "resource": resource,
         "limits": _limits(resource, statuses),
         "accounts": _accounts(resource, team_sorting),
+        "member_sync": plugin_options.flag(resource.offering.plugin_options, "enable_membership_sync_status"),
         "sorting": order_sorting,
         "team_sorting": team_sorting,
         "endpoints": list(resource.endpoints.order_by("name", "pk")),

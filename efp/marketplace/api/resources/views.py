@@ -28,6 +28,7 @@ from efp.marketplace.api.offerings.querysets import offering_queryset
 from efp.marketplace.api.offerings.serializers import OfferingSerializer
 from efp.marketplace.api.orders.serializers import OrderErrorSerializer
 from efp.marketplace.api.resources.filters import ResourceFilter
+from efp.marketplace.api.resources.member_sync import MemberSyncActions
 from efp.marketplace.api.resources.querysets import ordered_by_project_name, resource_needs, resource_queryset
 from efp.marketplace.api.resources.serializers import (
     BackendMetadataSerializer,
@@ -189,7 +190,7 @@ class BaseResourceViewSet(ReadOnlyViewSet):
         raise Http404("This resource has no backend scope.")
 
 
-class ProviderResourceViewSet(TalliedListMixin, BaseResourceViewSet):
+class ProviderResourceViewSet(MemberSyncActions, TalliedListMixin, BaseResourceViewSet):
     """Resources of the offerings of organisations where the user holds a role (§2.2): consumers get 404."""
 
     tally = tallies.PROVIDER_RESOURCES

@@ -153,6 +153,17 @@ class FileBackend(BaseBackend):
     def restore_resource(self, resource_backend_id: str) -> bool:
         return False
 
+    def get_membership_sync_report(self, waldur_resource: WaldurResource) -> list[dict[str, Any]] | None:
+        """Every user of the account is synced as `member` (with `backend_settings.member_sync_report`
+        true; None otherwise, as backends that cannot tell)."""
+        if not self.backend_settings.get("member_sync_report"):
+            return None
+        users = self.client.list_resource_users(str(waldur_resource.backend_id))
+        return [
+            {"username": name, "scope_type": "resource", "role_name": "member", "state": "synced"}
+            for name in sorted(users)
+        ] + [{"username": "ghost_hpc", "scope_type": "resource", "role_name": "member", "state": "error"}]
+
     def get_resource_metadata(self, resource_backend_id: str) -> dict[str, Any]:
         return {}
 
