@@ -14,6 +14,8 @@ import re
 import unicodedata
 from typing import Any
 
+from efp.structure.names import first_free
+
 DEFAULT_POLICY = "service_provider"
 POLICIES = ("service_provider", "anonymized", "full_name", "waldur_username", "freeipa", "identity_claim")
 ANONYMIZED_PREFIX = "walduruser_"
@@ -29,15 +31,6 @@ def _ascii_word(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", folded.lower())
 
 
-def _first_free(base: str, taken: set[str]) -> str:
-    if base not in taken:
-        return base
-    number = 2
-    while f"{base}_{number}" in taken:
-        number += 1
-    return f"{base}_{number}"
-
-
 def generated_username(
     plugin_options: dict[str, Any] | None, *, username: str, first_name: str, last_name: str, taken: set[str]
 ) -> str | None:
@@ -47,7 +40,7 @@ def generated_username(
         return username
     if policy == "full_name":
         words = [w for w in (_ascii_word(first_name), _ascii_word(last_name)) if w]
-        return _first_free("_".join(words) or _ascii_word(username) or "user", taken)
+        return first_free("_".join(words) or _ascii_word(username) or "user", taken, "_")
     if policy == "anonymized":
         prefix = str((plugin_options or {}).get("username_anonymized_prefix") or ANONYMIZED_PREFIX)
         number = 1

@@ -5,6 +5,7 @@ refused. Any other Unicode is welcome and stored as given."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -24,3 +25,13 @@ def validate_name(value: Any) -> None:
     """A field validator (models, forms and DRF serializers accept Django's ValidationError)."""
     if has_control_characters(value):
         raise ValidationError(NAME_MESSAGE, code="control_characters")
+
+
+def first_free(base: str, taken: Collection[str], separator: str) -> str:
+    """`base`, or `base` with the first free number from 2 appended after `separator` (slugs, usernames)."""
+    if base not in taken:
+        return base
+    number = 2
+    while f"{base}{separator}{number}" in taken:
+        number += 1
+    return f"{base}{separator}{number}"

@@ -17,6 +17,7 @@ from django.utils.text import slugify
 from efp.errors import Forbidden, InvalidInput
 from efp.structure.events import record_team_role_event
 from efp.structure.models import Customer, CustomerRole, Project, ProjectRole, RoleGrant
+from efp.structure.names import first_free
 from efp.structure.permissions import has_permission
 from efp.structure.roles import CUSTOMER_ROLES, PROJECT_ROLES, Permission, Role
 
@@ -25,12 +26,7 @@ def unique_slug(model: Any, text: str) -> str:
     """`text` slugified, with `-2`, `-3`, ... appended when taken (one query)."""
     base = (slugify(text) or "x")[:90]
     taken = set(model.objects.filter(slug__startswith=base).values_list("slug", flat=True))
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
+    return first_free(base, taken, "-")
 
 
 @transaction.atomic
