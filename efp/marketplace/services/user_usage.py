@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from efp.errors import Forbidden, InvalidInput
@@ -19,6 +20,7 @@ from efp.marketplace.billing_months import billing_period_of, month_start, zone
 from efp.marketplace.models import (
     ComponentUsage,
     ComponentUserUsage,
+    ComponentUserUsageLimit,
     OfferingComponent,
     Resource,
     UsageRevision,
@@ -296,6 +298,35 @@ def set_user_usage(
     return rows[0]
 
 
+def _limit_errors(
+    resource: Resource, component_id: int, items: list[UserUsageItem]
+) -> list[dict[str, list[str]]]:
+    """Waldur's per-user limit (`/api/component-user-usage-limits/`): an item above the limit of its
+    offering user (by `username` at the resource's offering, else by its `user`'s account there) for this
+    component of this resource is refused. One query."""
+    names = {item.username for item in items}
+    people = {item.user.pk for item in items if item.user is not None}
+    limits = ComponentUserUsageLimit.objects.filter(resource=resource, component_id=component_id).filter(
+        Q(user__username__in=names) | Q(user__user_id__in=people)
+    )
+    by_name: dict[str, Decimal] = {}
+    by_person: dict[int, Decimal] = {}
+    for username, person, amount in limits.values_list("user__username", "user__user_id", "limit"):
+        by_name[username] = amount
+        by_person[person] = amount
+    errors: list[dict[str, list[str]]] = []
+    for item in items:
+        limit: Decimal | None = by_name.get(item.username)
+        if limit is None and item.user is not None:
+            limit = by_person.get(item.user.pk)
+        if limit is not None and item.usage > limit:
+            message = f"Usage limit exceeded: {item.usage} for {item.username} is above the limit of {limit}."
+            errors.append({"non_field_errors": [message]})
+        else:
+            errors.append({})
+    return errors
+
+
 def _set_user_usages(
     *,
     user: Any,
@@ -329,6 +360,9 @@ def _set_user_usages(
                 errors.append({})
             except InvalidInput as error:
                 errors.append(error.field_errors())
+        if any(errors):
+            raise InvalidInput({field: errors} if field else errors[0])
+        errors = _limit_errors(resource, component_usage.component_id, items)
         if any(errors):
             raise InvalidInput({field: errors} if field else errors[0])
         parents: dict[int, tuple[ComponentUsage, Decimal]] = {}
