@@ -8,8 +8,10 @@ counted as the sum of the tally's rows that the caller may see, in one small sta
 
 which is Σ(offering ∈ O) + Σ(project ∈ P) - Σ(both), read with the visibility rules of
 `structure/access.py` (`my_offerings`, `my_projects`), as the list's own queryset reads them; staff and
-support sum every row. Any other filter, or a value that is not plainly well formed, answers None and the
-list counts its queryset (`COUNT(*)`) as before, which also writes the 400s. test_tallies.py compares
+support sum every row. The provider workspace's GUI lists (`Side.WORKSPACE`) read `workspace_offerings`,
+as their querysets do, and take their organisation choices from the tally's projects (`projects`). Any
+other filter, or a value that is not plainly well formed, answers None and the list counts its queryset
+(`COUNT(*)`) as before, which also writes the 400s. test_tallies.py compares
 both counts for every persona, list and filter after every kind of write.
 """
 
@@ -40,6 +42,7 @@ class Side(enum.Enum):
     PROVIDER = "provider"  # rows of my offerings
     CONSUMER = "consumer"  # rows of my (live) projects
     BOTH = "both"
+    WORKSPACE = "workspace"  # rows of the offerings the provider workspace shows (the GUI's lists)
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,13 @@ PROVIDER_RESOURCES = TalliedList(
 )
 CONSUMER_RESOURCES = TalliedList(
     K.RESOURCE, Side.CONSUMER, state_key="state", states=frozenset(ResourceState.values)
+)
+
+WORKSPACE_RESOURCES = TalliedList(
+    K.RESOURCE, Side.WORKSPACE, state_key="state", states=frozenset(ResourceState.values)
+)
+WORKSPACE_ORDERS = TalliedList(
+    K.ORDER, Side.WORKSPACE, state_key="state", states=frozenset(OrderState.values)
 )
 
 _TALLY, _OFFERING, _PROJECT = ListTally._meta.db_table, Offering._meta.db_table, Project._meta.db_table
@@ -114,6 +124,8 @@ def _visible(tallied: TalliedList, user: Any) -> access.Fragment:
         return access.NEVER
     if access.sees_everything(user):
         return access.ALWAYS
+    if tallied.side is Side.WORKSPACE:
+        return access.workspace_offerings(user).contains(OuterColumn("t.offering_id"))
     provider = access.my_offerings(user).contains(OuterColumn("t.offering_id"))
     consumer = access.my_projects(user).contains(OuterColumn("t.project_id"))
     return {Side.PROVIDER: provider, Side.CONSUMER: consumer, Side.BOTH: provider | consumer}[tallied.side]
@@ -138,3 +150,13 @@ def counter(tallied: TalliedList, user: Any, query: Mapping[str, list[str]]) -> 
         return int(total)
 
     return count
+
+
+def projects(tallied: TalliedList, user: Any) -> access.Fragment:
+    """The projects that have at least one row of the list `user` sees (any state, any month), as a
+    subquery: a list's filter choices read from the tally's rows rather than from every row of the list."""
+    visible = _visible(tallied, user)
+    return access.Fragment(
+        f"SELECT DISTINCT t.project_id FROM {_TALLY} t WHERE t.kind = %s AND t.count > 0 AND {visible.sql}",  # noqa: S608
+        (tallied.kind, *visible.params),
+    )

@@ -27,6 +27,7 @@ def provider_workspace(view: View) -> View:
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not is_provider_user(request.user):
             raise PermissionDenied("The provider workspace is for users with a role in a service provider.")
+        request.provider_user = True  # type: ignore[attr-defined]  # the top bar need not ask again
         return view(request, *args, **kwargs)
 
     return wrapped

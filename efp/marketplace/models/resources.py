@@ -52,6 +52,8 @@ class Resource(models.Model):
             models.Index(fields=["offering", "state"]),
             # An offering's resources in list order (a site agent's listing): a page reads its rows.
             models.Index(fields=["offering", "created", "id"], name="resource_offering_created"),
+            # The provider workspace's resource list in its default order: a page walks the keys to it.
+            models.Index(fields=["name", "id"], name="resource_name_page"),
         ]
 
     def __str__(self) -> str:

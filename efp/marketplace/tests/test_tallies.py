@@ -47,6 +47,8 @@ LISTS: list[tuple[str, tallies.TalliedList, Callable[[Any], QuerySet[Any]], type
     ("orders", tallies.ORDERS, selectors.visible_orders, OrderFilter),
     ("provider resources", tallies.PROVIDER_RESOURCES, selectors.provider_resources, ResourceFilter),
     ("consumer resources", tallies.CONSUMER_RESOURCES, selectors.consumer_resources, ResourceFilter),
+    ("workspace orders", tallies.WORKSPACE_ORDERS, selectors.workspace_orders, OrderFilter),
+    ("workspace resources", tallies.WORKSPACE_RESOURCES, selectors.workspace_resources, ResourceFilter),
 ]  # fmt: skip
 
 
@@ -115,7 +117,22 @@ class TallyAgreementTests(AccessPersonas):
                     exact = filterset(data, queryset=visible(user)).qs.count()
                     if count is None or count() != exact:
                         found.append(f"{user.username}, {name}, {query}: {count and count()} != {exact}")
+                if tallied.kind in (ListTally.Kind.ORDER, ListTally.Kind.RESOURCE):
+                    found += self.project_disagreement(user, name, tallied, visible(user))
         return found
+
+    def project_disagreement(
+        self, user: Any, name: str, tallied: tallies.TalliedList, rows: QuerySet[Any]
+    ) -> list[str]:
+        """The projects the tally has rows of (a GUI list's organisation choices) are the rows' projects."""
+        projects = tallies.projects(tallied, user)
+        with connection.cursor() as cursor:
+            cursor.execute(projects.sql, list(projects.params))
+            tallied_projects = {key for (key,) in cursor.fetchall()}
+        exact = set(rows.values_list("project_id", flat=True))
+        if tallied_projects == exact:
+            return []
+        return [f"{user.username}, {name}, projects: {sorted(tallied_projects)} != {sorted(exact)}"]
 
     def assert_agrees(self) -> None:
         assert self.disagreements() == []

@@ -91,7 +91,10 @@ def equals(value: Any, other: Any) -> bool:
 def provider_entry(context: template.Context) -> bool:
     """Whether the top bar shows "Service Provider": only for users with a provider role."""
     request = context.get("request")
-    return bool(request is not None and is_provider_user(request.user))
+    if request is None:
+        return False
+    known = getattr(request, "provider_user", None)  # a workspace page has asked (web/access.py)
+    return bool(known if known is not None else is_provider_user(request.user))
 
 
 @register.filter

@@ -16,23 +16,22 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from efp.errors import DomainError, Forbidden, InvalidInput, StateConflict
+from efp.marketplace import tallies
 from efp.marketplace.models import OfferingComponent, Order, Resource
 from efp.marketplace.selectors import orders_with_details, workspace_offerings, workspace_orders
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services.renewal_dates import is_renewal
 from efp.marketplace.states import OrderState, OrderType
 from efp.marketplace.verbs import ORDER_VERBS
-from efp.structure.models import Customer
 from efp.structure.roles import Permission
 from efp.web.access import ProviderGrants, provider_workspace
 from efp.web.forms import OrderFilterForm, RejectForm
 from efp.web.sorting import ORDER_COLUMNS, ORDER_DEFAULT, Sorting
-from efp.web.views import downloads
+from efp.web.views import downloads, listing
 from efp.web.views.common import (
     Action,
     filter_by_place,
     get_by_uuid,
-    paginate,
     render_workspace,
     safe_next,
     status_of,
@@ -101,13 +100,10 @@ def waiting_since(order: Order) -> Any:
     return order.consumer_reviewed_at or order.created
 
 
-def _filter_choices(user: Any, visible: QuerySet[Order]) -> dict[str, list[tuple[str, str]]]:
+def _filter_choices(user: Any) -> dict[str, list[tuple[str, str]]]:
     return {
         "offerings": [(o.uuid.hex, o.name) for o in workspace_offerings(user).order_by("name", "pk")],
-        "organisations": [
-            (c.uuid.hex, c.name)
-            for c in Customer.objects.filter(pk__in=visible.values("project__customer_id")).order_by("name")
-        ],
+        "organisations": listing.organisations(tallies.WORKSPACE_ORDERS, user),
     }
 
 
@@ -138,14 +134,17 @@ def order_list(request: HttpRequest) -> HttpResponseBase:
     if "filtered" not in params:
         # Opens on the provider's queue (Waldur opens on "executing" and providers miss it).
         params.setlist("state", list(OrderFilterForm.DEFAULT_STATES))
-    form = OrderFilterForm(params, **_filter_choices(request.user, visible))
+    form = OrderFilterForm(params, **_filter_choices(request.user))
     form.is_valid()
     data = form.cleaned_data  # the fields that are valid still filter; the others show their error
     sorting = Sorting(request, "provider-orders", ORDER_COLUMNS, ORDER_DEFAULT)
-    qs = sorting.order(orders_with_details(filter_orders(visible, data)))
+    keys = sorting.order(filter_orders(visible, data))
     if downloads.wants_csv(request):
-        return downloads.orders_csv(qs, filename="orders")
-    page = paginate(request, qs)
+        return downloads.orders_csv(orders_with_details(keys), filename="orders")
+    count = listing.tallied_count(
+        tallies.WORKSPACE_ORDERS, request.user, data, states=data.get("state") or None
+    )
+    page = listing.paginate_keyed(request, listing.KeyedRows(keys, orders_with_details, count))
     orders = list(page.object_list)
     components = components_by_offering(orders)
     back = quote(request.get_full_path())

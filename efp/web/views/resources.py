@@ -16,7 +16,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from efp.errors import DomainError, Forbidden, StateConflict
-from efp.marketplace import coverage, metering
+from efp.marketplace import coverage, metering, tallies
 from efp.marketplace.models import Resource
 from efp.marketplace.selectors import (
     with_awaiting_approval,
@@ -27,19 +27,17 @@ from efp.marketplace.selectors import (
 from efp.marketplace.services.resources import set_resource_backend_id, set_resource_end_date_by_provider
 from efp.marketplace.services.usage import report_usage_refusal
 from efp.marketplace.states import ResourceState
-from efp.structure.models import Customer
 from efp.structure.roles import Permission
 from efp.web.access import ProviderGrants, provider_workspace
 from efp.web.forms import BackendIdForm, EndDateForm, ResourceFilterForm
 from efp.web.sorting import Column, Sorting
-from efp.web.views import downloads
+from efp.web.views import downloads, listing
 from efp.web.views.common import (
     Action,
     current_user,
     error_text,
     filter_by_place,
     get_by_uuid,
-    paginate,
     render_workspace,
     safe_next,
     today,
@@ -106,11 +104,9 @@ def filter_resources(qs: QuerySet[Resource], data: dict[str, Any], day: datetime
         q = data["q"].strip()
         qs = qs.filter(Q(name__icontains=q) | Q(backend_id__iexact=q) | Q(effective_id__iexact=q))
     qs = filter_by_place(qs, data)
-    states = data.get("state") or []
-    if states:
+    states = shown_states(data)
+    if states is not None:
         qs = qs.filter(state__in=states)
-    elif not data.get("include_terminated"):
-        qs = qs.exclude(state=ResourceState.TERMINATED)
     if data.get("ending_within") is not None:
         qs = qs.filter(end_date__gte=day, end_date__lte=day + datetime.timedelta(days=data["ending_within"]))
     month = data.get("no_report")
@@ -129,28 +125,40 @@ def filter_resources(qs: QuerySet[Resource], data: dict[str, Any], day: datetime
     return qs
 
 
+def with_details(qs: QuerySet[Resource]) -> QuerySet[Resource]:
+    """What a row of the list (or of its CSV) shows beside the resource, in the same query."""
+    return with_awaiting_approval(qs.select_related("offering", "project__customer", "plan", "forecast"))
+
+
+def shown_states(data: dict[str, Any]) -> list[str] | None:
+    """The states `filter_resources` keeps (None: all of them)."""
+    if data.get("state"):
+        return list(data["state"])
+    if data.get("include_terminated"):
+        return None
+    return [state for state in ResourceState.values if state != ResourceState.TERMINATED]
+
+
 @provider_workspace
 def resource_list(request: HttpRequest) -> HttpResponseBase:
     user = request.user
     day = today()
     visible = workspace_resources(user)
     offerings = [(o.uuid.hex, o.name) for o in workspace_offerings(user).order_by("name", "pk")]
-    organisations = [
-        (c.uuid.hex, c.name)
-        for c in Customer.objects.filter(pk__in=visible.values("project__customer_id")).order_by("name")
-    ]
+    organisations = listing.organisations(tallies.WORKSPACE_RESOURCES, user)
     form = ResourceFilterForm(request.GET or None, offerings=offerings, organisations=organisations)
     data: dict[str, Any] = {}
     if form.is_bound:
         form.is_valid()
         data = form.cleaned_data  # the fields that are valid still filter; the others show their error
-    qs = filter_resources(visible, data, day)
-    qs = with_awaiting_approval(qs.select_related("offering", "project__customer", "plan", "forecast"))
     sorting = Sorting(request, "provider-resources", SORT_COLUMNS, "name")
-    qs = sorting.order(qs)
+    keys = sorting.order(filter_resources(visible, data, day))
     if downloads.wants_csv(request):
-        return downloads.resources_csv(qs, filename="resources")
-    page = paginate(request, qs)
+        return downloads.resources_csv(with_details(keys), filename="resources")
+    count = listing.tallied_count(
+        tallies.WORKSPACE_RESOURCES, user, data, states=shown_states(data), ignored=["include_terminated"]
+    )
+    page = listing.paginate_keyed(request, listing.KeyedRows(keys, with_details, count))
     resources = list(page.object_list)
     summaries = metering.summarise(resources, today=day)
     grants = ProviderGrants(user, ROW_PERMISSIONS)
