@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("marketplace", "0012_agent_membership"),
+        ("marketplace", "0014_member_sync_statuses"),
     ]
 
     operations = [
