@@ -11,7 +11,7 @@ from typing import Any
 import django_filters
 from django.db.models import Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers
 
 from efp.invoices.models import Invoice, InvoiceItem
@@ -272,6 +272,12 @@ class InvoiceItemFilter(FilterSet):
 # --- views -----------------------------------------------------------------------------------------
 
 
+FIELD = OpenApiParameter(
+    "field", OpenApiTypes.STR, many=True, description="Only these fields of each invoice."
+)
+
+
+@extend_schema_view(list=extend_schema(parameters=[FIELD]), retrieve=extend_schema(parameters=[FIELD]))
 class InvoiceViewSet(ReadOnlyViewSet):
     """An organisation's monthly invoices: its owners', staff's and support's to read."""
 
