@@ -11,7 +11,8 @@ split by the plan in force (its plan periods; without any, the resource's plan):
 - **fixed** components: the plan component's price x its amount, for that time as the plan;
 - **limit** components: the price x the resource's limit, for that time as the plan;
 - **usage** components: the price x the month's reported usage (each ComponentUsage row, priced by the plan
-  of its plan period), whether or not the resource was live;
+  in force as the usage report prices it, `efp.marketplace.usage_reports`), whether or not the resource was
+  live;
 - **one-time** components: the price x the limit (else the plan's amount, else 1), once, in the month the
   resource went live;
 - **prepaid** components (`is_prepaid`, whatever their billing type but usage): paid in advance for the
@@ -42,6 +43,7 @@ from efp.marketplace.models import (
     Resource,
     ResourcePlanPeriod,
 )
+from efp.marketplace.usage_reports import plan_in_month
 
 CENT = Decimal("0.01")
 QUANTUM = Decimal("0.0000001")  # a quantity's precision (Waldur's DecimalField(22, 7))
@@ -290,7 +292,12 @@ class _Month:
         if component.billing_type != BT.USAGE or usage.usage == 0:
             return None
         period = usage.plan_period
-        plan = period.plan if period is not None else resource.plan
+        if period is not None:
+            plan: Plan | None = period.plan
+        else:  # the usage report's rule for a record without a plan period
+            plan_id = plan_in_month(self.periods.get(resource.pk, []), self.month) or resource.plan_id
+            plans = {p.plan_id: p.plan for p in self.periods.get(resource.pk, [])}
+            plan = plans.get(plan_id) or (resource.plan if resource.plan_id == plan_id else None)
         if plan is None:
             return None
         price = next((p.price for p in self.prices.get(plan.pk, []) if p.component_id == component.pk), None)
