@@ -13,6 +13,7 @@ from typing import Any
 
 import time_machine
 from django.db import connection
+from django.test import SimpleTestCase
 from django.test.utils import CaptureQueriesContext
 from waldur_api_client.api.invoice_items import (
     invoice_items_count,
@@ -22,9 +23,10 @@ from waldur_api_client.api.invoice_items import (
 from waldur_api_client.api.invoices import invoices_count, invoices_list, invoices_retrieve
 from waldur_api_client.models.invoice_state_enum import InvoiceStateEnum
 
+from efp.events.schedule import load_jobs
 from efp.invoices import services
 from efp.invoices.models import Invoice, InvoiceItem
-from efp.invoices.pricing import month_lines
+from efp.invoices.pricing import month_lines, time_quantity
 from efp.marketplace.models import Category, Offering, OfferingComponent, Plan, Resource
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
@@ -243,3 +245,28 @@ class InvoiceStoryTests(MarketplaceTestCase):
         invoices_few, _ = queries("/api/invoices/", year="2026", month="4")
         invoices_many, items = queries("/api/invoices/")
         assert items == 9 and invoices_few == invoices_many
+
+
+class TimeQuantityTests(SimpleTestCase):
+    """How many of a plan's units a live span within a month is (whole local days; started hours)."""
+
+    def test_it_counts_each_unit_of_the_second_half_of_april(self) -> None:
+        end = datetime.datetime(2026, 5, 1, tzinfo=UTC)
+        assert [
+            time_quantity(unit, MID_APRIL, end, APRIL) for unit in ("month", "half_month", "quarter", "day")
+        ] == [
+            Decimal("0.5"),
+            Decimal(1),
+            Decimal("0.1666667"),
+            Decimal(15),
+        ]
+
+    def test_it_counts_a_started_hour_and_a_touched_day_as_whole(self) -> None:
+        end = MID_APRIL + datetime.timedelta(minutes=61)
+        assert time_quantity("hour", MID_APRIL, end, APRIL) == 2
+        assert time_quantity("day", MID_APRIL, end, APRIL) == 1
+
+
+class RefreshJobTests(SimpleTestCase):
+    def test_the_worker_runs_the_refresh_every_hour(self) -> None:
+        assert load_jobs()["invoices.refresh"].cron == "41 * * * *"
