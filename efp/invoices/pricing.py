@@ -45,6 +45,12 @@ from efp.marketplace.models import (
 )
 from efp.marketplace.usage_reports import plan_in_month
 
+# Columns the lines never read (large JSON and text): left out of the resources' query.
+UNREAD = (
+    "attributes", "current_usages", "options", "backend_metadata", "report", "error_traceback", "description",
+    "offering__attributes", "offering__options", "offering__plugin_options", "offering__description",
+    "offering__terms_of_service", "project__description",
+)  # fmt: skip
 CENT = Decimal("0.01")
 QUANTUM = Decimal("0.0000001")  # a quantity's precision (Waldur's DecimalField(22, 7))
 BT = OfferingComponent.BillingType
@@ -148,6 +154,7 @@ class _Month:
         self.resources = list(
             live_windows(resources)
             .select_related("project", "plan", "offering__customer__service_provider")
+            .defer(*UNREAD)
             .order_by("created", "pk")
         )
         ids = [resource.pk for resource in self.resources]
@@ -156,7 +163,7 @@ class _Month:
             self.periods[period.resource_id].append(period)
         self.usages = list(
             ComponentUsage.objects.filter(resource_id__in=ids, billing_period=month)
-            .select_related("plan_period__plan", "component")
+            .only("resource_id", "component_id", "plan_period_id", "usage")
             .order_by("resource_id", "component_id", "pk")
         )
         plan_ids = {r.plan_id for r in self.resources} | {
@@ -167,6 +174,8 @@ class _Month:
             PlanComponent.objects.filter(plan_id__in=plan_ids).select_related("component").order_by("pk")
         ):
             self.prices[component.plan_id].append(component)
+        self.by_period = {p.pk: p for periods in self.periods.values() for p in periods}
+        self.components = {p.component_id: p.component for prices in self.prices.values() for p in prices}
 
     def lines(self) -> list[Line]:
         by_id = {resource.pk: resource for resource in self.resources}
@@ -288,10 +297,10 @@ class _Month:
         return []
 
     def _usage_line(self, resource: Any, usage: ComponentUsage) -> Line | None:
-        component = usage.component
-        if component.billing_type != BT.USAGE or usage.usage == 0:
+        component = self.components.get(usage.component_id)  # None: priced on none of the plans
+        if component is None or component.billing_type != BT.USAGE or usage.usage == 0:
             return None
-        period = usage.plan_period
+        period = self.by_period.get(usage.plan_period_id) if usage.plan_period_id else None
         if period is not None:
             plan: Plan | None = period.plan
         else:  # the usage report's rule for a record without a plan period
