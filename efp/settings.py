@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "efp.marketplace",
     "efp.notifications",
     "efp.hooks",
+    "efp.invoices",
     "efp.web",
     "axes",  # login throttling: failures per (username, address), shared by all processes via the database
 ]

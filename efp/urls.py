@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 
 from efp.accounts import api as accounts_api
 from efp.hooks import api as hooks_api
+from efp.invoices import api as invoices_api
 from efp.marketplace.api import urls as marketplace_urls
 from efp.notifications import api as notifications_api
 from efp.request_size import API_PREFIXES
@@ -22,6 +23,7 @@ router.register("projects", structure_api.ProjectViewSet, basename="project")
 marketplace_urls.register(router)
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")
 hooks_api.register(router)
+invoices_api.register(router)
 
 
 class ApiNotFound(View):

@@ -99,6 +99,12 @@ def _windows(resources: QuerySet[Resource]) -> Any:
     )
 
 
+def live_windows(resources: QuerySet[Resource]) -> Any:
+    """`resources` annotated with `live_from` and `live_until` (the rule above): the invoices bill the
+    same live time as the coverage counts."""
+    return _windows(resources)
+
+
 def coverage(
     resources: QuerySet[Resource], months: list[datetime.date], *, only_live: bool = True
 ) -> list[CoverageRow]:

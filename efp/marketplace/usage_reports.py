@@ -103,7 +103,7 @@ _FIELDS = (
 )
 
 
-def _plan_in_month(periods: list[ResourcePlanPeriod], month: datetime.date) -> int | None:
+def plan_in_month(periods: list[ResourcePlanPeriod], month: datetime.date) -> int | None:
     """The plan of the period overlapping the month (the latest to start); for a month before every
     period, the first period's plan; after every period, the last one's."""
     begins, ends = month_start(month), month_start(add_months(month, 1))
@@ -142,7 +142,7 @@ def report(resources: QuerySet[Resource], months: list[datetime.date]) -> list[R
     for record in records:
         plan = record["plan_period__plan_id"]
         if plan is None:
-            plan = _plan_in_month(periods[record["resource_id"]], record["billing_period"])
+            plan = plan_in_month(periods[record["resource_id"]], record["billing_period"])
         record["plan"] = plan if plan is not None else record["resource__plan_id"]
     plans = {r["plan"] for r in records if r["plan"] is not None}
     prices = {

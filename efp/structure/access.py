@@ -368,6 +368,31 @@ def provider_customers(user: Any) -> Rows:
     return _visible(user, "structure", "Customer", ALWAYS, customer_roles(user).contains(ID) | of_offerings)
 
 
+def billing_customers(user: Any) -> Rows:
+    """Organisations whose invoices the user reads: those they own, through a role in force (staff and
+    support: every organisation). Waldur shows an organisation's invoices to its owners."""
+    roles = customer_roles(user)
+    owner = Fragment("role = %s", (Role.CUSTOMER_OWNER.value,))
+    return _visible(
+        user, "structure", "Customer", ALWAYS, Rows(roles.table, roles.key, roles.where & owner).contains(ID)
+    )
+
+
+def billing_offerings(user: Any) -> Rows:
+    """Offerings whose invoice items the provider side reads: those of organisations the user owns and
+    those they manage (staff and support: every offering)."""
+    roles = customer_roles(user)
+    owner = Fragment("role = %s", (Role.CUSTOMER_OWNER.value,))
+    owned = Rows(roles.table, roles.key, roles.where & owner)
+    return _visible(
+        user,
+        "marketplace",
+        "Offering",
+        ALWAYS,
+        owned.contains(CUSTOMER_ID) | offering_roles(user).contains(ID),
+    )
+
+
 def provider_workspace(user: Any) -> Fragment:
     """May the user enter the provider workspace: staff, a role in force in a service provider's
     organisation, or any offering role (support users by their roles only)."""

@@ -36,6 +36,7 @@ LAYERS: dict[str, set[str]] = {
     },
     "notifications": {"errors", "rawsql", "rest", "accounts", "events", "structure", "marketplace"},
     "hooks": {"errors", "rawsql", "rest", "accounts", "events", "structure", "marketplace", "notifications"},
+    "invoices": {"errors", "rawsql", "rest", "accounts", "events", "structure", "marketplace"},
     # web reuses rest's CSV writer (efp/rest/csv_export.py) for its Download CSV links.
     "web": {
         "errors",

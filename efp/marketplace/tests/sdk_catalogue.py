@@ -41,6 +41,8 @@ TAGS = (
     "hooks_email",
     "hooks",
     "events",
+    "invoices",
+    "invoice_items",
 )
 
 TESTS = Path(__file__).resolve().parent

@@ -29,7 +29,8 @@ from rest_framework.test import APIClient
 
 from efp.accounts.services import get_or_create_token
 from efp.hooks import services as hook_services
-from efp.marketplace.billing_months import billing_period_of
+from efp.invoices import services as invoice_services
+from efp.marketplace.billing_months import billing_period_of, current_month
 from efp.marketplace.offering_user_states import OFFERING_USER_VERBS
 from efp.marketplace.tests.matrix_world import MATRIX_PERSONAS, MatrixWorld, Row, fill, routes
 
@@ -288,6 +289,11 @@ API: list[Row] = [
     Row("POST",   "/api/projects/{project_a1}/add_user/",           "401 404 403 403 201 201 404 404 404 201", {"user": "{user_out}", "role": "PROJECT.MEMBER"}),
     Row("POST",   "/api/projects/{project_a1}/update_user/",        "401 404 403 403 200 200 404 404 404 200", {"user": "{user_mem}", "role": "PROJECT.MEMBER", "expiration_time": "2099-01-01T00:00:00Z"}),
     Row("POST",   "/api/projects/{project_a1}/delete_user/",        "401 404 403 403 200 200 404 404 404 200", {"user": "{user_mem}", "role": "PROJECT.MEMBER"}),
+    # Invoices (read-only): an organisation's for its owners; an item also for its offering's provider side.
+    Row("GET",    "/api/invoices/",                                 "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    "/api/invoices/{invoice}/",                       "401 404 404 404 404 200 404 404 404 200"),
+    Row("GET",    "/api/invoice-items/",                            "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    "/api/invoice-items/{invoice_item}/",             "401 404 404 404 404 200 200 200 404 200"),
     Row("GET",    "/api/users/",                                    "401 200 200 200 200 200 200 200 200 200"),
     Row("GET",    "/api/users/{user_mem}/",                              "401 404 200 404 404 404 404 404 404 200",
         note="users see themselves only; staff see everyone"),
@@ -456,6 +462,19 @@ LISTS: dict[str, dict[str, set[str]]] = {
             ("/api/hooks/", {"hook", "email_hook"}),
         )
     },
+    "/api/invoices/": {
+        **{persona: set() for persona in MATRIX_PERSONAS[1:]},
+        "cown": {"invoice"},
+        "staff": {"invoice"},
+    },
+    "/api/invoice-items/": {
+        **{persona: set() for persona in MATRIX_PERSONAS[1:]},
+        "cown": {"invoice_item", "invoice_item_q"},
+        "om": {"invoice_item"},
+        "pown": {"invoice_item"},
+        "other": {"invoice_item_q"},
+        "staff": {"invoice_item", "invoice_item_q"},
+    },
     "/api/users/": {
         **{persona: {f"user_{persona}"} for persona in MATRIX_PERSONAS[1:]},
         "staff": {"user_rita"} | {f"user_{persona}" for persona in MATRIX_PERSONAS[1:]},
@@ -510,8 +529,18 @@ class PermissionMatrixTests(MatrixWorld):
             user=cls.carol, email="carol@example.org", event_groups=["users"]
         )
         found = {"hook": hook.uuid.hex, "hook_delivery": delivery.uuid.hex, "email_hook": email_hook.uuid.hex}
-        cls.names = {**cls.names, **found}
-        cls.labels = {**cls.labels, **{key: label for label, key in found.items()}}
+        invoice = invoice_services.refresh_month(customer=cls.org_a, month=current_month())
+        assert invoice is not None
+        found["invoice"] = invoice.uuid.hex
+        items = {"invoice_item": cls.resource, "invoice_item_q": cls.resource_q}
+        labels = {
+            item.uuid.hex: label
+            for label, resource in items.items()
+            for item in invoice.items.filter(resource=resource)
+        }
+        assert set(labels.values()) == set(items)
+        cls.names = {**cls.names, **found, **{label: key for key, label in labels.items()}}
+        cls.labels = {**cls.labels, **{key: label for label, key in found.items()}, **labels}
 
     def setUp(self) -> None:
         # One client per persona: a client loads the middleware on its first request, and WhiteNoise's
