@@ -99,12 +99,12 @@ def coverage_matrix(request: HttpRequest) -> HttpResponse:
     form = CoverageFilterForm(request.GET, choices={"offering": [(o.uuid.hex, o.name) for o in offerings]})
     sorting = Sorting(request, "coverage", COVERAGE_COLUMNS, "organisation")
     months: list[datetime.date] = []
-    resources = visible.none()
+    live = resources = visible.none()
     if form.is_valid() and form.cleaned_data["months"]:
         months = form.cleaned_data["months"]
-        resources = _scoped(visible, form).filter(coverage.live_in_any(months))
+        live = resources = _scoped(visible, form).filter(coverage.live_in_any(months))
         if form.cleaned_data.get("only_missing"):
-            resources = coverage.with_missing(resources, months)
+            resources = coverage.with_missing(live, months)
     ordered = coverage.row_values(sorting.order(resources))
     if request.GET.get("format") == "csv":
         rows = coverage.rows(ordered, months, reported_of=resources.values("pk"))
@@ -127,7 +127,7 @@ def coverage_matrix(request: HttpRequest) -> HttpResponse:
             "months": months,
             "page": page,
             "rows": [_matrix_row(row, months) for row in coverage.rows(page.object_list, months)],
-            "missing": coverage.missing_count(resources, months),
+            "missing": coverage.missing_count(live, months),  # the rows left out have none missing
             "labels": coverage.LABELS,
             "sorting": sorting,
         },
