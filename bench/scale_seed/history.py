@@ -378,15 +378,20 @@ def write_resources(plots: list[Plot], current_usages: dict[int, dict[str, float
         for p in plots:
             name = f"scale-{p.resource_id}"
             backend = name if p.up_at is not None else ""  # the site agent set it when it created the account
+            # The live window as the transitions keep it (coverage.py): activated when it came up, ended
+            # by its first move to Terminated (a failed creation's at once, see `resource_events`).
+            live_from = p.created if p.up_at is not None else None
+            live_until = (p.ended_at or p.created) if p.outcome == RS.TERMINATED else None
             yield (
                 p.resource_id, name, name, p.outcome, p.project.pk, p.offering.pk, p.plan_id, {"name": name},
                 {"storage": p.limit}, backend, Decimal(p.limit) * p.storage_price,
                 current_usages.get(p.resource_id, {}), p.created, p.ended_at or p.up_at or p.created,
+                live_from, live_until,
             )  # fmt: skip
 
     insert(
         Resource,
         ["id", "name", "slug", "state", "project_id", "offering_id", "plan_id", "attributes", "limits",
-         "backend_id", "cost", "current_usages", "created", "modified"],
+         "backend_id", "cost", "current_usages", "created", "modified", "live_from", "live_until"],
         rows(),
     )  # fmt: skip

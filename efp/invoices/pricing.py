@@ -3,7 +3,8 @@ writes them). Exact `Decimal` arithmetic; a line's price is `unit_price x quanti
 cents (Waldur's `quantize_price`), an invoice's price the sum of its lines' prices.
 
 For each resource of the customer's projects, over the part of the month it was live (the coverage's
-rule, `efp.marketplace.coverage.live_windows`: from `created` if it reached OK, until it was terminated),
+rule: the window stored on the resource, `live_from` and `live_until`; from `created` if it reached OK,
+until it was first terminated),
 split by the plan in force (its plan periods; without any, the resource's plan):
 - **plan**: the plan's `unit_price` for that time, in the plan's unit: a month, half a month or a quarter
   as the fraction of its days that were live (whole local days, settings.TIME_ZONE), days, or started
@@ -34,7 +35,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from efp.marketplace.billing_months import add_months, billing_period_of, month_start, zone
-from efp.marketplace.coverage import live_windows
 from efp.marketplace.models import (
     ComponentUsage,
     OfferingComponent,
@@ -152,8 +152,7 @@ class _Month:
         self.lower, self.upper = month_start(month), month_start(add_months(month, 1))
         resources = Resource.objects.filter(project__customer=customer, created__lt=self.upper)
         self.resources = list(
-            live_windows(resources)
-            .select_related("project", "plan", "offering__customer__service_provider")
+            resources.select_related("project", "plan", "offering__customer__service_provider")
             .defer(*UNREAD)
             .order_by("created", "pk")
         )
@@ -166,8 +165,8 @@ class _Month:
             .only("resource_id", "component_id", "plan_period_id", "usage")
             .order_by("resource_id", "component_id", "pk")
         )
-        plan_ids = {r.plan_id for r in self.resources} | {
-            p.plan_id for periods in self.periods.values() for p in periods
+        plan_ids = {r.plan_id for r in self.resources if r.plan_id is not None} | {
+            p.plan_id for periods in self.periods.values() for p in periods if p.plan_id is not None
         }
         self.prices: dict[int, list[PlanComponent]] = defaultdict(list)
         for component in (

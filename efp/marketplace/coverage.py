@@ -16,8 +16,13 @@ A month is **due** when all of these hold:
 A due month is **reported** when a component usage of one of those usage components exists for it (any
 value, zero included), else **missing**. Every other month is **not_due**.
 
-Two queries whatever the number of resources: the resources with their live window, and the months
-reported for them.
+The live window is stored on the resource (`live_from`, `live_until`), kept by the transitions
+(`services/_transitions.py`) and backfilled from the events by migration 0013: from `created` once the
+resource was first activated (moved to OK; a bulk-loaded row without events, unless still Creating), until
+its first move to Terminated. Every question is SQL over those columns and the index of the usage rows, so
+its cost does not grow with the resources that do not answer it: `live_in_any` (a row of the matrix),
+`missing_in` (a missing report for a month), `with_missing` (a row with a missing month),
+`missing_count` (the missing cells of every row); `rows` then reads the months reported of the rows shown.
 """
 
 from __future__ import annotations
@@ -26,12 +31,10 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Subquery, When
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from efp.marketplace.billing_months import add_months, current_month, month_key, month_start
-from efp.marketplace.models import ComponentUsage, OfferingComponent, Resource, ResourceEvent
-from efp.marketplace.states import ResourceState
+from efp.marketplace.models import ComponentUsage, OfferingComponent, Resource
 
 REPORTED, MISSING, NOT_DUE = "reported", "missing", "not_due"
 STATES = (REPORTED, MISSING, NOT_DUE)
@@ -78,31 +81,165 @@ class CoverageRow:
         }
 
 
-def _windows(resources: QuerySet[Resource]) -> Any:
-    """Each resource's live window: from `created` if it was ever activated (moved to OK; a row without
-    any event, bulk-loaded, counts unless still Creating), until its first move to Terminated (without
-    that event: `modified`, if Terminated)."""
-    events = ResourceEvent.objects.filter(resource_id=OuterRef("pk"))
-    activated = Exists(events.filter(new_state=ResourceState.OK)) | (
-        ~Exists(events) & ~Q(state=ResourceState.CREATING)
+def _month_end(month: datetime.date) -> datetime.datetime:
+    return month_start(add_months(month, 1))
+
+
+def live_in(month: datetime.date, *, via: str = "") -> Q:
+    """Live at some time in `month` (`via`: the path to the resource, as "resource__")."""
+    return Q(**{f"{via}live_from__lt": _month_end(month)}) & (
+        Q(**{f"{via}live_until__isnull": True}) | Q(**{f"{via}live_until__gte": month_start(month)})
     )
-    terminated = events.filter(new_state=ResourceState.TERMINATED).order_by("created", "pk").values("created")
+
+
+def live_in_any(months: list[datetime.date]) -> Q:
+    """Live at some time in the range `months` (oldest first, consecutive)."""
+    return Q(live_from__lt=_month_end(months[-1])) & (
+        Q(live_until__isnull=True) | Q(live_until__gte=month_start(months[0]))
+    )
+
+
+@dataclass(frozen=True)
+class _Metering:
+    """The usage components of every offering (one query: there are few offerings), as literal keys the
+    planner can estimate and match to the indexes."""
+
+    offerings: frozenset[int]
+    components: tuple[int, ...]
+
+    @classmethod
+    def read(cls) -> _Metering:
+        pairs = list(OfferingComponent.objects.filter(billing_type=USAGE).values_list("offering_id", "pk"))
+        return cls(frozenset(offering for offering, _ in pairs), tuple(component for _, component in pairs))
+
+    def metered(self) -> Q:
+        """The offering has a usage-billed component."""
+        return Q(offering_id__in=sorted(self.offerings))
+
+    def reported(self, month: datetime.date) -> Exists:
+        """A usage of a usage component exists for `month` (a probe of the usage index)."""
+        return Exists(
+            ComponentUsage.objects.filter(
+                resource_id=OuterRef("pk"), billing_period=month, component_id__in=self.components
+            )
+        )
+
+
+def _missing(months: list[datetime.date]) -> Q | None:
+    """Missing in one of `months` at least; None when none of them is closed (nothing can be missing)."""
+    closed = [month for month in months if month < current_month()]
+    if not closed:
+        return None
+    metering = _Metering.read()
+    either = Q()
+    for month in closed:
+        either |= live_in(month) & Q(~metering.reported(month))
+    return metering.metered() & either
+
+
+def missing_in(resources: QuerySet[Resource], month: datetime.date) -> QuerySet[Resource, int]:
+    """The keys of the resources whose report for `month` is missing (a query: count it, or filter by it)."""
+    return with_missing(resources, [month]).values_list("pk", flat=True)
+
+
+def with_missing(resources: QuerySet[Resource], months: list[datetime.date]) -> QuerySet[Resource]:
+    """The resources with a missing report for one of `months` at least."""
+    missing = _missing(months)
+    return resources.none() if missing is None else resources.filter(missing)
+
+
+def missing_count(resources: QuerySet[Resource], months: list[datetime.date]) -> int:
+    """The missing cells of `resources` over `months`: the due cells (a count of the live-window index)
+    less the reported ones (a range of the usage index, each row's resource live in its month). Reads each
+    due cell once, not one probe per cell."""
+    closed = [month for month in months if month < current_month()]
+    if not closed:
+        return 0
+    metering = _Metering.read()
+    due_in = resources.filter(metering.metered() & live_in_any(closed))
+    due = due_in.aggregate(**{f"m{i}": Count("pk", filter=live_in(month)) for i, month in enumerate(closed)})
+    live_then = Q()
+    for month in closed:
+        live_then |= Q(billing_period=month) & live_in(month, via="resource__")
+    reported = (
+        ComponentUsage.objects.filter(
+            live_then,
+            resource_id__in=due_in.values("pk"),
+            component_id__in=metering.components,
+            billing_period__gte=closed[0],
+            billing_period__lte=closed[-1],
+        )
+        .order_by()
+        .values("resource_id", "billing_period")
+        .distinct()
+        .count()
+    )
+    return sum(count or 0 for count in due.values()) - reported
+
+
+ROW_FIELDS = (
+    "pk",
+    "uuid",
+    "name",
+    "project__name",
+    "project__customer__name",
+    "offering__name",
+    "live_from",
+    "live_until",
+)
+
+
+def row_values(resources: QuerySet[Resource]) -> QuerySet[Resource, dict[str, Any]]:
+    """What `rows` needs of each resource, in the queryset's order (slice it for a page)."""
     usage_components = OfferingComponent.objects.filter(
         offering_id=OuterRef("offering_id"), billing_type=USAGE
     )
-    return resources.annotate(
-        live_from=Case(When(activated, then=F("created"))),
-        live_until=Coalesce(
-            Subquery(terminated[:1]), Case(When(state=ResourceState.TERMINATED, then=F("modified")))
-        ),
-        metered=Exists(usage_components.filter(billing_type=USAGE)),
+    return resources.annotate(metered=Exists(usage_components)).values(*ROW_FIELDS, "metered")
+
+
+def rows(values: Any, months: list[datetime.date], *, reported_of: Any = None) -> list[CoverageRow]:
+    """The coverage rows of `values` (from `row_values`, in their order) over `months`; one more query for
+    the months reported of these resources (`reported_of`: a queryset of their keys, else the keys)."""
+    current = current_month()
+    result = [
+        CoverageRow(
+            resource_id=v["pk"],
+            uuid=v["uuid"].hex,
+            name=v["name"],
+            project_name=v["project__name"],
+            customer_name=v["project__customer__name"],
+            offering_name=v["offering__name"],
+            live_from=v["live_from"],
+            live_until=v["live_until"],
+            metered=v["metered"],
+        )
+        for v in values
+    ]
+    if not result or not months:
+        return result
+    reported = set(
+        ComponentUsage.objects.filter(
+            resource_id__in=[row.resource_id for row in result] if reported_of is None else reported_of,
+            component__billing_type=USAGE,
+            billing_period__gte=months[0],
+            billing_period__lte=months[-1],
+        )
+        .order_by()
+        .values_list("resource_id", "billing_period")
+        .distinct()
     )
+    for row in result:
+        for month in months:
+            if not row.due_in(month, current):
+                row.months[month] = NOT_DUE
+            elif (row.resource_id, month) in reported:
+                row.months[month] = REPORTED
+            else:
+                row.months[month] = MISSING
+    return result
 
 
-def live_windows(resources: QuerySet[Resource]) -> Any:
-    """`resources` annotated with `live_from` and `live_until` (the rule above): the invoices bill the
-    same live time as the coverage counts."""
-    return _windows(resources)
+ORDER = ("project__customer__name", "project__name", "name", "pk")
 
 
 def coverage(
@@ -112,57 +249,6 @@ def coverage(
     resource name. `only_live`: leave out resources live in none of the months."""
     if not months:
         return []
-    current = current_month()
-    rows = [
-        CoverageRow(
-            resource_id=values["pk"],
-            uuid=values["uuid"].hex,
-            name=values["name"],
-            project_name=values["project__name"],
-            customer_name=values["project__customer__name"],
-            offering_name=values["offering__name"],
-            live_from=values["live_from"],
-            live_until=values["live_until"],
-            metered=values["metered"],
-        )
-        for values in _windows(resources)
-        .order_by("project__customer__name", "project__name", "name", "pk")
-        .values(
-            "pk",
-            "uuid",
-            "name",
-            "project__name",
-            "project__customer__name",
-            "offering__name",
-            "live_from",
-            "live_until",
-            "metered",
-        )
-    ]
     if only_live:
-        rows = [row for row in rows if any(row.live_in(month) for month in months)]
-    reported = set(
-        ComponentUsage.objects.filter(
-            resource_id__in=resources.values("pk"),
-            component__billing_type=USAGE,
-            billing_period__gte=months[0],
-            billing_period__lte=months[-1],
-        )
-        .order_by()
-        .values_list("resource_id", "billing_period")
-        .distinct()
-    )
-    for row in rows:
-        for month in months:
-            if not row.due_in(month, current):
-                row.months[month] = NOT_DUE
-            elif (row.resource_id, month) in reported:
-                row.months[month] = REPORTED
-            else:
-                row.months[month] = MISSING
-    return rows
-
-
-def missing_in(resources: QuerySet[Resource], month: datetime.date) -> list[int]:
-    """The keys of the resources whose report for `month` is missing."""
-    return [row.resource_id for row in coverage(resources, [month]) if row.months[month] == MISSING]
+        resources = resources.filter(live_in_any(months))
+    return rows(row_values(resources.order_by(*ORDER)), months, reported_of=resources.values("pk"))

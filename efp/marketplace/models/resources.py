@@ -45,11 +45,18 @@ class Resource(models.Model):
     last_sync = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now, db_index=True)
     modified = models.DateTimeField(default=timezone.now)
+    # The live window of the usage coverage rule (coverage.py), kept by the transitions
+    # (services/_transitions.py): `created` once the resource was first activated (moved to OK), and its
+    # first move to Terminated. Null: never activated, or not terminated.
+    live_from = models.DateTimeField(null=True, blank=True, editable=False)
+    live_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["created", "pk"]
         indexes = [
             models.Index(fields=["offering", "state"]),
+            # The resources of some offerings live in a range of months (coverage.py): an index range.
+            models.Index(fields=["offering", "live_from", "live_until"], name="resource_live_window"),
             # An offering's resources in list order (a site agent's listing): a page reads its rows.
             models.Index(fields=["offering", "created", "id"], name="resource_offering_created"),
             # The provider workspace's resource list in its default order: a page walks the keys to it.

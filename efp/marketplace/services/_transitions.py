@@ -4,7 +4,9 @@
 1. refuse a move that is not in the table of `states.py` (StateConflict → HTTP 409);
 2. apply it as `UPDATE ... WHERE state = <old>`; if no row changed, someone else moved it first
    (StateConflict), so two racing approvers cannot both win;
-3. append an event row (old, new, actor, reason, time) and write the event Waldur's log has for the move
+3. append an event row (old, new, actor, reason, time), keep the live window of the usage coverage rule
+   (`Resource.live_from` / `live_until`, see `coverage.py`: set by the first move to OK and to Terminated,
+   at the event's time) and write the event Waldur's log has for the move
    (`marketplace/events.py`, by the tables of `event_types.py`), unless `event=False` says an order's
    events tell it already;
 4. refresh the in-memory object, keeping its project and offering (which no state change touches).
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from efp.errors import StateConflict
@@ -66,12 +70,14 @@ def transition_resource(
         return resource
     if not resource_can_move(old, new):
         raise StateConflict([s.value for s, targets in RESOURCE_TRANSITIONS.items() if new in targets])
-    changed = Resource.objects.filter(pk=resource.pk, state=old).update(state=new, modified=now, **fields)
+    changed = Resource.objects.filter(pk=resource.pk, state=old).update(
+        state=new, modified=now, **_live_window(new, now), **fields
+    )
     if not changed:
         resource.refresh_from_db()
         raise StateConflict(message=f"The resource was changed meanwhile; it is now {resource.state}.")
     ResourceEvent.objects.create(
-        resource=resource, old_state=old, new_state=new, actor=_user(actor), reason=reason
+        resource=resource, old_state=old, new_state=new, actor=_user(actor), reason=reason, created=now
     )
     keys = events.resource_keys(resource) if event else {}
     refresh(resource)
@@ -88,9 +94,28 @@ def record_order_created(order: Order, *, actor: Any) -> None:
 
 
 def record_resource_created(resource: Resource, *, actor: Any) -> None:
+    now = timezone.now()
     ResourceEvent.objects.create(
-        resource=resource, old_state="", new_state=resource.state, actor=_user(actor), reason="created"
+        resource=resource,
+        old_state="",
+        new_state=resource.state,
+        actor=_user(actor),
+        reason="created",
+        created=now,
     )
+    if window := _live_window(ResourceState(resource.state), now):  # born live or ended: not from an order
+        Resource.objects.filter(pk=resource.pk).update(**window)
+        resource.refresh_from_db(fields=list(window))
+
+
+def _live_window(new: ResourceState, now: Any) -> dict[str, Any]:
+    """What a move to `new` at `now` stores of the live window: only the first activation and the first
+    termination count (a retry after an error or a second move to OK changes nothing)."""
+    if new == ResourceState.OK:
+        return {"live_from": Coalesce(F("live_from"), F("created"))}
+    if new == ResourceState.TERMINATED:
+        return {"live_until": Coalesce(F("live_until"), Value(now))}
+    return {}
 
 
 # Relations a state change never touches: kept across the refresh, so the next step and its event do not

@@ -1,5 +1,6 @@
 """The resources page stays fast with thousands of resources: a flat query count and a measured time."""
 
+import datetime
 import statistics
 import time
 from decimal import Decimal
@@ -95,6 +96,24 @@ class ResourceListPerformanceTests(WebTestCase):
         few = [self.queries_for(path) for path in paths]
         self.add_resources(200)
         assert [self.queries_for(path) for path in paths] == few
+
+    def test_it_keeps_the_coverage_matrix_query_count_flat(self) -> None:
+        """Issue 18: the matrix filters, counts, sorts and pages in SQL and reads the months of its page only,
+        whether 3 or 203 resources are live (bulk rows made live 100 days ago, their usage this month)."""
+        live_since = timezone.now() - datetime.timedelta(days=100)
+        paths = [
+            "/provider/coverage/",
+            "/provider/coverage/?only_missing=on",
+            "/provider/coverage/?o=-resource",
+        ]
+        self.add_resources(3)
+        Resource.objects.filter(name__startswith="bulk-").update(live_from=live_since)
+        few = [self.queries_for(path) for path in paths]
+        self.add_resources(200)
+        Resource.objects.filter(name__startswith="bulk-").update(live_from=live_since)
+        assert [self.queries_for(path) for path in paths] == few
+        html = self.login(self.carol).get("/provider/coverage/?only_missing=on").content.decode()
+        assert html.count('<th scope="row">') == 25  # a page of the 203, each missing its closed months
 
     def test_it_renders_the_first_page_of_2000_resources_quickly(self) -> None:
         """Server time of the view itself; the test client would add the cost of recording every context."""

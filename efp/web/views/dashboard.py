@@ -59,7 +59,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     last_month = billing_months.add_months(billing_months.first_day(day), -1)
     alive = resources.exclude(state=ResourceState.TERMINATED)
     high = filter_resources(resources, {"min_percent": metering.HIGH_PERCENT}, day).count()
-    missing = len(coverage.missing_in(resources, last_month))
+    missing = coverage.missing_in(resources, last_month).count()
     ending = filter_resources(resources, {"ending_within": 30}, day).count()
     tiles = [
         {

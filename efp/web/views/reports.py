@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
@@ -27,13 +27,18 @@ from efp.web.sorting import Column, Sorting
 from efp.web.views.common import paginate, render_consumer, render_workspace
 
 
+def _offerings(resources: QuerySet[Resource]) -> list[Offering]:
+    """The offerings of the resources a user may see: one probe of an offering's resources each."""
+    offerings = Offering.objects.filter(Exists(resources.filter(offering_id=OuterRef("pk"))))
+    return list(offerings.order_by("name", "pk"))
+
+
 def _choices(resources: QuerySet[Resource]) -> dict[str, list[tuple[str, str]]]:
     """The offerings and organisations of the resources a user may see (two queries)."""
-    offerings = Offering.objects.filter(pk__in=resources.values("offering_id")).order_by("name", "pk")
     customers = Customer.objects.filter(pk__in=resources.values("project__customer_id"))
     customers = customers.order_by("name", "pk")
     return {
-        "offering": [(o.uuid.hex, o.name) for o in offerings],
+        "offering": [(o.uuid.hex, o.name) for o in _offerings(resources)],
         "organisation": [(c.uuid.hex, c.name) for c in customers],
     }
 
@@ -62,33 +67,47 @@ def _span_name(months: list[datetime.date]) -> str:
 
 # --- usage coverage -------------------------------------------------------------------------------
 
-# Read-model rows, sorted in Python (`Sorting.sort_rows`): the columns name no ORM field.
+# Sorted, filtered and paged in SQL (`coverage.py`'s window columns); the page's rows read their months.
 COVERAGE_COLUMNS = {
-    "resource": Column("Resource", ()),
-    "organisation": Column("Organisation / project", ()),
+    "resource": Column("Resource", ("name", "offering__name")),
+    "organisation": Column("Organisation / project", ("project__customer__name", "project__name", "name")),
 }
-COVERAGE_KEYS = {
-    "resource": lambda r: (r.name, r.offering_name, r.uuid),
-    "organisation": lambda r: (r.customer_name, r.project_name, r.name, r.uuid),
-}
+
+
+class _Counted:
+    """The matrix's rows for the pager: a page is a slice of `rows` (the values with their joins), the count
+    is that of `plain` (the same resources, without the joins)."""
+
+    ordered = True
+
+    def __init__(self, rows: QuerySet[Resource, dict[str, Any]], plain: QuerySet[Resource]) -> None:
+        self.rows, self.plain = rows, plain
+
+    def count(self) -> int:
+        return self.plain.count()
+
+    def __getitem__(self, key: slice) -> Any:
+        return self.rows[key]
 
 
 @provider_workspace
 def coverage_matrix(request: HttpRequest) -> HttpResponse:
     """Resources by months: each cell reported, missing or not due, in words as well as colour."""
-    visible = workspace_resources(request.user)
-    choices = _choices(visible)
-    form = CoverageFilterForm(request.GET, choices={"offering": choices["offering"]})
-    rows: list[coverage.CoverageRow] = []
-    months: list[datetime.date] = []
-    if form.is_valid():
-        months = form.cleaned_data["months"]
-        rows = coverage.coverage(_scoped(visible, form), months)
-        if form.cleaned_data.get("only_missing"):
-            rows = [row for row in rows if row.missing]
+    offerings = _offerings(workspace_resources(request.user))
+    # The same resources, by their offerings' keys: the planner reads the live-window index of each.
+    visible = workspace_resources(request.user).filter(offering_id__in=[o.pk for o in offerings])
+    form = CoverageFilterForm(request.GET, choices={"offering": [(o.uuid.hex, o.name) for o in offerings]})
     sorting = Sorting(request, "coverage", COVERAGE_COLUMNS, "organisation")
-    rows = sorting.sort_rows(rows, COVERAGE_KEYS)
+    months: list[datetime.date] = []
+    live = resources = visible.none()
+    if form.is_valid() and form.cleaned_data["months"]:
+        months = form.cleaned_data["months"]
+        live = resources = _scoped(visible, form).filter(coverage.live_in_any(months))
+        if form.cleaned_data.get("only_missing"):
+            resources = coverage.with_missing(live, months)
+    ordered = coverage.row_values(sorting.order(resources))
     if request.GET.get("format") == "csv":
+        rows = coverage.rows(ordered, months, reported_of=resources.values("pk"))
         return _csv(
             f"usage-coverage-{_span_name(months)}.csv",
             ["resource_uuid", "resource_name", "offering_name", "customer_name", "project_name"]
@@ -99,7 +118,7 @@ def coverage_matrix(request: HttpRequest) -> HttpResponse:
                 for row in rows
             ],
         )
-    page = paginate(request, rows)
+    page = paginate(request, _Counted(ordered, resources))
     return render_workspace(
         request,
         "web/provider/coverage.html",
@@ -107,8 +126,8 @@ def coverage_matrix(request: HttpRequest) -> HttpResponse:
             "form": form,
             "months": months,
             "page": page,
-            "rows": [_matrix_row(row, months) for row in page.object_list],
-            "missing": sum(row.missing for row in rows),
+            "rows": [_matrix_row(row, months) for row in coverage.rows(page.object_list, months)],
+            "missing": coverage.missing_count(live, months),  # the rows left out have none missing
             "labels": coverage.LABELS,
             "sorting": sorting,
         },

@@ -111,7 +111,7 @@ def filter_resources(qs: QuerySet[Resource], data: dict[str, Any], day: datetime
         qs = qs.filter(end_date__gte=day, end_date__lte=day + datetime.timedelta(days=data["ending_within"]))
     month = data.get("no_report")
     if month:  # the one rule of a missing report (marketplace/coverage.py)
-        qs = qs.filter(pk__in=coverage.missing_in(qs, month))
+        qs = coverage.with_missing(qs, [month])
     if data.get("usage_flag"):
         qs = with_usage_flag(qs, data["usage_flag"])
     if data.get("min_percent") is not None:
