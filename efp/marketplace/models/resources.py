@@ -52,6 +52,8 @@ class Resource(models.Model):
             models.Index(fields=["offering", "state"]),
             # An offering's resources in list order (a site agent's listing): a page reads its rows.
             models.Index(fields=["offering", "created", "id"], name="resource_offering_created"),
+            # "Ending within N days" (the dashboard's tile, the GUI filter): one range of end dates.
+            models.Index(fields=["end_date", "offering"], name="resource_end_date"),
         ]
 
     def __str__(self) -> str:

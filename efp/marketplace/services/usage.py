@@ -33,6 +33,7 @@ from efp.marketplace.models import (
     ResourcePlanPeriod,
     UsageRevision,
 )
+from efp.marketplace.services import limit_usage
 from efp.marketplace.services.usage_periods import find_usage, plan_period_for
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
 from efp.marketplace.verbs import Side, who_may
@@ -444,6 +445,7 @@ def set_usage(
         ]
         if reported:
             record_many(reported, actor=user)
+        limit_usage.refresh([resource.pk])
         if period == billing_period_of(now):
             # Contract §7.3: replaced by the types of this request ([8.x] numbers, not strings).
             current = {item.type: float(item.amount) for item in usages}
