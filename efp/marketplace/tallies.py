@@ -138,3 +138,26 @@ def counter(tallied: TalliedList, user: Any, query: Mapping[str, list[str]]) -> 
         return int(total)
 
     return count
+
+
+def workspace_state_count(kind: str, user: Any, state: str) -> int | None:
+    """How many orders (`kind` "order") or resources ("resource") of the provider workspace's offerings
+    (`access.workspace_offerings`, as `selectors.workspace_orders` / `workspace_resources` read them) are
+    in `state`: the sum of the tally's rows of those offerings and that state, one small statement. None
+    when the tally does not count this kind by this state (the caller counts the rows)."""
+    tallied = {K.ORDER.value: ORDERS, K.RESOURCE.value: PROVIDER_RESOURCES}.get(kind)
+    if tallied is None or state not in tallied.states:
+        return None
+    if access.is_anonymous(user):
+        return 0
+    visible = (
+        access.ALWAYS
+        if access.sees_everything(user)
+        else access.workspace_offerings(user).contains(OuterColumn("t.offering_id"))
+    )
+    where = f"t.kind = %s AND t.state = %s AND {visible.sql}"
+    sql = f"SELECT COALESCE(SUM(t.count), 0) FROM {_TALLY} t WHERE {where}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [tallied.kind, state, *visible.params])
+        (total,) = cursor.fetchone()
+    return int(total)
