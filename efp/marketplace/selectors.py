@@ -250,8 +250,10 @@ def with_usage_flag(resources: QuerySet[Resource], flag: str) -> QuerySet[Resour
 
 
 def usage_flag_counts(resources: QuerySet[Resource]) -> dict[str, int]:
-    """{flag name: how many of `resources` have it}, every flag of `forecasts.FLAGS`, in one query."""
-    counts = ResourceForecast.objects.filter(resource__in=resources.values("pk")).aggregate(
+    """{flag name: how many of `resources` have it}, every flag of `forecasts.FLAGS`, in one query over
+    the flagged forecasts only (the partial index `forecast_flagged`), not every resource's."""
+    flagged = ResourceForecast.objects.exclude(flags="")
+    counts = flagged.filter(resource__in=resources.values("pk")).aggregate(
         **{
             name: Count("pk", filter=Q(flags__contains=ResourceForecast.flag_pattern(name)))
             for name in FLAG_NAMES
