@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from efp.accounts.models import User
 from efp.errors import DomainError, Forbidden, InvalidInput, StateConflict
-from efp.marketplace.selectors import orders_awaiting_consumer, workspace_orders
+from efp.marketplace.selectors import orders_awaiting_consumer, workspace_count
 from efp.marketplace.services.guard import Grants, Subject, refusals, verb_of
 from efp.marketplace.states import OrderState
 from efp.structure.models import Customer, CustomerRole
@@ -64,7 +64,7 @@ def render_workspace(
         **context,
         "section": section,
         "workspace_names": workspace_names(request.user),
-        "pending_count": workspace_orders(request.user).filter(state=OrderState.PENDING_PROVIDER).count(),
+        "pending_count": workspace_count(request.user, "order", OrderState.PENDING_PROVIDER),
     }
     return render(request, template, context, status=status)
 
