@@ -207,6 +207,14 @@ def metered_components(offering_ids: Iterable[int]) -> dict[int, list[OfferingCo
     return by_offering
 
 
+def may_be_limited(component: OfferingComponent) -> bool:
+    """Can `_limit_of` give this component a limit (for some resource)? Usage of the others moves no
+    limit (`services/limit_usage.refresh_after_usage`)."""
+    if component.billing_type == BT.LIMIT:
+        return True
+    return component.billing_type in METERED and component.limit_amount is not None
+
+
 def _limit_of(resource: Resource, component: OfferingComponent) -> Decimal | None:
     if component.billing_type == BT.LIMIT:
         raw = (resource.limits or {}).get(component.type)

@@ -175,7 +175,7 @@ def correct_usage(
         resource = _locked(usage.resource, user)
         current = ComponentUsage.objects.select_related("component").get(pk=usage.pk)
         written = _write(user, resource, current, amount, text, source, user_agent)
-        limit_usage.refresh([resource.pk])
+        limit_usage.refresh_after_usage(resource.pk, [current.component])
         return written
 
 
@@ -212,7 +212,7 @@ def correct_month(
             update_row(ComponentUsage, current.pk, plan_period=current.plan_period_id)
         current.component = component
         written = _write(user, locked, current, amount, text, source, user_agent)
-        limit_usage.refresh([locked.pk])
+        limit_usage.refresh_after_usage(locked.pk, [component])
         return written
 
 

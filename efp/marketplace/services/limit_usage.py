@@ -1,8 +1,9 @@
 """Keeping `ResourceLimitUsage` true: `refresh` stores what `metering.summarise` computes for the limits of
 the given resources today, in the caller's transaction. Every writer of what it reads calls it: usage
-(`set_usage`, per-user totals, corrections, CSV imports), limits (`set_resource_limits`, a completed
-limits update, a new resource) and components (`add_component`). `recount` rebuilds it for every resource
-(the migration that added it, the scale seed). test_limit_usage.py compares it with `summarise` after
+(`set_usage`, per-user totals, corrections, CSV imports; `refresh_after_usage` only when a component
+written may have a limit), limits (`set_resource_limits`, a completed limits update, a new resource) and
+components (`add_component`). `recount` rebuilds it for every resource (the migration that added it, the
+scale seed). test_limit_usage.py compares it with `summarise` after
 every kind of write, on a frozen clock across period boundaries.
 """
 
@@ -15,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from efp.marketplace import metering
-from efp.marketplace.models import Resource, ResourceLimitUsage
+from efp.marketplace.models import OfferingComponent, Resource, ResourceLimitUsage
 
 CHUNK = 2000
 
@@ -27,6 +28,13 @@ def refresh(resource_ids: Iterable[int], *, today: datetime.date | None = None) 
     ids = sorted(set(resource_ids))
     for start in range(0, len(ids), CHUNK):
         _refresh_chunk(ids[start : start + CHUNK], day)
+
+
+def refresh_after_usage(resource_id: int, components: Iterable[OfferingComponent]) -> None:
+    """After usage of `components` was written for a resource: its rows, if one of them may have a limit
+    (a site agent's hourly report of unlimited components costs nothing more)."""
+    if any(metering.may_be_limited(component) for component in components):
+        refresh([resource_id])
 
 
 def refresh_offering(offering_id: int, *, today: datetime.date | None = None) -> None:
