@@ -64,7 +64,7 @@ from efp.marketplace.models import (
     ResourcePlanPeriod,
     UsageRevision,
 )
-from efp.marketplace.services import month_totals
+from efp.marketplace.services import limit_usage, month_totals
 from efp.marketplace.services.tallies import recount as recount_tallies
 from efp.structure.models import Customer
 
@@ -177,7 +177,8 @@ def seed(
         # each instead of a trigger call per row.
         recount_tallies()
         month_totals.recount()
-        progress("list tallies and monthly usage totals recounted")
+        limit_usage.recount()  # written by the services, which the bulk load goes around
+        progress("list tallies, monthly usage totals and usage against limits recounted")
         for owner in catalogue.provider_owner.values():
             get_or_create_token(user=owner)
     progress("committed")

@@ -4,6 +4,10 @@ the dashboard, Show usage and Report usage) both read.
 A fixed number of queries whatever the number of resources. "Used" follows the contract's
 `limit_usage` (docs/contract.md §6.2): the month's value for a monthly (or unset) limit period, the sum
 over the quarter, year or whole life of the resource otherwise (`used_in_period`).
+
+Which resources are at or above a percentage of a limit (the dashboard's tile, the GUI's `min_percent`) is
+read from `ResourceLimitUsage` (`at_or_above`), which `services/limit_usage.py` stores from `summarise`:
+the same computation, kept per resource and component, one index range per limit period.
 """
 
 from __future__ import annotations
@@ -19,7 +23,13 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Win
 from django.db.models.functions import RowNumber
 
 from efp.marketplace.billing_months import add_months, current_month, first_day, quarter_start, year_start
-from efp.marketplace.models import ComponentUsage, OfferingComponent, Resource, UsageRevision
+from efp.marketplace.models import (
+    ComponentUsage,
+    OfferingComponent,
+    Resource,
+    ResourceLimitUsage,
+    UsageRevision,
+)
 
 BT = OfferingComponent.BillingType
 LP = OfferingComponent.LimitPeriod
@@ -55,6 +65,7 @@ class ComponentStatus:
     last_reported_period: datetime.date | None = None
     last_reported_by: str = ""
     last_reported_via: str = ""
+    component_id: int = 0
 
     @property
     def used_label(self) -> str:
@@ -100,6 +111,42 @@ def period_sums(today: datetime.date) -> dict[str, Sum]:
         LP.ANNUAL: Sum("usage", filter=Q(billing_period__gte=year_start(today))),
         LP.TOTAL: Sum("usage"),
     }
+
+
+TOTAL_START = datetime.date(1, 1, 1)  # the one period of a total limit: the resource's whole life
+
+
+def counted_period(limit_period: str | None) -> str:
+    """The period whose usage counts against a limit: the limit's own, or the month (monthly, unset)."""
+    return str(limit_period) if limit_period in SUMMED_PERIODS else LP.MONTH
+
+
+def period_start(period: str, today: datetime.date) -> datetime.date:
+    """When the `counted_period` that holds `today` began."""
+    starts: dict[str, datetime.date] = {
+        LP.MONTH: first_day(today),
+        LP.QUARTERLY: quarter_start(today),
+        LP.ANNUAL: year_start(today),
+    }
+    return starts.get(period, TOTAL_START)
+
+
+def current_periods(today: datetime.date) -> Q:
+    """`ResourceLimitUsage` rows computed in the periods that hold `today` (the others are over)."""
+    current = Q()
+    for period in (LP.MONTH, *SUMMED_PERIODS):
+        current |= Q(period=period, period_start=period_start(period, today))
+    return current
+
+
+def at_or_above(resources: QuerySet[Resource], percent: int, today: datetime.date) -> QuerySet[Resource]:
+    """`resources` with a limit used at or above `percent` % (`highest_percent(summarise(...)) >= percent`),
+    from the maintained `ResourceLimitUsage`: a row of a period that is over stands for 0 used now (0 %),
+    so above 0 % only the current periods' rows count; at 0 %, every resource with a limit."""
+    rows = ResourceLimitUsage.objects.all()
+    if percent > 0:
+        rows = rows.filter(current_periods(today), percent__gte=percent)
+    return resources.filter(pk__in=rows.values("resource_id"))
 
 
 def used_in_period(limit_period: str | None, sums: dict[str, Any], this_month: Decimal | float | None) -> Any:
@@ -160,6 +207,14 @@ def metered_components(offering_ids: Iterable[int]) -> dict[int, list[OfferingCo
     return by_offering
 
 
+def may_be_limited(component: OfferingComponent) -> bool:
+    """Can `_limit_of` give this component a limit (for some resource)? Usage of the others moves no
+    limit (`services/limit_usage.refresh_after_usage`)."""
+    if component.billing_type == BT.LIMIT:
+        return True
+    return component.billing_type in METERED and component.limit_amount is not None
+
+
 def _limit_of(resource: Resource, component: OfferingComponent) -> Decimal | None:
     if component.billing_type == BT.LIMIT:
         raw = (resource.limits or {}).get(component.type)
@@ -177,15 +232,6 @@ def summarise(
         return {}
     ids = [r.pk for r in resources]
     return _summarise(resources, ComponentUsage.objects.filter(resource_id__in=ids), today, with_last_report)
-
-
-def summarise_queryset(
-    resources: QuerySet[Resource], *, today: datetime.date
-) -> dict[int, list[ComponentStatus]]:
-    """Same as `summarise` for a whole queryset (filters and dashboard), without last-report details."""
-    rows = list(resources.only("pk", "offering_id", "limits"))
-    usages = ComponentUsage.objects.filter(resource__in=resources.values("pk"))
-    return _summarise(rows, usages, today, with_last_report=False)
 
 
 def _summarise(
@@ -226,6 +272,7 @@ def _summarise(
                 this_month=row.get("month") if row.get("months") else None,
                 last_month=row.get("previous") if row.get("previous_count") else None,
                 reported=bool(row),
+                component_id=component.pk,
             )
             report = last.get((resource.pk, component.pk))
             if report is not None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
 
 from efp.accounts.models import SshKey
+from efp.marketplace import tallies
 from efp.marketplace.forecasts import FLAG_NAMES
 from efp.marketplace.models import (
     ComponentMonthTotal,
@@ -248,8 +250,10 @@ def with_usage_flag(resources: QuerySet[Resource], flag: str) -> QuerySet[Resour
 
 
 def usage_flag_counts(resources: QuerySet[Resource]) -> dict[str, int]:
-    """{flag name: how many of `resources` have it}, every flag of `forecasts.FLAGS`, in one query."""
-    counts = ResourceForecast.objects.filter(resource__in=resources.values("pk")).aggregate(
+    """{flag name: how many of `resources` have it}, every flag of `forecasts.FLAGS`, in one query over
+    the flagged forecasts only (the partial index `forecast_flagged`), not every resource's."""
+    flagged = ResourceForecast.objects.exclude(flags="")
+    counts = flagged.filter(resource__in=resources.values("pk")).aggregate(
         **{
             name: Count("pk", filter=Q(flags__contains=ResourceForecast.flag_pattern(name)))
             for name in FLAG_NAMES
@@ -303,7 +307,19 @@ def backend_id_taken(offering: Offering, backend_id: str, *, all_offerings: bool
 
 def workspace_count(user: Any, kind: str, state: str) -> int:
     """How many resources (`kind="resource"`) or orders (`"order"`) of the workspace's offerings are in
-    `state`: the dashboard's counts per state, in one place so that a maintained tally (kind, offering,
-    state) can answer them instead of counting rows."""
+    `state`: the dashboard's counts per state, summed from the maintained tally (kind, offering, state;
+    `tallies.workspace_state_count`), else counted."""
+    counted = tallies.workspace_state_count(kind, user, state)
+    if counted is not None:
+        return counted
     rows = workspace_resources(user) if kind == "resource" else workspace_orders(user)
     return rows.filter(state=state).count()
+
+
+def oldest_waiting_order(user: Any, state: str) -> datetime.datetime | None:
+    """When the oldest order of the workspace's offerings in `state` was created: the first entry of each
+    offering's open orders in the index `order_active_by_offering` (offering, created), not every order."""
+    first = (
+        Order.objects.filter(offering=OuterRef("pk"), state=state).order_by("created").values("created")[:1]
+    )
+    return workspace_offerings(user).annotate(first=Subquery(first)).aggregate(oldest=Min("first"))["oldest"]

@@ -160,3 +160,14 @@ def projects(tallied: TalliedList, user: Any) -> access.Fragment:
         f"SELECT DISTINCT t.project_id FROM {_TALLY} t WHERE t.kind = %s AND t.count > 0 AND {visible.sql}",  # noqa: S608
         (tallied.kind, *visible.params),
     )
+
+
+def workspace_state_count(kind: str, user: Any, state: str) -> int | None:
+    """How many orders (`kind` "order") or resources ("resource") of the provider workspace's offerings
+    are in `state` (the dashboard's tiles, the menu badge): the workspace lists' own tally count, one small
+    statement. None when the tally does not count this kind by this state (the caller counts the rows)."""
+    tallied = {K.ORDER.value: WORKSPACE_ORDERS, K.RESOURCE.value: WORKSPACE_RESOURCES}.get(kind)
+    if tallied is None or tallied.state_key is None or state not in tallied.states:
+        return None
+    count = counter(tallied, user, {tallied.state_key: [state]})
+    return None if count is None else count()

@@ -18,6 +18,10 @@ class ResourceForecast(models.Model):
     components = models.JSONField(default=dict, blank=True)
     computed_at = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        # The counts per flag (`selectors.usage_flag_counts`) read the flagged forecasts only: most have none.
+        indexes = [models.Index(fields=["resource"], condition=~models.Q(flags=""), name="forecast_flagged")]
+
     def __str__(self) -> str:
         return f"{self.resource_id}: {self.flags or 'no flags'}"
 

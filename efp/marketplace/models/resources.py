@@ -61,6 +61,8 @@ class Resource(models.Model):
             models.Index(fields=["offering", "created", "id"], name="resource_offering_created"),
             # The provider workspace's resource list in its default order: a page walks the keys to it.
             models.Index(fields=["name", "id"], name="resource_name_page"),
+            # "Ending within N days" (the dashboard's tile, the GUI filter): one range of end dates.
+            models.Index(fields=["end_date", "offering"], name="resource_end_date"),
         ]
 
     def __str__(self) -> str:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db import models
 
 from efp.marketplace.models.offerings import OfferingComponent
+from efp.marketplace.models.resources import Resource
 
 
 class ComponentMonthTotal(models.Model):
@@ -32,3 +33,37 @@ class ComponentMonthTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.component_id} {self.billing_period:%Y-%m}: {self.usage} ({self.rows} rows)"
+
+
+class ResourceLimitUsage(models.Model):
+    """Usage against one limit of one resource in the limit's period, as `metering` computes it: one row
+    per resource and component that has a limit (a limit-billed component with a value in the resource's
+    `limits`, or a usage-billed component with a `limit_amount`), none for the others.
+
+    `period` is the limit period that counts (`metering.counted_period`: the month for a monthly or unset
+    one) and `period_start` the start of the period the row was computed in. A row whose period is over
+    (a new month, quarter or year came with no write) stands for 0 used in the current one: readers take
+    only the rows of the current periods (`metering.at_or_above`).
+
+    Written by `services/limit_usage.refresh` in the transaction of every usage, limits or component write
+    (the scale seed recounts it). `test_limit_usage.py` compares it with metering's own computation.
+    """
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="+")
+    component = models.ForeignKey(OfferingComponent, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=10, choices=OfferingComponent.LimitPeriod.choices)
+    period_start = models.DateField()
+    used = models.DecimalField(max_digits=24, decimal_places=2)
+    percent = models.IntegerField()  # `metering.ComponentStatus.percent`: floor(used * 100 / limit)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["resource", "component"], name="one_limit_usage_per_component")
+        ]
+        # "At or above N % of a limit in the current period": four ranges of one index (one per period).
+        indexes = [
+            models.Index(fields=["period", "period_start", "percent", "resource"], name="limit_usage_percent")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_id}/{self.component_id} {self.period} {self.period_start}: {self.percent} %"

@@ -20,6 +20,7 @@ from efp.errors import InvalidInput
 from efp.marketplace import events
 from efp.marketplace.billing_months import add_months, billing_period_of, month_start
 from efp.marketplace.models import ComponentUsage, Offering, OfferingComponent, Resource, UsageRevision
+from efp.marketplace.services import limit_usage
 from efp.marketplace.services.guard import Kind, Refusal
 from efp.marketplace.services.usage import (
     PROVIDER_BACKFILL_BILLING_TYPES,
@@ -173,7 +174,9 @@ def correct_usage(
     with transaction.atomic():
         resource = _locked(usage.resource, user)
         current = ComponentUsage.objects.select_related("component").get(pk=usage.pk)
-        return _write(user, resource, current, amount, text, source, user_agent)
+        written = _write(user, resource, current, amount, text, source, user_agent)
+        limit_usage.refresh_after_usage(resource.pk, [current.component])
+        return written
 
 
 def correct_month(
@@ -208,7 +211,9 @@ def correct_month(
         elif current.plan_period_id is not None and current.pk is not None:
             update_row(ComponentUsage, current.pk, plan_period=current.plan_period_id)
         current.component = component
-        return _write(user, locked, current, amount, text, source, user_agent)
+        written = _write(user, locked, current, amount, text, source, user_agent)
+        limit_usage.refresh_after_usage(locked.pk, [component])
+        return written
 
 
 def _write(

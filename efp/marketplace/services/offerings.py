@@ -22,6 +22,7 @@ from efp.marketplace.models import (
     PlanComponent,
     ServiceProvider,
 )
+from efp.marketplace.services import limit_usage
 from efp.structure.events import record_team_role_event
 from efp.structure.models import Customer, CustomerRole
 from efp.structure.permissions import has_permission
@@ -152,6 +153,7 @@ def add_component(
     component = OfferingComponent.objects.create(
         offering=offering, type=component_type, name=name, billing_type=billing_type, **fields
     )
+    limit_usage.refresh_offering(offering.pk)  # its resources may have a limit now
     events.offering_created(
         "marketplace_offering_component_created",
         offering,

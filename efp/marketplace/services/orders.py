@@ -17,6 +17,7 @@ from efp.accounts.models import User
 from efp.errors import Forbidden, InvalidInput, StateConflict
 from efp.marketplace import events
 from efp.marketplace.models import Offering, OfferingType, Order, Plan, Resource, ResourcePlanPeriod
+from efp.marketplace.services import limit_usage
 from efp.marketplace.services._transitions import (
     record_order_created,
     record_resource_created,
@@ -120,6 +121,7 @@ def create_order(
             end_date=end_date,
             cost=cost,
         )
+        limit_usage.refresh([resource.pk])
         record_resource_created(resource, actor=user)
     if resource is not None and "name" not in attributes and order_type != OrderType.CREATE:
         attributes["name"] = resource.name
@@ -440,6 +442,8 @@ def _complete(order: Order, user: User, *, reason: str) -> Order:
     done = {OrderType.CREATE: "created", OrderType.UPDATE: "updated"}.get(OrderType(order.type), "terminated")
     old_end, keys = resource.end_date, events.resource_keys(resource)
     transition_resource(resource, target, actor=user, reason=done, event=False, **fields)
+    if "limits" in fields:
+        limit_usage.refresh([resource.pk])
     if "end_date" in fields and fields["end_date"] != old_end:
         events.end_date_set(resource, old_end, keys=keys, actor=user)
     return order

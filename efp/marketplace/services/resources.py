@@ -17,6 +17,7 @@ from efp.accounts.models import User
 from efp.errors import InvalidInput
 from efp.marketplace import events
 from efp.marketplace.models import Resource, ResourceEndpoint
+from efp.marketplace.services import limit_usage
 from efp.marketplace.services._transitions import refresh, transition_resource
 from efp.marketplace.services.guard import check, may
 from efp.marketplace.services.history import record_deletion
@@ -98,6 +99,7 @@ def set_resource_limits(*, resource: Resource, user: User, limits: dict[str, Any
         return _update(resource)
     keys = events.resource_keys(resource)
     resource = _update(resource, limits=clean)
+    limit_usage.refresh([resource.pk])
     events.limits_set(resource, old, keys=keys, actor=user)
     return resource
 

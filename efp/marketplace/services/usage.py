@@ -33,6 +33,7 @@ from efp.marketplace.models import (
     ResourcePlanPeriod,
     UsageRevision,
 )
+from efp.marketplace.services import limit_usage
 from efp.marketplace.services.usage_periods import find_usage, plan_period_for
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
 from efp.marketplace.verbs import Side, who_may
@@ -337,7 +338,7 @@ def _components_of(
     with them, in the same statement, each component's records of the month (`month_rows` of each)."""
     oc = {
         name: Column(f"oc.{name}", OfferingComponent, name)
-        for name in ("id", "offering_id", "type", "billing_type")
+        for name in ("id", "offering_id", "type", "billing_type", "limit_amount")  # limit: may_be_limited
     }
     cu = {
         field.attname: Column(
@@ -444,6 +445,7 @@ def set_usage(
         ]
         if reported:
             record_many(reported, actor=user)
+        limit_usage.refresh_after_usage(resource.pk, components)
         if period == billing_period_of(now):
             # Contract §7.3: replaced by the types of this request ([8.x] numbers, not strings).
             current = {item.type: float(item.amount) for item in usages}

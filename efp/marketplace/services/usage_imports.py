@@ -39,6 +39,7 @@ from efp.marketplace.models import (
     ResourcePlanPeriod,
     UsageRevision,
 )
+from efp.marketplace.services import limit_usage
 from efp.marketplace.services.corrections import correction_refusal
 from efp.marketplace.services.usage import (
     MSG_INVALID_STATE,
@@ -521,6 +522,7 @@ def _apply(plan: ImportPlan, *, user: Any, source: str, user_agent: str) -> None
     insert_many(UsageRevision, REVISION_COLUMNS, writes.revisions)
     record_many(writes.events, actor=user)
     _current_usages(groups, writes, current)
+    limit_usage.refresh(group.resource.pk for group in groups)
 
 
 def _totals_from_users(groups: list[_Group], writes: _Writes) -> None:

@@ -25,6 +25,7 @@ from efp.marketplace.models import (
     Resource,
     UsageRevision,
 )
+from efp.marketplace.services import limit_usage
 from efp.marketplace.services.corrections import clean_reason, correct_month, needs_correction
 from efp.marketplace.services.usage import (
     MAX_USER_USAGE_ITEMS,
@@ -235,6 +236,7 @@ def _sync_totals(
         if total == old_total:
             continue
         ComponentUsage.objects.filter(pk=parent.pk).update(usage=total, modified=timezone.now())
+        limit_usage.refresh([resource.pk])
         _revision(
             component_usage=parent,
             old=old_total,

@@ -34,6 +34,8 @@ from efp.marketplace.models import (
 from efp.marketplace.services import month_totals
 from efp.marketplace.services.tallies import recount as recount_tallies
 from efp.marketplace.states import ORDER_TRANSITIONS, RESOURCE_TRANSITIONS, OrderState, ResourceState
+from efp.marketplace.tests.test_limit_usage import maintained as limit_usage_maintained
+from efp.marketplace.tests.test_limit_usage import recount as limit_usage_recount
 
 
 def _moves_outside_the_table(
@@ -217,3 +219,10 @@ class ScaleSeedTests(TestCase):
         recount_tallies()
         month_totals.recount()
         assert _tallies_and_totals() == (tallies, totals)
+
+    def test_it_leaves_usage_against_limits_as_metering_computes_it(self) -> None:
+        # The bulk load goes around the services that store it; the seed recounts it at the end.
+        today = timezone.localdate()
+        expected = limit_usage_recount(today)
+        assert expected  # every seeded allocation has a storage limit
+        assert limit_usage_maintained(today) == expected

@@ -52,6 +52,14 @@ LISTS: list[tuple[str, tallies.TalliedList, Callable[[Any], QuerySet[Any]], type
 ]  # fmt: skip
 
 
+# (kind, the provider workspace's rows, states): what `selectors.workspace_count` answers from the tally.
+RS, OS = ResourceState, OrderState
+WORKSPACE_COUNTS: list[tuple[str, Callable[[Any], QuerySet[Any]], tuple[str, ...]]] = [
+    ("resource", selectors.workspace_resources, (RS.OK, RS.ERRED, RS.TERMINATED)),
+    ("order", selectors.workspace_orders, (OS.PENDING_PROVIDER, OS.EXECUTING, OS.DONE)),
+]
+
+
 def tally_rows() -> dict[tuple[Any, ...], int]:
     """The tally, without its rows at zero (a count that went up and down again)."""
     rows = ListTally.objects.exclude(count=0).values_list(
@@ -119,6 +127,12 @@ class TallyAgreementTests(AccessPersonas):
                         found.append(f"{user.username}, {name}, {query}: {count and count()} != {exact}")
                 if tallied.kind in (ListTally.Kind.ORDER, ListTally.Kind.RESOURCE):
                     found += self.project_disagreement(user, name, tallied, visible(user))
+            for kind, rows, states in WORKSPACE_COUNTS:  # the provider dashboard's counts per state
+                for state in states:
+                    counted = tallies.workspace_state_count(kind, user, state)
+                    exact = rows(user).filter(state=state).count()
+                    if counted != exact:
+                        found.append(f"{user.username}, workspace {kind}s {state}: {counted} != {exact}")
         return found
 
     def project_disagreement(
@@ -227,6 +241,11 @@ class TallyAgreementTests(AccessPersonas):
         ListTally.objects.filter(kind=ListTally.Kind.ORDER).update(count=99)
         recount()
         assert tally_rows() == kept
+
+    def test_a_workspace_count_of_a_state_the_tally_does_not_know_counts_the_rows(self) -> None:
+        assert tallies.workspace_state_count("resource", self.carol, "Archived") is None
+        assert selectors.workspace_count(self.carol, "resource", "Archived") == 0
+        assert tallies.workspace_state_count("order", self.carol, ResourceState.OK) is None
 
     def test_a_filter_that_is_not_a_dimension_counts_the_rows(self) -> None:
         for name, tallied, _, _ in LISTS:

@@ -18,8 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from efp.accounts.models import User
 from efp.errors import DomainError, Forbidden, InvalidInput, StateConflict
-from efp.marketplace import tallies
-from efp.marketplace.selectors import orders_awaiting_consumer
+from efp.marketplace.selectors import orders_awaiting_consumer, workspace_count
 from efp.marketplace.services.guard import Grants, Subject, refusals, verb_of
 from efp.marketplace.states import OrderState
 from efp.structure.models import Customer, CustomerRole
@@ -57,13 +56,6 @@ def verb_actions(
     return actions
 
 
-def pending_count(user: Any) -> int:
-    """How many orders of the workspace's offerings wait for the provider: the menu badge, from the tally."""
-    count = tallies.counter(tallies.WORKSPACE_ORDERS, user, {"state": [OrderState.PENDING_PROVIDER.value]})
-    assert count is not None  # a state is a tally dimension
-    return count()
-
-
 def render_workspace(
     request: HttpRequest, template: str, context: dict[str, Any], *, section: str, status: int = 200
 ) -> HttpResponse:
@@ -72,7 +64,7 @@ def render_workspace(
         **context,
         "section": section,
         "workspace_names": workspace_names(request.user),
-        "pending_count": pending_count(request.user),
+        "pending_count": workspace_count(request.user, "order", OrderState.PENDING_PROVIDER),
     }
     return render(request, template, context, status=status)
 

@@ -7,7 +7,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, Min
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -16,10 +16,10 @@ from django.utils.http import urlencode
 from efp.marketplace import billing_months, coverage, metering
 from efp.marketplace.forecasts import FLAGS
 from efp.marketplace.selectors import (
+    oldest_waiting_order,
     usage_flag_counts,
     workspace_count,
     workspace_month_totals,
-    workspace_orders,
     workspace_resources,
 )
 from efp.marketplace.states import OrderState, ResourceState
@@ -54,8 +54,7 @@ SPARK_KEYS = {
 def dashboard(request: HttpRequest) -> HttpResponse:
     user, day, now = request.user, today(), timezone.now()
     resources = workspace_resources(user)
-    pending = workspace_orders(user).filter(state=OrderState.PENDING_PROVIDER)
-    pending_stats = pending.aggregate(oldest=Min("created"))
+    oldest = oldest_waiting_order(user, OrderState.PENDING_PROVIDER)
     last_month = billing_months.add_months(billing_months.first_day(day), -1)
     alive = resources.exclude(state=ResourceState.TERMINATED)
     high = filter_resources(resources, {"min_percent": metering.HIGH_PERCENT}, day).count()
@@ -65,9 +64,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "title": "Orders pending my approval",
             "count": workspace_count(user, "order", OrderState.PENDING_PROVIDER),
-            "note": f"oldest waiting {age(pending_stats['oldest'], now)}"
-            if pending_stats["oldest"]
-            else "none waiting",
+            "note": f"oldest waiting {age(oldest, now)}" if oldest else "none waiting",
             "url": _url("web:orders"),
         },
         {

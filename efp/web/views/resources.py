@@ -114,14 +114,8 @@ def filter_resources(qs: QuerySet[Resource], data: dict[str, Any], day: datetime
         qs = coverage.with_missing(qs, [month])
     if data.get("usage_flag"):
         qs = with_usage_flag(qs, data["usage_flag"])
-    if data.get("min_percent") is not None:
-        summaries = metering.summarise_queryset(qs, today=day)
-        ids = [
-            pk
-            for pk, statuses in summaries.items()
-            if (highest := metering.highest_percent(statuses)) is not None and highest >= data["min_percent"]
-        ]
-        qs = qs.filter(pk__in=ids)
+    if data.get("min_percent") is not None:  # the maintained usage against limits (metering.py)
+        qs = metering.at_or_above(qs, data["min_percent"], day)
     return qs
 
 
