@@ -6,9 +6,10 @@ matrix, the provider dashboard and the resources list's "No usage reported for m
 A month is **due** when all of these hold:
 - the offering has a usage-billed component (`billing_type="usage"`); limit-billed ones are not reported
   monthly;
-- the resource was live in the month: created before the month ended and not terminated (its first move
-  to Terminated) before the month began; a resource that never reached OK (still Creating, or failed) was
-  never live. The start is `created`, not the move to OK: the same start the dashboard's and the
+- the resource was live in the month: created before the month ended and not terminated (its last move
+  to Terminated, if it is Terminated now) before the month began, nor terminated for the whole month and
+  restored later (between its first move to Terminated and its last move out of it, a restore); a resource
+  that never reached OK (still Creating, or failed) was never live. The start is `created`, not the move to OK: the same start the dashboard's and the
   notifications' "created before" always used, and the one the demo data can set;
 - the month has closed: the current month is not due until it ends (a provider reports it up to its last
   day), and future months never are.
@@ -53,12 +54,23 @@ class CoverageRow:
     live_from: datetime.datetime | None
     live_until: datetime.datetime | None
     metered: bool
+    gap_from: datetime.datetime | None = None  # a restored resource: terminated from ...
+    gap_until: datetime.datetime | None = None  # ... until restored
+
     months: dict[datetime.date, str] = field(default_factory=dict)
 
     def live_in(self, month: datetime.date) -> bool:
         if self.live_from is None or self.live_from >= month_start(add_months(month, 1)):
             return False
-        return self.live_until is None or self.live_until >= month_start(month)
+        if self.live_until is not None and self.live_until < month_start(month):
+            return False
+        in_gap = (
+            self.gap_from is not None
+            and self.gap_until is not None
+            and self.gap_from <= month_start(month)
+            and month_start(add_months(month, 1)) <= self.gap_until
+        )
+        return not in_gap
 
     def due_in(self, month: datetime.date, current: datetime.date) -> bool:
         return self.metered and month < current and self.live_in(month)
@@ -80,20 +92,29 @@ class CoverageRow:
 
 def _windows(resources: QuerySet[Resource]) -> Any:
     """Each resource's live window: from `created` if it was ever activated (moved to OK; a row without
-    any event, bulk-loaded, counts unless still Creating), until its first move to Terminated (without
-    that event: `modified`, if Terminated)."""
+    any event, bulk-loaded, counts unless still Creating), until its last move to Terminated if it is
+    Terminated now (without that event: `modified`); and for a restored one, the gap from its first move to
+    Terminated to its last move out of Terminated."""
     events = ResourceEvent.objects.filter(resource_id=OuterRef("pk"))
     activated = Exists(events.filter(new_state=ResourceState.OK)) | (
         ~Exists(events) & ~Q(state=ResourceState.CREATING)
     )
-    terminated = events.filter(new_state=ResourceState.TERMINATED).order_by("created", "pk").values("created")
+    terminated = events.filter(new_state=ResourceState.TERMINATED).values("created")
+    restored = events.filter(old_state=ResourceState.TERMINATED).order_by("-created", "-pk").values("created")
     usage_components = OfferingComponent.objects.filter(
         offering_id=OuterRef("offering_id"), billing_type=USAGE
     )
     return resources.annotate(
         live_from=Case(When(activated, then=F("created"))),
-        live_until=Coalesce(
-            Subquery(terminated[:1]), Case(When(state=ResourceState.TERMINATED, then=F("modified")))
+        live_until=Case(
+            When(
+                state=ResourceState.TERMINATED,
+                then=Coalesce(Subquery(terminated.order_by("-created", "-pk")[:1]), F("modified")),
+            )
+        ),
+        gap_until=Subquery(restored[:1]),
+        gap_from=Case(
+            When(Q(gap_until__isnull=False), then=Subquery(terminated.order_by("created", "pk")[:1]))
         ),
         metered=Exists(usage_components.filter(billing_type=USAGE)),
     )
@@ -118,6 +139,8 @@ def coverage(
             live_from=values["live_from"],
             live_until=values["live_until"],
             metered=values["metered"],
+            gap_from=values["gap_from"],
+            gap_until=values["gap_until"],
         )
         for values in _windows(resources)
         .order_by("project__customer__name", "project__name", "name", "pk")
@@ -131,6 +154,8 @@ def coverage(
             "live_from",
             "live_until",
             "metered",
+            "gap_from",
+            "gap_until",
         )
     ]
     if only_live:
