@@ -9,8 +9,9 @@ A month is **due** when all of these hold:
 - the resource was live in the month: created before the month ended and not terminated (its last move
   to Terminated, if it is Terminated now) before the month began, nor terminated for the whole month and
   restored later (between its first move to Terminated and its last move out of it, a restore); a resource
-  that never reached OK (still Creating, or failed) was never live. The start is `created`, not the move to OK: the same start the dashboard's and the
-  notifications' "created before" always used, and the one the demo data can set;
+  that never reached OK (still Creating, or failed) was never live. The start is `created`, not the move
+  to OK: the same start the dashboard's and the notifications' "created before" always used, and the one
+  the demo data can set;
 - the month has closed: the current month is not due until it ends (a provider reports it up to its last
   day), and future months never are.
 
