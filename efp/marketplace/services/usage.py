@@ -33,6 +33,7 @@ from efp.marketplace.models import (
     ResourcePlanPeriod,
     UsageRevision,
 )
+from efp.marketplace.services.usage_limits import check_limits
 from efp.marketplace.services.usage_periods import find_usage, plan_period_for
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
 from efp.marketplace.verbs import Side, who_may
@@ -337,7 +338,7 @@ def _components_of(
     with them, in the same statement, each component's records of the month (`month_rows` of each)."""
     oc = {
         name: Column(f"oc.{name}", OfferingComponent, name)
-        for name in ("id", "offering_id", "type", "billing_type")
+        for name in ("id", "offering_id", "type", "billing_type", "limit_period", "limit_amount")
     }
     cu = {
         field.attname: Column(
@@ -424,6 +425,13 @@ def set_usage(
             raise Forbidden()
         if plan_period is None:
             plan_period = plan_period_for(resource, date)
+        check_limits(
+            resource=resource,
+            reports=[(component, item.amount) for item, component in zip(usages, components, strict=True)],
+            period=period,
+            plan_period=plan_period,
+            month_rows=months,
+        )
         reported: list[NewEvent] = []
         written = [
             _write_usage(
