@@ -13,21 +13,11 @@ from typing import Any
 from efp.marketplace.models import Offering, Order, OrderEvent, Resource, ResourceEvent, ResourcePlanPeriod
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.tests.base import MarketplaceTestCase
-from efp.marketplace.tests.factories import make_resource
+from efp.marketplace.tests.factories import make_resource, terminate_now
 
 RES = "/api/marketplace-resources"
 PRES = "/api/marketplace-provider-resources"
 ORD = "/api/marketplace-orders"
-
-
-def terminate(resource: Resource, provider: Any) -> Resource:
-    order = order_services.terminate_resource(resource=resource, user=provider)
-    if order.state == "pending-provider":
-        order = order_services.approve_order_by_provider(order=order, user=provider)
-    order_services.complete_order(order=order, user=provider)
-    resource.refresh_from_db()
-    assert resource.state == "Terminated"
-    return resource
 
 
 class RestoreTestCase(MarketplaceTestCase):
@@ -35,7 +25,7 @@ class RestoreTestCase(MarketplaceTestCase):
         super().setUp()
         Offering.objects.filter(pk=self.offering.pk).update(plugin_options={"can_restore_resource": True})
         self.offering.refresh_from_db()
-        self.alloc = terminate(
+        self.alloc = terminate_now(
             make_resource(self.alice, self.carol, self.project_a1, self.offering), self.carol
         )
 

@@ -25,8 +25,8 @@ from waldur_api_client.errors import UnexpectedStatus
 from waldur_api_client.models import OrderState, RequestTypes, ResourceRequest, ResourceState
 
 from efp.marketplace.models import Offering, Order, Resource
+from efp.marketplace.tests.factories import terminate_now
 from efp.marketplace.tests.live_world import World, build_world, sdk_client
-from efp.marketplace.tests.test_restore import terminate
 
 
 class SdkRestoreTests(LiveServerTestCase):
@@ -37,7 +37,7 @@ class SdkRestoreTests(LiveServerTestCase):
         Offering.objects.filter(pk=self.world.offering.pk).update(
             plugin_options={"can_restore_resource": True}
         )
-        self.alloc = terminate(self.world.resource, self.world.carol)
+        self.alloc = terminate_now(self.world.resource, self.world.carol)
         self.carol = sdk_client(self.live_server_url, self.world.carol)
         self.alice = sdk_client(self.live_server_url, self.world.alice)
         self.agent = sdk_client(self.live_server_url, self.world.carol, user_agent="waldur-site-agent/1.0.7")
