@@ -113,7 +113,8 @@ def _windows(resources: QuerySet[Resource]) -> Any:
                 then=Coalesce(Subquery(terminated.order_by("-created", "-pk")[:1]), F("modified")),
             )
         ),
-        gap_until=Subquery(restored[:1]),
+        # Only a resource once terminated can have been restored: one probe of the index for the others.
+        gap_until=Case(When(Exists(terminated), then=Subquery(restored[:1]))),
         gap_from=Case(
             When(Q(gap_until__isnull=False), then=Subquery(terminated.order_by("created", "pk")[:1]))
         ),
