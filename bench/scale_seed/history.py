@@ -186,7 +186,9 @@ def plan_resources(
                 order_type, state = _pick(rng, [((t, s), share) for t, s, share in LATER_ORDERS], None)
             up_count += 1
             plot.later.append((order_type, _possible(offering, state)))
-        elif state in (OS.ERRED, OS.REJECTED, OS.CANCELED):
+        elif state == OS.ERRED:
+            plot.outcome = RS.ERRED  # a failed creation keeps its resource Erred, as Waldur does
+        elif state in (OS.REJECTED, OS.CANCELED):
             plot.outcome = RS.TERMINATED
         plots.append(plot)
     return plots
@@ -344,7 +346,8 @@ def resource_events(
                 OS.CANCELED: "order canceled",
             }
             reason = reasons.get(plot.creation_state, "creation failed")
-            yield plot.resource_id, RS.CREATING, RS.TERMINATED, provider_id, reason, plot.created
+            ended = RS.ERRED if plot.creation_state == OS.ERRED else RS.TERMINATED
+            yield plot.resource_id, RS.CREATING, ended, provider_id, reason, plot.created
         if plot.up_at is None:
             continue
         yield plot.resource_id, RS.CREATING, RS.OK, provider_id, "created", plot.up_at

@@ -6,10 +6,11 @@ matrix, the provider dashboard and the resources list's "No usage reported for m
 A month is **due** when all of these hold:
 - the offering has a usage-billed component (`billing_type="usage"`); limit-billed ones are not reported
   monthly;
-- the resource was live in the month: created before the month ended and not terminated (its first move
-  to Terminated) before the month began; a resource that never reached OK (still Creating, or failed) was
-  never live. The start is `created`, not the move to OK: the same start the dashboard's and the
-  notifications' "created before" always used, and the one the demo data can set;
+- the resource was live in the month: created before the month ended and not terminated (the move to
+  Terminated in force) before the month began, nor terminated for the whole month and restored later
+  (between its first move to Terminated and its last restore); a resource that never reached OK (still
+  Creating, or failed) was never live. The start is `created`, not the move to OK: the same start the
+  dashboard's and the notifications' "created before" always used, and the one the demo data can set;
 - the month has closed: the current month is not due until it ends (a provider reports it up to its last
   day), and future months never are.
 
@@ -17,11 +18,11 @@ A due month is **reported** when a component usage of one of those usage compone
 value, zero included), else **missing**. Every other month is **not_due**.
 
 The live window is stored on the resource (`live_from`, `live_until`), kept by the transitions
-(`services/_transitions.py`) and backfilled from the events by migration 0013: from `created` once the
+(`services/_transitions.py`) and backfilled from the events by migration 0016: from `created` once the
 resource was first activated (moved to OK; a bulk-loaded row without events, unless still Creating), until
-its first move to Terminated. Every question is SQL over those columns and the index of the usage rows, so
-its cost does not grow with the resources that do not answer it: `live_in_any` (a row of the matrix),
-`missing_in` (a missing report for a month), `with_missing` (a row with a missing month),
+its move to Terminated (cleared by a restore, which stores the gap: `gap_from`, `gap_until`). Every
+question is SQL over those columns and the index of the usage rows, so its cost does not grow with the
+resources that do not answer it: `live_in_any` (a row of the matrix), `missing_in` (a missing report for a month), `with_missing` (a row with a missing month),
 `missing_count` (the missing cells of every row); `rows` then reads the months reported of the rows shown.
 """
 
@@ -57,11 +58,18 @@ class CoverageRow:
     live_until: datetime.datetime | None
     metered: bool
     months: dict[datetime.date, str] = field(default_factory=dict)
+    gap_from: datetime.datetime | None = None  # a restored resource: terminated from ...
+    gap_until: datetime.datetime | None = None  # ... until restored
 
     def live_in(self, month: datetime.date) -> bool:
-        if self.live_from is None or self.live_from >= month_start(add_months(month, 1)):
+        """`live_in` of SQL, for one row."""
+        start, end = month_start(month), month_start(add_months(month, 1))
+        if self.live_from is None or self.live_from >= end:
             return False
-        return self.live_until is None or self.live_until >= month_start(month)
+        if self.live_until is not None and self.live_until < start:
+            return False
+        in_gap = self.gap_from is not None and self.gap_until is not None
+        return not (in_gap and self.gap_from <= start and end <= self.gap_until)  # type: ignore[operator]
 
     def due_in(self, month: datetime.date, current: datetime.date) -> bool:
         return self.metered and month < current and self.live_in(month)
@@ -86,9 +94,18 @@ def _month_end(month: datetime.date) -> datetime.datetime:
 
 
 def live_in(month: datetime.date, *, via: str = "") -> Q:
-    """Live at some time in `month` (`via`: the path to the resource, as "resource__")."""
-    return Q(**{f"{via}live_from__lt": _month_end(month)}) & (
-        Q(**{f"{via}live_until__isnull": True}) | Q(**{f"{via}live_until__gte": month_start(month)})
+    """Live at some time in `month` (`via`: the path to the resource, as "resource__"): in its window and
+    not wholly inside a restored resource's gap."""
+    start, end = month_start(month), _month_end(month)
+    outside_gap = (
+        Q(**{f"{via}gap_from__isnull": True})
+        | Q(**{f"{via}gap_from__gt": start})
+        | Q(**{f"{via}gap_until__lt": end})
+    )
+    return (
+        Q(**{f"{via}live_from__lt": end})
+        & (Q(**{f"{via}live_until__isnull": True}) | Q(**{f"{via}live_until__gte": start}))
+        & outside_gap
     )
 
 
@@ -186,6 +203,8 @@ ROW_FIELDS = (
     "offering__name",
     "live_from",
     "live_until",
+    "gap_from",
+    "gap_until",
 )
 
 
@@ -212,6 +231,8 @@ def rows(values: Any, months: list[datetime.date], *, reported_of: Any = None) -
             live_from=v["live_from"],
             live_until=v["live_until"],
             metered=v["metered"],
+            gap_from=v["gap_from"],
+            gap_until=v["gap_until"],
         )
         for v in values
     ]

@@ -54,7 +54,7 @@ FAMILY: dict[str, str] = {
     OrderType.CREATE: "create",
     OrderType.UPDATE: "update",
     OrderType.TERMINATE: "terminate",
-    OrderType.RESTORE: "update",
+    OrderType.RESTORE: "restore",
 }
 LIMITS_FAMILY_OUTCOMES = frozenset({"succeeded", "failed"})
 
@@ -75,6 +75,23 @@ RESOURCE_OUTCOMES: dict[tuple[str, str], tuple[str, str]] = {
     ("create", "canceled"): (
         "marketplace_resource_create_canceled",
         "Resource {resource_name} creation has been canceled.",
+    ),
+    # Waldur writes a restoration's outcomes with the create types (marketplace/callbacks.py).
+    ("restore", "requested"): (
+        "marketplace_resource_create_requested",
+        "Resource {resource_name} restoration has been requested.",
+    ),
+    ("restore", "succeeded"): (
+        "marketplace_resource_create_succeeded",
+        "Resource {resource_name} has been restored.",
+    ),
+    ("restore", "failed"): (
+        "marketplace_resource_create_failed",
+        "Resource {resource_name} restoration has failed.",
+    ),
+    ("restore", "canceled"): (
+        "marketplace_resource_create_canceled",
+        "Resource {resource_name} restoration has been canceled.",
     ),
     ("update", "requested"): (
         "marketplace_resource_update_requested",

@@ -66,7 +66,7 @@ RESOURCE_TRANSITIONS: dict[ResourceState, frozenset[ResourceState]] = {
     RS.UPDATING: frozenset({RS.OK, RS.ERRED, RS.TERMINATING, RS.TERMINATED}),
     RS.TERMINATING: frozenset({RS.OK, RS.ERRED, RS.TERMINATED}),
     RS.ERRED: frozenset({RS.OK, RS.CREATING, RS.UPDATING, RS.TERMINATING, RS.TERMINATED}),
-    RS.TERMINATED: frozenset(),
+    RS.TERMINATED: frozenset({RS.CREATING}),  # restored (a Restore order, `restore/`)
 }
 
 # States in which usage may be reported (docs/contract.md §7.3 rule 4).

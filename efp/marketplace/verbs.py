@@ -45,7 +45,9 @@ class Check(StrEnum):
     PROJECT_RUNNING = "project-running"  # not expired, unless the order terminates (400)
     PROVIDER_AVAILABLE = "provider-available"  # the provider organisation is not blocked (400)
     RESTARTABLE = "restartable"  # an erred Create whose resource is Terminated never returns (409)
+    RETRY_SUPPORTED = "retry-supported"  # `retry` resets Create, Update and Terminate orders only (400)
     NO_OPEN_ORDER = "no-open-order"  # one order at a time per resource (400)
+    RESTORABLE = "restorable"  # the offering's `can_restore_resource` plugin option is on (400)
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ ORDER_VERBS: dict[str, Verb] = _verbs(
     Verb(
         "retry", "Retry", "retry orders", (OS.ERRED,), (OS.EXECUTING,), P.ORDER_APPROVE, Side.PROVIDER,
         offering_types=OfferingType.AGENT_DRIVEN | OfferingType.PROCESSED_AT_ONCE,
-        checks=(Check.RESTARTABLE,),
+        checks=(Check.RETRY_SUPPORTED, Check.RESTARTABLE),
     ),
     Verb(
         "set_backend_id", "Set backend ID", "set backend IDs", None, (), P.RESOURCE_SET_BACKEND_ID,
@@ -156,6 +158,12 @@ RESOURCE_VERBS: dict[str, Verb] = _verbs(
     Verb(
         "switch_plan", "Switch plan", "switch plans", (RS.OK,), (), P.RESOURCE_SET_PLAN, Side.CONSUMER,
         checks=(Check.NO_OPEN_ORDER,), order_type=OrderType.UPDATE,
+    ),
+    # A Restore order for a terminated resource, placed by the provider (Waldur: SET_RESOURCE_STATE on the
+    # offering's organisation, and the offering's `can_restore_resource`); the resource is Creating at once.
+    Verb(
+        "restore", "Restore", "restore resources", (RS.TERMINATED,), (), P.RESOURCE_SET_STATE,
+        Side.PROVIDER, checks=(Check.RESTORABLE,), order_type=OrderType.RESTORE,
     ),
     Verb(
         "set_backend_id", "Set backend ID", "set backend IDs", None, (), P.RESOURCE_SET_BACKEND_ID,
@@ -203,39 +211,54 @@ RESOURCE_VERBS: dict[str, Verb] = _verbs(
 
 
 # What an order does to its resource, by order type (docs/contract.md §5.3). The services apply these
-# through `transition_resource`; `None` leaves the resource as it is.
+# through `transition_resource`; `None` leaves the resource as it is. A Restore order is a Create of a
+# resource that exists: `restore/` moves it from Terminated to Creating when it places the order.
 # Entering `executing`: a limit Update moves the resource to Updating (a plan switch leaves it OK).
 ON_EXECUTING: dict[str, str | None] = {
     OrderType.CREATE: None,
     OrderType.UPDATE: RS.UPDATING,  # limit updates only
     OrderType.TERMINATE: RS.TERMINATING,
+    OrderType.RESTORE: None,
 }
 ON_DONE: dict[str, str] = {
     OrderType.CREATE: RS.OK,
     OrderType.UPDATE: RS.OK,
     OrderType.TERMINATE: RS.TERMINATED,
+    OrderType.RESTORE: RS.OK,
 }
-# Rejected or canceled: a Create leaves a Terminated resource; others go back to OK from these states.
+# Rejected, canceled or deleted while pending: a Create or a Restore leaves a Terminated resource
+# (whatever its state); the others go back to OK from the states of UNDO_FROM.
 ON_UNDONE: dict[str, str] = {
     OrderType.CREATE: RS.TERMINATED,
     OrderType.UPDATE: RS.OK,
     OrderType.TERMINATE: RS.OK,
+    OrderType.RESTORE: RS.TERMINATED,
 }
+UNDONE_ALWAYS = frozenset({OrderType.CREATE, OrderType.RESTORE})
 UNDO_FROM = frozenset({RS.UPDATING, RS.TERMINATING, RS.OK})
-# Failed: (order type, the resource has a backend id) → the resource's state.
-ON_ERRED: dict[tuple[str, bool], str] = {
-    (OrderType.CREATE, True): RS.ERRED,
-    (OrderType.CREATE, False): RS.TERMINATED,
-    (OrderType.UPDATE, True): RS.ERRED,
-    (OrderType.UPDATE, False): RS.ERRED,
-    (OrderType.TERMINATE, True): RS.OK,
-    (OrderType.TERMINATE, False): RS.OK,
+# Failed (`set_state_erred`): the resource is Erred, as Waldur leaves it, so the order can be retried; a
+# failed termination leaves it OK.
+ON_ERRED: dict[str, str] = {
+    OrderType.CREATE: RS.ERRED,
+    OrderType.UPDATE: RS.ERRED,
+    OrderType.TERMINATE: RS.OK,
+    OrderType.RESTORE: RS.ERRED,
 }
-# Retried (erred → executing): the resource goes back to where the order had it, unless terminated.
+# Retried (erred → executing by `retry` or `set_state_executing`): the resource goes back to where the
+# order had it, unless terminated (a Create that failed before this rule left its resource Terminated).
 ON_RETRY: dict[str, str] = {
     OrderType.CREATE: RS.CREATING,
     OrderType.UPDATE: RS.UPDATING,
     OrderType.TERMINATE: RS.TERMINATING,
+    OrderType.RESTORE: RS.CREATING,
+}
+# Order types whose `retry` Waldur supports (a Restore order is set executing again instead).
+RETRIED_TYPES = frozenset({OrderType.CREATE, OrderType.UPDATE, OrderType.TERMINATE})
+# Orders the provider's side places on a resource of its own offering without a role in the project:
+# the permission that lets it (the consumer's side needs ORDER.CREATE).
+PROVIDER_PLACES: dict[str, Permission] = {
+    OrderType.TERMINATE: P.RESOURCE_TERMINATE,
+    OrderType.RESTORE: P.RESOURCE_SET_STATE,
 }
 
 

@@ -39,6 +39,7 @@ class Permission(models.TextChoices):
     RESOURCE_SUBMIT_REPORT = "RESOURCE.SUBMIT_REPORT"
     RESOURCE_SET_END_DATE = "RESOURCE.SET_END_DATE"
     RESOURCE_CONSUMPTION_LIMITATION = "RESOURCE.CONSUMPTION_LIMITATION"
+    RESOURCE_SET_STATE = "RESOURCE.SET_STATE"
     OFFERING_UPDATE = "OFFERING.UPDATE"
     PROJECT_CREATE = "PROJECT.CREATE"
     PROJECT_UPDATE = "PROJECT.UPDATE"
@@ -74,6 +75,8 @@ PERMISSION_ROLES: dict[Permission, frozenset[Role]] = {
     # Per-user limits of a resource's components: the consumer's owners and project managers (Waldur's
     # tests grant it so; project administrators are refused).
     Permission.RESOURCE_CONSUMPTION_LIMITATION: frozenset({R.CUSTOMER_OWNER, R.PROJECT_MANAGER}),
+    # Restoring a terminated resource (Waldur's SET_RESOURCE_STATE on the offering's organisation).
+    Permission.RESOURCE_SET_STATE: frozenset({R.CUSTOMER_OWNER}),
     Permission.OFFERING_UPDATE: frozenset({R.CUSTOMER_OWNER, R.CUSTOMER_MANAGER, R.OFFERING_MANAGER}),
     # Structure management (issue 5): owners run their organisation's projects and team; project
     # administrators run their project's team.

@@ -29,7 +29,7 @@ class ApiErrorTests(TestCase):
         assert (gui.status_code, gui["Content-Type"].startswith("text/html")) == (404, True)
 
     def test_it_answers_json_for_an_action_no_route_serves(self) -> None:
-        response = self.client.post("/api/marketplace-resources/0f0f/restore/")
+        response = self.client.post("/api/marketplace-resources/0f0f/pull/")
         assert (response.status_code, json.loads(response.content)) == (404, {"detail": "Not found."})
 
     def test_it_answers_json_for_a_host_it_does_not_serve(self) -> None:

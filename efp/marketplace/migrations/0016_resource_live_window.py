@@ -38,6 +38,17 @@ class Migration(migrations.Migration):
             name="live_until",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
+        # A restored resource's months wholly terminated (none before restores existed: nothing to backfill).
+        migrations.AddField(
+            model_name="resource",
+            name="gap_from",
+            field=models.DateTimeField(blank=True, editable=False, null=True),
+        ),
+        migrations.AddField(
+            model_name="resource",
+            name="gap_until",
+            field=models.DateTimeField(blank=True, editable=False, null=True),
+        ),
         migrations.RunPython(backfill, migrations.RunPython.noop, elidable=False),
         migrations.AddIndex(
             model_name="resource",

@@ -50,6 +50,10 @@ class Resource(models.Model):
     # first move to Terminated. Null: never activated, or not terminated.
     live_from = models.DateTimeField(null=True, blank=True, editable=False)
     live_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # A restored resource was terminated from `gap_from` (its first termination) until `gap_until` (its last
+    # restore): the months wholly inside are not live (coverage.py).
+    gap_from = models.DateTimeField(null=True, blank=True, editable=False)
+    gap_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["created", "pk"]

@@ -5,9 +5,9 @@
 2. apply it as `UPDATE ... WHERE state = <old>`; if no row changed, someone else moved it first
    (StateConflict), so two racing approvers cannot both win;
 3. append an event row (old, new, actor, reason, time), keep the live window of the usage coverage rule
-   (`Resource.live_from` / `live_until`, see `coverage.py`: set by the first move to OK and to Terminated,
-   at the event's time) and write the event Waldur's log has for the move
-   (`marketplace/events.py`, by the tables of `event_types.py`), unless `event=False` says an order's
+   (`Resource.live_from` / `live_until`, see `coverage.py`: set by the first move to OK and by the move
+   to Terminated, at the event's time, and reopened by a restore) and write the event Waldur's log has for
+   the move (`marketplace/events.py`, by the tables of `event_types.py`), unless `event=False` says an order's
    events tell it already;
 4. refresh the in-memory object, keeping its project and offering (which no state change touches).
 Callers own the transaction (services are wrapped in `transaction.atomic`).
@@ -71,7 +71,7 @@ def transition_resource(
     if not resource_can_move(old, new):
         raise StateConflict([s.value for s, targets in RESOURCE_TRANSITIONS.items() if new in targets])
     changed = Resource.objects.filter(pk=resource.pk, state=old).update(
-        state=new, modified=now, **_live_window(new, now), **fields
+        state=new, modified=now, **_live_window(new, now, old), **fields
     )
     if not changed:
         resource.refresh_from_db()
@@ -108,13 +108,17 @@ def record_resource_created(resource: Resource, *, actor: Any) -> None:
         resource.refresh_from_db(fields=list(window))
 
 
-def _live_window(new: ResourceState, now: Any) -> dict[str, Any]:
-    """What a move to `new` at `now` stores of the live window: only the first activation and the first
-    termination count (a retry after an error or a second move to OK changes nothing)."""
+def _live_window(new: ResourceState, now: Any, old: ResourceState | None = None) -> dict[str, Any]:
+    """What a move to `new` at `now` stores of the live window: the first activation, and the termination
+    in force (a retry after an error or a second move to OK changes nothing). A restore (the move out of
+    Terminated) reopens the window and records the gap, from the first termination to this restore."""
     if new == ResourceState.OK:
         return {"live_from": Coalesce(F("live_from"), F("created"))}
     if new == ResourceState.TERMINATED:
         return {"live_until": Coalesce(F("live_until"), Value(now))}
+    if old == ResourceState.TERMINATED:  # a restore: the gap runs from the first termination until now
+        gap = {"gap_from": Coalesce(F("gap_from"), F("live_until")), "gap_until": Value(now)}
+        return {**gap, "live_until": None}
     return {}
 
 

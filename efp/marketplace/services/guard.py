@@ -17,7 +17,15 @@ from efp.errors import DomainError, Forbidden, InvalidInput, NotSupported, State
 from efp.marketplace.models import Order, Resource
 from efp.marketplace.state_words import order_state_words
 from efp.marketplace.states import ACTIVE_ORDER_STATES, OrderState, OrderType, ResourceState
-from efp.marketplace.verbs import ORDER_VERBS, RESOURCE_VERBS, Check, Side, Verb, forbidden_message
+from efp.marketplace.verbs import (
+    ORDER_VERBS,
+    RESOURCE_VERBS,
+    RETRIED_TYPES,
+    Check,
+    Side,
+    Verb,
+    forbidden_message,
+)
 from efp.structure.permissions import has_permission
 from efp.structure.roles import Permission
 
@@ -118,9 +126,22 @@ def _condition(check: Check, obj: Subject) -> Refusal | None:
         terminating = isinstance(obj, Order) and obj.type == OrderType.TERMINATE
         if project.is_expired() and not (check == Check.PROJECT_RUNNING and terminating):
             return Refusal(Kind.INVALID, f"Project '{project.name}' is expired.")
+    elif check == Check.RETRY_SUPPORTED:
+        assert isinstance(obj, Order)
+        if obj.type not in RETRIED_TYPES:
+            text = f"Retry is not supported for {obj.type} orders."
+            return Refusal(Kind.INVALID, f"{text} Set it executing again instead.", wire=text)
+    elif check == Check.RESTORABLE:
+        if not (obj.offering.plugin_options or {}).get("can_restore_resource"):
+            return Refusal(
+                Kind.INVALID,
+                "This offering does not allow restoring terminated resources.",
+                wire="Restoring resource is not supported for this offering type.",
+            )
     elif check == Check.RESTARTABLE:
-        # A creation that failed before the backend had it left a Terminated resource, which never
-        # returns: restarted, the order would stay executing with nothing to complete.
+        # A creation that failed before failed creations stayed Erred left a Terminated resource, which
+        # no retry brings back (restarted, the order would stay executing with nothing to complete);
+        # `restore/` does.
         assert isinstance(obj, Order)
         resource = obj.resource
         if (
@@ -129,7 +150,7 @@ def _condition(check: Check, obj: Subject) -> Refusal | None:
             and resource is not None
             and resource.state == ResourceState.TERMINATED
         ):
-            text = "The resource of this order is terminated; create a new order."
+            text = "The resource of this order is terminated; restore it or create a new order."
             return Refusal(Kind.STATE, text, wire=text)
     elif check == Check.NO_OPEN_ORDER:
         assert isinstance(obj, Resource)

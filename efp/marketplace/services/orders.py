@@ -40,8 +40,10 @@ from efp.marketplace.verbs import (
     ON_RETRY,
     ON_UNDONE,
     ORDER_VERBS,
+    PROVIDER_PLACES,
     RESOURCE_VERBS,
     UNDO_FROM,
+    UNDONE_ALWAYS,
 )
 from efp.structure.models import Project
 from efp.structure.permissions import has_permission, is_owner
@@ -50,6 +52,15 @@ from efp.structure.services import unique_slug
 
 OS = OrderState
 V, RV = ORDER_VERBS, RESOURCE_VERBS
+OT = OrderType
+# The reasons of the resource's moves when an order is done or fails.
+DONE = {OT.CREATE: "created", OT.UPDATE: "updated", OT.TERMINATE: "terminated", OT.RESTORE: "restored"}
+FAILED = {
+    OT.CREATE: "creation failed",
+    OT.UPDATE: "update failed",
+    OT.TERMINATE: "termination failed",
+    OT.RESTORE: "restoration failed",
+}
 
 
 # --- permissions --------------------------------------------------------------------------------
@@ -84,10 +95,10 @@ def create_order(
 ) -> Order:
     """Validates and creates an order (and, for Create, its resource in Creating), then auto-approves."""
     attributes = dict(attributes or {})
-    is_provider_terminating = order_type == OrderType.TERMINATE and can_on_provider_side(
-        user, Permission.RESOURCE_TERMINATE, offering
+    placed_by_provider = order_type in PROVIDER_PLACES and can_on_provider_side(
+        user, PROVIDER_PLACES[order_type], offering
     )
-    if not is_provider_terminating and not has_permission(
+    if not placed_by_provider and not has_permission(
         user, Permission.ORDER_CREATE, projects=[project], customers=[project.customer]
     ):
         raise Forbidden()
@@ -317,8 +328,8 @@ def delete_order(*, order: Order, user: User) -> None:
     deleted, _ = Order.objects.filter(pk=order.pk, state=order.state).delete()
     if not deleted:
         raise StateConflict(message="The order was changed meanwhile.")
-    if order.type == OrderType.CREATE and resource is not None and resource.state == ResourceState.CREATING:
-        # A resource that will never be provisioned must not linger in Creating.
+    if order.type in UNDONE_ALWAYS and resource is not None and resource.state == ResourceState.CREATING:
+        # A resource that will never be provisioned (or restored) must not linger in Creating.
         transition_resource(
             resource, ResourceState.TERMINATED, actor=user, reason="creation order deleted", event=False
         )
@@ -367,13 +378,11 @@ def fail_order(*, order: Order, user: User, error_message: str = "", error_trace
         completed_at=now,
     )
     resource = order.resource
-    target = ON_ERRED.get((order.type, bool(resource and resource.backend_id)))
+    target = ON_ERRED.get(order.type)
     if resource is None or target is None:
         return order
     fields = {"error_message": error_message or ""} if order.type != OrderType.TERMINATE else {}
-    reason = {OrderType.CREATE: "creation failed", OrderType.UPDATE: "update failed"}.get(
-        OrderType(order.type), "termination failed"
-    )
+    reason = FAILED[OrderType(order.type)]
     transition_resource(resource, ResourceState(target), actor=user, reason=reason, event=False, **fields)
     return order
 
@@ -419,7 +428,7 @@ def _complete(order: Order, user: User, *, reason: str) -> Order:
         return order
     target = ResourceState(ON_DONE[order.type])
     fields: dict[str, Any] = {}
-    if order.type == OrderType.CREATE and resource.plan_id is not None:
+    if order.type in (OrderType.CREATE, OrderType.RESTORE) and resource.plan_id is not None:
         ResourcePlanPeriod.objects.create(resource=resource, plan_id=resource.plan_id, start=now)
     elif order.type == OrderType.UPDATE:
         if order.is_limit_update:
@@ -439,7 +448,7 @@ def _complete(order: Order, user: User, *, reason: str) -> Order:
             fields["options"] = {**(resource.options or {}), **new_options}
     elif order.type == OrderType.TERMINATE:
         ResourcePlanPeriod.objects.filter(resource=resource, end__isnull=True).update(end=now)
-    done = {OrderType.CREATE: "created", OrderType.UPDATE: "updated"}.get(OrderType(order.type), "terminated")
+    done = DONE[OrderType(order.type)]
     old_end, keys = resource.end_date, events.resource_keys(resource)
     transition_resource(resource, target, actor=user, reason=done, event=False, **fields)
     if "limits" in fields:
@@ -450,12 +459,13 @@ def _complete(order: Order, user: User, *, reason: str) -> Order:
 
 
 def _undo_on_resource(order: Order, user: User, *, reason: str) -> None:
-    """A rejected or canceled order (`ON_UNDONE`): a Create leaves a Terminated resource, others OK."""
+    """A rejected or canceled order (`ON_UNDONE`): a Create or Restore leaves a Terminated resource,
+    others OK."""
     resource = order.resource
     if resource is None or order.type not in ON_UNDONE:
         return
     resource.refresh_from_db()
-    if order.type == OrderType.CREATE or resource.state in UNDO_FROM:
+    if order.type in UNDONE_ALWAYS or resource.state in UNDO_FROM:
         transition_resource(
             resource, ResourceState(ON_UNDONE[order.type]), actor=user, reason=reason, event=False
         )
@@ -491,6 +501,27 @@ def guard_update_resource_limits(*, resource: Resource, user: User) -> None:
 
 def guard_switch_resource_plan(*, resource: Resource, user: User) -> None:
     check(RV["switch_plan"], resource, user, conditions=False)
+
+
+@transaction.atomic
+def restore_resource(*, resource: Resource, user: User) -> Order:
+    """A Restore order for a terminated resource, with its plan, limits and attributes; the resource is
+    Creating from now on, and OK once the order is done (Terminated again if it is rejected or canceled)."""
+    check(RV["restore"], resource, user)
+    # Creating before the order is placed: an order approved at once may be done at once (Basic). A refusal
+    # below rolls the move back with the order.
+    transition_resource(resource, ResourceState.CREATING, actor=user, reason="restore requested", event=False)
+    order = create_order(
+        user=user,
+        project=resource.project,
+        offering=resource.offering,
+        plan=resource.plan,
+        order_type=OrderType.RESTORE,
+        resource=resource,
+        attributes=dict(resource.attributes or {}),
+        limits=dict(resource.limits or {}),
+    )
+    return order
 
 
 def terminate_resource(*, resource: Resource, user: User, attributes: dict[str, Any] | None = None) -> Order:

@@ -34,6 +34,7 @@ from efp.marketplace.models import (
     UsageRevision,
 )
 from efp.marketplace.services import limit_usage
+from efp.marketplace.services.usage_limits import check_limits
 from efp.marketplace.services.usage_periods import find_usage, plan_period_for
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
 from efp.marketplace.verbs import Side, who_may
@@ -338,7 +339,7 @@ def _components_of(
     with them, in the same statement, each component's records of the month (`month_rows` of each)."""
     oc = {
         name: Column(f"oc.{name}", OfferingComponent, name)
-        for name in ("id", "offering_id", "type", "billing_type", "limit_amount")  # limit: may_be_limited
+        for name in ("id", "offering_id", "type", "billing_type", "limit_period", "limit_amount")  # limits
     }
     cu = {
         field.attname: Column(
@@ -425,6 +426,13 @@ def set_usage(
             raise Forbidden()
         if plan_period is None:
             plan_period = plan_period_for(resource, date)
+        check_limits(
+            resource=resource,
+            reports=[(component, item.amount) for item, component in zip(usages, components, strict=True)],
+            period=period,
+            plan_period=plan_period,
+            month_rows=months,
+        )
         reported: list[NewEvent] = []
         written = [
             _write_usage(

@@ -108,3 +108,15 @@ def make_resource(
     assert resource is not None
     resource.refresh_from_db()
     return resource
+
+
+def terminate_now(resource: Resource, provider: User) -> Resource:
+    """`resource` terminated through a Terminate order its provider places, approves and completes."""
+    order = order_services.terminate_resource(resource=resource, user=provider)
+    if order.state == "pending-provider":
+        order = order_services.approve_order_by_provider(order=order, user=provider)
+    if order.state != "done":
+        order_services.complete_order(order=order, user=provider)
+    resource.refresh_from_db()
+    assert resource.state == "Terminated"
+    return resource

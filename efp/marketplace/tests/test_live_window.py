@@ -100,8 +100,9 @@ class LiveWindowTests(MarketplaceTestCase):
         assert windows["steady"] == (january, None)  # an error and a second activation change nothing
         assert windows["gone"] == (march, datetime.datetime(2026, 4, 5, 12, tzinfo=datetime.UTC))
         assert windows["retried"] == (datetime.datetime(2026, 1, 20, 12, tzinfo=datetime.UTC), None)
-        for never_live in ("failed", "rejected"):
-            assert windows[never_live][0] is None and windows[never_live][1] is not None
+        # A failed creation stays Erred (Waldur: it may be retried), a rejected one is Terminated.
+        assert windows["failed"] == (None, None)
+        assert windows["rejected"][0] is None and windows["rejected"][1] is not None
         assert windows["pending"] == (None, None)
 
     def test_it_backfills_the_window_the_events_tell(self) -> None:

@@ -25,7 +25,7 @@ from efp.marketplace.models import (
     Resource,
 )
 from efp.marketplace.services import orders as order_services
-from efp.marketplace.tests.factories import make_order
+from efp.marketplace.tests.factories import make_order, terminate_now
 from efp.marketplace.tests.site_agent import harness
 from efp.marketplace.tests.site_agent.story import BW, AgentStory
 
@@ -187,3 +187,28 @@ class SiteAgentTests(AgentStory):
         )
         # ghost_hpc is nobody's account here: skipped, not stored.
         assert sorted(rows) == [("bob", "member", "synced"), ("erin", "member", "synced")]
+
+    def test_it_restores_a_terminated_allocation_and_retries_a_failed_creation(self) -> None:
+        """carol restores `back` (terminated, its account gone) and `stuck` failed to be created (Erred, not
+        Terminated): after alice's approval the agent takes the Restore order as a Create (it re-creates the
+        account under the same backend id), and carol's `set_state_executing` hands it `stuck` again."""
+        Offering.objects.filter(pk=self.offering.pk).update(plugin_options={"can_restore_resource": True})
+        back = terminate_now(self.existing_resource("back", "efp_back", storage=7), self.carol)
+        self.state_file.write_text(json.dumps({}))  # the account went with the termination
+        restore = order_services.restore_resource(resource=back, user=self.carol)
+        restore = order_services.approve_order_by_consumer(order=restore, user=self.alice)
+        stuck = make_order(self.alice, self.project, self.offering, name="stuck", limits={"storage": 3})
+        stuck = order_services.approve_order_by_provider(order=stuck, user=self.carol)
+        stuck = order_services.fail_order(order=stuck, user=self.carol, error_message="sacctmgr timed out")
+        assert Resource.objects.get(pk=stuck.resource_id).state == "Erred"
+        order_services.set_order_executing(order=stuck, user=self.carol)
+        assert (restore.type, restore.state) == ("Restore", "pending-provider")
+
+        self.agent.cycle("order_process")
+
+        assert Order.objects.get(pk=restore.pk).state == "done"
+        back.refresh_from_db()
+        assert (back.state, back.backend_id) == ("OK", "efp_back")
+        assert self.accounts()["efp_back"]["limits"] == {"storage": 7}
+        assert Order.objects.get(pk=stuck.pk).state == "done"
+        assert Resource.objects.get(pk=stuck.resource_id).state == "OK"

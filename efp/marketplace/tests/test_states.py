@@ -76,6 +76,7 @@ EXPECTED_RESOURCE_MOVES = {
     (RS.ERRED, RS.UPDATING),
     (RS.ERRED, RS.TERMINATING),
     (RS.ERRED, RS.TERMINATED),
+    (RS.TERMINATED, RS.CREATING),  # restored: only a Restore order brings it back
 }
 
 ALL_ORDER_PAIRS = [(old, new) for old in OrderState for new in OrderState]
@@ -99,11 +100,11 @@ class TransitionTableTests(TestCase):
             with self.subTest(old=old.value, new=new.value):
                 assert resource_can_move(old, new) == ((old, new) in EXPECTED_RESOURCE_MOVES)
 
-    def test_it_never_leaves_a_final_order_state_except_erred(self) -> None:
+    def test_it_never_leaves_a_final_state_except_erred_orders_and_restored_resources(self) -> None:
         for final in (OS.DONE, OS.CANCELED, OS.REJECTED):
             assert ORDER_TRANSITIONS[final] == frozenset()
         assert ORDER_TRANSITIONS[OS.ERRED] == frozenset({OS.EXECUTING})
-        assert RESOURCE_TRANSITIONS[RS.TERMINATED] == frozenset()
+        assert RESOURCE_TRANSITIONS[RS.TERMINATED] == frozenset({RS.CREATING})
 
     def test_it_accepts_wire_strings(self) -> None:
         assert order_can_move("pending-provider", "executing")

@@ -25,7 +25,7 @@ from efp.marketplace.api.orders.filters import OrderFilter
 from efp.marketplace.api.resources.filters import ResourceFilter
 from efp.marketplace.api.usage.filters import ComponentUsageFilter, ComponentUserUsageFilter
 from efp.marketplace.billing_months import add_months, billing_period_of
-from efp.marketplace.models import ComponentUsage, ComponentUserUsage, ListTally, Order, Resource
+from efp.marketplace.models import ComponentUsage, ComponentUserUsage, ListTally, Offering, Order, Resource
 from efp.marketplace.services import corrections, usage_imports
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import resources as resource_services
@@ -212,6 +212,28 @@ class TallyAgreementTests(AccessPersonas):
         order_services.approve_order_by_provider(order=executing, user=self.carol)
         order_services.terminate_resource(resource=self.a1, user=self.alice)
         order_services.unlink_order(order=Order.objects.get(pk=rejected.pk), user=self.staff)
+        self.assert_agrees()
+
+    def test_it_agrees_after_a_failed_creation_is_retried_and_a_terminated_resource_restored(self) -> None:
+        failing = order_services.approve_order_by_provider(
+            order=make_order(self.alice, self.project_a1, self.offering, name="fails"), user=self.carol
+        )
+        failed = order_services.fail_order(order=failing, user=self.carol, error_message="boom")
+        assert Resource.objects.get(pk=failed.resource_id).state == ResourceState.ERRED
+        self.assert_agrees()
+        order_services.set_order_executing(order=failed, user=self.carol)
+        Offering.objects.filter(pk=self.offering.pk).update(plugin_options={"can_restore_resource": True})
+        back = make_resource(self.alice, self.carol, self.project_a1, self.offering, name="back")
+        terminating = order_services.terminate_resource(resource=back, user=self.alice)
+        terminating = order_services.approve_order_by_provider(order=terminating, user=self.carol)
+        if terminating.state != OrderState.DONE:
+            order_services.complete_order(order=terminating, user=self.carol)
+        restoring = order_services.restore_resource(
+            resource=Resource.objects.get(pk=back.pk), user=self.carol
+        )
+        assert Resource.objects.get(pk=back.pk).state == ResourceState.CREATING
+        self.assert_agrees()
+        order_services.approve_order_by_consumer(order=restoring, user=self.staff)
         self.assert_agrees()
 
     def test_it_agrees_after_resource_state_changes_and_an_unlink(self) -> None:

@@ -12,7 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from efp.marketplace import coverage
-from efp.marketplace.models import Resource
+from efp.marketplace.models import Offering, Resource
+from efp.marketplace.services import orders as order_services
 from efp.marketplace.tests import usage_world
 from efp.marketplace.tests.base import MarketplaceTestCase
 
@@ -27,6 +28,7 @@ EXPECTED = {
     "steady": [R, R, M, R, M, N],
 }
 MONTHS = ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"]
+MAY = datetime.date(2026, 5, 1)
 
 
 class CoverageTestCase(MarketplaceTestCase):
@@ -121,6 +123,34 @@ class CoverageStatesTests(CoverageTestCase):
         rows = list(csv.DictReader(lines))
         assert list(rows[0])[-6:] == MONTHS and "months" not in rows[0]
         assert {row["resource_name"]: [row[m] for m in MONTHS] for row in rows} == EXPECTED
+
+
+class CoverageOfRestoredResourcesTests(CoverageTestCase):
+    def restore_gone(self, when: datetime.datetime) -> None:
+        """carol restores `gone` (terminated 10 February) and her agent brings it up on `when`."""
+        Offering.objects.filter(pk=self.offering.pk).update(plugin_options={"can_restore_resource": True})
+        with time_machine.travel(when, tick=False):
+            gone = Resource.objects.get(name="gone")
+            order = order_services.restore_resource(resource=gone, user=self.carol)
+            order = order_services.approve_order_by_consumer(order=order, user=self.alice)
+            order = order_services.set_order_executing(order=order, user=self.carol)
+            order_services.complete_order(order=order, user=self.carol)
+        assert Resource.objects.get(name="gone").state == "OK"
+
+    def test_a_restored_resource_is_due_again_but_not_for_the_months_it_was_terminated(self) -> None:
+        self.restore_gone(datetime.datetime(2026, 4, 5, 9, tzinfo=datetime.UTC))
+        # Terminated 10 February - 5 April: March was wholly terminated; February and April partly live.
+        assert self.states(self.get(self.carol))["gone"] == [R, M, N, M, M, N]
+        assert Resource.objects.get(name="gone").pk in coverage.missing_in(Resource.objects.all(), MAY)
+
+    def test_a_resource_terminated_again_after_its_restore_stops_being_due(self) -> None:
+        self.restore_gone(datetime.datetime(2026, 3, 2, 9, tzinfo=datetime.UTC))
+        with time_machine.travel(datetime.datetime(2026, 4, 20, 9, tzinfo=datetime.UTC), tick=False):
+            gone = Resource.objects.get(name="gone")
+            order = order_services.terminate_resource(resource=gone, user=self.alice)
+            order = order_services.approve_order_by_provider(order=order, user=self.carol)
+            order_services.complete_order(order=order, user=self.carol)
+        assert self.states(self.get(self.carol))["gone"] == [R, M, M, M, N, N]
 
 
 class CoveragePermissionTests(CoverageTestCase):

@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 
 from efp.errors import DomainError, Forbidden, InvalidInput, NotSupported, StateConflict
-from efp.marketplace.models import Order, Resource
+from efp.marketplace.models import Offering, Order, Resource
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import renewals
 from efp.marketplace.services import resources as resource_services
@@ -57,6 +57,7 @@ R = resource_services
 RN = renewals
 RESOURCE_CALLS: dict[str, Callable[[Resource, Any, Any], Any]] = {
     "terminate": lambda r, u, _: S.terminate_resource(resource=r, user=u),
+    "restore": lambda r, u, _: S.restore_resource(resource=r, user=u),
     "update_limits": lambda r, u, _: S.update_resource_limits(resource=r, user=u, limits={"storage": 99}),
     "switch_plan": lambda r, u, plan: S.switch_resource_plan(resource=r, user=u, plan=plan),
     "renew": lambda r, u, _: RN.renew_resource(resource=r, user=u, extension_months=3, justification="J"),
@@ -207,6 +208,9 @@ class ResourceVerbAgreementTests(MarketplaceTestCase):
         super().setUpTestData()
         cls.personas = [cls.staff, cls.alice, cls.bob, cls.erin, cls.carol, cls.oscar, cls.dave]
         cls.premium = create_plan(offering=cls.offering, name="Premium", prices={"storage": Decimal("9")})
+        # The offering lets its provider restore terminated resources (`restore`).
+        Offering.objects.filter(pk=cls.offering.pk).update(plugin_options={"can_restore_resource": True})
+        cls.offering.refresh_from_db()
         cls.resources: list[Resource] = []
         for state in ResourceState:
             resource = make_resource(cls.alice, cls.carol, cls.project_a1, cls.offering, name=f"r-{state}")

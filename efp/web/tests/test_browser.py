@@ -264,7 +264,7 @@ def test_menus_and_rows_work_with_the_keyboard_and_in_dark_mode(browser_page: An
     page.get_by_text("Filters", exact=True).click()
     page.get_by_label("Terminated", exact=True).check()
     page.get_by_role("button", name="Apply filters").click()
-    expect(page.get_by_role("button", name="Expand materials-broken")).to_be_visible()
+    expect(page.get_by_role("button", name="Expand climate-too-big")).to_be_visible()
     expect(page.get_by_role("button", name="Expand climate-ensembles")).to_have_count(0)
     assert "state=Terminated" in page.url
     # A filter the server refuses shows its error after the in-place swap (past the browser's own checks).
@@ -273,13 +273,13 @@ def test_menus_and_rows_work_with_the_keyboard_and_in_dark_mode(browser_page: An
     page.get_by_role("button", name="Apply filters").click()
     expect(page.get_by_text("Ensure this value is greater than or equal to 0.")).to_be_visible()
     expect(page.get_by_role("button", name="Apply filters")).to_be_focused()
-    expect(page.get_by_role("button", name="Expand materials-broken")).to_be_visible()
-    page.get_by_role("button", name="Actions for materials-broken").click()
-    disabled = page.get_by_role("menu", name="Actions for materials-broken").get_by_role(
+    expect(page.get_by_role("button", name="Expand climate-too-big")).to_be_visible()
+    page.get_by_role("button", name="Actions for climate-too-big").click()
+    disabled = page.get_by_role("menu", name="Actions for climate-too-big").get_by_role(
         "menuitem", name="Report usage"
     )
     expect(disabled).to_have_attribute("aria-disabled", "true")
-    terminated_menu = page.get_by_role("menu", name="Actions for materials-broken")
+    terminated_menu = page.get_by_role("menu", name="Actions for climate-too-big")
     expect(terminated_menu.get_by_text("this one is Terminated")).to_be_visible()
     page.goto(f"/provider/resources/{Resource.objects.get(name='climate-ensembles').uuid.hex}/usage/")
     shot(page, "18-dark-show-usage")

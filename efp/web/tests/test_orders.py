@@ -1,8 +1,8 @@
 import re
 
-from efp.marketplace.models import Order
+from efp.marketplace.models import Offering, Order, Resource
 from efp.marketplace.services import orders as order_services
-from efp.marketplace.tests.factories import make_order
+from efp.marketplace.tests.factories import make_order, make_resource, terminate_now
 from efp.web.tests.base import WebTestCase
 
 
@@ -124,6 +124,22 @@ class OrderPageTests(WebTestCase):
         # The consumer's page reads the same events.
         mine = self.login(self.alice).get(f"/my/orders/{order.uuid.hex}/").content.decode()
         assert approved in mine
+
+    def test_carol_reads_a_restore_order_and_approves_it(self) -> None:
+        Offering.objects.filter(pk=self.offering.pk).update(plugin_options={"can_restore_resource": True})
+        gone = terminate_now(
+            make_resource(self.alice, self.carol, self.project_a1, self.offering, name="gone"), self.carol
+        )
+        order = order_services.restore_resource(resource=gone, user=self.carol)
+        order = order_services.approve_order_by_consumer(order=order, user=self.alice)
+        client = self.login(self.carol)
+        html = client.get(f"/provider/orders/{order.uuid.hex}/").content.decode()
+        assert "Restore the terminated resource <strong>gone</strong> with its limits" in html
+        approve = client.get(f"/provider/orders/{order.uuid.hex}/approve/").content.decode()
+        assert "Approving starts provisioning of the restored resource." in approve
+        client.post(f"/provider/orders/{order.uuid.hex}/approve/")
+        assert Order.objects.get(pk=order.pk).state == "executing"
+        assert Resource.objects.get(pk=gone.pk).state == "Creating"
 
     def test_it_forbids_the_order_page_to_consumers(self) -> None:
         order = make_order(self.alice, self.project_a1, self.offering)

@@ -113,6 +113,14 @@ class BaseResourceViewSet(ReadOnlyViewSet):
         )
         return self._order_uuid(order)
 
+    # Waldur's SDK sends a resource body (`ResourceRequest`); nothing in it is read.
+    @extend_schema(request=None, responses={200: OrderUuidResponseSerializer})
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, uuid: str | None = None) -> Response:
+        """A Restore order for a terminated resource (the provider's, docs/compatibility.md "Restore")."""
+        resource = self.get_object()
+        return self._order_uuid(order_services.restore_resource(resource=resource, user=acting_user(request)))
+
     @extend_schema(responses={200: PlanPeriodSerializer(many=True)})
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])  # a plain list
     def plan_periods(self, request: Request, uuid: str | None = None) -> Response:
