@@ -22,8 +22,9 @@ The live window is stored on the resource (`live_from`, `live_until`), kept by t
 resource was first activated (moved to OK; a bulk-loaded row without events, unless still Creating), until
 its move to Terminated (cleared by a restore, which stores the gap: `gap_from`, `gap_until`). Every
 question is SQL over those columns and the index of the usage rows, so its cost does not grow with the
-resources that do not answer it: `live_in_any` (a row of the matrix), `missing_in` (a missing report for a month), `with_missing` (a row with a missing month),
-`missing_count` (the missing cells of every row); `rows` then reads the months reported of the rows shown.
+resources that do not answer it: `live_in_any` (a row of the matrix), `missing_in` (a missing report for a
+month), `with_missing` (a row with a missing month), `missing_count` (the missing cells of every row);
+`rows` then reads the months reported of the rows shown.
 """
 
 from __future__ import annotations
