@@ -10,7 +10,7 @@ import unittest
 from typing import Any
 
 import stomp
-from django.test import override_settings
+from django.test import SimpleTestCase, override_settings
 from django_tasks_db.models import DBTaskResult
 from waldur_api_client.api.marketplace_site_agent_identities import (
     marketplace_site_agent_identities_register_queue as register_queue,
@@ -178,3 +178,24 @@ class PushedMessageTests(AgentQueueTestCase):
         run_tasks()
         with self.assertRaises(rabbitmq.BrokerError):  # 404: the queue is gone
             rabbitmq.consumers(vhost=queue.vhost, queue=queue.queue_name)
+
+
+class BrokerSettingsTests(SimpleTestCase):
+    @override_settings(EFP_RABBITMQ_URL="", EFP_RABBITMQ_MANAGEMENT_URL="")
+    def test_it_has_no_broker_when_agents_poll(self) -> None:
+        assert rabbitmq.broker() is None
+
+    @override_settings(
+        EFP_RABBITMQ_URL="amqp://efp:s%40cret@mq.example.org:5672/", EFP_RABBITMQ_MANAGEMENT_URL=""
+    )
+    def test_it_finds_the_management_api_beside_the_broker(self) -> None:
+        assert rabbitmq.broker() == rabbitmq.Broker("http://mq.example.org:15672/api", "efp", "s@cret")
+
+    @override_settings(
+        EFP_RABBITMQ_URL="amqp://efp:secret@mq.example.org/",
+        EFP_RABBITMQ_MANAGEMENT_URL="https://admin:other@mgmt.example.org:443/rabbit/",
+    )
+    def test_it_takes_the_management_url_and_its_credentials_when_given(self) -> None:
+        assert rabbitmq.broker() == rabbitmq.Broker(
+            "https://mgmt.example.org:443/rabbit/api", "admin", "other"
+        )
