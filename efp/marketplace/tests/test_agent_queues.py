@@ -56,6 +56,7 @@ class AgentQueueTestCase(SiteAgentApiTestCase):
         )
         answer = register_queue.sync(uuid=identity.uuid.hex, client=sdk(user), body=body)
         identity.refresh_from_db()
+        self.addCleanup(broker.drop_vhost, identity.rmq_vhost)  # runs last
         self.addCleanup(
             rabbitmq.remove_queue,
             vhost=identity.rmq_vhost,

@@ -106,6 +106,7 @@ class SiteAgentStompTests(AgentStory):
             rabbitmq.remove_queue(
                 vhost=identity.rmq_vhost, username=identity.rmq_username, queue=identity.queue_name
             )
+            broker.drop_vhost(identity.rmq_vhost)
 
     def agent_log(self) -> str:
         while not self.log.empty():

@@ -60,3 +60,8 @@ def take_messages(vhost: str, queue: str) -> list[dict[str, Any]]:
     )
     answer.raise_for_status()
     return [json.loads(item["payload"]) for item in answer.json()]
+
+
+def drop_vhost(vhost: str) -> None:
+    """A test's virtual host with whatever is left in it (each test's users are new, so are their hosts)."""
+    httpx.delete(f"{API}/vhosts/{vhost}", auth=("guest", "guest"), timeout=10)
