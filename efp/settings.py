@@ -194,6 +194,13 @@ EFP_SITE_URL = env_str("EFP_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 WEBHOOK_ALLOW_PRIVATE = env_bool("EFP_WEBHOOK_ALLOW_PRIVATE", False)
 WEBHOOK_TIMEOUT = 10
 
+# Site agents' event queues (efp/marketplace/agent_messages.py): unset, agents poll; set, `register_queue`
+# provisions a RabbitMQ user and queue per agent and order, resource and offering-user changes are pushed
+# to them. The broker is amqp://user:password@host:port/; queues, users and messages go through its
+# management API, at http://host:15672/ with the same credentials unless EFP_RABBITMQ_MANAGEMENT_URL says.
+EFP_RABBITMQ_URL = env_str("EFP_RABBITMQ_URL", "").strip()
+EFP_RABBITMQ_MANAGEMENT_URL = env_str("EFP_RABBITMQ_MANAGEMENT_URL", "").strip()
+
 ROOT_URLCONF = "efp.urls"
 WSGI_APPLICATION = "efp.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"

@@ -188,6 +188,6 @@ class AgentIdentityAdmin(admin.ModelAdmin):
     list_display = ("name", "offering", "version", "last_restarted", "modified")
     readonly_fields = (
         "offering", "name", "version", "dependencies", "config_file_path", "config_file_content",
-        "last_restarted", "created_by", "created", "modified",
+        "last_restarted", "created_by", "created", "modified", "rmq_username", "rmq_vhost", "object_types",
     )  # fmt: skip
     inlines = (AgentServiceInline,)

@@ -3,7 +3,8 @@
 Which type a change writes is the data of `event_types.py`; here each is built from the objects the
 service already holds and recorded in its transaction (`efp.events.recorder.record`: one INSERT for the
 event, one for its dispatch task). Builders read loaded relations only: the services load them with
-`select_related` or keep them across a state change (`services/_transitions.py`).
+`select_related` or keep them across a state change (`services/_transitions.py`). The same points tell
+site agents' event queues (`agent_messages.py`: nothing unless EFP_RABBITMQ_URL is set).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from efp.events.recorder import NewEvent, Scopes, record
+from efp.marketplace import agent_messages
 from efp.marketplace import event_types as types
 from efp.marketplace.models import Offering, Order, Resource
 from efp.marketplace.states import OrderState, ResourceState
@@ -86,6 +88,7 @@ def order_created(order: Order, *, actor: Any) -> None:
         actor=actor,
     )
     _order_resource_event(order, "requested", context, actor)
+    agent_messages.order_changed(order, context)
 
 
 def order_moved(
@@ -101,6 +104,7 @@ def order_moved(
     record(event_type, message, scopes=order_scopes(order), context=context, actor=actor)
     if outcome is not None:
         _order_resource_event(order, outcome, context, actor)
+    agent_messages.order_changed(order, context)
 
 
 def order_withdrawn(order: Order, *, actor: Any) -> None:
@@ -143,6 +147,7 @@ def resource_moved(
         context["reason"] = reason
     text = message.format(resource_name=resource.name, old_state=old, new_state=resource.state)
     record(event_type, text, scopes=resource_scopes(resource), context=context, actor=actor)
+    agent_messages.resource_changed(resource, context)
 
 
 def limits_set(resource: Resource, old_limits: dict[str, Any], *, keys: dict[str, Any], actor: Any) -> None:
@@ -161,6 +166,7 @@ def limits_set(resource: Resource, old_limits: dict[str, Any], *, keys: dict[str
         context=context,
         actor=actor,
     )
+    agent_messages.resource_changed(resource, context)
 
 
 def end_date_set(
@@ -175,6 +181,7 @@ def end_date_set(
     }
     message = types.OTHER_MESSAGES[types.END_DATE_SET].format(resource_name=resource.name, end_date=end_date)
     record(types.END_DATE_SET, message, scopes=resource_scopes(resource), context=context, actor=actor)
+    agent_messages.resource_changed(resource, context)
 
 
 # --- usage ----------------------------------------------------------------------------------------

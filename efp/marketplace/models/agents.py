@@ -3,6 +3,10 @@
 An identity is one agent installation serving one offering; it runs services (one per mode, such as
 `order_process` or `report`), and each service runs processors (one per backend). The agent registers
 them on every start and cycle, so registration is idempotent: the same name updates the same row.
+
+An identity that registered its event queue (`register_queue`) has a RabbitMQ user (`rmq_username`) in a
+virtual host (`rmq_vhost`) and drains the queue `consumer_<uuid>`, which receives the object types it
+asked for (`object_types`; empty: every type). See `efp/marketplace/agent_messages.py`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ class AgentIdentity(models.Model):
     )
     created = models.DateTimeField(default=timezone.now)
     modified = models.DateTimeField(default=timezone.now)
+    # The event queue, once registered (blank before): who reads it and what it receives.
+    rmq_username = models.CharField(max_length=32, blank=True, default="")
+    rmq_vhost = models.CharField(max_length=64, blank=True, default="")
+    object_types = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["created", "pk"]
@@ -40,6 +48,10 @@ class AgentIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.offering.name})"
+
+    @property
+    def queue_name(self) -> str:
+        return f"consumer_{self.uuid.hex}"
 
 
 class AgentService(models.Model):

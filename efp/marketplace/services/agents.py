@@ -2,12 +2,14 @@
 
 The agent calls these on every start and every cycle, so each verb is idempotent by name. Only people who
 may change the offering (its organisation's owners and service managers, its offering managers, staff)
-may register an agent for it.
+may register an agent for it. `register_agent_queue` also makes the agent's event queue in RabbitMQ
+(`rabbitmq.py`), outside any transaction, as Waldur does.
 """
 
 from __future__ import annotations
 
 import datetime
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +18,7 @@ from django.utils import timezone
 
 from efp.accounts.models import User
 from efp.errors import Forbidden, InvalidInput
+from efp.marketplace import agent_messages, rabbitmq
 from efp.marketplace.models import AgentIdentity, AgentProcessor, AgentService, Offering
 from efp.structure.permissions import has_permission
 from efp.structure.roles import Permission
@@ -94,8 +97,57 @@ def update_agent_identity(*, identity: AgentIdentity, user: User, data: Identity
 
 @transaction.atomic
 def delete_agent_identity(*, identity: AgentIdentity, user: User) -> None:
+    """Deletes the identity; its event queue and RabbitMQ user go after commit, from the worker."""
     _require(user, identity.offering)
     AgentIdentity.objects.filter(pk=identity.pk).delete()
+    if identity.rmq_username:
+        from efp.marketplace.tasks import remove_agent_queue  # the task module imports services
+
+        remove_agent_queue.enqueue(identity.rmq_vhost, identity.rmq_username, identity.queue_name)
+
+
+@dataclass(frozen=True)
+class QueueRegistration:
+    """What `register_queue` answers (Waldur's AgentQueueRegistrationResponse)."""
+
+    rmq_username: str
+    queue_name: str
+    vhost: str
+    observable_object_types: list[str]
+
+
+def register_agent_queue(
+    *, identity: AgentIdentity, user: User, password: str, object_types: list[str] | None
+) -> tuple[QueueRegistration, bool]:
+    """The identity's event queue `consumer_<uuid>` in the virtual host of the user who registers it,
+    read by a RabbitMQ user of its own whose password is `password` (the caller's API token, which the
+    agent presents to the broker). Idempotent: again, it refreshes the password and repairs the broker's
+    side. `object_types` None keeps the types asked before; [] asks for every type. True if new."""
+    _require(user, identity.offering)
+    if rabbitmq.broker() is None:
+        raise InvalidInput(["Event queues are not enabled on this server (EFP_RABBITMQ_URL); agents poll."])
+    if object_types is not None and (bad := sorted(set(object_types) - set(agent_messages.OBJECT_TYPES))):
+        raise InvalidInput({"object_types": [f'"{name}" is not a valid choice.' for name in bad]})
+    created = not identity.rmq_username
+    username = identity.rmq_username or uuid.uuid4().hex
+    vhost = identity.rmq_vhost or user.uuid.hex
+    wanted = sorted(set(object_types)) if object_types is not None else list(identity.object_types)
+    try:
+        rabbitmq.provision_queue(vhost=vhost, username=username, password=password, queue=identity.queue_name)
+    except rabbitmq.BrokerError as error:
+        raise InvalidInput([f"Failed to provision the event queue: {error}"]) from error
+    with transaction.atomic():
+        AgentIdentity.objects.filter(pk=identity.pk).update(
+            rmq_username=username, rmq_vhost=vhost, object_types=wanted, modified=timezone.now()
+        )
+    identity.refresh_from_db()
+    registration = QueueRegistration(
+        rmq_username=username,
+        queue_name=identity.queue_name,
+        vhost=vhost,
+        observable_object_types=wanted or list(agent_messages.OBJECT_TYPES),
+    )
+    return registration, created
 
 
 @transaction.atomic

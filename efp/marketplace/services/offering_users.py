@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from efp.accounts.models import User
 from efp.errors import Forbidden, InvalidInput, StateConflict
+from efp.marketplace import agent_messages
 from efp.marketplace.models import Offering, OfferingUser
 from efp.marketplace.offering_user_states import AWAITING_USERNAME, OFFERING_USER_VERBS
 from efp.marketplace.services.agents import can_manage_agents
@@ -52,13 +53,15 @@ def create_offering_user(
         raise InvalidInput({"non_field_errors": ["The fields offering, user must make a unique set."]})
     try:
         with transaction.atomic():
-            return OfferingUser.objects.create(
+            created = OfferingUser.objects.create(
                 offering=offering, user=user, username=username, state=state, is_restricted=is_restricted
             )
     except IntegrityError as error:
         raise InvalidInput(
             {"non_field_errors": ["The fields offering, user must make a unique set."]}
         ) from error
+    agent_messages.offering_user_changed(created, "create")
+    return created
 
 
 def _moved(offering_user: OfferingUser, old: str, **changes: Any) -> OfferingUser:
@@ -93,7 +96,9 @@ def move_offering_user(
         changes["service_provider_comment_url"] = comment_url
     if step.clears_comment:
         changes.update(service_provider_comment="", service_provider_comment_url="")
-    return _moved(offering_user, offering_user.state, **changes)
+    moved = _moved(offering_user, offering_user.state, **changes)
+    agent_messages.offering_user_changed(moved, "update")
+    return moved
 
 
 @transaction.atomic
@@ -102,6 +107,9 @@ def set_offering_username(*, actor: User, offering_user: OfferingUser, username:
     if not can_manage_offering_users(actor, offering_user.offering):
         raise Forbidden()
     changes: dict[str, Any] = {"username": username}
-    if username and username != offering_user.username and offering_user.state in AWAITING_USERNAME:
+    named = bool(username) and username != offering_user.username
+    if named and offering_user.state in AWAITING_USERNAME:
         changes["state"] = OfferingUser.State.OK
-    return _moved(offering_user, offering_user.state, **changes)
+    moved = _moved(offering_user, offering_user.state, **changes)
+    agent_messages.offering_user_changed(moved, "username_set" if named else "update")
+    return moved

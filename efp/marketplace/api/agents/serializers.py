@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from efp.accounts.models import User
-from efp.marketplace import selectors
+from efp.marketplace import agent_messages, selectors
 from efp.marketplace.api.common import WaldurModelSerializer
 from efp.marketplace.models import AgentIdentity, AgentProcessor, AgentService, Offering, OfferingUser
 from efp.marketplace.services import agents as agent_services
@@ -133,6 +133,23 @@ class AgentProcessorCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=255)
     backend_type = serializers.CharField(max_length=255)
     backend_version = serializers.CharField(max_length=100, required=False, allow_null=True, allow_blank=True)
+
+
+class AgentQueueRegistrationSerializer(serializers.Serializer):
+    """`register_queue`'s body: the object types the queue receives (omitted: as before; []: every type)."""
+
+    object_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=agent_messages.OBJECT_TYPES), required=False
+    )
+
+
+class AgentQueueRegistrationResponseSerializer(serializers.Serializer):
+    rmq_username = serializers.CharField(help_text="RabbitMQ username (UUID hex) for STOMP authentication")
+    queue_name = serializers.CharField(help_text="RabbitMQ queue name (consumer_{uuid})")
+    vhost = serializers.CharField(help_text="RabbitMQ virtual host (user UUID)")
+    observable_object_types = serializers.ListField(
+        child=serializers.CharField(), help_text="List of observable object types routed to this queue"
+    )
 
 
 class OfferingUserSerializer(WaldurModelSerializer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -12,6 +13,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from efp.accounts.services import get_or_create_token
 from efp.marketplace import selectors
 from efp.marketplace.api.agents.filters import AgentIdentityFilter, AgentServiceFilter, OfferingUserFilter
 from efp.marketplace.api.agents.serializers import (
@@ -19,6 +21,8 @@ from efp.marketplace.api.agents.serializers import (
     AgentIdentitySerializer,
     AgentProcessorCreateSerializer,
     AgentProcessorSerializer,
+    AgentQueueRegistrationResponseSerializer,
+    AgentQueueRegistrationSerializer,
     AgentServiceCreateSerializer,
     AgentServiceSerializer,
     OfferingUserCommentSerializer,
@@ -110,6 +114,33 @@ class AgentIdentityViewSet(
         fresh = AgentServiceViewSet.with_details(AgentService.objects.filter(pk=service.pk)).get()
         data = AgentServiceSerializer(fresh, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        request=AgentQueueRegistrationSerializer,
+        responses={
+            200: AgentQueueRegistrationResponseSerializer,
+            201: AgentQueueRegistrationResponseSerializer,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def register_queue(self, request: Request, uuid: str | None = None) -> Response:
+        """The identity's event queue in RabbitMQ (`consumer_<uuid>`), whose user's password is the API
+        token the caller presents (or, for a session, the caller's token), as Waldur does."""
+        identity = self.get_object()
+        user = acting_user(request)
+        if not agent_services.can_manage_agents(user, identity.offering):
+            raise PermissionDenied()
+        body = AgentQueueRegistrationSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        key = getattr(request.auth, "key", None)
+        registration, created = agent_services.register_agent_queue(
+            identity=identity,
+            user=user,
+            password=key if isinstance(key, str) else get_or_create_token(user=user),
+            object_types=body.validated_data.get("object_types"),
+        )
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(asdict(registration), status=code)
 
 
 class AgentServiceViewSet(ReadOnlyViewSet):
