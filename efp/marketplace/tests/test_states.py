@@ -234,8 +234,9 @@ STATE_WRITERS = {
 }
 WRITE_METHODS = {"update", "create", "get_or_create", "update_or_create", "bulk_update", "update_row"}
 # Other models that have a `state` of their own, written by their services: offerings (Draft/Active/...),
-# offering users (OK/...), and the services a site agent registers (Active/Error/Idle).
-OTHER_STATEFUL = ("Offering", "AgentService")
+# offering users (OK/...), the services a site agent registers (Active/Error/Idle) and invoices
+# (pending/created, efp/invoices/services.py).
+OTHER_STATEFUL = ("Offering", "AgentService", "Invoice")
 OTHER_TABLES = re.compile(r"offering|agentservice", re.IGNORECASE)
 LIFECYCLE_MODELS = {"Order", "Resource"}
 # Hand-written SQL that sets a `state` column: UPDATE ... SET ... state =, or a column list (INSERT, COPY)
