@@ -48,6 +48,7 @@ class Check(StrEnum):
     RETRY_SUPPORTED = "retry-supported"  # `retry` resets Create, Update and Terminate orders only (400)
     NO_OPEN_ORDER = "no-open-order"  # one order at a time per resource (400)
     RESTORABLE = "restorable"  # the offering's `can_restore_resource` plugin option is on (400)
+    REPORTS_MEMBER_SYNC = "reports-member-sync"  # the offering's `enable_membership_sync_status` is on (409)
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,7 @@ RESOURCE_VERBS: dict[str, Verb] = _verbs(
     Verb("set_endpoints", "Set endpoints", "synchronise resources", LIVE, (), SYNC, Side.PROVIDER),
     Verb(
         "set_membership_sync_statuses", "Report membership sync", "synchronise resources", LIVE, (), SYNC,
-        Side.PROVIDER,
+        Side.PROVIDER, checks=(Check.REPORTS_MEMBER_SYNC,),
     ),
     Verb(
         "submit_report", "Submit report", "submit reports", None, (), P.RESOURCE_SUBMIT_REPORT,

@@ -171,7 +171,9 @@ class WorkerProcessTests(TransactionTestCase):
         assert worker.process.wait(timeout=30) == 0, worker.output()
         assert (self.status(task), self.attempts(key), self.delivered(key)) == ("SUCCESSFUL", 1, 1)
         assert WorkerBeat.objects.count() == 0
-        assert JobRun.objects.get(job="events.requeue_stale").status == "succeeded", worker.output()
+        # Every run it began finished (a slow machine may cross a minute: the next slot runs too).
+        runs = set(JobRun.objects.filter(job="events.requeue_stale").values_list("status", flat=True))
+        assert runs == {"succeeded"}, worker.output()
 
     def test_two_workers_on_one_database_run_each_task_and_each_job_slot_once(self) -> None:
         (self.folder / "release").touch()

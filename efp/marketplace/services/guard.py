@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from efp.errors import DomainError, Forbidden, InvalidInput, NotSupported, StateConflict
+from efp.marketplace import plugin_options
 from efp.marketplace.models import Order, Resource
 from efp.marketplace.state_words import order_state_words
 from efp.marketplace.states import ACTIVE_ORDER_STATES, OrderState, OrderType, ResourceState
@@ -138,6 +139,11 @@ def _condition(check: Check, obj: Subject) -> Refusal | None:
                 "This offering does not allow restoring terminated resources.",
                 wire="Restoring resource is not supported for this offering type.",
             )
+    elif check == Check.REPORTS_MEMBER_SYNC:
+        if not plugin_options.flag(obj.offering.plugin_options, "enable_membership_sync_status"):
+            text = "The offering does not take membership sync statuses: set its plugin option "
+            text += "enable_membership_sync_status."
+            return Refusal(Kind.STATE, text, wire=text)
     elif check == Check.RESTARTABLE:
         # A creation that failed before failed creations stayed Erred left a Terminated resource, which
         # no retry brings back (restarted, the order would stay executing with nothing to complete);

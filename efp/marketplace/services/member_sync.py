@@ -13,7 +13,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from efp.accounts.models import User
-from efp.errors import StateConflict
 from efp.marketplace import plugin_options
 from efp.marketplace.models import MemberSyncStatus, OfferingUser, Resource
 from efp.marketplace.services.guard import check, may
@@ -61,11 +60,7 @@ def _people(resource: Resource, entries: list[SyncEntry]) -> tuple[dict[Any, int
 
 def report_member_sync(*, user: Any, resource: Resource, entries: list[SyncEntry]) -> tuple[int, list[str]]:
     """Replaces the resource's statuses with `entries`; the number stored and the labels skipped."""
-    check("set_membership_sync_statuses", resource, user)
-    if not reports_membership_sync(resource):
-        raise StateConflict(
-            message=f"The offering does not take membership sync statuses: set its plugin option {OPT_IN}."
-        )
+    check("set_membership_sync_statuses", resource, user)  # with the opt-in (Check.REPORTS_MEMBER_SYNC)
     by_uuid, by_name = _people(resource, entries)
     now = timezone.now()
     rows, skipped = [], []

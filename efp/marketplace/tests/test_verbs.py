@@ -19,6 +19,7 @@ from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import renewals
 from efp.marketplace.services import resources as resource_services
 from efp.marketplace.services.guard import Kind, Refusal, refusal
+from efp.marketplace.services.member_sync import report_member_sync
 from efp.marketplace.services.offerings import create_plan
 from efp.marketplace.states import (
     ORDER_TRANSITIONS,
@@ -67,6 +68,7 @@ RESOURCE_CALLS: dict[str, Callable[[Resource, Any, Any], Any]] = {
         resource=r, user=u, backend_metadata={"a": 1}
     ),
     "set_endpoints": lambda r, u, _: R.set_resource_endpoints(resource=r, user=u, endpoints=[]),
+    "set_membership_sync_statuses": lambda r, u, _: report_member_sync(user=u, resource=r, entries=[]),
     "submit_report": lambda r, u, _: R.submit_resource_report(
         resource=r, user=u, report=[{"header": "H", "body": "B"}]
     ),
