@@ -52,19 +52,12 @@ class SiteAgentStompTests(AgentStory):
 
     def setUp(self) -> None:
         super().setUp()
-        self.state_file = self.tmp / "accounts.json"
-        harness.declare_backend(
-            self.tmp / "plugins", BACKEND, "efp.marketplace.tests.site_agent.plugin:FileBackend"
-        )
         offering = {
             "name": "EFP test offering",
             "waldur_api_url": f"{self.live_server_url}/api/",
             "waldur_api_token": get_or_create_token(user=self.oscar),
             "waldur_offering_uuid": self.offering.uuid.hex,
-            "backend_type": BACKEND,
-            "order_processing_backend": BACKEND,
-            "backend_settings": {"state_file": str(self.state_file), "usage_per_user": {}},
-            "backend_components": COMPONENTS,
+            **self.backend(),
             "stomp_enabled": True,
             "websocket_use_tls": False,  # the local broker speaks plain WebSocket
             "stomp_ws_host": "127.0.0.1",
@@ -84,10 +77,37 @@ class SiteAgentStompTests(AgentStory):
                 **os.environ,
                 "PYTHONPATH": os.pathsep.join([str(self.tmp / "plugins"), *sys.path]),
                 "PYTHONUNBUFFERED": "1",  # its log line by line, as it happens
+                **self.backend_env(),
             },
         )
         threading.Thread(target=self._pump, daemon=True).start()
         self.addCleanup(self._stop)
+
+    def backend(self) -> dict[str, Any]:
+        """The offering's backend part of the agent's configuration: the test's file backend."""
+        self.state_file = self.tmp / "accounts.json"
+        harness.declare_backend(
+            self.tmp / "plugins", BACKEND, "efp.marketplace.tests.site_agent.plugin:FileBackend"
+        )
+        return {
+            "backend_type": BACKEND,
+            "order_processing_backend": BACKEND,
+            "backend_settings": {"state_file": str(self.state_file), "usage_per_user": {}},
+            "backend_components": COMPONENTS,
+        }
+
+    def backend_env(self) -> dict[str, str]:
+        return {}
+
+    def ordered_limits(self) -> dict[str, int]:
+        return {"storage": 7}
+
+    def assert_provisioned(self, resource: Resource) -> None:
+        """The backend holds the new account with the ordered limits."""
+        assert self.accounts()[resource.backend_id]["limits"] == {"storage": 7}
+
+    def nothing_provisioned(self) -> bool:
+        return self.accounts() == {}
 
     def _pump(self) -> None:
         assert self.agent.stdout is not None
@@ -137,17 +157,25 @@ class SiteAgentStompTests(AgentStory):
         assert identity.rmq_vhost == self.oscar.uuid.hex
         assert "order" in identity.object_types
 
-        order = make_order(self.alice, self.project, self.offering, name="pushed", limits={"storage": 7})
+        limits = self.ordered_limits()
+        order = make_order(self.alice, self.project, self.offering, name="pushed", limits=limits)
         time.sleep(3)  # no message yet: an agent that polled would take the order now
         assert Order.objects.get(pk=order.pk).state == "pending-provider"
-        assert self.accounts() == {}
+        assert self.nothing_provisioned()
 
         run_tasks()  # the worker publishes the order's messages
-        self.wait_for("the order to be done", lambda: Order.objects.get(pk=order.pk).state == "done")
+        # Both read as one: on SQLite the live server shares the test's connection, so a read between the
+        # agent's two writes of set_state_done (order, then resource) sees the order done first.
+        self.wait_for(
+            "the order to be done and its resource OK",
+            lambda: (
+                (Order.objects.get(pk=order.pk).state, Resource.objects.get(pk=order.resource_id).state)
+                == ("done", "OK")
+            ),
+        )
 
         resource = Resource.objects.get(pk=order.resource_id)
-        assert resource.state == "OK"
-        assert self.accounts()[resource.backend_id]["limits"] == {"storage": 7}
+        self.assert_provisioned(resource)
         # The agent's STOMP handler took it, from the message our worker published.
         log = self.agent_log()
         handled = [
