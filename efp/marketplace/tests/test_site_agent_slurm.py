@@ -59,24 +59,33 @@ for spec in sys.argv[1:]:
 """
 
 
+# The SLURM plugin's settings for the emulator's commands: accounts c_<organisation>, p_<project>, a_<slug>.
+BACKEND_SETTINGS: dict[str, Any] = {
+    "default_account": "root",
+    "customer_prefix": "c_",
+    "project_prefix": "p_",
+    "allocation_prefix": "a_",
+    "slurm_bin_path": str(BIN),
+    "enable_user_homedir_account_creation": False,
+}
+
+
+def emulator_env(folder: Path) -> dict[str, str]:
+    """The emulator's database in `folder`, following the wall clock."""
+    return {
+        "SLURM_EMULATOR_STATE_FILE": str(folder / "slurm.json"),
+        "SLURM_EMULATOR_TIME_FILE": str(folder / "slurm_time.json"),
+        "SLURM_EMULATOR_TIME_FOLLOW_WALL": "1",
+    }
+
+
 class SlurmSiteAgentTests(AgentStory):
     components = {"cpu": (BW.LIMIT, "CPU-hours"), "gres/gpu": (BW.USAGE, "GPU-hours")}
 
     def setUp(self) -> None:
         super().setUp()
-        self.emulator_env = {
-            "SLURM_EMULATOR_STATE_FILE": str(self.tmp / "slurm.json"),
-            "SLURM_EMULATOR_TIME_FILE": str(self.tmp / "slurm_time.json"),
-            "SLURM_EMULATOR_TIME_FOLLOW_WALL": "1",
-        }
-        self.backend_settings = {
-            "default_account": "root",
-            "customer_prefix": "c_",
-            "project_prefix": "p_",
-            "allocation_prefix": "a_",
-            "slurm_bin_path": str(BIN),
-            "enable_user_homedir_account_creation": False,
-        }
+        self.emulator_env = emulator_env(self.tmp)
+        self.backend_settings = dict(BACKEND_SETTINGS)
         config = harness.write_config(
             self.tmp / "agent.yaml",
             api_url=f"{self.live_server_url}/api/",

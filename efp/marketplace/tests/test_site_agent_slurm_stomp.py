@@ -11,31 +11,20 @@ from typing import Any
 from efp.marketplace.models import Resource
 from efp.marketplace.tests import test_site_agent_stomp as pushed
 from efp.marketplace.tests.site_agent.story import BW
-from efp.marketplace.tests.test_site_agent_slurm import BIN, COMPONENTS
+from efp.marketplace.tests.test_site_agent_slurm import BACKEND_SETTINGS, BIN, COMPONENTS, emulator_env
 
 
 class SlurmSiteAgentStompTests(pushed.SiteAgentStompTests):
     components = {"cpu": (BW.LIMIT, "CPU-hours"), "gres/gpu": (BW.USAGE, "GPU-hours")}
 
     def backend_env(self) -> dict[str, str]:
-        return {
-            "SLURM_EMULATOR_STATE_FILE": str(self.tmp / "slurm.json"),
-            "SLURM_EMULATOR_TIME_FILE": str(self.tmp / "slurm_time.json"),
-            "SLURM_EMULATOR_TIME_FOLLOW_WALL": "1",
-        }
+        return emulator_env(self.tmp)
 
     def backend(self) -> dict[str, Any]:
         return {
             "backend_type": "slurm",
             "order_processing_backend": "slurm",
-            "backend_settings": {
-                "default_account": "root",
-                "customer_prefix": "c_",
-                "project_prefix": "p_",
-                "allocation_prefix": "a_",
-                "slurm_bin_path": str(BIN),
-                "enable_user_homedir_account_creation": False,
-            },
+            "backend_settings": dict(BACKEND_SETTINGS),
             "backend_components": COMPONENTS,
         }
 
