@@ -18,7 +18,7 @@ from efp.invoices.models import Invoice, InvoiceItem
 from efp.invoices.selectors import visible_invoice_items, visible_invoices
 from efp.marketplace.api.common import HyperlinkUUIDFilter
 from efp.marketplace.billing_months import add_months
-from efp.rest.fields import HexUUIDField, LinkField, UTCDateTimeField
+from efp.rest.fields import HexUUIDField, LinkField, SparseFieldsMixin, UTCDateTimeField
 from efp.rest.filters import FilterSet, MultipleUUIDFilter
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 
@@ -87,7 +87,7 @@ class InvoiceItemSerializer(serializers.ModelSerializer):
         return False
 
 
-class InvoiceItemDetailSerializer(serializers.ModelSerializer):
+class InvoiceItemDetailSerializer(SparseFieldsMixin, serializers.ModelSerializer):
     """`/api/invoice-items/` (the SDK's `InvoiceItemDetail`)."""
 
     invoice = LinkField("invoice-detail", attr="invoice")
@@ -128,7 +128,7 @@ def due_date(invoice: Invoice) -> datetime.date:
     return issued + datetime.timedelta(days=PAYMENT_DAYS)
 
 
-class InvoiceSerializer(serializers.ModelSerializer):
+class InvoiceSerializer(SparseFieldsMixin, serializers.ModelSerializer):
     url = LinkField("invoice-detail")
     uuid = HexUUIDField(read_only=True)
     number = serializers.IntegerField(read_only=True)
@@ -198,13 +198,6 @@ class InvoiceSerializer(serializers.ModelSerializer):
 
     def get_incurred_costs(self, invoice: Invoice) -> float:
         return float(invoice.total_price)
-
-    def to_representation(self, instance: Any) -> dict[str, Any]:
-        """`?field=a&field=b`: only those fields (Waldur's RestrictedSerializerMixin)."""
-        data: dict[str, Any] = super().to_representation(instance)
-        request = self.context.get("request")
-        wanted = [name for name in (request.query_params.getlist("field") if request else []) if name in data]
-        return {name: data[name] for name in wanted} if wanted else data
 
 
 # --- filters ---------------------------------------------------------------------------------------

@@ -18,7 +18,9 @@ WHOLE_NUMBER_RANGES = {
     "maximal_resource_count_per_project": 1_000_000,
 }
 DATE_KEYS = ("latest_date_for_resource_termination",)
-FLAG_KEYS = ("enable_membership_sync_status",)
+# The site agent's per-member sync report is taken (`set_membership_sync_statuses`) and shown.
+MEMBERSHIP_SYNC_STATUS = "enable_membership_sync_status"
+FLAG_KEYS = (MEMBERSHIP_SYNC_STATUS,)
 
 
 def _number(raw: Any, maximum: int) -> int | None:
@@ -52,6 +54,10 @@ def flag(options: dict[str, Any] | None, key: str) -> bool:
     """A yes/no option: only `true` counts as set."""
     assert key in FLAG_KEYS, key
     return (options or {}).get(key) is True
+
+
+def reports_membership_sync(options: dict[str, Any] | None) -> bool:
+    return flag(options, MEMBERSHIP_SYNC_STATUS)
 
 
 def errors(options: dict[str, Any]) -> list[str]:

@@ -140,9 +140,9 @@ def _condition(check: Check, obj: Subject) -> Refusal | None:
                 wire="Restoring resource is not supported for this offering type.",
             )
     elif check == Check.REPORTS_MEMBER_SYNC:
-        if not plugin_options.flag(obj.offering.plugin_options, "enable_membership_sync_status"):
+        if not plugin_options.reports_membership_sync(obj.offering.plugin_options):
             text = "The offering does not take membership sync statuses: set its plugin option "
-            text += "enable_membership_sync_status."
+            text += f"{plugin_options.MEMBERSHIP_SYNC_STATUS}."
             return Refusal(Kind.STATE, text, wire=text)
     elif check == Check.RESTARTABLE:
         # A creation that failed before failed creations stayed Erred left a Terminated resource, which

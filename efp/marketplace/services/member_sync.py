@@ -13,12 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from efp.accounts.models import User
-from efp.marketplace import plugin_options
 from efp.marketplace.models import MemberSyncStatus, OfferingUser, Resource
 from efp.marketplace.services.guard import check, may
 from efp.marketplace.verbs import RESOURCE_VERBS
-
-OPT_IN = "enable_membership_sync_status"
 
 
 @dataclass(frozen=True)
@@ -38,10 +35,6 @@ class SyncEntry:
 def may_report_member_sync(user: Any, resource: Resource) -> bool:
     """For the API, which asks who may before it reads the body."""
     return may(RESOURCE_VERBS["set_membership_sync_statuses"], resource, user)
-
-
-def reports_membership_sync(resource: Resource) -> bool:
-    return plugin_options.flag(resource.offering.plugin_options, OPT_IN)
 
 
 def _people(resource: Resource, entries: list[SyncEntry]) -> tuple[dict[Any, int], dict[str, int]]:

@@ -71,7 +71,7 @@ def _resource(queryset: QuerySet[Resource], uuid: str) -> Resource:
     return get_by_uuid(with_awaiting_approval(qs.annotate(has_active_order=Exists(active))), uuid)
 
 
-def _accounts(resource: Resource, sorting: Sorting) -> list[Account]:
+def _accounts(resource: Resource, sorting: Sorting, *, member_sync: bool) -> list[Account]:
     roles = list(
         sorting.order(ProjectRole.objects.filter(project_id=resource.project_id).select_related("user"))
     )
@@ -82,7 +82,7 @@ def _accounts(resource: Resource, sorting: Sorting) -> list[Account]:
         )
     }
     synced: dict[int, list[MemberSyncStatus]] = {}
-    if plugin_options.flag(resource.offering.plugin_options, "enable_membership_sync_status"):
+    if member_sync:
         reported = MemberSyncStatus.objects.filter(resource=resource).order_by("role_name", "pk")
         for status in reported:
             synced.setdefault(status.user_id, []).append(status)
@@ -114,11 +114,12 @@ def _context(
     shown = list(
         order_sorting.order(orders.filter(resource=resource).select_related("created_by"))[:ORDERS_SHOWN]
     )
+    member_sync = plugin_options.reports_membership_sync(resource.offering.plugin_options)
     context = {
         "resource": resource,
         "limits": _limits(resource, statuses),
-        "accounts": _accounts(resource, team_sorting),
-        "member_sync": plugin_options.flag(resource.offering.plugin_options, "enable_membership_sync_status"),
+        "accounts": _accounts(resource, team_sorting, member_sync=member_sync),
+        "member_sync": member_sync,
         "sorting": order_sorting,
         "team_sorting": team_sorting,
         "endpoints": list(resource.endpoints.order_by("name", "pk")),
