@@ -55,6 +55,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("EFP_DATABASE_URL", f"sqlite:///{BASE_DIR / 'efp.sqlite3'}"),
         conn_max_age=60,
+        # A connection that died while idle (the database restarted) is replaced before a request uses it
+        # (efp/outage.py), instead of failing that request.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -362,6 +365,9 @@ EFP_VERSION = "0.1.0"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"one_line_refusals": {"()": "efp.outage.OneLineRefusals"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("EFP_LOG_LEVEL", "WARNING")},
+    # A refusal (401, 403, 404, 409, an outage's 503) is one line, never a traceback (efp/outage.py).
+    "loggers": {"django.request": {"filters": ["one_line_refusals"]}},
 }

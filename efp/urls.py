@@ -1,3 +1,4 @@
+import sys
 from typing import Any
 
 from django.contrib import admin
@@ -7,6 +8,7 @@ from django.views import View, defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from efp import outage
 from efp.accounts import api as accounts_api
 from efp.hooks import api as hooks_api
 from efp.invoices import api as invoices_api
@@ -72,6 +74,8 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    if outage.is_outage(sys.exc_info()[1]):
+        return outage.response(api=_is_api(request))
     if _is_api(request):
         return JsonResponse({"detail": "A server error occurred."}, status=500)
     return defaults.server_error(request)

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from efp import errors as domain
+from efp import outage
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -31,4 +32,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             {"detail": "The object was changed by another request; please retry."},
             status=status.HTTP_409_CONFLICT,
         )
+    if outage.is_outage(exc):
+        unavailable = Response({"detail": outage.MESSAGE}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        unavailable["Retry-After"] = str(outage.RETRY_AFTER_SECONDS)
+        return unavailable
     return drf_exception_handler(exc, context)

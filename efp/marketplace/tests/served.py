@@ -47,8 +47,9 @@ def free_port() -> int:
 class Server:
     """One `efp serve` with `workers` gunicorn workers; start() waits until it answers."""
 
-    def __init__(self, *, workers: int = 2) -> None:
+    def __init__(self, *, workers: int = 2, database_url: str | None = None) -> None:
         self.workers = workers
+        self.database_url = database_url or test_database_url()
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
@@ -60,7 +61,7 @@ class Server:
     def start(self, timeout: float = 60) -> None:
         env = {
             **os.environ,
-            "EFP_DATABASE_URL": test_database_url(),
+            "EFP_DATABASE_URL": self.database_url,
             "EFP_WORKERS": str(self.workers),
             "EFP_ALLOWED_HOSTS": "127.0.0.1",
         }
