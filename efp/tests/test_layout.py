@@ -20,9 +20,10 @@ LAYERS: dict[str, set[str]] = {
     "request_size": set(),
     "append_only": set(),
     "outage": set(),
+    "backups": set(),
     "rest": {"errors", "rawsql", "outage"},
     "accounts": {"errors", "rawsql", "request_size", "rest"},
-    "events": {"errors", "rawsql", "rest", "accounts", "append_only"},
+    "events": {"errors", "rawsql", "rest", "accounts", "append_only", "backups"},
     "idempotency": {"errors", "rawsql", "rest", "accounts", "events"},
     "structure": {"errors", "rawsql", "rest", "accounts", "append_only", "events"},
     "marketplace": {
