@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
+from django.http import HttpResponse
 from rest_framework import status
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
@@ -15,7 +16,7 @@ from efp import errors as domain
 from efp import outage
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse | None:
     if isinstance(exc, domain.StateConflict):
         return Response({"detail": ErrorDetail(str(exc), code="conflict")}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, domain.NotSupported):
@@ -33,7 +34,5 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             status=status.HTTP_409_CONFLICT,
         )
     if outage.is_outage(exc):
-        unavailable = Response({"detail": outage.MESSAGE}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        unavailable["Retry-After"] = str(outage.RETRY_AFTER_SECONDS)
-        return unavailable
+        return outage.json_response()  # the one 503 answer, also served by urls.server_error
     return drf_exception_handler(exc, context)

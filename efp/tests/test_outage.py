@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import Any
 from unittest import mock
 
 import httpx
@@ -70,7 +71,7 @@ class WhileTheDatabaseIsGone(TransactionTestCase):
         self.client.force_login(self.world.alice)
         self.client.raise_request_exception = False  # answered as in production, by the error handlers
 
-    def agent_get(self, path: str) -> httpx.Response:
+    def agent_get(self, path: str) -> Any:  # the test client's response
         return self.client.get(path, HTTP_AUTHORIZATION=f"Token {self.token}")
 
     def test_the_agent_and_the_person_are_told_to_come_back_and_the_service_recovers_by_itself(self) -> None:
