@@ -1,6 +1,8 @@
 """`/api/invoices/` and `/api/invoice-items/`, read-only, as Waldur serves them (docs/compatibility.md,
-"Invoices"): money as Waldur renders it (an invoice's `price`, `tax`, `total` and an item's `tax`,
-`total`, `unit_price`, `quantity` as strings with seven decimals; an item's `price` as a number)."""
+"Invoices"): money at Waldur 8's scales and JSON types. Strings with ten decimals for an invoice's `price`,
+`tax`, `total` and an item's `unit_price`, `quantity` (Waldur's DecimalField(22, 10)); strings with two
+for an item's `tax` and `total`; numbers for an item's `price` and an invoice's `compensations` and
+`incurred_costs` (Decimals DRF renders as floats)."""
 
 from __future__ import annotations
 
@@ -22,25 +24,29 @@ from efp.rest.fields import HexUUIDField, LinkField, SparseFieldsMixin, UTCDateT
 from efp.rest.filters import FilterSet, MultipleUUIDFilter
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
 
-SEVEN = Decimal("0.0000001")
+TEN_PLACES = Decimal("0.0000000001")
+CENT = Decimal("0.01")
 # Waldur's WALDUR_INVOICES["PAYMENT_INTERVAL"] default: an invoice is due 30 days after it is issued.
 PAYMENT_DAYS = 30
 TAX = Decimal(0)  # no VAT is charged here (docs/compatibility.md)
 
 
-def money(value: Decimal) -> str:
-    """A decimal as Waldur's DecimalField(decimal_places=7) renders it."""
-    return format(Decimal(value).quantize(SEVEN), "f")
+def money(value: Decimal, places: Decimal = TEN_PLACES) -> str:
+    """A decimal as Waldur's DecimalField renders it: a string with `places`' decimals."""
+    return format(Decimal(value).quantize(places), "f")
 
 
 @extend_schema_field(OpenApiTypes.STR)
 class MoneyField(serializers.Field):
-    def __init__(self, **kwargs: Any) -> None:
+    """A string with ten decimals (Waldur 8's PRICE_DECIMAL_PLACES), or two with `cents=True`."""
+
+    def __init__(self, *, cents: bool = False, **kwargs: Any) -> None:
         kwargs["read_only"] = True
+        self.places = CENT if cents else TEN_PLACES
         super().__init__(**kwargs)
 
     def to_representation(self, value: Any) -> str:
-        return money(value)
+        return money(value, self.places)
 
 
 class InvoiceItemSerializer(serializers.ModelSerializer):
@@ -50,7 +56,7 @@ class InvoiceItemSerializer(serializers.ModelSerializer):
     url = LinkField("invoice-item-detail")
     price = serializers.SerializerMethodField()
     tax = serializers.SerializerMethodField()
-    total = MoneyField(source="price")
+    total = MoneyField(source="price", cents=True)
     unit_price = MoneyField()
     quantity = MoneyField()
     factor = serializers.SerializerMethodField()
@@ -75,7 +81,7 @@ class InvoiceItemSerializer(serializers.ModelSerializer):
         return float(item.price)
 
     def get_tax(self, item: InvoiceItem) -> str:
-        return money(item.price * TAX)
+        return money(item.price * TAX, CENT)
 
     def get_factor(self, item: InvoiceItem) -> int:
         return 1  # `quantity` carries the amount billed
@@ -194,10 +200,11 @@ class InvoiceSerializer(SparseFieldsMixin, serializers.ModelSerializer):
         return ""
 
     def get_compensations(self, invoice: Invoice) -> float:
-        return 0.0
+        return 0.0  # Waldur's: the credit-paid items' cost; there are no credits here
 
     def get_incurred_costs(self, invoice: Invoice) -> float:
-        return float(invoice.total_price)
+        """Waldur's: the sum of `unit_price x quantity` over the items, unrounded (the prefetched items)."""
+        return float(sum((item.unit_price * item.quantity for item in invoice.items.all()), Decimal(0)))
 
 
 # --- filters ---------------------------------------------------------------------------------------

@@ -77,8 +77,9 @@ class InvoiceItem(models.Model):
     project_name = models.CharField(max_length=500, blank=True, default="")
     project_uuid = models.UUIDField(null=True)
     unit = models.CharField(max_length=15, choices=Plan.Unit.choices, default=Plan.Unit.MONTH)
-    unit_price = models.DecimalField(max_digits=22, decimal_places=7)
-    quantity = models.DecimalField(max_digits=22, decimal_places=7)
+    # Waldur 8's scale for both (PRICE_MAX_DIGITS, PRICE_DECIMAL_PLACES): 22 digits, 10 of them decimals.
+    unit_price = models.DecimalField(max_digits=22, decimal_places=10)
+    quantity = models.DecimalField(max_digits=22, decimal_places=10)
     price = models.DecimalField(max_digits=22, decimal_places=2)  # unit_price x quantity, rounded
     measured_unit = models.CharField(max_length=30, blank=True, default="")
     article_code = models.CharField(max_length=30, blank=True, default="")

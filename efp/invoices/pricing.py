@@ -52,7 +52,7 @@ UNREAD = (
     "offering__terms_of_service", "project__description",
 )  # fmt: skip
 CENT = Decimal("0.01")
-QUANTUM = Decimal("0.0000001")  # a quantity's precision (Waldur's DecimalField(22, 7))
+QUANTUM = Decimal("0.0000000001")  # a quantity's precision (Waldur 8's DecimalField(22, 10))
 BT = OfferingComponent.BillingType
 UNIT = Plan.Unit
 

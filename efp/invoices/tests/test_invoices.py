@@ -163,20 +163,48 @@ class InvoiceStoryTests(MarketplaceTestCase):
                 (2026, 4, InvoiceStateEnum.CREATED),
             ], user
         april = invoices_retrieve.sync(uuid=self.april.uuid, client=sdk(self.alice))
-        assert (april.price, april.tax, april.total) == ("85.1700000", "0.0000000", "85.1700000")
+        assert (april.price, april.tax, april.total) == ("85.1700000000", "0.0000000000", "85.1700000000")
+        # 6.1725 of CPU unrounded: the items' unit_price x quantity summed, as Waldur counts it.
+        assert (april.compensations, april.incurred_costs) == (0.0, 85.1725)
         assert april.number == 100000 + self.april.pk
         assert april.due_date == datetime.date(2026, 5, 31)
         assert april.customer == f"http://testserver/api/customers/{self.org_a.uuid.hex}/"
         assert sorted(item.price for item in april.items) == [2.0, 6.17, 10.0, 12.0, 15.0, 40.0]
         plan = next(item for item in april.items if item.billing_type == "plan")
-        assert (plan.unit_price, plan.quantity, plan.total, plan.resource_uuid) == (
-            "30.0000000",
-            "0.5000000",
-            "15.0000000",
+        assert (plan.unit_price, plan.quantity, plan.tax, plan.total, plan.resource_uuid) == (
+            "30.0000000000",
+            "0.5000000000",
+            "0.00",
+            "15.00",
             self.alloc.uuid,
         )
         assert plan.start == MID_APRIL and plan.end == datetime.datetime(2026, 5, 1, tzinfo=UTC)
         assert invoices_count.sync(client=sdk(self.alice), state=[InvoiceStateEnum.CREATED]) == 1
+
+    def test_its_money_has_waldur_8s_json_types(self) -> None:
+        """Read raw: the SDK would accept a number where a string belongs, a client's parser may not."""
+        april = self.as_user(self.alice).get(f"/api/invoices/{self.april.uuid.hex}/").json()
+        assert {key: april[key] for key in ("price", "tax", "total", "compensations", "incurred_costs")} == {
+            "price": "85.1700000000",
+            "tax": "0.0000000000",
+            "total": "85.1700000000",
+            "compensations": 0.0,
+            "incurred_costs": 85.1725,
+        }
+        usage = next(item for item in april["items"] if item["price"] == 6.17)
+        assert {key: usage[key] for key in ("price", "tax", "total", "unit_price", "quantity")} == {
+            "price": 6.17,
+            "tax": "0.00",
+            "total": "6.17",
+            "unit_price": "0.0500000000",
+            "quantity": "123.4500000000",
+        }
+        detail = self.as_user(self.alice).get(f"/api/invoice-items/{usage['uuid']}/").json()
+        assert (detail["price"], detail["unit_price"], detail["quantity"]) == (
+            6.17,
+            "0.0500000000",
+            "123.4500000000",
+        )
 
     def test_nobody_else_reads_the_invoices(self) -> None:
         for user in (self.bob, self.erin, self.carol, self.oscar, self.quinn, self.dave):
@@ -257,7 +285,7 @@ class TimeQuantityTests(SimpleTestCase):
         ] == [
             Decimal("0.5"),
             Decimal(1),
-            Decimal("0.1666667"),
+            Decimal("0.1666666667"),
             Decimal(15),
         ]
 
