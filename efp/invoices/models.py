@@ -61,6 +61,7 @@ class InvoiceItem(models.Model):
         USAGE = "usage"
         LIMIT = "limit"
         ONE = "one"
+        FEW = "few"  # Waldur's "one-time on plan switch"
         PREPAID = "prepaid"  # ours: a prepaid component (OfferingComponent.is_prepaid)
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

@@ -19,7 +19,10 @@ split by the plan in force (its plan periods; without any, the resource's plan):
 - **prepaid** components (`is_prepaid`, whatever their billing type but usage): paid in advance for the
   resource's term, once, in the month it went live: the price x the limit (else the amount) x the months
   from then to its end date (one month without an end date).
-Lines with a zero price are left out. Components billed on a plan switch (`few`) are not billed.
+- **plan-switch** components (`few`, Waldur's "one-time on plan switch"): the new plan's price x the limit
+  (else the plan's amount, else 1), once, in the month the resource moved to that plan from another (a
+  plan period that starts where one on another plan ended; a restore after termination is no switch);
+Lines with a zero price are left out.
 
 Five queries per customer and month, whatever the number of resources.
 """
@@ -125,6 +128,11 @@ class _Segment:
     plan: Plan
     start: datetime.datetime
     end: datetime.datetime
+    switched: bool = False  # it begins where the resource moved to `plan` from another plan
+
+
+def _switched(period: ResourcePlanPeriod, periods: list[ResourcePlanPeriod]) -> bool:
+    return any(other.end == period.start and other.plan_id != period.plan_id for other in periods)
 
 
 def _clip(
@@ -200,7 +208,8 @@ class _Month:
         for period in periods:
             clipped = _clip(period.start, period.end, *live)
             if clipped is not None:
-                segments.append(_Segment(period.plan, *clipped))
+                switched = clipped[0] == period.start and _switched(period, periods)
+                segments.append(_Segment(period.plan, *clipped, switched=switched))
         return segments
 
     def _time_lines(self, resource: Any) -> list[Line]:
@@ -259,13 +268,14 @@ class _Month:
                     segment.end,
                 )
             ]
-        if component.billing_type == BT.ONE:
-            if not opening:
+        if component.billing_type in (BT.ONE, BT.FEW):
+            once = opening if component.billing_type == BT.ONE else segment.switched
+            if not once:
                 return []
             return [
                 self._line(
                     resource,
-                    "one",
+                    component.billing_type,
                     plan,
                     component,
                     UNIT.QUANTITY,

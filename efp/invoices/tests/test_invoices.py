@@ -155,6 +155,42 @@ class InvoiceStoryTests(MarketplaceTestCase):
         assert uuids <= set(items.values_list("uuid", flat=True))
         assert items.filter(billing_type="usage").count() == 1
 
+    def switch_to_large(self, when: datetime.datetime) -> None:
+        """Nimbus gains a set-up fee billed on a plan switch (`few`) and a "Large" plan charging 25 for it;
+        alice moves the allocation to Large at `when`."""
+        with time_machine.travel(when, tick=False):
+            offering_services.add_component(
+                offering=self.nimbus, component_type="setup", name="Set-up", billing_type=BW.FEW
+            )
+            large = offering_services.create_plan(
+                offering=self.nimbus,
+                name="Large",
+                unit_price=Decimal(62),
+                prices={"nodes": Decimal(10), "cpu": Decimal("0.05"), "setup": Decimal(25)},
+                quotas={"nodes": 2},
+            )
+            order = order_services.switch_resource_plan(resource=self.alloc, user=self.alice, plan=large)
+            order_services.approve_order_by_provider(order=order, user=self.carol)
+            order.refresh_from_db()
+            if order.state != "done":
+                order_services.complete_order(order=order, user=self.carol)
+
+    def test_it_bills_a_plan_switch_component_once_in_the_month_of_the_switch(self) -> None:
+        self.switch_to_large(datetime.datetime(2026, 5, 21, 12, tzinfo=UTC))
+        with time_machine.travel(datetime.datetime(2026, 6, 1, 1, tzinfo=UTC), tick=False):
+            services.refresh_invoices()
+        may = InvoiceItem.objects.filter(invoice=self.may, resource=self.alloc)
+        assert [
+            (i.plan.name, format(i.quantity.normalize(), "f"), i.price)
+            for i in may.filter(billing_type="few")
+        ] == [("Large", "1", Decimal("25.00"))]
+        assert {(i.plan.name, i.price) for i in may.filter(billing_type="plan")} == {
+            ("Monthly", Decimal("20.32")),  # 21 days of 31 at 30 (each plan bills the day of the switch)
+            ("Large", Decimal("22.00")),  # 11 days of 31 at 62
+        }
+        june = Invoice.objects.get(customer=self.org_a, year=2026, month=6)
+        assert not june.items.filter(billing_type="few").exists()
+
     def test_the_owner_staff_and_support_read_the_invoices_through_the_sdk(self) -> None:
         for user in (self.alice, self.staff, self.rose):
             invoices = invoices_list.sync(client=sdk(user), customer_uuid=self.org_a.uuid)
