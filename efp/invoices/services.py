@@ -1,8 +1,9 @@
 """The only writers of invoices. An invoice comes to exist when its month is first refreshed with something
 to bill; while its month runs it is `pending` and each refresh brings its items up to date (an item keeps
 its uuid across refreshes while it bills the same thing); once the month is over it is refreshed a last
-time and becomes `created` (Waldur's states), and nothing changes it any more. `jobs.py` runs
-`refresh_invoices` every hour."""
+time and becomes `created` (Waldur's states), and nothing changes it any more: usage reported for its
+month after that is billed on the pending invoice (`late_usage.py`). `jobs.py` runs `refresh_invoices`
+every hour."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from efp.invoices.late_usage import late_lines
 from efp.invoices.models import Invoice, InvoiceItem
 from efp.invoices.pricing import Line, month_lines
 from efp.marketplace.billing_months import add_months, current_month
@@ -66,7 +68,7 @@ def refresh_month(*, customer: Customer, month: datetime.date) -> Invoice | None
     )
     if invoice is not None and invoice.state != Invoice.State.PENDING:
         return invoice
-    lines = month_lines(customer=customer, month=month)
+    lines = month_lines(customer=customer, month=month) + late_lines(customer=customer, month=month)
     if invoice is None:
         if not lines:
             return None

@@ -155,6 +155,43 @@ class InvoiceStoryTests(MarketplaceTestCase):
         assert uuids <= set(items.values_list("uuid", flat=True))
         assert items.filter(billing_type="usage").count() == 1
 
+    def backfill_april_cpu(self, when: datetime.datetime, hours: int) -> None:
+        """Staff corrects April's CPU hours after April's invoice was issued."""
+        with time_machine.travel(when, tick=False):
+            april_day = datetime.datetime(2026, 4, 25, 12, tzinfo=UTC)
+            set_usage(
+                user=self.staff,
+                resource=self.alloc,
+                usages=[UsageItem("cpu", Decimal(hours))],
+                date=april_day,
+            )
+            services.refresh_invoices()
+
+    def late(self, invoice: Invoice) -> list[tuple[str, str, Decimal]]:
+        return [
+            (item.name.split(" / ")[-1], format(item.quantity.normalize(), "f"), item.price)
+            for item in invoice.items.filter(details__has_key="late_usage_month")
+        ]
+
+    def test_it_bills_usage_reported_late_on_the_pending_invoice_and_leaves_the_issued_one(self) -> None:
+        self.backfill_april_cpu(datetime.datetime(2026, 5, 10, tzinfo=UTC), 150)  # 26.55 hours more
+        self.april.refresh_from_db()
+        self.may.refresh_from_db()
+        assert self.april.total_price == Decimal("85.17")
+        assert self.late(self.may) == [("CPU (usage of 2026-04, reported late)", "26.55", Decimal("1.33"))]
+        assert self.may.total_price == Decimal("131.33")
+        item = self.may.items.get(details__has_key="late_usage_month")
+        assert (item.start, item.billing_type) == (MID_APRIL, "usage")  # April's span: what it bills
+        # June: May is issued with the late item; June bills only what has been reported since.
+        with time_machine.travel(datetime.datetime(2026, 6, 1, 1, tzinfo=UTC), tick=False):
+            services.refresh_invoices()
+        june = Invoice.objects.get(customer=self.org_a, year=2026, month=6)
+        assert self.late(june) == []
+        self.backfill_april_cpu(datetime.datetime(2026, 6, 3, tzinfo=UTC), 140)  # lowered: 10 hours credited
+        assert self.late(june) == [("CPU (usage of 2026-04, reported late)", "-10", Decimal("-0.50"))]
+        self.may.refresh_from_db()
+        assert self.may.total_price == Decimal("131.33")
+
     def switch_to_large(self, when: datetime.datetime) -> None:
         """Nimbus gains a set-up fee billed on a plan switch (`few`) and a "Large" plan charging 25 for it;
         alice moves the allocation to Large at `when`."""
