@@ -97,3 +97,15 @@ class InvoiceItem(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RefreshMark(models.Model):
+    """When a refresh of the invoices last started, and the last full one (`changes.py` reads and writes
+    it): one row per refresh job."""
+
+    name = models.CharField(max_length=50, unique=True)
+    refreshed_at = models.DateTimeField()
+    full_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.refreshed_at:%Y-%m-%d %H:%M}"

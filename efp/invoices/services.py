@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from efp.invoices import changes
 from efp.invoices.late_usage import late_lines
 from efp.invoices.models import Invoice, InvoiceItem
 from efp.invoices.pricing import Line, month_lines
@@ -115,23 +116,29 @@ def finalise_month(*, customer: Customer, month: datetime.date) -> Invoice | Non
     return invoice
 
 
-def refresh_invoices() -> dict[str, int]:
-    """Every organisation with resources: the past month's invoice finalised (a no-op once it is), and
-    the current month's refreshed. One transaction per organisation and month."""
+def refresh_invoices(*, full: bool = False) -> dict[str, Any]:
+    """Past months' pending invoices finalised (the first run of a month), and the current month's
+    invoice refreshed for every organisation whose resources, usage or orders changed since the last
+    refresh, or for all of them (`changes.py` says when: `full` forces it). One transaction per
+    organisation and month. Returns `{mode, customers, finalised}`: how it ran, how many organisations
+    it recomputed and how many invoices it finalised."""
+    started = timezone.now()
     current = current_month()
     previous = add_months(current, -1)
-    summary = {"customers": 0, "finalised": 0, "pending": 0}
+    mark = changes.last_mark()
+    mode = changes.mode_for(mark, started, full=full)
+    summary: dict[str, Any] = {"mode": mode, "customers": 0, "finalised": 0}
     stale = Invoice.objects.filter(state=Invoice.State.PENDING).exclude(
         year=current.year, month=current.month
     )
     for invoice in stale.select_related("customer").order_by("year", "month", "pk"):
         finalise_month(customer=invoice.customer, month=datetime.date(invoice.year, invoice.month, 1))
         summary["finalised"] += 1
-    for customer in Customer.objects.filter(projects__resources__isnull=False).distinct().order_by("pk"):
+    for customer in changes.customers_to_refresh(mode, mark):
         summary["customers"] += 1
         billed = Invoice.objects.filter(customer=customer, year=previous.year, month=previous.month)
         if not billed.exists() and finalise_month(customer=customer, month=previous) is not None:
             summary["finalised"] += 1
-        if refresh_month(customer=customer, month=current) is not None:
-            summary["pending"] += 1
+        refresh_month(customer=customer, month=current)
+    changes.record_refresh(mark, started=started, mode=mode)
     return summary

@@ -32,6 +32,7 @@ from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services.offerings import grant_offering_manager
 from efp.marketplace.services.usage import UsageItem, set_usage
+from efp.marketplace.tests import factories
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_customer, make_offering, make_order, make_resource, make_user
 from efp.marketplace.tests.test_site_agent_api import sdk, status_of
@@ -227,6 +228,53 @@ class InvoiceStoryTests(MarketplaceTestCase):
         }
         june = Invoice.objects.get(customer=self.org_a, year=2026, month=6)
         assert not june.items.filter(billing_type="few").exists()
+
+    def pending(self) -> dict[tuple[Any, ...], tuple[Decimal, Decimal, Decimal]]:
+        """Every pending invoice's items, and its total, by what they bill."""
+        items = InvoiceItem.objects.filter(invoice__state="pending").select_related("invoice")
+        rows = {
+            (i.invoice.customer_id, i.resource_id, i.billing_type, i.plan_id, i.component_id, i.start): (
+                i.unit_price,
+                i.quantity,
+                i.price,
+            )
+            for i in items
+        }
+        for invoice in Invoice.objects.filter(state="pending"):
+            rows[(invoice.customer_id, "total")] = (invoice.total_price, Decimal(0), Decimal(0))
+        return rows
+
+    def refresh_at(self, hour: int, **kwargs: Any) -> dict[str, Any]:
+        with time_machine.travel(datetime.datetime(2026, 5, 1, hour, tzinfo=UTC), tick=False):
+            return services.refresh_invoices(**kwargs)
+
+    def test_an_incremental_refresh_recomputes_what_changed_and_agrees_with_a_full_recount(self) -> None:
+        assert self.summary == {"mode": "full", "customers": 1, "finalised": 1}  # May's first run: April
+        cora, bert = make_user("cora"), make_user("bert")
+        org_b = make_customer("Organisation B", owner=bert)
+        org_c = make_customer("Organisation C", owner=cora)
+        with time_machine.travel(datetime.datetime(2026, 5, 1, 2, tzinfo=UTC), tick=False):
+            project_c1 = factories.make_project(org_c, "Project C1")
+            make_resource(cora, self.quinn, project_c1, self.quasar, name="c-alloc")
+        assert self.refresh_at(3) == {"mode": "incremental", "customers": 1, "finalised": 0}  # C's
+        assert self.refresh_at(4) == {"mode": "incremental", "customers": 0, "finalised": 0}  # nothing new
+        # Alice's allocation moves to Large and reports CPU; bert's organisation buys Quasar.
+        self.switch_to_large(datetime.datetime(2026, 5, 1, 5, tzinfo=UTC))
+        with time_machine.travel(datetime.datetime(2026, 5, 1, 6, tzinfo=UTC), tick=False):
+            set_usage(user=self.carol, resource=self.alloc, usages=[UsageItem("cpu", Decimal(7))])
+            project_b1 = factories.make_project(org_b, "Project B1")
+            make_resource(bert, self.quinn, project_b1, self.quasar, name="b-alloc")
+        assert self.refresh_at(7) == {"mode": "incremental", "customers": 2, "finalised": 0}  # A's and B's
+        incremental = self.pending()
+        assert self.refresh_at(8, full=True) == {"mode": "full", "customers": 3, "finalised": 0}
+        assert self.pending() == incremental
+        assert InvoiceItem.objects.filter(invoice__customer=self.org_a, billing_type="few").count() == 1
+
+    def test_a_refresh_with_no_changes_reads_a_fixed_number_of_queries(self) -> None:
+        with CaptureQueriesContext(connection) as captured:
+            assert self.refresh_at(2)["customers"] == 0
+        # The mark, the stale invoices, the three change scans (resources, usage, orders), the mark written.
+        assert len(captured) == 6, [q["sql"] for q in captured]
 
     def test_the_owner_staff_and_support_read_the_invoices_through_the_sdk(self) -> None:
         for user in (self.alice, self.staff, self.rose):
