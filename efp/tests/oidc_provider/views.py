@@ -34,5 +34,10 @@ def jwt_access_token(request: HttpRequest) -> JsonResponse:
         "iat": now,
         "exp": now + int(request.GET.get("expires_in", "300")),
         "scope": "openid email profile",
+        # As Keycloak's access tokens carry them:
+        "preferred_username": user.username,
+        "email": user.email,
+        "given_name": user.first_name,
+        "family_name": user.last_name,
     }
     return JsonResponse({"access_token": encode_id_token(payload, client)})
