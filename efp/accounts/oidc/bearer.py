@@ -13,6 +13,7 @@ import jwt
 import requests
 from django.conf import settings
 from django.core.cache import cache
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, status
 from rest_framework.request import Request
 
@@ -45,6 +46,20 @@ class BearerAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
+
+
+class BearerScheme(OpenApiAuthenticationExtension):
+    """`bearerAuth` in /api/schema/: the issuer's access tokens, beside Waldur's `tokenAuth`."""
+
+    target_class = BearerAuthentication
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An access token of the OpenID Connect issuer (EFP_OIDC_ISSUER), when one is set",
+        }
 
 
 def bearer_user(token: str) -> User:
