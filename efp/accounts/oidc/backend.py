@@ -34,7 +34,8 @@ class OidcBackend(OIDCAuthenticationBackend):
         self.UserModel = get_user_model()
 
     def authenticate(self, request: HttpRequest | None, **kwargs: Any) -> Any:
-        if request is None or not discovery.configured() or "code" not in request.GET:
+        # Only the callback view asks with a nonce: a password form posted to a URL with ?code= is not ours.
+        if request is None or not discovery.configured() or "nonce" not in kwargs:
             return None
         try:
             endpoints = discovery.issuer()

@@ -134,6 +134,13 @@ class SignInTests(OidcTestCase):
             assert Client().get("/oidc/authenticate/").status_code == 404
             assert Client().get("/oidc/callback/?code=x&state=y").status_code == 404
 
+    def test_passwords_keep_signing_in_beside_the_issuer_by_default(self) -> None:
+        with mock.patch("requests.post", side_effect=AssertionError("the issuer is not asked")):
+            response = Client().post("/login/?code=x&state=y", {"username": "member", "password": "member"})
+            assert response.status_code == 302 and response.wsgi_request.user == self.member
+            answer = APIClient().post("/api-auth/password/", {"username": "member", "password": "member"})
+        assert answer.status_code == 200 and "token" in answer.json()
+
     def test_a_forged_or_failed_callback_signs_nobody_in(self) -> None:
         client = Client()
         client.get("/oidc/authenticate/")
