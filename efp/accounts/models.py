@@ -76,6 +76,8 @@ class OidcIdentity(models.Model):
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "OpenID Connect identity"
+        verbose_name_plural = "OpenID Connect identities"
         constraints = [
             models.UniqueConstraint(fields=["issuer", "subject"], name="oidc_identity_once_per_issuer"),
         ]

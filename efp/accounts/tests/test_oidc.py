@@ -90,6 +90,14 @@ class SignInTests(OidcTestCase):
         assert signed_in == ["pat"]  # through django.contrib.auth.login: the access audit hears it
         assert client.get("/profile/").context["user"] == pat
 
+    def test_the_admin_shows_whom_the_issuer_vouches_for(self) -> None:
+        sign_in(Client())
+        pat = User.objects.get(username="pat")
+        admin = Client()
+        admin.force_login(User.objects.create_superuser("root", password="root"))
+        page = admin.get(f"/admin/accounts/user/{pat.pk}/change/").content.decode()
+        assert self.provider.issuer in page and "OpenID Connect identities" in page
+
     def test_it_finds_the_same_person_at_the_second_sign_in(self) -> None:
         sign_in(Client())
         pat = User.objects.get(username="pat")
