@@ -236,8 +236,41 @@ WHITENOISE_AUTOREFRESH = DEBUG
 AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username/address pair
-    "django.contrib.auth.backends.ModelBackend",
+    # Usernames and passwords (Django's ModelBackend), unless EFP_PASSWORD_LOGIN=false.
+    "efp.accounts.oidc.passwords.PasswordSwitch",
+    # OpenID Connect's code flow (mozilla-django-oidc); answers nothing while EFP_OIDC_ISSUER is empty.
+    "efp.accounts.oidc.backend.OidcBackend",
 ]
+
+# --- OpenID Connect sign-in (efp/accounts/oidc/) ----------------------------------------------------
+
+# Empty: no OpenID Connect at all, everything as before. Set: the login page offers "Sign in with
+# <EFP_OIDC_LABEL>", the endpoints come from the issuer's /.well-known/openid-configuration (kept
+# EFP_OIDC_DISCOVERY_SECONDS), and the API also takes that issuer's access tokens (Authorization: Bearer).
+OIDC_ISSUER = env_str("EFP_OIDC_ISSUER", "").strip().rstrip("/")
+OIDC_RP_CLIENT_ID = env_str("EFP_OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env_str("EFP_OIDC_CLIENT_SECRET", "")
+OIDC_RP_SCOPES = env_str("EFP_OIDC_SCOPES", "openid email profile")
+OIDC_RP_SIGN_ALGO = env_str("EFP_OIDC_SIGN_ALGO", "RS256")
+OIDC_LABEL = env_str("EFP_OIDC_LABEL", "single sign-on")
+# Which claim gives a new person's username, e-mail and name (the username claim must be one the
+# issuer controls: a local user of that username who is not linked yet is linked at the first sign-in).
+OIDC_CLAIMS = {
+    "username": env_str("EFP_OIDC_USERNAME_CLAIM", "preferred_username"),
+    "email": env_str("EFP_OIDC_EMAIL_CLAIM", "email"),
+    "first_name": env_str("EFP_OIDC_FIRST_NAME_CLAIM", "given_name"),
+    "last_name": env_str("EFP_OIDC_LAST_NAME_CLAIM", "family_name"),
+    "name": env_str("EFP_OIDC_NAME_CLAIM", "name"),  # split into first and last when those are missing
+}
+OIDC_TIMEOUT = env_int("EFP_OIDC_TIMEOUT", 10)  # seconds for each request to the issuer
+OIDC_DISCOVERY_SECONDS = env_int("EFP_OIDC_DISCOVERY_SECONDS", 3600)
+# An accepted bearer token is remembered (by its hash) this long, at most until it expires.
+OIDC_BEARER_CACHE_SECONDS = env_int("EFP_OIDC_BEARER_CACHE_SECONDS", 60)
+OIDC_USE_PKCE = True
+OIDC_AUTHENTICATION_CALLBACK_URL = "web:oidc-callback"
+LOGIN_REDIRECT_URL_FAILURE = "web:login"
+# false: no sign-in with a password anywhere (GUI, admin, /api-auth/password/); API tokens keep working.
+PASSWORD_LOGIN = env_bool("EFP_PASSWORD_LOGIN", True)
 
 # --- hardening (issue 8) ---------------------------------------------------------------------------
 
@@ -301,6 +334,7 @@ CONTENT_SECURITY_POLICY = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "efp.accounts.authentication.TokenAuthentication",
+        "efp.accounts.oidc.bearer.BearerAuthentication",  # the issuer's access tokens, when EFP_OIDC_ISSUER
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -7,7 +7,19 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from efp.accounts import services
-from efp.accounts.models import SshKey, User
+from efp.accounts.models import OidcIdentity, SshKey, User
+
+
+class OidcIdentityInline(admin.TabularInline):
+    """Who the OpenID Connect issuer says this person is (written at their first sign-in); read only."""
+
+    model = OidcIdentity
+    fields = readonly_fields = ("issuer", "subject", "created")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(User)
@@ -15,6 +27,7 @@ class EFPUserAdmin(UserAdmin):
     """Users are deactivated, not deleted: history names them (PROTECT) and their roles would go."""
 
     list_display = ("username", "email", "first_name", "last_name", "is_staff", "is_support")
+    inlines = (OidcIdentityInline,)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

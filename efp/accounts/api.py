@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from efp.accounts import services
 from efp.accounts.models import User
+from efp.accounts.oidc.passwords import password_login
 from efp.accounts.services import get_or_create_token
 from efp.rest.fields import HexUUIDField, LinkField, SparseFieldsMixin, UTCDateTimeField
 from efp.rest.filters import FilterSet
@@ -133,6 +134,8 @@ class PasswordLoginSerializer(serializers.Serializer):
 @authentication_classes([])
 @permission_classes([AllowAny])
 def obtain_token(request: Request) -> Response:
+    if not password_login():
+        return Response({"detail": "Signing in with a password is switched off."}, status=403)
     body = PasswordLoginSerializer(data=request.data)
     body.is_valid(raise_exception=True)
     user: Any = authenticate(

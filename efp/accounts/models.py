@@ -64,3 +64,23 @@ class SshKey(models.Model):
     def type(self) -> str:
         """The key algorithm, e.g. `ssh-ed25519`."""
         return self.public_key.split(maxsplit=1)[0] if self.public_key else ""
+
+
+class OidcIdentity(models.Model):
+    """The person an OpenID Connect issuer knows as `subject` (`sub`): found again by it, so a changed
+    e-mail or name at the issuer never makes a second person."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="oidc_identities")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "OpenID Connect identity"
+        verbose_name_plural = "OpenID Connect identities"
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="oidc_identity_once_per_issuer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer} ({self.user.username})"

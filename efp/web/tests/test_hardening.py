@@ -39,7 +39,7 @@ GET_ONLY = {
     "catalogue", "offering", "my-orders", "my-order", "my-resources", "my-resource-usage",
     "my-resource-usage-csv", "organisations", "organisation", "project", "notifications", "notification-bell",
     "hooks", "hook", "coverage", "usage-report", "my-usage-report", "usage-import-template", "resource",
-    "my-resource",
+    "my-resource", "oidc-start", "oidc-callback",
 }  # fmt: skip
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)

@@ -5,15 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods
 
+from efp.accounts.oidc import discovery
+from efp.accounts.oidc.passwords import password_login
 from efp.accounts.services import get_or_create_token, regenerate_token
 from efp.marketplace.selectors import (
     consumer_resources,
@@ -29,9 +34,25 @@ from efp.web.views.notifications import preferences_form
 from efp.web.views.resources import filter_resources
 
 
+class PasswordForm(AuthenticationForm):
+    """The login form; while EFP_PASSWORD_LOGIN=false it says so instead of judging the password."""
+
+    def clean(self) -> dict[str, Any]:
+        if not password_login():
+            raise ValidationError("Signing in with a password is switched off.", code="password_login_off")
+        return super().clean()
+
+
 class LoginView(auth_views.LoginView):
     template_name = "web/login.html"
     redirect_authenticated_user = True
+    authentication_form = PasswordForm
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["password_login"] = password_login()
+        context["oidc_label"] = settings.OIDC_LABEL if discovery.configured() else ""
+        return context
 
 
 class LogoutView(auth_views.LogoutView):
