@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+from types import SimpleNamespace
 
 import pytest
+import time_machine
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.test import SimpleTestCase, TestCase, override_settings
+from django.test import RequestFactory, SimpleTestCase, TestCase, override_settings
 from rest_framework.authtoken.models import Token
+from rest_framework.request import Request
 
 from efp.marketplace.tests.factories import make_user
+from efp.rest.throttling import CredentialRateThrottle
 from efp.settings import parse_rate
 
 
@@ -52,6 +58,33 @@ class RateLimitTests(TestCase):
     def test_it_counts_a_signed_in_person_by_user(self) -> None:
         self.client.force_login(self.agent_one)
         assert [self.client.get("/api/users/me/").status_code for _ in range(4)] == [200, 200, 200, 429]
+
+
+def agent_request(token_key: str) -> Request:
+    """A request of a site agent authenticated by its token (a stand-in: no database needed)."""
+    request = Request(RequestFactory().get("/api/marketplace-orders/", REMOTE_ADDR="192.0.2.50"))
+    request.user = SimpleNamespace(is_authenticated=True, pk=1)
+    request.auth = SimpleNamespace(pk=token_key)
+    return request
+
+
+@pytest.mark.throttled
+class DefaultRateTests(SimpleTestCase):
+    """A site agent's loop makes about 10 requests a minute (docs/deploy.md): the defaults let 1,000 agents
+    of one provider through, each on its own token, and even all on one shared token."""
+
+    def test_it_has_the_documented_defaults(self) -> None:
+        assert (settings.EFP_API_RATE, settings.EFP_API_ANON_RATE) == ((10000, 60), (600, 60))
+
+    @time_machine.travel(datetime.datetime(2026, 12, 1, 12, 0, 5, tzinfo=datetime.UTC), tick=False)
+    def test_it_lets_1000_agents_of_one_provider_through_in_one_minute(self) -> None:
+        throttle = CredentialRateThrottle()
+        own = [agent_request(f"agent-{n}") for n in range(1000)]
+        assert all(throttle.allow_request(r, None) for _ in range(10) for r in own)
+        shared = agent_request("one-token-for-all")
+        assert all(throttle.allow_request(shared, None) for _ in range(1000 * 10))
+        assert not throttle.allow_request(shared, None)  # the 10,001st of the minute
+        assert throttle.wait() == 55  # seconds to the next minute
 
 
 class UnthrottledTestsTests(TestCase):
