@@ -34,6 +34,21 @@ def env_optional_int(name: str) -> int | None:
     return None if value is None or value.strip() == "" else int(value)
 
 
+RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def parse_rate(name: str, value: str) -> tuple[int, int]:
+    """`N/period` (second, minute, hour or day; DRF's spelling) → (requests, seconds); refuses anything else
+    at startup, naming the variable."""
+    count, _, period = value.strip().partition("/")
+    seconds = RATE_PERIODS.get(period.strip().lower())
+    if not count.strip().isdigit() or int(count) < 1 or seconds is None:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"{name}={value!r}: write N/second, N/minute, N/hour or N/day (N >= 1).")
+    return int(count), seconds
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if not value:
@@ -118,6 +133,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "efp.rest.addresses.CurrentAddressMiddleware",  # the client's address for the access audit
     "efp.request_size.RequestSizeLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -360,7 +376,13 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
     "ORDERING_PARAM": "o",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # One budget per credential (API token, session user, else the client address): 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["efp.rest.throttling.CredentialRateThrottle"],
 }
+# Requests per credential and period (docs/deploy.md has the arithmetic for 1,000 site agents). Counted in
+# each process's memory: with N gunicorn workers a client may make up to N times this.
+EFP_API_RATE = parse_rate("EFP_API_RATE", env_str("EFP_API_RATE", "10000/minute"))
+EFP_API_ANON_RATE = parse_rate("EFP_API_ANON_RATE", env_str("EFP_API_ANON_RATE", "600/minute"))
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "EFP Allocations API",

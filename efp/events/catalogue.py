@@ -76,9 +76,28 @@ EVENT_TYPES: tuple[EventType, ...] = (
         "marketplace_offering_component_created",
     ),
     *_types("efp", "webhook_deactivated", "webhook_test", ours=True),
+    # The record of access (efp/events/audit.py): sign-ins, API tokens; their context names the address.
+    *_types(
+        "auth",
+        "auth_logged_in_with_username",
+        "auth_logged_in_with_oauth",
+        "auth_login_failed_with_username",
+        "pat_created",
+        "pat_revoked",
+        "pat_used_from_new_ip",
+    ),
+    *_types("efp", "auth_locked_out", ours=True),  # a username and address locked out (django-axes)
 )
 
 BY_NAME: dict[str, EventType] = {t.name: t for t in EVENT_TYPES}
+# What the access audit lists (`structure.access.access_events`): the "auth" group, lockouts, role changes.
+ACCESS_TYPES: tuple[str, ...] = (
+    *(t.name for t in EVENT_TYPES if t.group == "auth"),
+    "auth_locked_out",
+    "role_granted",
+    "role_updated",
+    "role_revoked",
+)
 GROUPS: dict[str, tuple[str, ...]] = {}
 for _t in EVENT_TYPES:
     GROUPS[_t.group] = (*GROUPS.get(_t.group, ()), _t.name)

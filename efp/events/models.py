@@ -47,10 +47,19 @@ class Event(AppendOnlyModel):
             models.Index(fields=["offering_id", "-created"], name="event_offering"),
             models.Index(fields=["resource_id", "-created"], name="event_resource"),
             models.Index(fields=["order_id", "-created"], name="event_order"),
+            models.Index(fields=["user_id", "-created"], name="event_user"),  # a person's access record
         ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.created:%Y-%m-%d %H:%M}"
+
+
+class AccessEvent(Event):
+    """The record of access in the admin (`events.catalogue.ACCESS_TYPES`): the same rows, read only."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "access event"
 
 
 class JobRun(models.Model):

@@ -32,6 +32,7 @@ from django.db.models import BooleanField, Model, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from efp.events.catalogue import ACCESS_TYPES
 from efp.structure.roles import Permission, Role, roles_with
 
 M = TypeVar("M", bound=Model)
@@ -419,6 +420,13 @@ def visible_events(user: Any) -> Rows:
         | Fragment("user_id = %s", (user.pk,))
     )
     return _visible(user, "events", "Event", ALWAYS, mine)
+
+
+def access_events(user: Any) -> Rows:
+    """The record of access (`events.catalogue.ACCESS_TYPES`: sign-ins, lockouts, API tokens, role changes):
+    a person's own, those naming them (staff and support: everyone's)."""
+    kinds = Fragment(f"event_type IN ({_marks(ACCESS_TYPES)})", ACCESS_TYPES)
+    return _visible(user, "events", "Event", kinds, kinds & Fragment("user_id = %s", (user.pk,)))
 
 
 def permitted_customers(user: Any, permission: Permission) -> IdSet:

@@ -11,6 +11,7 @@ import datetime
 from typing import Any
 
 from efp.events.recorder import Scopes, record
+from efp.rest.addresses import current_address
 from efp.structure.models import Customer, Project
 from efp.structure.roles import Role
 
@@ -66,6 +67,7 @@ def record_role_event(
         "affected_user_username": holder.username,
         "affected_user_full_name": holder.get_full_name(),
         "expiration_time": expiration_time.isoformat() if expiration_time else None,
+        "ip_address": current_address(),  # the access audit: where the change came from ("": no request)
     }
     message = ROLE_MESSAGES[event_type].format(user=holder.username, role=role.label, scope=scope_name)
     record(event_type, message, scopes=scopes, context=context, actor=actor)

@@ -81,3 +81,4 @@ def register(router: BaseRouter) -> None:
         "marketplace-usage-reports", reports.UsageReportViewSet, basename="marketplace-usage-report"
     )
     router.register("events", events.EventViewSet, basename="event")
+    router.register("access-events", events.AccessEventViewSet, basename="access-event")  # ours

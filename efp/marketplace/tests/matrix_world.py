@@ -284,6 +284,7 @@ class MatrixWorld(MarketplaceTestCase):
             "grant_bob": ProjectRole.objects.get(user=cls.bob),
             "event_pc": Event.objects.get(order_id=cls.order_pc.pk, event_type="marketplace_order_created"),
             "event_grant_rita": Event.objects.get(event_type="role_granted", user_id=cls.rita.pk),
+            "event_grant_bob": Event.objects.filter(event_type="role_granted", user_id=cls.bob.pk).first(),
         }
         for plan in Plan.objects.select_related("offering"):
             objects[f"plan {plan.offering.name}/{plan.name}"] = plan

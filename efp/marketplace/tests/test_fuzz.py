@@ -63,6 +63,7 @@ OBJECTS_BY_PREFIX = {
     "customers": ["org_a", "provider_p", "provider_q"],
     "projects": ["project_a1"],
     "users": ["user_mem", "user_staff", "user_out"],
+    "access-events": ["event_grant_bob", "event_grant_rita", "event_pc"],
 }
 
 

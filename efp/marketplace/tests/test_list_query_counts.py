@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import connection
-from django.test import TestCase
+from django.test import Client, TestCase
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -25,6 +25,7 @@ LISTS = (
     "/api/marketplace-component-usages/",
     "/api/marketplace-component-user-usages/",
     "/api/events/",
+    "/api/access-events/",
 )
 
 
@@ -42,6 +43,8 @@ class ListQueryCountTests(MarketplaceTestCase):
             billing_type=OfferingComponent.BillingType.LIMIT,
             limit_period=OfferingComponent.LimitPeriod.TOTAL,
         )
+        for _ in range(2):  # two sign-ins for bob's access record
+            Client().force_login(cls.bob)
         for index in range(6):
             offering = cls.offering if index % 2 else cls.basic
             resource = make_resource(cls.alice, cls.carol, cls.project_a1, offering, name=f"r{index}")
@@ -73,6 +76,7 @@ class ListQueryCountTests(MarketplaceTestCase):
             LISTS[2]: (self.carol, self.alice, self.staff),
             LISTS[3]: (self.carol, self.alice, self.staff),
             LISTS[4]: (self.alice, self.bob, self.carol, self.oscar, self.staff),
+            LISTS[5]: (self.bob, self.staff),
         }
 
     def test_it_runs_the_same_queries_for_one_row_and_for_fifty(self) -> None:

@@ -271,6 +271,13 @@ API: list[Row] = [
     Row("GET",    "/api/events/{event_grant_rita}/",                "401 404 404 404 404 200 404 404 404 200",
         note="an organisation's role event: its organisation's people (and the holder)"),
     Row("GET",    "/api/events/event_groups/",                      "401 200 200 200 200 200 200 200 200 200"),
+    # The record of access (ours, `access_events`): a person's own sign-ins, tokens and role changes; staff all.
+    Row("GET",    "/api/access-events/",                            "401 200 200 200 200 200 200 200 200 200"),
+    Row("GET",    "/api/access-events/{event_grant_bob}/",          "401 404 200 404 404 404 404 404 404 200",
+        note="bob's own role grant: bob and staff (not his project's managers or organisation's owner)"),
+    Row("GET",    "/api/access-events/{event_grant_rita}/",         "401 404 404 404 404 404 404 404 404 200"),
+    Row("GET",    "/api/access-events/{event_pc}/",                 "401 404 404 404 404 404 404 404 404 404",
+        note="an order's event is no access event"),
 
     # Structure and accounts.
     Row("GET",    "/api/customers/",                                "401 200 200 200 200 200 200 200 200 200"),

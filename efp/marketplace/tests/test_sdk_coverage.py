@@ -50,6 +50,10 @@ NOT_IN_SDK = {
     "marketplace_usage_coverage_count": "ours: HEAD count of the coverage rows",
     "marketplace_usage_reports_list": "ours: usage and cost per organisation, project, component and month",
     "marketplace_usage_reports_count": "ours: HEAD count of the report rows",
+    # Ours (docs/compatibility.md, "Events"): the record of access, tested in test_access_audit.py.
+    "access_events_list": "ours: sign-ins, tokens, lockouts and role changes",
+    "access_events_count": "ours: HEAD count of the access record",
+    "access_events_retrieve": "ours: one event of the access record",
 }
 
 

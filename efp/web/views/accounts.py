@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 from efp.accounts.oidc import discovery
 from efp.accounts.oidc.passwords import password_login
 from efp.accounts.services import get_or_create_token, regenerate_token
+from efp.events.models import Event
 from efp.marketplace.selectors import (
     consumer_resources,
     is_provider_user,
@@ -29,6 +30,7 @@ from efp.marketplace.selectors import (
 )
 from efp.marketplace.states import OrderState, ResourceState
 from efp.notifications.services import unread_count
+from efp.structure.access import access_events
 from efp.web.views.common import today
 from efp.web.views.notifications import preferences_form
 from efp.web.views.resources import filter_resources
@@ -135,10 +137,19 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "web/home.html", context)
 
 
+ACCESS_RECORD_ROWS = 20
+
+
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     token = get_or_create_token(user=request.user)  # type: ignore[arg-type]
-    context = {"token": token, "profile_page": True, "preferences_form": preferences_form(request)}
+    own = Event.objects.filter(user_id=request.user.pk).only("created", "event_type", "message", "context")
+    context = {
+        "token": token,
+        "profile_page": True,
+        "preferences_form": preferences_form(request),
+        "access_record": list(access_events(request.user).filter(own)[:ACCESS_RECORD_ROWS]),
+    }
     return render(request, "web/profile.html", context)
 
 

@@ -144,3 +144,18 @@ class EventFilter(FilterSet):
         if not value:
             return qs
         return qs.filter(project_id__in=Project.objects.filter(uuid__in=value).values("pk"))
+
+
+class AccessEventFilter(FilterSet):
+    """`/api/access-events/`: by type, by the person an event names (`user_uuid`), by time."""
+
+    event_type = MultipleStringFilter(field_name="event_type")
+    user_uuid = MultipleUUIDFilter(method="filter_related_user")
+    created_from = TimestampFilter(field_name="created", lookup_expr="gte")
+    created_to = TimestampFilter(field_name="created", lookup_expr="lt")
+
+    class Meta:
+        model = Event
+        fields: list[str] = []
+
+    filter_related_user = EventFilter.filter_related_user
