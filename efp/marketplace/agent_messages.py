@@ -1,7 +1,10 @@
-"""What site agents' event queues are told: Waldur's messages about orders, resources and offering users.
+"""What site agents' event queues are told: Waldur's messages about orders, resources, offering users and
+project roles.
 
 A service calls `order_changed`, `resource_changed` or `offering_user_changed` inside its transaction
-(`events.py` does for orders and resources, `services/offering_users.py` for offering users). With
+(`events.py` does for orders and resources, `services/offering_users.py` for offering users); a role
+granted or revoked in a project reaches `role_changed`, the events dispatcher (registered in `apps.py`),
+which runs in the worker after commit and enqueues a `user_role` message per offering. With
 `EFP_RABBITMQ_URL` set, that enqueues one task (`tasks.publish_agent_message`, one INSERT, no read), so
 the message leaves after commit, from the worker; unset, it does nothing and agents poll. The worker puts
 the message on the queue of every agent identity of the offering that registered one and asked for the
@@ -18,8 +21,10 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 
+from efp.events.models import Event
 from efp.marketplace import rabbitmq
 from efp.marketplace.models import AgentIdentity, Offering, OfferingUser, Order, Resource
 from efp.marketplace.states import ResourceState
@@ -27,8 +32,8 @@ from efp.structure.access import project_roles
 
 logger = logging.getLogger(__name__)
 
-ORDER, RESOURCE, OFFERING_USER = "order", "resource", "offering_user"
-# What `register_queue` accepts in `object_types` (Waldur's ObservableObjectTypeEnum); we send three.
+ORDER, RESOURCE, OFFERING_USER, USER_ROLE = "order", "resource", "offering_user", "user_role"
+# What `register_queue` accepts in `object_types` (Waldur's ObservableObjectTypeEnum); we send four.
 OBJECT_TYPES = (
     "course_account",
     "importable_resources",
@@ -69,6 +74,7 @@ def order_changed(order: Order, keys: dict[str, Any]) -> None:
         "order_state": order.state,
         "order_type": order.type,
         "resource_uuid": keys.get("resource_uuid"),
+        "resource_backend_id": order.resource.backend_id if order.resource is not None else "",
         "resource_name": keys.get("resource_name"),
         "project_uuid": keys.get("project_uuid"),
         "project_name": keys.get("project_name"),
@@ -84,11 +90,15 @@ def resource_changed(resource: Resource, keys: dict[str, Any]) -> None:
         return
     payload = {
         "resource_uuid": resource.uuid.hex,
+        "resource_backend_id": resource.backend_id,
         "resource_name": resource.name,
         "resource_state": resource.state,
         "project_uuid": keys.get("project_uuid"),
         "project_name": keys.get("project_name"),
         "limits": resource.limits,
+        "downscaled": resource.downscaled,
+        "restrict_member_access": resource.restrict_member_access,
+        "paused": resource.paused,
     }
     _push(resource.offering_id, RESOURCE, payload)
 
@@ -107,6 +117,42 @@ def offering_user_changed(offering_user: OfferingUser, action: str) -> None:
         "changed_attributes": [],
     }
     _push(offering_user.offering_id, OFFERING_USER, payload)
+
+
+ROLE_GRANTED = {"role_granted": True, "role_revoked": False}  # role_updated moves an end: no message
+
+
+def role_changed(event: Event) -> None:
+    """The events dispatcher: a project role granted or revoked → a `user_role` message (Waldur's fields)
+    to each offering with an OK resource in the project, as Waldur's process_role_changed; the agent then
+    adds the person's offering user to those accounts or removes it."""
+    granted = ROLE_GRANTED.get(event.event_type)
+    if granted is None or event.project_id is None or event.user_id is None or not pushing():
+        return
+    context = event.context
+    if not str(context.get("role", "")).startswith("PROJECT."):
+        return
+    offering_ids = list(
+        Resource.objects.filter(project_id=event.project_id, state=ResourceState.OK)
+        .values_list("offering_id", flat=True)
+        .distinct()
+        .order_by("offering_id")
+    )
+    if not offering_ids:
+        return
+    email = get_user_model().objects.filter(pk=event.user_id).values_list("email", flat=True).first()
+    payload = {
+        "user_uuid": context.get("affected_user_uuid"),
+        "user_username": context.get("affected_user_username"),
+        "user_email": email or "",
+        "user_full_name": context.get("affected_user_full_name"),
+        "project_uuid": context.get("project_uuid"),
+        "project_name": context.get("project_name"),
+        "role_name": context.get("role"),
+        "granted": granted,
+    }
+    for offering_id in offering_ids:
+        _push(offering_id, USER_ROLE, payload)
 
 
 # --- the worker's side ----------------------------------------------------------------------------

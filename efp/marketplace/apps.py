@@ -9,8 +9,10 @@ class MarketplaceConfig(AppConfig):
     def ready(self) -> None:
         from efp.events.recorder import on_event
         from efp.marketplace import jobs  # noqa: F401 - registers the periodic jobs
+        from efp.marketplace.agent_messages import role_changed
         from efp.marketplace.models.history import register_sqlite_lock
         from efp.marketplace.services.forecasts import refresh_on_event
 
         connection_created.connect(register_sqlite_lock, dispatch_uid="efp_history_lock")
         on_event("forecasts", refresh_on_event)
+        on_event("agent_user_role", role_changed)

@@ -150,6 +150,7 @@ def _build() -> dict[str, Any]:
         name="Research software consulting",
         offering_type=OfferingType.BASIC,
         description="Hours of help from research software engineers.",
+        plugin_options={"can_restore_resource": True},  # the provider may bring a finished engagement back
     )
     offering_services.add_component(
         offering=basic,
@@ -185,14 +186,15 @@ def _build() -> dict[str, Any]:
 
     staff, owner, pi, provider = people["staff"], people["owner"], people["pi"], people["provider"]
 
-    def order(project: Project, name: str, storage: int = 10, by: User = owner) -> Order:
+    def order(project: Project, name: str, storage: int = 10, by: User = owner, hours: int = 0) -> Order:
+        """An order on Aurora (`storage` TB), or for consulting (`hours`)."""
         return order_services.create_order(
             user=by,
             project=project,
-            offering=slurm,
-            plan=slurm_plan,
+            offering=basic if hours else slurm,
+            plan=basic_plan if hours else slurm_plan,
             attributes={"name": name},
-            limits={"storage": storage},
+            limits={"hours": hours} if hours else {"storage": storage},
         )
 
     def provision(o: Order, backend_id: str) -> Resource:
@@ -253,15 +255,9 @@ def _build() -> dict[str, Any]:
         user=provider,
         comment="400 TB exceeds what Aurora can host; please request at most 100 TB.",
     )
-    consulting = order_services.create_order(
-        user=owner,
-        project=climate,
-        offering=basic,
-        plan=basic_plan,
-        attributes={"name": "consulting-climate"},
-        limits={"hours": 20},
-    )
-    order_services.cancel_order(order=consulting, user=owner)  # canceled
+    order_services.cancel_order(order=order(climate, "consulting-climate", hours=20), user=owner)  # canceled
+    # A finished engagement, Terminated, on an offering that allows restore: `provider` may bring it back.
+    provide_then_terminate(order(materials, "consulting-materials-2025", hours=40), provider)
     order_services.create_order(
         user=owner,
         project=future,
@@ -332,6 +328,21 @@ def build_consumer_side(people: dict[str, User], *, genome: Project, slurm: Offe
         actor=owner,
         expiration_time=timezone.now() + datetime.timedelta(days=180),
     )
+
+
+def provide_then_terminate(placed: Order, provider: User) -> None:
+    """The provider carries out the order, then terminates its resource: it ends Terminated."""
+    _carry_out(placed, provider)
+    resource = Resource.objects.get(orders=placed)
+    _carry_out(order_services.terminate_resource(resource=resource, user=provider), provider)
+
+
+def _carry_out(order: Order, provider: User) -> None:
+    """The provider approves the order (if it waits for them) and completes it (if it is not done yet)."""
+    if order.state == OrderState.PENDING_PROVIDER:
+        order = order_services.approve_order_by_provider(order=order, user=provider)
+    if order.state != OrderState.DONE:
+        order_services.complete_order(order=order, user=provider)
 
 
 # --- usage history --------------------------------------------------------------------------------

@@ -42,15 +42,21 @@ class ProviderGrants:
     """
 
     def __init__(self, user: Any, permissions: list[Permission]) -> None:
+        self.user = user
         self.is_staff = access.may_do_everything(user)
-        self._offerings: dict[Permission, set[int]] = {}
-        if self.is_staff:
-            return
-        for permission in permissions:
-            self._offerings[permission] = access.permitted_offerings(user, permission).keys()
+        self._permissions = frozenset(permissions)
+        self._offerings: dict[Permission, Any] = {}
 
     def allows(self, permission: Permission, offering: Offering) -> bool:
-        return self.is_staff or offering.pk in self._offerings.get(permission, set())
+        """A permission is looked up the first time a row asks for it (Restore, asked only by terminated
+        rows, costs nothing on a page without one); one not declared is not held."""
+        if self.is_staff:
+            return True
+        if permission not in self._permissions:
+            return False
+        if permission not in self._offerings:
+            self._offerings[permission] = access.permitted_offerings(self.user, permission).keys()
+        return offering.pk in self._offerings[permission]
 
 
 class ProjectGrants:

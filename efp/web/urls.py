@@ -14,6 +14,7 @@ from efp.web.views import (
     orders,
     reports,
     resources,
+    restore,
     teams,
     usage,
     usage_import,
@@ -50,6 +51,7 @@ urlpatterns = [
     ),
     path("provider/resources/<str:uuid>/backend-id/", resources.set_backend_id, name="resource-backend-id"),
     path("provider/resources/<str:uuid>/end-date/", resources.edit_end_date, name="resource-end-date"),
+    path("provider/resources/<str:uuid>/restore/", restore.restore, name="resource-restore"),
     path("provider/usage-import/", usage_import.usage_import, name="usage-import"),
     path(
         "provider/usage-import/template.csv", usage_import.usage_import_template, name="usage-import-template"

@@ -20,14 +20,17 @@ from waldur_api_client.models import AgentQueueRegistrationRequest, ObservableOb
 from efp.accounts.services import get_or_create_token
 from efp.events.tests.running import run_tasks
 from efp.marketplace import rabbitmq
-from efp.marketplace.models import AgentIdentity, Order
+from efp.marketplace.models import AgentIdentity, Order, Resource
 from efp.marketplace.services import agents as agent_services
 from efp.marketplace.services import orders as order_services
+from efp.marketplace.services import resources as resource_services
 from efp.marketplace.services.offering_users import create_offering_user, set_offering_username
 from efp.marketplace.services.resources import set_resource_backend_id
 from efp.marketplace.tests.factories import make_order
 from efp.marketplace.tests.site_agent import broker
 from efp.marketplace.tests.test_site_agent_api import SiteAgentApiTestCase, sdk, status_of
+from efp.structure.roles import Role
+from efp.structure.services import add_user_role, delete_user_role
 
 REASON = broker.absent()
 PUBLISH_TASK = "efp.marketplace.tasks.publish_agent_message"
@@ -167,6 +170,62 @@ class PushedMessageTests(AgentQueueTestCase):
             "bob_hpc",
             ["acc_shared"],
         )
+
+    def ok_resource(self, name: str, backend_id: str) -> Resource:
+        order = make_order(self.alice, self.project_a1, self.offering, name=name)
+        order_services.approve_order_by_provider(order=order, user=self.carol)
+        order_services.complete_order(order=Order.objects.get(pk=order.pk), user=self.carol)
+        resource = Order.objects.get(pk=order.pk).resource
+        assert resource is not None
+        set_resource_backend_id(resource=resource, user=self.carol, backend_id=backend_id)
+        return Resource.objects.get(pk=resource.pk)
+
+    def test_it_names_the_backend_account_in_resource_and_order_messages(self) -> None:
+        queue = self.register_queue(self.oscar, self.identity, ["order", "resource"])
+        resource = self.ok_resource("named", "acc_named")
+        broker.take_messages(queue.vhost, queue.queue_name)  # the Create order's messages, before any run
+        run_tasks()
+        broker.take_messages(queue.vhost, queue.queue_name)
+
+        resource_services.set_resource_limits(resource=resource, user=self.oscar, limits={"storage": 5})
+        terminate = order_services.terminate_resource(resource=resource, user=self.alice)
+        run_tasks()
+
+        messages = broker.take_messages(queue.vhost, queue.queue_name)
+        limits = next(m for m in messages if m["object_type"] == "resource")
+        assert (limits["resource_uuid"], limits["resource_backend_id"]) == (resource.uuid.hex, "acc_named")
+        assert (limits["resource_state"], limits["limits"]) == ("OK", {"storage": 5})
+        assert (limits["downscaled"], limits["restrict_member_access"], limits["paused"]) == (False,) * 3
+        ordered = [m for m in messages if m["object_type"] == "order"]
+        assert {m["order_uuid"] for m in ordered} == {terminate.uuid.hex}
+        assert {m["resource_backend_id"] for m in ordered} == {"acc_named"}
+
+    def test_it_pushes_a_project_role_granted_and_revoked_to_offerings_with_an_ok_resource(self) -> None:
+        queue = self.register_queue(self.oscar, self.identity, ["user_role"])
+        add_user_role(scope=self.project_a1, user=self.dave, role=Role.PROJECT_MEMBER, actor=self.alice)
+        run_tasks()
+        assert broker.take_messages(queue.vhost, queue.queue_name) == []  # no allocation in A1 yet
+
+        self.ok_resource("roles", "acc_roles")
+        delete_user_role(scope=self.project_a1, user=self.dave, role=Role.PROJECT_MEMBER, actor=self.alice)
+        add_user_role(scope=self.project_a1, user=self.dave, role=Role.PROJECT_ADMIN, actor=self.alice)
+        add_user_role(scope=self.org_a, user=self.dave, role=Role.CUSTOMER_SUPPORT, actor=self.alice)
+        run_tasks()
+
+        revoked, granted = broker.take_messages(queue.vhost, queue.queue_name)
+        assert revoked == {
+            "object_type": "user_role",
+            "offering_uuid": self.offering.uuid.hex,
+            "user_uuid": self.dave.uuid.hex,
+            "user_username": "dave",
+            "user_email": self.dave.email,
+            "user_full_name": self.dave.get_full_name(),
+            "project_uuid": self.project_a1.uuid.hex,
+            "project_name": "Project A1",
+            "role_name": "PROJECT.MEMBER",
+            "granted": False,
+        }
+        assert (granted["role_name"], granted["granted"]) == ("PROJECT.ADMIN", True)
 
     @override_settings(EFP_RABBITMQ_URL="")
     def test_it_enqueues_nothing_when_agents_poll(self) -> None:

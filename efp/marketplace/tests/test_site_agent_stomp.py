@@ -141,6 +141,11 @@ class SiteAgentStompTests(AgentStory):
             run_tasks()  # the worker: pushes what the agent's own calls changed
             time.sleep(0.5)
 
+    def settle(self, what: str, done: Callable[[], bool]) -> None:
+        """The worker publishes what the story just changed; then the agent's answer is awaited."""
+        run_tasks()
+        self.wait_for(what, done)
+
     def listening(self) -> bool:
         identity = AgentIdentity.objects.filter(offering=self.offering).exclude(rmq_username="").first()
         if identity is None:

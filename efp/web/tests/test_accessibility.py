@@ -63,6 +63,8 @@ PAGES: dict[str, list[Page]] = {
         lambda: f"/provider/orders/{_order(state='pending-provider')}/approve/",
         lambda: f"/provider/resources/{_resource('climate-ensembles')}/backend-id/",
         lambda: f"/provider/resources/{_resource('climate-ensembles')}/end-date/",
+        lambda: f"/provider/resources/{_resource('consulting-materials-2025')}/",  # terminated, restorable
+        lambda: f"/provider/resources/{_resource('consulting-materials-2025')}/restore/",
         "/provider/hooks/",
         "/provider/hooks/new/",
         "/provider/usage-import/",

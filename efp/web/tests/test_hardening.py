@@ -32,7 +32,7 @@ POST_ENDPOINTS = {
     "project-team-add", "project-team-remove", "organisation-team-end", "project-team-end",
     "notification-preferences", "notifications-read-all", "notification-read", "hook-create", "hook-test",
     "hook-active", "hook-delete", "hook-delivery-resend", "resource-correct", "offering-corrections",
-    "usage-import",
+    "usage-import", "resource-restore",
 }  # fmt: skip
 GET_ONLY = {
     "home", "profile", "dashboard", "resources", "resource-usage", "resource-usage-csv", "orders", "order",
@@ -167,6 +167,7 @@ class ContentSecurityPolicyTests(WebTestCase):
                  f"/provider/resources/{r}/", f"/provider/resources/{r}/usage/",
                  f"/provider/resources/{r}/report/",
                  f"/provider/resources/{r}/backend-id/", f"/provider/resources/{r}/end-date/",
+                 f"/provider/resources/{r}/restore/",
                  "/provider/orders/", f"/provider/orders/{o}/", f"/provider/orders/{o}/approve/",
                  f"/provider/orders/{o}/reject/"]  # fmt: skip
         hook = hook_services.create_web_hook(

@@ -1,4 +1,5 @@
-"""The provider's resources: the list with usage against limits, Set backend ID, Edit end date."""
+"""The provider's resources: the list with usage against limits, Set backend ID, Edit end date (Restore:
+`restore.py`)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ ROW_PERMISSIONS = [
     Permission.RESOURCE_SET_USAGE,
     Permission.RESOURCE_SET_BACKEND_ID,
     Permission.RESOURCE_SET_END_DATE,
+    Permission.RESOURCE_SET_STATE,  # Restore
 ]
 
 
@@ -71,6 +73,8 @@ PROVIDER_BUTTONS = [
     ("set_backend_id", "web:resource-backend-id"),
     ("set_end_date_by_provider", "web:resource-end-date"),
 ]
+# Shown on terminated resources only (the one state it starts from): elsewhere it would always be disabled.
+RESTORE_BUTTON = [("restore", "web:resource-restore")]
 
 
 def row_actions(
@@ -81,6 +85,9 @@ def row_actions(
     has_components = bool(statuses)
     next_qs = f"?next={back}" if back else ""
     backend_id, end_date = verb_actions(resource, user, PROVIDER_BUTTONS, next_qs, provider_grants=grants)
+    restore: list[Action] = []
+    if resource.state == ResourceState.TERMINATED:
+        restore = verb_actions(resource, user, RESTORE_BUTTON, provider_grants=grants)
     return [
         Action(
             "Show usage",
@@ -96,6 +103,7 @@ def row_actions(
         ),
         backend_id,
         end_date,
+        *restore,
     ]
 
 
