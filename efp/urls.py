@@ -20,6 +20,7 @@ from efp.structure import api as structure_api
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("users", accounts_api.UserViewSet, basename="user")
+router.register("api-tokens", accounts_api.ApiTokenViewSet, basename="api-token")  # EFP's, not Waldur's
 router.register("customers", structure_api.CustomerViewSet, basename="customer")
 router.register("projects", structure_api.ProjectViewSet, basename="project")
 marketplace_urls.register(router)

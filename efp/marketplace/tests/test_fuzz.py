@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 from efp.marketplace.tests.matrix_world import MatrixWorld
 from efp.marketplace.tests.test_site_agent_api import in_test_transaction
 
@@ -76,7 +76,7 @@ class FuzzTests(MatrixWorld):
     def test_it_answers_every_generated_request_as_the_schema_says(self) -> None:
         schema = schemathesis.openapi.from_dict(openapi_document())
         app = in_test_transaction  # our WSGI app, keeping the test's database connection (PostgreSQL)
-        tokens = {p: get_or_create_token(user=self.personas[p]) for p in PERSONAS}  # type: ignore[arg-type]
+        tokens = {p: issue_token(user=self.personas[p], name="test")[1] for p in PERSONAS}  # type: ignore[arg-type]
         sent = 0
         operations = []
         for result in schema.get_all_operations():

@@ -27,7 +27,7 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 from efp.hooks import services as hook_services
 from efp.invoices import services as invoice_services
 from efp.marketplace.billing_months import billing_period_of, current_month
@@ -527,7 +527,9 @@ class PermissionMatrixTests(MatrixWorld):
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
-        cls.tokens = {key: get_or_create_token(user=user) for key, user in cls.personas.items() if user}
+        cls.tokens = {
+            key: issue_token(user=user, name="test")[1] for key, user in cls.personas.items() if user
+        }
         hook = hook_services.create_web_hook(
             user=cls.carol, destination_url=HOOK_BODY["destination_url"], event_groups=["users"]
         )

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 from efp.marketplace.billing_months import billing_period_of
 from efp.marketplace.models import (
     AgentIdentity,
@@ -56,7 +56,7 @@ class SiteAgentTests(AgentStory):
         config = harness.write_config(
             self.tmp / "agent.yaml",
             api_url=f"{self.live_server_url}/api/",
-            token=get_or_create_token(user=self.oscar),
+            token=issue_token(user=self.oscar, name="test")[1],
             offering_uuid=self.offering.uuid.hex,
             backend=BACKEND,
             backend_settings=self.backend_settings(),
@@ -171,7 +171,7 @@ class SiteAgentTests(AgentStory):
         config = harness.write_config(
             self.tmp / "reporting.yaml",
             api_url=f"{self.live_server_url}/api/",
-            token=get_or_create_token(user=self.oscar),
+            token=issue_token(user=self.oscar, name="test")[1],
             offering_uuid=self.offering.uuid.hex,
             backend=BACKEND,
             backend_settings=self.backend_settings(member_sync_report=True),

@@ -64,7 +64,7 @@ from waldur_api_client.models import (
 from waldur_api_client.models.agent_dependency_request import AgentDependencyRequest
 from waldur_api_client.models.offering_user_field_enum import OfferingUserFieldEnum
 
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 from efp.marketplace.models import (
     AgentIdentity,
     AgentProcessor,
@@ -107,7 +107,7 @@ def sdk(user: Any) -> AuthenticatedClient:
     """Waldur's SDK client, served by our WSGI application in this process."""
     return AuthenticatedClient(
         base_url="http://testserver",
-        token=get_or_create_token(user=user),
+        token=issue_token(user=user, name="test")[1],
         prefix="Token",
         headers={"User-Agent": "waldur-site-agent-order_process/1.0.7"},
         httpx_args={"transport": httpx.WSGITransport(app=in_test_transaction)},

@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from efp.accounts.models import User
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 
 
 class Command(BaseCommand):
@@ -16,4 +16,4 @@ class Command(BaseCommand):
         user = User.objects.filter(username=options["username"]).first()
         if user is None:
             raise CommandError(f"No user named {options['username']!r}.")
-        self.stdout.write(get_or_create_token(user=user))
+        self.stdout.write(issue_token(user=user, name="cli")[1])
