@@ -302,7 +302,10 @@ REST_FRAMEWORK = {
         "efp.accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "efp.structure.token_scope.TokenScope",  # a token limited to one offering (a site agent's)
+    ],
     "DEFAULT_PAGINATION_CLASS": "efp.rest.pagination.LinkHeaderPagination",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
