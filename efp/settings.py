@@ -308,6 +308,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "efp.rest.pagination.LinkHeaderPagination",
     "DEFAULT_FILTER_BACKENDS": [
+        "efp.structure.token_scope.TokenScopeFilter",  # a token limited to one offering lists only its rows
         "django_filters.rest_framework.DjangoFilterBackend",
         "efp.rest.filters.OrderingFilter",
     ],

@@ -37,6 +37,7 @@ from efp.structure.roles import Permission, Role, roles_with
 # What a token limited to one offering may do: its own module (data and one predicate), read from here.
 from efp.structure.scope_rules import NOT_FOUND as OUT_OF_SCOPE  # noqa: F401 - re-exported
 from efp.structure.scope_rules import SCOPED_BODY_TARGETS, SCOPED_ROUTES  # noqa: F401 - re-exported
+from efp.structure.scope_rules import narrowed as token_scope_narrowed  # noqa: F401 - re-exported
 from efp.structure.scope_rules import refusal as token_scope_refusal  # noqa: F401 - re-exported
 
 M = TypeVar("M", bound=Model)

@@ -10,8 +10,9 @@ Each route (a viewset's basename) names:
 - `model` and `to_offering`: the model its `<uuid>` names and the lookup from it to its offering's key; an
   object of another offering answers 404, as if it were not there;
 - `actions`: the actions allowed; any other answers 403;
-- `pins`: for a list (or a list action), the query parameters that narrow it to the offering: one of them
-  must be given, and every value must belong to the offering (403 otherwise);
+- `pins`: for a list answered by hand-written SQL, the query parameters that narrow it to the offering: one
+  must be given, and every value must belong to the offering (403 otherwise); every other list is narrowed
+  to the offering's rows (`narrowed`, through `to_offering`), whatever its filters;
 - `open`: list-level actions allowed without a pin (`/api/users/me/`).
 A list-level write names its target in the body (`SCOPED_BODY_TARGETS`): it must be the offering's.
 
@@ -23,9 +24,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.apps import apps
+from django.db.models import Model, QuerySet
+
+M = TypeVar("M", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -55,27 +59,21 @@ SCOPED_ROUTES: dict[str, ScopedRoute] = {
         "retrieve check_unique_backend_id create_offering_component list_course_accounts "
         "list_project_service_accounts",
     ),
-    "marketplace-plan": _route("Plan", "offering_id", READ, pins=OFFERING),
-    "marketplace-service-provider": _route(
-        "ServiceProvider", "customer__offerings__id", f"{READ} keys", pins="customer_uuid"
-    ),
+    "marketplace-plan": _route("Plan", "offering_id", READ),
+    "marketplace-service-provider": _route("ServiceProvider", "customer__offerings__id", f"{READ} keys"),
     "marketplace-order": _route(
         "Order",
         "offering_id",
         f"{READ} offering resource approve_by_provider reject_by_provider set_backend_id "
         "set_state_executing set_state_done set_state_erred",
-        pins=f"{OFFERING} {RESOURCE}",
     ),
     "marketplace-provider-resource": _route(
         "Resource",
         "offering_id",
         f"{READ} details offering plan_periods team refresh_last_sync set_as_erred set_as_ok set_backend_id "
         "set_backend_metadata set_endpoints set_limits set_membership_sync_statuses set_state_ok",
-        pins=OFFERING,
     ),
-    "marketplace-resource": _route(
-        "Resource", "offering_id", f"{READ} details offering plan_periods team", pins=OFFERING
-    ),
+    "marketplace-resource": _route("Resource", "offering_id", f"{READ} details offering plan_periods team"),
     "marketplace-component-usage": _route(
         "ComponentUsage",
         "resource__offering_id",
@@ -85,9 +83,7 @@ SCOPED_ROUTES: dict[str, ScopedRoute] = {
     "marketplace-component-user-usage": _route(
         "ComponentUserUsage", "component_usage__resource__offering_id", READ, pins=f"{OFFERING} {RESOURCE}"
     ),
-    "component-user-usage-limit": _route(
-        "ComponentUserUsageLimit", "resource__offering_id", READ, pins=f"{OFFERING} {RESOURCE}"
-    ),
+    "component-user-usage-limit": _route("ComponentUserUsageLimit", "resource__offering_id", READ),
     "marketplace-usage-report": _route("", "", "list", pins=OFFERING),
     "marketplace-usage-coverage": _route("", "", "list", pins=OFFERING),
     "marketplace-offering-user": _route(
@@ -96,20 +92,16 @@ SCOPED_ROUTES: dict[str, ScopedRoute] = {
         f"{READ} create partial_update begin_creating set_ok set_error_creating set_pending_account_linking "
         "set_pending_additional_validation set_validation_complete set_deleting set_deleted "
         "set_error_deleting",
-        pins=OFFERING,
     ),
     "marketplace-site-agent-identity": _route(
         "AgentIdentity",
         "offering_id",
         f"{READ} create update partial_update register_service register_queue",
-        pins=OFFERING,
     ),
     "marketplace-site-agent-service": _route(
-        "AgentService", "identity__offering_id", f"{READ} register_processor", pins=OFFERING
+        "AgentService", "identity__offering_id", f"{READ} register_processor"
     ),
-    "marketplace-site-agent-processor": _route(
-        "AgentProcessor", "service__identity__offering_id", READ, pins=OFFERING
-    ),
+    "marketplace-site-agent-processor": _route("AgentProcessor", "service__identity__offering_id", READ),
 }
 
 # A query parameter that pins a list: (model, lookup from it to the offering's key).
@@ -188,9 +180,20 @@ def refusal(
         if named and all(_all_belong(offering_id, targets[field], [_key(body[field])]) for field in named):
             return None
         return f"This token is limited to one offering: name it in {' or '.join(repr(f) for f in targets)}."
+    if not route.pins and route.model:
+        return None  # the list is narrowed to the offering's rows (`narrowed`)
     given = [pin for pin in route.pins if _query_keys(query.getlist(pin))]
     if given and all(_all_belong(offering_id, PINS[pin], _query_keys(query.getlist(pin))) for pin in given):
         return None
-    if not route.pins:
-        return "This token is limited to one offering: it may not list these."
     return f"This token is limited to one offering: narrow the list with {' or '.join(route.pins)}."
+
+
+def narrowed(queryset: QuerySet[M], *, offering_id: int, basename: str | None) -> QuerySet[M]:
+    """The rows of a list (of the route's own model) that are the offering's; a list of another model
+    (a view's helper query) is left to the checks above."""
+    route = SCOPED_ROUTES.get(basename or "")
+    if route is None or not route.model:
+        return queryset.none()
+    if queryset.model is not _model(route.model):
+        return queryset
+    return queryset.filter(**{route.to_offering: offering_id})

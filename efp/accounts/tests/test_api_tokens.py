@@ -266,12 +266,9 @@ class ScopedTokenTests(MarketplaceTestCase):
             ("get", "/api/api-tokens/"),
             ("post", "/api/api-tokens/"),
             ("get", "/api/invoices/"),
-            ("get", "/api/marketplace-orders/"),  # not narrowed to its offering
-            ("get", f"/api/marketplace-orders/?offering_uuid={self.basic.uuid.hex}"),
-            (
-                "get",
-                f"/api/marketplace-provider-resources/?offering_uuid={self.offering.uuid.hex},{self.basic.uuid.hex}",
-            ),
+            ("get", "/api/marketplace-component-usages/"),  # a list the token must narrow itself
+            ("get", f"/api/marketplace-component-usages/?offering_uuid={self.basic.uuid.hex}"),
+            ("get", f"/api/marketplace-component-usages/?resource_uuid={self.other.uuid.hex}"),
             ("post", "/api/marketplace-orders/"),
             ("post", f"/api/marketplace-resources/{self.resource.uuid.hex}/terminate/"),
             ("patch", f"/api/marketplace-provider-offerings/{self.offering.uuid.hex}/"),
@@ -279,6 +276,17 @@ class ScopedTokenTests(MarketplaceTestCase):
             response = getattr(self.agent, method)(path, {}, format="json")
             assert response.status_code == 403, (method, path, response.status_code)
             assert "limited to one offering" in response.json()["detail"], path
+
+    def test_it_lists_only_its_offerings_rows(self) -> None:
+        orders = self.agent.get("/api/marketplace-orders/").json()
+        assert orders and {order["offering_uuid"] for order in orders} == {self.offering.uuid.hex}
+        resources = self.agent.get("/api/marketplace-provider-resources/").json()
+        assert self.resource.uuid.hex in {resource["uuid"] for resource in resources}
+        assert {resource["offering_uuid"] for resource in resources} == {self.offering.uuid.hex}
+        elsewhere = f"/api/marketplace-provider-resources/?offering_uuid={self.basic.uuid.hex}"
+        assert self.agent.get(elsewhere).json() == []
+        head = self.agent.head("/api/marketplace-orders/")
+        assert head["X-Result-Count"] == str(len(orders))  # not the provider's total from the tally
 
     def test_it_does_not_see_the_providers_other_offerings(self) -> None:
         for path in (
