@@ -19,7 +19,9 @@ from efp.accounts.services import digest_of, record_use, token_expired
 TOKEN_QUERY_PARAM = "x-auth-token"
 
 
-class TokenAuthentication(authentication.BaseAuthentication):
+class TokenAuthentication(authentication.TokenAuthentication):
+    """DRF's, by its name (the OpenAPI schema keeps its `tokenAuth` scheme); the lookup is ours."""
+
     keyword = "Token"
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
@@ -40,9 +42,6 @@ class TokenAuthentication(authentication.BaseAuthentication):
         if query_key:
             return self.authenticate_credentials(query_key, address=client_address(request))
         return None
-
-    def authenticate_header(self, request: Request) -> str:
-        return self.keyword
 
     def authenticate_credentials(self, key: str, *, address: str = "") -> tuple[Any, Any]:
         token = token_with_user(key)
