@@ -1,4 +1,4 @@
-"""`/api/users/`, `/api/users/me/`, `/api/version/`, `/api-auth/password/`, `/api/api-tokens/`."""
+"""`/api/users/`, `/api/users/me/`, `/api/version/`, `/api-auth/password/` (`/api/api-tokens/`: structure)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,8 @@ from rest_framework.response import Response
 
 from efp.accounts import services
 from efp.accounts.authentication import client_address
-from efp.accounts.models import ApiToken, User
+from efp.accounts.models import User
 from efp.accounts.services import issue_token
-from efp.marketplace.models import Offering
 from efp.rest.fields import HexUUIDField, LinkField, SparseFieldsMixin, UTCDateTimeField
 from efp.rest.filters import FilterSet
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
@@ -151,82 +150,3 @@ def obtain_token(request: Request) -> Response:
     user_logged_in.send(sender=type(user), request=request._request, user=user)
     _token, key = issue_token(user=user, name=PASSWORD_LOGIN, address=client_address(request))
     return Response({"token": key})
-
-
-class ApiTokenSerializer(serializers.ModelSerializer):
-    """A token as listed: never its key, nor the digest of it."""
-
-    url = LinkField("api-token-detail")
-    uuid = HexUUIDField(read_only=True)
-    username = serializers.CharField(source="user.username", read_only=True)
-    offering_uuid = HexUUIDField(source="offering.uuid", read_only=True, allow_null=True, default=None)
-    created = UTCDateTimeField(read_only=True)
-    expires = UTCDateTimeField(read_only=True, allow_null=True)
-    last_used = UTCDateTimeField(read_only=True, allow_null=True)
-    revoked = UTCDateTimeField(read_only=True, allow_null=True)
-
-    class Meta:
-        model = ApiToken
-        fields: tuple[str, ...] = (
-            "url", "uuid", "username", "name", "prefix", "created", "expires", "last_used", "last_used_from",
-            "revoked", "offering_uuid",
-        )  # fmt: skip
-        read_only_fields: tuple[str, ...] = fields
-
-
-class ApiTokenCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=150)
-    expires = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    offering_uuid = serializers.UUIDField(required=False, allow_null=True, default=None)
-
-
-class ApiTokenCreatedSerializer(ApiTokenSerializer):
-    key = serializers.CharField(read_only=True, help_text="Shown this once: only its digest is stored.")
-
-    class Meta(ApiTokenSerializer.Meta):
-        fields = (*ApiTokenSerializer.Meta.fields, "key")
-        read_only_fields = fields
-
-
-class ApiTokenViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
-    """EFP's API tokens (not in Waldur): a user's own tokens (staff: everyone's). Creating one answers its
-    key once; `revoke` stops one at once."""
-
-    serializer_class = ApiTokenSerializer
-    ordering_fields = ("created", "name")
-
-    def get_queryset(self) -> QuerySet[ApiToken]:
-        qs = ApiToken.objects.select_related("user", "offering").order_by("-created", "-pk")
-        if self.request.user.is_staff:
-            return qs
-        return qs.filter(user_id=getattr(self.request.user, "pk", None) or 0)
-
-    @extend_schema(request=ApiTokenCreateSerializer, responses={201: ApiTokenCreatedSerializer})
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        body = ApiTokenCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        offering = None
-        if (offering_uuid := body.validated_data["offering_uuid"]) is not None:
-            offering = Offering.objects.filter(uuid=offering_uuid).first()
-            if offering is None:
-                raise serializers.ValidationError({"offering_uuid": ["No offering has this uuid."]})
-        user = acting_user(request)
-        token, key = services.issue_token(
-            user=user,
-            name=body.validated_data["name"],
-            expires=body.validated_data["expires"],
-            offering=offering,
-            address=client_address(request),
-        )
-        token.key = key
-        return Response(
-            ApiTokenCreatedSerializer(token, context=self.get_serializer_context()).data, status=201
-        )
-
-    @extend_schema(request=None, responses={200: ApiTokenSerializer})
-    @action(detail=True, methods=["post"])
-    def revoke(self, request: Request, uuid: str | None = None) -> Response:
-        token = services.revoke_token(
-            token=self.get_object(), by=acting_user(request), address=client_address(request)
-        )
-        return Response(ApiTokenSerializer(token, context=self.get_serializer_context()).data)

@@ -17,7 +17,6 @@ from django.utils import timezone
 from efp.accounts import signals
 from efp.accounts.models import ApiToken, SshKey, User
 from efp.errors import Forbidden, InvalidInput, StateConflict
-from efp.structure import access
 
 USER_FIELDS = {
     "first_name", "last_name", "email", "organization", "civil_number", "is_active", "is_staff", "is_support",
@@ -88,11 +87,6 @@ def record_use(token: ApiToken, *, address: str) -> None:
             )
 
 
-def _may_limit_to(user: User, offering: Any) -> bool:
-    """A token is limited to an offering whose provider side the user works for."""
-    return access.my_offerings(user).filter(type(offering).objects.filter(pk=offering.pk)).exists()
-
-
 @transaction.atomic
 def issue_token(
     *,
@@ -103,13 +97,14 @@ def issue_token(
     actor: Any = None,
     address: str = "",
 ) -> tuple[ApiToken, str]:
-    """A new token for `user` and its key, which is shown this once and stored only as a digest."""
+    """A new token for `user` and its key, which is shown this once and stored only as a digest.
+
+    `offering` limits the token to it (`efp.structure.token_scope`); callers pick it among
+    `access.offerings_a_token_may_serve(user)` (this layer does not read the access rules)."""
     if not name.strip():
         raise InvalidInput({"name": ["This field may not be blank."]})
     if expires is not None and expires <= timezone.now():
         raise InvalidInput({"expires": ["The expiry must be in the future."]})
-    if offering is not None and not _may_limit_to(user, offering):
-        raise InvalidInput({"offering": ["You do not work for this offering's provider."]})
     key = secrets.token_hex(KEY_BYTES)
     token = ApiToken.objects.create(
         user=user,

@@ -352,6 +352,11 @@ def workspace_offerings(user: Any) -> Rows:
     return _visible(user, "marketplace", "Offering", ALWAYS, mine)
 
 
+def offerings_a_token_may_serve(user: Any) -> QuerySet[Any]:
+    """The offerings a token of `user` may be limited to (a site agent's): those of `my_offerings`."""
+    return my_offerings(user).filter(apps.get_model("marketplace", "Offering").objects.order_by("name", "pk"))
+
+
 def public_offerings(user: Any) -> Rows:
     """Offerings a signed-in user may look at: shared ones that are Active or Paused, those of their
     provider side, and private ones of the organisations they see."""

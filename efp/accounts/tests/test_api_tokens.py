@@ -218,7 +218,7 @@ class ApiTokenEndpointTests(MarketplaceTestCase):
         refused = self.as_user(self.alice).post(
             "/api/api-tokens/", {"name": "agent", "offering_uuid": self.offering.uuid.hex}, format="json"
         )
-        assert refused.status_code == 400 and "offering" in refused.json()
+        assert refused.status_code == 400 and "offering_uuid" in refused.json()
 
 
 class ScopedTokenTests(MarketplaceTestCase):

@@ -20,7 +20,6 @@ from efp.accounts.authentication import client_address
 from efp.accounts.models import ApiToken
 from efp.accounts.services import issue_token, revoke_token
 from efp.errors import DomainError, InvalidInput
-from efp.marketplace.models import Offering
 from efp.marketplace.selectors import (
     consumer_resources,
     is_provider_user,
@@ -30,7 +29,7 @@ from efp.marketplace.selectors import (
 )
 from efp.marketplace.states import OrderState, ResourceState
 from efp.notifications.services import unread_count
-from efp.structure.access import my_offerings
+from efp.structure.access import offerings_a_token_may_serve
 from efp.web.forms import ApiTokenForm
 from efp.web.views.common import current_user, error_text, get_by_uuid, today
 from efp.web.views.notifications import preferences_form
@@ -138,7 +137,7 @@ def profile_context(request: HttpRequest, **more: Any) -> dict[str, Any]:
 
 
 def _token_offerings(user: Any) -> Any:
-    return my_offerings(user).filter(Offering.objects.order_by("name", "pk"))
+    return offerings_a_token_may_serve(user)
 
 
 @login_required
