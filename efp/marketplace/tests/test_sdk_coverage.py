@@ -50,6 +50,13 @@ NOT_IN_SDK = {
     "marketplace_usage_coverage_count": "ours: HEAD count of the coverage rows",
     "marketplace_usage_reports_list": "ours: usage and cost per organisation, project, component and month",
     "marketplace_usage_reports_count": "ours: HEAD count of the report rows",
+    # Ours (docs/compatibility.md, "Authentication and sessions"): named API tokens, tested in
+    # efp/accounts/tests/test_api_tokens.py.
+    "api_tokens_list": "ours: my API tokens (staff: everyone's), never their keys",
+    "api_tokens_count": "ours: HEAD count of the tokens",
+    "api_tokens_create": "ours: a new token, its key answered once",
+    "api_tokens_retrieve": "ours: one token",
+    "api_tokens_revoke": "ours: revoke a token at once",
 }
 
 
