@@ -54,7 +54,8 @@ class AgentQueueTestCase(SiteAgentApiTestCase):
         body = AgentQueueRegistrationRequest(
             object_types=[ObservableObjectTypeEnum(t) for t in types] if types is not None else []
         )
-        answer = register_queue.sync(uuid=identity.uuid.hex, client=sdk(user), body=body)
+        self.key = issue_token(user=user, name="site agent")[1]  # the queue's password: the key presented
+        answer = register_queue.sync(uuid=identity.uuid.hex, client=sdk(user, self.key), body=body)
         identity.refresh_from_db()
         self.addCleanup(broker.drop_vhost, identity.rmq_vhost)  # runs last
         self.addCleanup(
@@ -78,7 +79,7 @@ class RegisterQueueTests(AgentQueueTestCase):
         assert rabbitmq.consumers(vhost=answer.vhost, queue=answer.queue_name) == 0
         # The agent's login: its user, the token it calls the API with, the owner's virtual host.
         connection = stomp.Connection([("127.0.0.1", broker.STOMP_PORT)], vhost=answer.vhost)
-        connection.connect(answer.rmq_username, issue_token(user=self.oscar, name="test")[1], wait=True)
+        connection.connect(answer.rmq_username, self.key, wait=True)
         connection.subscribe(destination=f"/amq/queue/{answer.queue_name}", id="1", ack="auto")
         assert rabbitmq.consumers(vhost=answer.vhost, queue=answer.queue_name) in (0, 1)
         connection.disconnect()
