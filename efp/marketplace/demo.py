@@ -83,7 +83,7 @@ built = Signal()
 
 
 def build() -> dict[str, Any]:
-    """Creates the demo world once; a second call only makes sure users and tokens exist."""
+    """Creates the demo world once; a second call only makes sure the users exist (`tokens` prints keys)."""
     result = _build()
     built.send(sender=None, users=result["users"])
     return result

@@ -5,6 +5,7 @@ expiry, its last use and address; revocable by their owner and by staff; optiona
 from __future__ import annotations
 
 import datetime
+import importlib
 from io import StringIO
 from typing import Any
 
@@ -307,3 +308,32 @@ class ScopedTokenTests(MarketplaceTestCase):
             .status_code
             == 200
         )
+
+
+class CarriedOverTokenTests(MarketplaceTestCase):
+    """accounts/0004: the keys of DRF's authtoken table keep working, stored as digests; the table goes."""
+
+    def test_it_carries_the_old_keys_over_and_drops_their_table(self) -> None:
+        from django.apps import apps
+
+        migration = importlib.import_module("efp.accounts.migrations.0004_api_tokens")
+        old_key = "0123456789abcdef0123456789abcdef01234567"
+        created = "timestamp with time zone" if connection.vendor == "postgresql" else "datetime"
+        with connection.cursor() as cursor:  # DRF's table, as the last release with it left it
+            columns = f"key varchar(40) PRIMARY KEY, user_id bigint, created {created}"
+            cursor.execute(f"CREATE TABLE authtoken_token ({columns})")
+            cursor.execute("INSERT INTO authtoken_token VALUES (%s, %s, %s)", [old_key, self.alice.pk, START])
+
+        class SchemaEditor:
+            def __init__(self) -> None:
+                self.connection = connection
+
+            def execute(self, sql: str) -> None:
+                with connection.cursor() as cursor:
+                    cursor.execute(sql)
+
+        migration.carry_over(apps, SchemaEditor())
+        assert "authtoken_token" not in connection.introspection.table_names()
+        token = ApiToken.objects.get(user=self.alice, name="migrated")
+        assert (token.digest, token.prefix, token.last_used) == (digest_of(old_key), old_key[:8], START)
+        assert me(old_key)[0] == 200
