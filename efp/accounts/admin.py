@@ -68,7 +68,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     by their owners (profile, API, `efp token`)."""
 
     list_display = ("name", "user", "prefix", "created", "expires", "last_used", "last_used_from", "revoked")
-    list_filter = ("revoked",)
+    list_select_related = ("user",)
     search_fields = ("name", "user__username", "prefix")
     readonly_fields = (
         "uuid", "user", "name", "prefix", "created", "expires", "last_used", "last_used_from", "revoked",

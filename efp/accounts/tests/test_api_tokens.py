@@ -12,6 +12,7 @@ from typing import Any
 import time_machine
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 
 from efp.accounts import signals
@@ -337,3 +338,21 @@ class CarriedOverTokenTests(MarketplaceTestCase):
         token = ApiToken.objects.get(user=self.alice, name="migrated")
         assert (token.digest, token.prefix, token.last_used) == (digest_of(old_key), old_key[:8], START)
         assert me(old_key)[0] == 200
+
+
+class AdminTokenTests(MarketplaceTestCase):
+    def test_staff_see_tokens_without_digests_and_revoke_them_in_the_admin(self) -> None:
+        token, key = issue_token(user=self.alice, name="laptop")
+        self.staff.is_superuser = True  # the admin's own permissions (the demo's staff user is one)
+        self.staff.save(update_fields=["is_superuser"])
+        admin = Client()
+        admin.force_login(self.staff)
+        page = admin.get("/admin/accounts/apitoken/").content.decode()
+        assert "laptop" in page and token.digest not in page and key not in page
+        detail = admin.get(f"/admin/accounts/apitoken/{token.pk}/change/").content.decode()
+        assert token.digest not in detail
+        response = admin.post(
+            "/admin/accounts/apitoken/", {"action": "revoke", "_selected_action": [token.pk]}
+        )
+        assert response.status_code == 302
+        assert me(key)[0] == 401

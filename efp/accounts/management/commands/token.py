@@ -7,7 +7,7 @@ from efp.accounts.services import issue_token
 
 
 class Command(BaseCommand):
-    help = "Prints USERNAME's API token, creating it if needed."
+    help = "Prints a new API token of USERNAME (named `cli`); the ones made before keep working."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
