@@ -15,7 +15,11 @@ from urllib.parse import parse_qs
 
 import psycopg
 
-ME = "(SELECT user_id FROM authtoken_token WHERE key = %(token)s)"
+# Tokens are stored as the SHA-256 of the key (efp.accounts.services.digest_of).
+ME = (
+    "(SELECT user_id FROM accounts_apitoken WHERE revoked IS NULL"
+    " AND digest = encode(sha256(convert_to(%(token)s, 'UTF8')), 'hex'))"
+)
 MY_CUSTOMERS = f"(SELECT customer_id FROM structure_customerrole WHERE user_id = {ME})"
 MY_OFFERINGS = f"(SELECT offering_id FROM marketplace_offeringrole WHERE user_id = {ME})"
 MY_PROJECTS = f"(SELECT project_id FROM structure_projectrole WHERE user_id = {ME})"

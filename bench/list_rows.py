@@ -157,14 +157,14 @@ def main() -> None:
     setup()
     from django.test import Client
 
-    from efp.accounts.services import get_or_create_token
+    from efp.accounts.services import issue_token
 
     people = personas()
     paths = requests(people["offering"].uuid.hex)
     only = [name for name in args.only.split(",") if name]
     results: dict[str, dict[str, float]] = {}
     for persona in args.personas.split(","):
-        token = get_or_create_token(user=people[persona])
+        token = issue_token(user=people[persona], name="bench")[1]
         client = Client(HTTP_USER_AGENT="waldur-site-agent-order/0.9", HTTP_AUTHORIZATION=f"Token {token}")
         for name, path in paths.items():
             if only and name not in only:

@@ -113,7 +113,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -353,9 +352,13 @@ REST_FRAMEWORK = {
         "efp.accounts.oidc.bearer.BearerAuthentication",  # the issuer's access tokens, when EFP_OIDC_ISSUER
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "efp.structure.token_scope.TokenScope",  # a token limited to one offering (a site agent's)
+    ],
     "DEFAULT_PAGINATION_CLASS": "efp.rest.pagination.LinkHeaderPagination",
     "DEFAULT_FILTER_BACKENDS": [
+        "efp.structure.token_scope.TokenScopeFilter",  # a token limited to one offering lists only its rows
         "django_filters.rest_framework.DjangoFilterBackend",
         "efp.rest.filters.OrderingFilter",
     ],

@@ -16,10 +16,12 @@ from efp.marketplace.api import urls as marketplace_urls
 from efp.notifications import api as notifications_api
 from efp.request_size import API_PREFIXES
 from efp.structure import api as structure_api
+from efp.structure import token_api
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("users", accounts_api.UserViewSet, basename="user")
+router.register("api-tokens", token_api.ApiTokenViewSet, basename="api-token")  # EFP's, not Waldur's
 router.register("customers", structure_api.CustomerViewSet, basename="customer")
 router.register("projects", structure_api.ProjectViewSet, basename="project")
 marketplace_urls.register(router)

@@ -52,7 +52,6 @@ from bench.scale_seed.supply import (
     supply_offering,
 )
 from bench.scale_seed.usage import Shape, plan_usage, write_usage
-from efp.accounts.services import get_or_create_token
 from efp.marketplace.models import (
     ComponentUsage,
     ComponentUserUsage,
@@ -179,8 +178,6 @@ def seed(
         month_totals.recount()
         limit_usage.recount()  # written by the services, which the bulk load goes around
         progress("list tallies, monthly usage totals and usage against limits recounted")
-        for owner in catalogue.provider_owner.values():
-            get_or_create_token(user=owner)
     progress("committed")
     if connection.vendor == "postgresql":
         # Fresh statistics (or the planner guesses about the new millions of rows) and a visibility map

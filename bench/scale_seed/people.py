@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from bench.scale_seed.bulk import allocate_ids, insert
 from efp.accounts.models import User
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 from efp.marketplace.models import (
     Category,
     Offering,
@@ -190,4 +190,5 @@ def build_consumers(members_per_project: int, now: datetime.datetime) -> Consume
 
 
 def provider_token(index: int = 1) -> str:
-    return get_or_create_token(user=User.objects.get(username=provider_username(index)))
+    """A new API token of a provider's owner (only digests are stored: an old key cannot be read back)."""
+    return issue_token(user=User.objects.get(username=provider_username(index)), name="bench")[1]

@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from efp.accounts import services
-from efp.accounts.models import OidcIdentity, SshKey, User
+from efp.accounts.models import ApiToken, OidcIdentity, SshKey, User
+from efp.rest.addresses import client_address
 
 
 class OidcIdentityInline(admin.TabularInline):
@@ -72,3 +73,33 @@ class SshKeyAdmin(admin.ModelAdmin):
             return
         saved = services.add_ssh_key(user=obj.user, public_key=obj.public_key, name=obj.name)
         obj.pk, obj.uuid = saved.pk, saved.uuid
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Staff see every token (never a key: only its digest is stored) and may revoke them; tokens are made
+    by their owners (profile, API, `efp token`)."""
+
+    list_display = ("name", "user", "prefix", "created", "expires", "last_used", "last_used_from", "revoked")
+    list_select_related = ("user",)
+    search_fields = ("name", "user__username", "prefix")
+    readonly_fields = (
+        "uuid", "user", "name", "prefix", "created", "expires", "last_used", "last_used_from", "revoked",
+        "offering",
+    )  # fmt: skip
+    exclude = ("digest",)
+    actions = ("revoke",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: Any) -> None:
+        revoked = 0
+        for token in queryset.filter(revoked__isnull=True):
+            services.revoke_token(token=token, by=request.user, address=client_address(request))
+            revoked += 1
+        self.message_user(request, f"{revoked} token{'s' if revoked != 1 else ''} revoked.")

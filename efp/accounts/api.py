@@ -1,4 +1,4 @@
-"""`/api/users/`, `/api/users/me/`, `/api/version/`, `/api-auth/password/`."""
+"""`/api/users/`, `/api/users/me/`, `/api/version/`, `/api-auth/password/` (`/api/api-tokens/`: structure)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from rest_framework.response import Response
 from efp.accounts import services
 from efp.accounts.models import User
 from efp.accounts.oidc.passwords import password_login
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
+from efp.rest.addresses import client_address
 from efp.rest.fields import HexUUIDField, LinkField, SparseFieldsMixin, UTCDateTimeField
 from efp.rest.filters import FilterSet
 from efp.rest.viewsets import ReadOnlyViewSet, acting_user
@@ -120,6 +121,9 @@ def version(request: Request) -> Response:
     return Response({"version": settings.EFP_VERSION})
 
 
+PASSWORD_LOGIN = "password login"  # the name of the token each password login makes
+
+
 class PasswordLoginSerializer(serializers.Serializer):
     # Bounded: the login throttle records failed usernames in a 255-character column (PostgreSQL refused a
     # longer one with a 500); no user name is longer than 150.
@@ -147,4 +151,5 @@ def obtain_token(request: Request) -> Response:
         )
     # As a GUI login does: records last_login and resets the failed-login count of django-axes.
     user_logged_in.send(sender=type(user), request=request._request, user=user)
-    return Response({"token": get_or_create_token(user=user)})
+    _token, key = issue_token(user=user, name=PASSWORD_LOGIN, address=client_address(request))
+    return Response({"token": key})

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 
 def default_token_lifetime() -> int | None:
@@ -84,3 +85,36 @@ class OidcIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} at {self.issuer} ({self.user.username})"
+
+
+class ApiToken(models.Model):
+    """An API token: only the SHA-256 digest of its key is stored, so a copy of the database holds no key
+    that works. A user has several, each named; one may expire, be revoked, or be limited to one offering
+    (what a site agent needs: `efp.structure.token_scope`)."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=150)
+    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the key, in hex.")
+    prefix = models.CharField(max_length=8, help_text="The key's first characters, to tell tokens apart.")
+    created = models.DateTimeField(default=timezone.now)
+    expires = models.DateTimeField(null=True, blank=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+    last_used_from = models.CharField(max_length=45, blank=True, default="")
+    revoked = models.DateTimeField(null=True, blank=True)
+    offering = models.ForeignKey(
+        "marketplace.Offering",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="If set, the token may only read this offering and report its usage (a site agent).",
+    )
+
+    key = ""  # the key itself, in memory only: the request it came with, or the answer that shows it once
+
+    class Meta:
+        ordering = ("-created", "-pk")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…, {self.user.username})"

@@ -1,4 +1,4 @@
-"""Account changes: API tokens; staff create and edit users; SSH public keys."""
+"""Account changes: API tokens (issued, used, revoked); staff create and edit users; SSH public keys."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ import base64
 import binascii
 import datetime
 import hashlib
+import secrets
 import struct
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
-from efp.accounts.models import SshKey, User
-from efp.errors import Forbidden, InvalidInput
+from efp.accounts import signals
+from efp.accounts.models import ApiToken, SshKey, User
+from efp.errors import Forbidden, InvalidInput, StateConflict
 
 USER_FIELDS = {
     "first_name", "last_name", "email", "organization", "civil_number", "is_active", "is_staff", "is_support",
@@ -35,39 +36,99 @@ SSH_KEY_TYPES = frozenset(
 )
 
 
-def token_expired(token: Token, *, now: datetime.datetime | None = None) -> bool:
-    """True when the token's user has a lifetime and the token was last used longer ago than that."""
+# Each request does not write: the time of last use is recorded at most once in this interval (or half the
+# user's token lifetime, if shorter, so that a sliding lifetime is not cut short by the delay).
+LAST_USE_INTERVAL = datetime.timedelta(minutes=1)
+KEY_BYTES = 20  # 40 hexadecimal characters, as DRF's tokens (and Waldur's) have always had
+
+
+def digest_of(key: str) -> str:
+    """What is stored of a key: its SHA-256 in hex (a key is random, so no salt or slow hash is needed)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def token_expired(token: ApiToken, *, now: datetime.datetime | None = None) -> bool:
+    """True when the token is past its own expiry, or its user has a lifetime and the token was last used
+    longer ago than that (Waldur's sliding `token_lifetime`)."""
+    now = now or timezone.now()
+    if token.expires is not None and token.expires <= now:
+        return True
     lifetime = token.user.token_lifetime
     if lifetime is None:
         return False
-    return token.created < (now or timezone.now()) - datetime.timedelta(seconds=lifetime)
+    return (token.last_used or token.created) < now - datetime.timedelta(seconds=lifetime)
 
 
-def touch_token(token: Token) -> None:
-    """Restarts a sliding lifetime (Waldur refreshes `token.created` on every authenticated request)."""
-    if token.user.token_lifetime is None:
-        return
+def _use_interval(token: ApiToken) -> datetime.timedelta:
+    lifetime = token.user.token_lifetime
+    if lifetime is None:
+        return LAST_USE_INTERVAL
+    return min(LAST_USE_INTERVAL, datetime.timedelta(seconds=lifetime / 2))
+
+
+def record_use(token: ApiToken, *, address: str) -> None:
+    """Notes when and from where the token was used: at most one write a minute, and one whenever the
+    address changes (then `token_used_from_new_address` is sent)."""
     now = timezone.now()
-    Token.objects.filter(pk=token.pk).update(created=now)
-    token.created = now
+    moved = bool(address) and address != token.last_used_from
+    if not moved and token.last_used is not None and now - token.last_used < _use_interval(token):
+        return
+    previous = token.last_used_from
+    changes: dict[str, Any] = {"last_used": now}
+    if moved:
+        changes["last_used_from"] = address
+    with transaction.atomic():
+        ApiToken.objects.filter(pk=token.pk).update(**changes)
+        for field, value in changes.items():
+            setattr(token, field, value)
+        if moved and previous:
+            signals.token_used_from_new_address.send(
+                sender=ApiToken, token=token, actor=token.user, address=address
+            )
 
 
 @transaction.atomic
-def get_or_create_token(*, user: User) -> str:
-    """The user's token; an expired one is replaced by a new one (as Waldur's password login does)."""
-    token = Token.objects.select_for_update().select_related("user").filter(user=user).first()
-    if token is not None and token_expired(token):
-        token.delete()
-        token = None
-    if token is None:
-        token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+def issue_token(
+    *,
+    user: User,
+    name: str,
+    expires: datetime.datetime | None = None,
+    offering: Any = None,
+    actor: Any = None,
+    address: str = "",
+) -> tuple[ApiToken, str]:
+    """A new token for `user` and its key, which is shown this once and stored only as a digest.
+
+    `offering` limits the token to it (`efp.structure.token_scope`); callers pick it among
+    `access.offerings_a_token_may_serve(user)` (this layer does not read the access rules)."""
+    if not name.strip():
+        raise InvalidInput({"name": ["This field may not be blank."]})
+    if expires is not None and expires <= timezone.now():
+        raise InvalidInput({"expires": ["The expiry must be in the future."]})
+    key = secrets.token_hex(KEY_BYTES)
+    token = ApiToken.objects.create(
+        user=user,
+        name=name.strip(),
+        digest=digest_of(key),
+        prefix=key[:8],
+        expires=expires,
+        offering=offering,
+    )
+    signals.token_created.send(sender=ApiToken, token=token, actor=actor or user, address=address)
+    return token, key
 
 
 @transaction.atomic
-def regenerate_token(*, user: User) -> str:
-    Token.objects.filter(user=user).delete()
-    return Token.objects.create(user=user).key
+def revoke_token(*, token: ApiToken, by: Any, address: str = "") -> ApiToken:
+    """The token stops working at once; its owner or staff may revoke it (409 if it already was)."""
+    if not (getattr(by, "is_staff", False) or getattr(by, "pk", None) == token.user_id):
+        raise Forbidden()
+    now = timezone.now()
+    if not ApiToken.objects.filter(pk=token.pk, revoked__isnull=True).update(revoked=now):
+        raise StateConflict(message="The token is already revoked.")
+    token.revoked = now
+    signals.token_revoked.send(sender=ApiToken, token=token, actor=by, address=address)
+    return token
 
 
 def _require_staff(actor: Any) -> None:

@@ -11,8 +11,8 @@ from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from efp.accounts.models import User
-from efp.accounts.services import get_or_create_token
+from efp.accounts.models import ApiToken, User
+from efp.accounts.services import issue_token, revoke_token
 from efp.marketplace.billing_months import add_months, billing_period_of, month_start
 from efp.marketplace.models import (
     Category,
@@ -55,6 +55,7 @@ DEMO_USERS = {
     "member": ("Mari", "Member", "project member"),
 }
 PROVIDER_SLUG = "efp-hpc-centre"
+DEMO_TOKEN = "demo"  # the name of the API tokens the demo prints
 BW = OfferingComponent.BillingType
 
 
@@ -82,7 +83,7 @@ built = Signal()
 
 
 def build() -> dict[str, Any]:
-    """Creates the demo world once; a second call only makes sure users and tokens exist."""
+    """Creates the demo world once; a second call only makes sure the users exist (`tokens` prints keys)."""
     result = _build()
     built.send(sender=None, users=result["users"])
     return result
@@ -506,7 +507,14 @@ def build_forecast_examples(*, actor: User) -> None:
 
 
 def tokens() -> dict[str, str]:
-    return {name: get_or_create_token(user=user) for name, user in users().items()}
+    """A fresh `demo` token per demo user (keys are stored only as digests, so old ones cannot be shown):
+    the ones printed before are revoked, so each user keeps one `demo` token however often this runs."""
+    keys = {}
+    for name, user in users().items():
+        for old in ApiToken.objects.filter(user=user, name=DEMO_TOKEN, revoked__isnull=True):
+            revoke_token(token=old, by=user)
+        keys[name] = issue_token(user=user, name=DEMO_TOKEN)[1]
+    return keys
 
 
 def describe() -> str:

@@ -17,8 +17,10 @@ _current: ContextVar[str] = ContextVar("efp_client_address", default="")
 
 
 def client_address(request: Any) -> str:
-    """The address a request came from ("" when unknown); `request` is Django's or DRF's."""
-    return str(request.META.get("REMOTE_ADDR") or "")
+    """The address a request came from ("" when unknown), as the server saw it: behind a proxy, the
+    proxy's, unless the WSGI server is told to trust its forwarded header. `request` is Django's or DRF's;
+    at most 45 characters (the longest IPv6 text form), as the token and event columns keep it."""
+    return str(request.META.get("REMOTE_ADDR") or "")[:45]
 
 
 def current_address() -> str:

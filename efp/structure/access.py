@@ -35,6 +35,12 @@ from django.utils import timezone
 from efp.events.catalogue import ACCESS_TYPES
 from efp.structure.roles import Permission, Role, roles_with
 
+# What a token limited to one offering may do: its own module (data and one predicate), read from here.
+from efp.structure.scope_rules import NOT_FOUND as OUT_OF_SCOPE  # noqa: F401 - re-exported
+from efp.structure.scope_rules import SCOPED_BODY_TARGETS, SCOPED_ROUTES  # noqa: F401 - re-exported
+from efp.structure.scope_rules import narrowed as token_scope_narrowed  # noqa: F401 - re-exported
+from efp.structure.scope_rules import refusal as token_scope_refusal  # noqa: F401 - re-exported
+
 M = TypeVar("M", bound=Model)
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
@@ -345,6 +351,11 @@ def workspace_offerings(user: Any) -> Rows:
     offerings; the API keeps Waldur's wider view (`my_offerings`) and permissions are unchanged."""
     mine = _offering_side_customers(user).contains(CUSTOMER_ID) | offering_roles(user).contains(ID)
     return _visible(user, "marketplace", "Offering", ALWAYS, mine)
+
+
+def offerings_a_token_may_serve(user: Any) -> QuerySet[Any]:
+    """The offerings a token of `user` may be limited to (a site agent's): those of `my_offerings`."""
+    return my_offerings(user).filter(apps.get_model("marketplace", "Offering").objects.order_by("name", "pk"))
 
 
 def public_offerings(user: Any) -> Rows:

@@ -393,3 +393,24 @@ class NotificationPreferencesForm(forms.Form):
             self.fields[group.value] = forms.ChoiceField(
                 label=str(group.label), choices=Delivery.choices, widget=forms.RadioSelect
             )
+
+
+class ApiTokenForm(forms.Form):
+    """A new API token: a name, an optional expiry day, optionally limited to one offering (a site agent)."""
+
+    name = forms.CharField(max_length=150, help_text="What uses it, e.g. “laptop” or “site agent”.")
+    expires = IsoDateField(
+        required=False, label="Expires on", help_text="Optional; empty: it does not expire."
+    )
+    offering: forms.ModelChoiceField = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        label="Limited to offering",
+        help_text="Optional: the token may then only read this offering and report its usage.",
+    )
+
+    def __init__(self, *args: Any, offerings: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ModelChoiceField, self.fields["offering"]).queryset = offerings
+        if not offerings.exists():
+            del self.fields["offering"]

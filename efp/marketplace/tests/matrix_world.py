@@ -27,9 +27,8 @@ from typing import Any
 
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
-from rest_framework.authtoken.models import Token
 
-from efp.accounts.models import User
+from efp.accounts.models import ApiToken, User
 from efp.events.models import Event
 from efp.marketplace.models import (
     AgentIdentity,
@@ -327,5 +326,5 @@ class MatrixWorld(MarketplaceTestCase):
             "usages": sorted(ComponentUsage.objects.values_list("uuid", "usage")),
             "user usages": sorted(ComponentUserUsage.objects.values_list("uuid", "usage")),
             "plans": Plan.objects.count(),
-            "tokens": sorted(Token.objects.values_list("key", flat=True)),
+            "tokens": sorted(ApiToken.objects.filter(revoked__isnull=True).values_list("digest", flat=True)),
         }

@@ -17,7 +17,7 @@ from waldur_api_client.api.marketplace_site_agent_identities import (
 )
 from waldur_api_client.models import AgentQueueRegistrationRequest, ObservableObjectTypeEnum
 
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 from efp.events.tests.running import run_tasks
 from efp.marketplace import rabbitmq
 from efp.marketplace.models import AgentIdentity, Order, Resource
@@ -57,7 +57,8 @@ class AgentQueueTestCase(SiteAgentApiTestCase):
         body = AgentQueueRegistrationRequest(
             object_types=[ObservableObjectTypeEnum(t) for t in types] if types is not None else []
         )
-        answer = register_queue.sync(uuid=identity.uuid.hex, client=sdk(user), body=body)
+        self.key = issue_token(user=user, name="site agent")[1]  # the queue's password: the key presented
+        answer = register_queue.sync(uuid=identity.uuid.hex, client=sdk(user, self.key), body=body)
         identity.refresh_from_db()
         self.addCleanup(broker.drop_vhost, identity.rmq_vhost)  # runs last
         self.addCleanup(
@@ -81,7 +82,7 @@ class RegisterQueueTests(AgentQueueTestCase):
         assert rabbitmq.consumers(vhost=answer.vhost, queue=answer.queue_name) == 0
         # The agent's login: its user, the token it calls the API with, the owner's virtual host.
         connection = stomp.Connection([("127.0.0.1", broker.STOMP_PORT)], vhost=answer.vhost)
-        connection.connect(answer.rmq_username, get_or_create_token(user=self.oscar), wait=True)
+        connection.connect(answer.rmq_username, self.key, wait=True)
         connection.subscribe(destination=f"/amq/queue/{answer.queue_name}", id="1", ack="auto")
         assert rabbitmq.consumers(vhost=answer.vhost, queue=answer.queue_name) in (0, 1)
         connection.disconnect()

@@ -9,8 +9,8 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.apps import apps
-from rest_framework.authtoken.models import Token
 
+from efp.accounts.models import ApiToken
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, Order, Resource
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services import user_usage as user_usage_services
@@ -40,9 +40,12 @@ def everything() -> dict[str, list[tuple[Any, ...]]]:
     state = {
         model._meta.label: list(model.objects.order_by("pk").values_list())
         for model in apps.get_models()
-        if model._meta.app_label in labels
+        if model._meta.app_label in labels and model is not ApiToken
     }
-    state["tokens"] = list(Token.objects.order_by("pk").values_list())
+    # A request notes when and from where its token was used; nothing else of a token may change.
+    unused = ("last_used", "last_used_from")
+    fields = [field.name for field in ApiToken._meta.fields if field.name not in unused]
+    state["tokens"] = list(ApiToken.objects.order_by("pk").values_list(*fields))
     return state
 
 

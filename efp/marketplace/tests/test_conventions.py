@@ -9,7 +9,7 @@ from typing import Any
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 from efp.marketplace.models import Order, Resource
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.tests.base import MarketplaceTestCase
@@ -201,7 +201,7 @@ class RepresentationTests(MarketplaceTestCase):
         assert Order.objects.get(pk=self.order.pk).backend_id == "j"
 
     def test_it_accepts_the_token_as_a_query_parameter(self) -> None:
-        token = get_or_create_token(user=self.alice)
+        token = issue_token(user=self.alice, name="test")[1]
         response = self.client.get(f"{ORDERS}?x-auth-token={token}")
         assert response.status_code == 200
         assert [item["uuid"] for item in response.json()] == [self.order.uuid.hex]

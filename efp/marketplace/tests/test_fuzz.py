@@ -1,7 +1,8 @@
 """Fuzzing the API from its own OpenAPI schema (schemathesis) with four personas' tokens.
 
 Every operation of /api/schema/ gets EFP_FUZZ_EXAMPLES generated requests (default 4) per persona: staff,
-a provider's owner (carol), a consumer organisation's owner (alice) and an outsider (dave). Path parameters
+a provider's owner (carol), a consumer organisation's owner (alice), an outsider (dave) and a site agent
+(carol's token limited to offering O). Path parameters
 are drawn from the objects of the permission matrix's world as well as at random, so requests reach real
 orders, resources and usages, not only 404s. Each response must not be a 5xx, must have a status code the
 schema documents for the operation, and a body and headers that match it. The requests go through Django's
@@ -30,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 from efp.marketplace.tests.matrix_world import MatrixWorld
 from efp.marketplace.tests.test_site_agent_api import in_test_transaction
 
@@ -77,7 +78,12 @@ class FuzzTests(MatrixWorld):
     def test_it_answers_every_generated_request_as_the_schema_says(self) -> None:
         schema = schemathesis.openapi.from_dict(openapi_document())
         app = in_test_transaction  # our WSGI app, keeping the test's database connection (PostgreSQL)
-        tokens = {p: get_or_create_token(user=self.personas[p]) for p in PERSONAS}  # type: ignore[arg-type]
+        issued = {p: issue_token(user=self.personas[p], name="fuzz") for p in PERSONAS}  # type: ignore[arg-type]
+        # and a site agent's token: carol's, limited to offering O (efp/structure/scope_rules.py)
+        issued["agent"] = issue_token(user=self.personas["pown"], name="fuzz agent", offering=self.offering)  # type: ignore[arg-type]
+        tokens = {p: key for p, (_token, key) in issued.items()}
+        # the personas' own tokens, so that /api/api-tokens/{uuid}/ (and its revoke) meets real ones
+        token_keys = [token.uuid.hex for token, _key in issued.values()]
         sent = 0
         operations = []
         for result in schema.get_all_operations():
@@ -88,6 +94,8 @@ class FuzzTests(MatrixWorld):
             params = [p.name for p in operation.path_parameters]
             prefix = operation.path.removeprefix("/api/").split("/", 1)[0]
             known = [self.names[label] for label in OBJECTS_BY_PREFIX.get(prefix, [])]
+            if prefix == "api-tokens":
+                known = token_keys
             if params != ["uuid"] or not known:
                 return operation.as_strategy()
             return st.one_of(
@@ -118,7 +126,7 @@ class FuzzTests(MatrixWorld):
         failures = []
         for operation in operations:
             cases = strategy(operation)
-            for persona in PERSONAS:
+            for persona in tokens:
                 try:
                     fuzzer(cases, {"Authorization": f"Token {tokens[persona]}"})()
                 except (
@@ -126,5 +134,5 @@ class FuzzTests(MatrixWorld):
                     BaseExceptionGroup,
                 ) as error:  # every operation is tried; failures reported together
                     failures.append(f"{operation.label} as {persona}:\n{error}")
-        print(f"fuzzing: {sent} requests over {len(operations)} operations and {len(PERSONAS)} personas")
+        print(f"fuzzing: {sent} requests over {len(operations)} operations and {len(tokens)} personas")
         assert not failures, f"{len(failures)} failing operations:\n\n" + "\n\n".join(failures)

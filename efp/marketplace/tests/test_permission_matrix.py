@@ -27,7 +27,7 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 from efp.hooks import services as hook_services
 from efp.invoices import services as invoice_services
 from efp.marketplace.billing_months import billing_period_of, current_month
@@ -318,6 +318,11 @@ API: list[Row] = [
     Row("PATCH",  "/api/users/{user_mem}/",                         "401 404 403 404 404 404 404 404 404 200",
         {"first_name": "Bobby"}),
     Row("GET",    "/api/users/me/",                                 "401 200 200 200 200 200 200 200 200 200"),
+    # API tokens (EFP's): each person's own, staff see and revoke all; a new one answers its key once.
+    Row("GET",    "/api/api-tokens/",                               "401 200 200 200 200 200 200 200 200 200"),
+    Row("POST",   "/api/api-tokens/",                               "401 201 201 201 201 201 201 201 201 201", {"name": "laptop"}),
+    Row("GET",    "/api/api-tokens/{token_mem}/",                   "401 404 200 404 404 404 404 404 404 200"),
+    Row("POST",   "/api/api-tokens/{token_mem}/revoke/",            "401 404 200 404 404 404 404 404 404 200"),
     # Notifications are each person's own (docs/compatibility.md); this world has none to show.
     Row("GET",    "/api/notifications/",                            "401 200 200 200 200 200 200 200 200 200"),
     Row("GET",    "/api/notifications/{order_pc}/",                 "401 404 404 404 404 404 404 404 404 404",
@@ -489,6 +494,10 @@ LISTS: dict[str, dict[str, set[str]]] = {
         "other": {"invoice_item_q"},
         "staff": {"invoice_item", "invoice_item_q"},
     },
+    "/api/api-tokens/": {
+        **{persona: {f"token_{persona}"} for persona in MATRIX_PERSONAS[1:]},
+        "staff": {f"token_{persona}" for persona in MATRIX_PERSONAS[1:]},
+    },
     "/api/users/": {
         **{persona: {f"user_{persona}"} for persona in MATRIX_PERSONAS[1:]},
         "staff": {"user_rita"} | {f"user_{persona}" for persona in MATRIX_PERSONAS[1:]},
@@ -534,7 +543,11 @@ class PermissionMatrixTests(MatrixWorld):
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
-        cls.tokens = {key: get_or_create_token(user=user) for key, user in cls.personas.items() if user}
+        issued = {key: issue_token(user=user, name="test") for key, user in cls.personas.items() if user}
+        cls.tokens = {key: token_key for key, (_token, token_key) in issued.items()}
+        token_labels = {token.uuid.hex: f"token_{key}" for key, (token, _token_key) in issued.items()}
+        cls.names = {**cls.names, **{label: key for key, label in token_labels.items()}}
+        cls.labels = {**cls.labels, **token_labels}
         hook = hook_services.create_web_hook(
             user=cls.carol, destination_url=HOOK_BODY["destination_url"], event_groups=["users"]
         )
@@ -609,9 +622,10 @@ class PermissionMatrixTests(MatrixWorld):
         assert not wrong, "\n".join(wrong)
 
     def test_it_gives_the_outsider_empty_lists(self) -> None:
-        """Every list but the public catalogue's is empty for dave (and the users list shows only him)."""
+        """Every list but the public catalogue's is empty for dave (the users list shows only him, and the
+        tokens list only his token)."""
         public = {"marketplace-public-offering-list", "marketplace-plan-list", "marketplace-category-list"}
-        public |= {"marketplace-service-provider-list", "user-list"}
+        public |= {"marketplace-service-provider-list", "user-list", "api-token-list"}
         lists = sorted(name for name, method in api_routes() if name.endswith("-list") and method == "GET")
         assert lists
         for name in lists:

@@ -54,6 +54,13 @@ NOT_IN_SDK = {
     "access_events_list": "ours: sign-ins, tokens, lockouts and role changes",
     "access_events_count": "ours: HEAD count of the access record",
     "access_events_retrieve": "ours: one event of the access record",
+    # Ours (docs/compatibility.md, "Authentication and sessions"): named API tokens, tested in
+    # efp/accounts/tests/test_api_tokens.py.
+    "api_tokens_list": "ours: my API tokens (staff: everyone's), never their keys",
+    "api_tokens_count": "ours: HEAD count of the tokens",
+    "api_tokens_create": "ours: a new token, its key answered once",
+    "api_tokens_retrieve": "ours: one token",
+    "api_tokens_revoke": "ours: revoke a token at once",
 }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 from efp.marketplace.billing_months import billing_period_of
 from efp.marketplace.models import (
     AgentIdentity,
@@ -56,7 +56,7 @@ class SiteAgentTests(AgentStory):
         config = harness.write_config(
             self.tmp / "agent.yaml",
             api_url=f"{self.live_server_url}/api/",
-            token=get_or_create_token(user=self.oscar),
+            token=self.agent_token(),
             offering_uuid=self.offering.uuid.hex,
             backend=BACKEND,
             backend_settings=self.backend_settings(),
@@ -64,6 +64,10 @@ class SiteAgentTests(AgentStory):
         )
         self.agent = harness.Agent(config, env={"PYTHONPATH": str(self.tmp / "plugins")})
         self.addCleanup(self.agent.close)
+
+    def agent_token(self) -> str:
+        """oscar's key for the agent's configuration."""
+        return issue_token(user=self.oscar, name="site agent")[1]
 
     def backend_settings(self, **more: Any) -> dict[str, Any]:
         return {
@@ -171,7 +175,7 @@ class SiteAgentTests(AgentStory):
         config = harness.write_config(
             self.tmp / "reporting.yaml",
             api_url=f"{self.live_server_url}/api/",
-            token=get_or_create_token(user=self.oscar),
+            token=self.agent_token(),
             offering_uuid=self.offering.uuid.hex,
             backend=BACKEND,
             backend_settings=self.backend_settings(member_sync_report=True),
@@ -212,3 +216,10 @@ class SiteAgentTests(AgentStory):
         assert self.accounts()["efp_back"]["limits"] == {"storage": 7}
         assert Order.objects.get(pk=stuck.pk).state == "done"
         assert Resource.objects.get(pk=stuck.resource_id).state == "OK"
+
+
+class ScopedTokenSiteAgentTests(SiteAgentTests):
+    """The same stories, with a token limited to offering O: everything the agent does is in its scope."""
+
+    def agent_token(self) -> str:
+        return issue_token(user=self.oscar, name="site agent", offering=self.offering)[1]

@@ -64,7 +64,7 @@ from waldur_api_client.models import (
 from waldur_api_client.models.agent_dependency_request import AgentDependencyRequest
 from waldur_api_client.models.offering_user_field_enum import OfferingUserFieldEnum
 
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 from efp.marketplace.models import (
     AgentIdentity,
     AgentProcessor,
@@ -103,11 +103,12 @@ def in_test_transaction(environ: dict[str, Any], start_response: Any) -> list[by
     return [body]
 
 
-def sdk(user: Any) -> AuthenticatedClient:
-    """Waldur's SDK client, served by our WSGI application in this process."""
+def sdk(user: Any, key: str | None = None) -> AuthenticatedClient:
+    """Waldur's SDK client, served by our WSGI application in this process (with a new token of the user's,
+    or the given key)."""
     return AuthenticatedClient(
         base_url="http://testserver",
-        token=get_or_create_token(user=user),
+        token=key or issue_token(user=user, name="test")[1],
         prefix="Token",
         headers={"User-Agent": "waldur-site-agent-order_process/1.0.7"},
         httpx_args={"transport": httpx.WSGITransport(app=in_test_transaction)},

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 from efp.marketplace import demo
 from efp.marketplace.billing_months import billing_period_of
 from efp.marketplace.models import (
@@ -89,7 +89,7 @@ class SlurmSiteAgentTests(AgentStory):
         config = harness.write_config(
             self.tmp / "agent.yaml",
             api_url=f"{self.live_server_url}/api/",
-            token=get_or_create_token(user=self.oscar),
+            token=issue_token(user=self.oscar, name="test")[1],
             offering_uuid=self.offering.uuid.hex,
             backend="slurm",
             backend_settings=self.backend_settings,
@@ -230,7 +230,7 @@ class SlurmSiteAgentTests(AgentStory):
         config = harness.write_config(
             self.tmp / "partitions.yaml",
             api_url=f"{self.live_server_url}/api/",
-            token=get_or_create_token(user=self.oscar),
+            token=issue_token(user=self.oscar, name="test")[1],
             offering_uuid=self.offering.uuid.hex,
             backend="slurm",
             backend_settings={**self.backend_settings, "enforce_offering_partitions": True},
@@ -304,7 +304,7 @@ class SlurmSiteAgentTests(AgentStory):
         config = harness.write_config(
             self.tmp / "demo.yaml",
             api_url=f"{self.live_server_url}/api/",
-            token=get_or_create_token(user=world["users"]["manager"]),
+            token=issue_token(user=world["users"]["manager"], name="test")[1],
             offering_uuid=aurora.uuid.hex,
             backend="slurm",
             backend_settings=self.backend_settings,

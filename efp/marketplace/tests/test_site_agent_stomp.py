@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 from django.test import override_settings
 
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 from efp.events.tests.running import run_tasks
 from efp.marketplace import rabbitmq
 from efp.marketplace.models import AgentIdentity, Order, Resource
@@ -55,7 +55,7 @@ class SiteAgentStompTests(AgentStory):
         offering = {
             "name": "EFP test offering",
             "waldur_api_url": f"{self.live_server_url}/api/",
-            "waldur_api_token": get_or_create_token(user=self.oscar),
+            "waldur_api_token": issue_token(user=self.oscar, name="test")[1],
             "waldur_offering_uuid": self.offering.uuid.hex,
             **self.backend(),
             "stomp_enabled": True,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from efp.accounts.services import get_or_create_token
+from efp.accounts.models import ApiToken
+from efp.accounts.services import issue_token
 from efp.marketplace.models import Category, Offering, OfferingComponent, Plan, ServiceProvider
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import plan_of
@@ -16,13 +17,23 @@ HEX = re.compile(r"^[0-9a-f]{32}$")
 
 
 class AuthTests(MarketplaceTestCase):
-    def test_it_trades_a_password_for_the_users_token(self) -> None:
-        response = self.client.post(
-            "/api-auth/password/", {"username": "alice", "password": "alice"}, format="json"
-        )
-        assert response.status_code == 200
-        assert response.json() == {"token": get_or_create_token(user=self.alice)}
-        assert re.fullmatch(r"[0-9a-f]{40}", response.json()["token"])
+    def test_it_trades_a_password_for_a_new_token_each_time(self) -> None:
+        keys = []
+        for _ in range(2):
+            response = self.client.post(
+                "/api-auth/password/", {"username": "alice", "password": "alice"}, format="json"
+            )
+            assert response.status_code == 200
+            assert list(response.json()) == ["token"]
+            assert re.fullmatch(r"[0-9a-f]{40}", response.json()["token"])
+            keys.append(response.json()["token"])
+        assert keys[0] != keys[1]
+        for key in keys:  # the older keeps working
+            client = self.as_user(None)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+            assert client.get("/api/users/me/").json()["username"] == "alice"
+        names = ApiToken.objects.filter(user=self.alice).values_list("name", flat=True)
+        assert list(names) == ["password login", "password login"]
 
     def test_it_refuses_a_wrong_password(self) -> None:
         response = self.client.post(
@@ -35,7 +46,7 @@ class AuthTests(MarketplaceTestCase):
         )
 
     def test_it_refuses_an_inactive_user(self) -> None:
-        token = get_or_create_token(user=self.dave)
+        token = issue_token(user=self.dave, name="test")[1]
         self.dave.is_active = False
         self.dave.save()
         client = self.as_user(None)
@@ -45,7 +56,7 @@ class AuthTests(MarketplaceTestCase):
 
     def test_it_accepts_the_keyword_in_any_case(self) -> None:
         client = self.as_user(None)
-        client.credentials(HTTP_AUTHORIZATION=f"token {get_or_create_token(user=self.alice)}")
+        client.credentials(HTTP_AUTHORIZATION=f"token {issue_token(user=self.alice, name='test')[1]}")
         assert client.get("/api/users/me/").json()["username"] == "alice"
 
 

@@ -21,7 +21,7 @@ from waldur_api_client.api.projects import (
 from waldur_api_client.models import UserRoleCreateRequest, UserRoleDeleteRequest, UserRoleUpdateRequest
 
 from efp.accounts.models import User
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_customer, make_project, make_user
 from efp.structure.models import CustomerRole, Project, ProjectRole
@@ -174,7 +174,7 @@ class SdkTeamTests(LiveServerTestCase):
         project = make_project(org, "Project A1")
         client = AuthenticatedClient(
             base_url=self.live_server_url,
-            token=get_or_create_token(user=alice),
+            token=issue_token(user=alice, name="test")[1],
             prefix="Token",
             headers={"Connection": "close"},
         )

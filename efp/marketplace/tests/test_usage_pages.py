@@ -15,7 +15,7 @@ from unittest import mock
 from django.test import SimpleTestCase
 from django.utils import timezone
 
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 from efp.marketplace import billing_months
 from efp.marketplace.api.usage import pages as usage_pages
 from efp.marketplace.api.usage.serializers import ComponentUsageSerializer, ComponentUserUsageSerializer
@@ -165,7 +165,7 @@ class ComponentUsagePageTests(UsagePagesTestCase):
         assert page.json() == []
 
     def test_a_token_in_the_query_string_is_not_taken_for_a_filter(self) -> None:
-        token = get_or_create_token(user=self.carol)
+        token = issue_token(user=self.carol, name="test")[1]
         url = f"{COMPONENT_USAGES}?x-auth-token={token}&resource_uuid={self.resource_a.uuid.hex}"
         with mock.patch.object(usage_pages, "SqlRows", wraps=usage_pages.SqlRows) as used:
             response = self.client.get(url)

@@ -13,7 +13,7 @@ from decimal import Decimal
 import httpx
 from django.db.models import Count
 
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 from efp.marketplace.models import ComponentUsage, ComponentUserUsage, Resource, UsageRevision
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.tests.factories import make_resource
@@ -51,7 +51,7 @@ def build_stream_world() -> StreamWorld:
         resource=make_resource(w.alice, w.carol, w.resource.project, w.offering, name="per-user"),
         usages=[usage_services.UsageItem(type="cpu", amount=Decimal(1))],
     )[0]
-    return StreamWorld(resources=resources, parent=parent, token=get_or_create_token(user=w.carol))
+    return StreamWorld(resources=resources, parent=parent, token=issue_token(user=w.carol, name="test")[1])
 
 
 @dataclass

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from efp.accounts.models import User
+from efp.accounts.services import issue_token
 from efp.hooks.models import WebHook
 from efp.marketplace import demo
 from efp.marketplace.models import Offering, Order, Resource
@@ -36,6 +38,11 @@ Page = str | Callable[[], str]
 
 def _resource(name: str) -> str:
     return Resource.objects.get(name=name).uuid.hex
+
+
+def _token(username: str) -> str:
+    """A token of the user's, to be revoked (the demo builds none: its tokens are made when printed)."""
+    return issue_token(user=User.objects.get(username=username), name="laptop")[0].uuid.hex
 
 
 def _order(**lookup: Any) -> str:
@@ -71,7 +78,7 @@ PAGES: dict[str, list[Page]] = {
         lambda: f"/provider/hooks/{WebHook.objects.order_by('pk').first().uuid.hex}/",  # type: ignore[union-attr]
         "/notifications/",
         "/profile/",
-        "/profile/token/",
+        lambda: f"/profile/tokens/{_token('provider')}/revoke/",
     ],
     "owner": [
         "/",  # the landing page: what waits for an owner
@@ -119,6 +126,17 @@ def test_it_finds_a_violation_when_there_is_one(axe_page: Any) -> None:
     assert violations(axe_page) == []
     axe_page.evaluate("document.querySelector('main').insertAdjacentHTML('beforeend', '<input type=text>')")
     assert "label" in {v["id"] for v in violations(axe_page)}
+
+
+def test_the_page_showing_a_new_token_passes_axe(axe_page: Any) -> None:
+    demo.build()
+    log_in(axe_page, "provider")
+    axe_page.goto("/profile/")
+    assert violations(axe_page) == []
+    axe_page.get_by_label("Name").fill("laptop")
+    axe_page.get_by_role("button", name="Make token").click()
+    assert len(axe_page.get_by_label("API key").input_value()) == 40
+    assert violations(axe_page) == []
 
 
 def test_every_page_passes_axe_for_its_persona(axe_page: Any, settings: Any) -> None:

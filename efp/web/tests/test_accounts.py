@@ -1,4 +1,5 @@
-from efp.accounts.services import get_or_create_token
+from efp.accounts.models import ApiToken
+from efp.accounts.services import digest_of, issue_token
 from efp.web.tests.base import WebTestCase
 
 
@@ -53,28 +54,51 @@ class LoginTests(WebTestCase):
 
 
 class ProfileTests(WebTestCase):
-    def test_it_shows_the_api_token(self) -> None:
-        token = get_or_create_token(user=self.bob)
-        response = self.login(self.bob).get("/profile/")
-        assert response.status_code == 200
-        assert token in response.content.decode()
-        assert 'for="api-token"' in response.content.decode()
+    def test_it_lists_my_tokens_without_their_keys(self) -> None:
+        _token, key = issue_token(user=self.bob, name="laptop")
+        issue_token(user=self.carol, name="carol's")
+        page = self.login(self.bob).get("/profile/").content.decode()
+        assert "laptop" in page and key[:8] in page
+        assert key not in page
+        assert "carol&#x27;s" not in page
 
-    def test_it_asks_before_regenerating_the_token(self) -> None:
-        token = get_or_create_token(user=self.bob)
-        response = self.login(self.bob).get("/profile/token/")
-        assert response.status_code == 200
-        assert "Regenerate token" in response.content.decode()
-        assert get_or_create_token(user=self.bob) == token
-
-    def test_it_regenerates_the_token(self) -> None:
-        old = get_or_create_token(user=self.bob)
+    def test_it_makes_a_token_and_shows_its_key_once(self) -> None:
         client = self.login(self.bob)
-        response = client.post("/profile/token/")
+        response = client.post("/profile/tokens/", {"name": "laptop", "expires": ""})
+        assert response.status_code == 200
+        token = ApiToken.objects.get(user=self.bob)
+        key = response.context["key"]
+        assert key in response.content.decode() and 'for="api-token"' in response.content.decode()
+        assert token.name == "laptop" and token.digest == digest_of(key)
+        assert key not in client.get("/profile/").content.decode()
+
+    def test_it_refuses_a_token_without_a_name(self) -> None:
+        response = self.login(self.bob).post("/profile/tokens/", {"name": " "})
+        assert response.status_code == 400
+        assert not ApiToken.objects.exists()
+
+    def test_it_asks_before_revoking_a_token(self) -> None:
+        token, _key = issue_token(user=self.bob, name="laptop")
+        response = self.login(self.bob).get(f"/profile/tokens/{token.uuid.hex}/revoke/")
+        assert response.status_code == 200
+        assert "Revoke token" in response.content.decode()
+        token.refresh_from_db()
+        assert token.revoked is None
+
+    def test_it_revokes_a_token_and_keeps_the_others(self) -> None:
+        token, _key = issue_token(user=self.bob, name="laptop")
+        other, _ = issue_token(user=self.bob, name="agent")
+        response = self.login(self.bob).post(f"/profile/tokens/{token.uuid.hex}/revoke/")
         assert response.status_code == 302
-        new = get_or_create_token(user=self.bob)
-        assert new != old
-        assert new in client.get("/profile/").content.decode()
+        token.refresh_from_db()
+        other.refresh_from_db()
+        assert token.revoked is not None and other.revoked is None
+
+    def test_it_does_not_revoke_someone_elses_token(self) -> None:
+        token, _key = issue_token(user=self.carol, name="carol's")
+        assert self.login(self.bob).post(f"/profile/tokens/{token.uuid.hex}/revoke/").status_code == 404
+        token.refresh_from_db()
+        assert token.revoked is None
 
 
 class TopBarTests(WebTestCase):

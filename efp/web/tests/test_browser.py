@@ -220,16 +220,20 @@ def test_a_provider_walks_from_login_to_decided_orders(browser_page: Any) -> Non
     ).to_be_visible()
     shot(page, "14-rejected-order")
 
-    # The profile shows the API token, and regenerating it asks first.
+    # The profile makes a named token, shows its key once, lists it by its first characters, and revoking
+    # it asks first.
     page.get_by_role("link", name="Profile").click()
-    token = page.get_by_label("Your API token")
-    old_token = token.input_value()
-    assert len(old_token) == 40
-    page.get_by_role("link", name="Regenerate token…").click()
-    shot(page, "15-regenerate-token-confirm")
-    page.get_by_role("button", name="Regenerate token").click()
-    expect(page.get_by_text("A new API token was created.")).to_be_visible()
-    assert page.get_by_label("Your API token").input_value() != old_token
+    page.get_by_label("Name").fill("laptop")
+    page.get_by_role("button", name="Make token").click()
+    key = page.get_by_label("API key").input_value()
+    assert len(key) == 40
+    shot(page, "15-new-token")
+    page.get_by_role("link", name="Back to my profile").click()
+    expect(page.locator("#api-tokens")).to_contain_text(key[:8])
+    assert key not in page.content()
+    page.get_by_role("link", name=re.compile(r"^Revoke\s*laptop")).click()
+    page.get_by_role("button", name="Revoke token").click()
+    expect(page.get_by_text("The token “laptop” was revoked.")).to_be_visible()
     shot(page, "16-profile")
 
     page.get_by_role("button", name="Log out").click()

@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import resolve
 from django.utils import timezone
 
+from efp.accounts.services import issue_token
 from efp.hooks import services as hook_services
 from efp.marketplace.tests.matrix_world import MATRIX_PERSONAS, MatrixWorld, Row, fill, routes
 
@@ -47,8 +48,11 @@ GUI: list[Row] = [
         note="sign-in with the OpenID issuer: 404 while EFP_OIDC_ISSUER is empty; efp/accounts/tests/test_oidc.py walks it"),
     Row("GET",  "/oidc/callback/",             "404 404 404 404 404 404 404 404 404 404"),
     Row("GET",  "/profile/",                   "302 200 200 200 200 200 200 200 200 200"),
-    Row("GET",  "/profile/token/",             "302 200 200 200 200 200 200 200 200 200"),
-    Row("POST", "/profile/token/",             "302 302 302 302 302 302 302 302 302 302"),
+    Row("POST", "/profile/tokens/",            "302 200 200 200 200 200 200 200 200 200", {"name": "laptop"},
+        note="the new token's key is shown on the page that answers"),
+    Row("GET",  "/profile/tokens/{token_mem}/revoke/", "302 404 200 404 404 404 404 404 404 404",
+        note="one's own tokens only; staff revoke others' in the admin"),
+    Row("POST", "/profile/tokens/{token_mem}/revoke/", "302 404 302 404 404 404 404 404 404 404"),
     Row("POST", "/profile/notifications/",     "302 302 302 302 302 302 302 302 302 302", {"orders": "off", "usage": "off", "end_dates": "off", "roles": "off", "hooks": "off"}),
     Row("GET",  "/notifications/",             "302 200 200 200 200 200 200 200 200 200"),
     Row("GET",  "/notifications/bell/",        "302 200 200 200 200 200 200 200 200 200"),
@@ -175,7 +179,13 @@ class GuiPermissionMatrixTests(MatrixWorld):
             user=cls.carol, destination_url="http://93.184.215.14/hook/", event_groups=["users"]
         )
         delivery = hook_services.send_test(hook=hook, user=cls.carol)
-        cls.names = {**cls.names, "hook": hook.uuid.hex, "hook_delivery": delivery.uuid.hex}
+        token, _key = issue_token(user=cls.bob, name="laptop")
+        cls.names = {
+            **cls.names,
+            "hook": hook.uuid.hex,
+            "hook_delivery": delivery.uuid.hex,
+            "token_mem": token.uuid.hex,
+        }
 
     def setUp(self) -> None:
         self.clients = {persona: Client() for persona in MATRIX_PERSONAS}

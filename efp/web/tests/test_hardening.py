@@ -13,6 +13,7 @@ from pathlib import Path
 from django.test import Client
 from django.urls import URLPattern
 
+from efp.accounts.services import issue_token
 from efp.hooks import services as hook_services
 from efp.hooks.models import WebHook, WebhookDelivery
 from efp.marketplace.models import ComponentUsage, Order, Resource
@@ -25,8 +26,9 @@ EFP = Path(sys.executable).with_name("efp")
 
 # Every GUI URL, by name: the ones that change something on POST, and the ones that only show.
 POST_ENDPOINTS = {
-    "login", "logout", "regenerate-token", "resource-report", "resource-backend-id", "resource-end-date",
-    "orders-bulk", "order-approve", "order-reject", "order-form", "my-order-approve", "my-order-reject",
+    "login", "logout", "create-token", "revoke-token", "resource-report", "resource-backend-id",
+    "resource-end-date", "orders-bulk", "order-approve", "order-reject", "order-form", "my-order-approve",
+    "my-order-reject",
     "my-order-cancel", "my-order-delete", "my-resource-limits", "my-resource-extend", "my-resource-terminate",
     "project-create", "organisation-team-add", "organisation-team-remove", "project-edit", "project-delete",
     "project-team-add", "project-team-remove", "organisation-team-end", "project-team-end",
@@ -163,7 +165,9 @@ class ContentSecurityPolicyTests(WebTestCase):
         order = make_order(self.alice, self.project_a1, self.offering, name="pending")
         r, o = alloc.uuid.hex, order.uuid.hex
         client = self.login(self.carol)
-        pages = ["/", "/profile/", "/profile/token/", "/provider/", "/provider/resources/",
+        token, _key = issue_token(user=self.carol, name="laptop")
+        pages = ["/", "/profile/", f"/profile/tokens/{token.uuid.hex}/revoke/", "/provider/",
+                 "/provider/resources/",
                  f"/provider/resources/{r}/", f"/provider/resources/{r}/usage/",
                  f"/provider/resources/{r}/report/",
                  f"/provider/resources/{r}/backend-id/", f"/provider/resources/{r}/end-date/",

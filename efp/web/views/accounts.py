@@ -1,7 +1,8 @@
-"""Login, logout, the home page and the profile with the API token."""
+"""Login, logout, the home page and the profile with the API tokens."""
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,12 +15,15 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
+from efp.accounts.models import ApiToken
 from efp.accounts.oidc import discovery
 from efp.accounts.oidc.passwords import password_login
-from efp.accounts.services import get_or_create_token, regenerate_token
+from efp.accounts.services import issue_token, revoke_token
+from efp.errors import DomainError, InvalidInput
 from efp.events.models import Event
 from efp.marketplace.selectors import (
     consumer_resources,
@@ -30,8 +34,10 @@ from efp.marketplace.selectors import (
 )
 from efp.marketplace.states import OrderState, ResourceState
 from efp.notifications.services import unread_count
-from efp.structure.access import access_events
-from efp.web.views.common import today
+from efp.rest.addresses import client_address
+from efp.structure.access import access_events, offerings_a_token_may_serve
+from efp.web.forms import ApiTokenForm
+from efp.web.views.common import current_user, error_text, get_by_uuid, today
 from efp.web.views.notifications import preferences_form
 from efp.web.views.resources import filter_resources
 
@@ -140,25 +146,76 @@ def home(request: HttpRequest) -> HttpResponse:
 ACCESS_RECORD_ROWS = 20
 
 
+def profile_context(request: HttpRequest, **more: Any) -> dict[str, Any]:
+    """The profile page: who I am, my API tokens (newest first), my record of access and the e-mail
+    preferences."""
+    user = current_user(request)
+    tokens = (
+        ApiToken.objects.filter(user=user).select_related("offering").order_by("revoked", "-created", "-pk")
+    )
+    own = Event.objects.filter(user_id=user.pk).only("created", "event_type", "message", "context")
+    return {
+        "profile_page": True,
+        "tokens": tokens,
+        "token_form": ApiTokenForm(offerings=_token_offerings(user)),
+        "preferences_form": preferences_form(request),
+        "access_record": list(access_events(user).filter(own)[:ACCESS_RECORD_ROWS]),
+        **more,
+    }
+
+
+def _token_offerings(user: Any) -> Any:
+    return offerings_a_token_may_serve(user)
+
+
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    token = get_or_create_token(user=request.user)  # type: ignore[arg-type]
-    own = Event.objects.filter(user_id=request.user.pk).only("created", "event_type", "message", "context")
-    context = {
-        "token": token,
-        "profile_page": True,
-        "preferences_form": preferences_form(request),
-        "access_record": list(access_events(request.user).filter(own)[:ACCESS_RECORD_ROWS]),
-    }
-    return render(request, "web/profile.html", context)
+    return render(request, "web/profile.html", profile_context(request))
+
+
+@login_required
+@require_POST
+def create_token(request: HttpRequest) -> HttpResponse:
+    """Makes a token and shows its key on this one page; only its digest is kept."""
+    user = current_user(request)
+    form = ApiTokenForm(request.POST, offerings=_token_offerings(user))
+    if form.is_valid():
+        expires = form.cleaned_data["expires"]
+        try:
+            token, key = issue_token(
+                user=user,
+                name=form.cleaned_data["name"],
+                expires=expires and _end_of(expires),
+                offering=form.cleaned_data.get("offering"),
+                address=client_address(request),
+            )
+        except InvalidInput as error:
+            for field, errors in error.field_errors().items():
+                for message in errors if isinstance(errors, list) else [errors]:
+                    form.add_error(field if field in form.fields else None, str(message))
+        else:
+            return render(
+                request, "web/token_created.html", {"token": token, "key": key, "profile_page": True}
+            )
+    return render(request, "web/profile.html", profile_context(request, token_form=form), status=400)
+
+
+def _end_of(day: datetime.date) -> datetime.datetime:
+    """A token that expires on a day works until that day's end (in the server's time zone)."""
+    return timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time()))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def regenerate(request: HttpRequest) -> HttpResponse:
-    """GET asks for confirmation; POST replaces the token (the old one stops working at once)."""
+def revoke(request: HttpRequest, uuid: str) -> HttpResponse:
+    """GET asks for confirmation; POST revokes the token (it stops working at once)."""
+    token = get_by_uuid(ApiToken.objects.filter(user=current_user(request)), uuid)
     if request.method == "POST":
-        regenerate_token(user=request.user)  # type: ignore[arg-type]
-        messages.success(request, "A new API token was created. The old token no longer works.")
+        try:
+            revoke_token(token=token, by=request.user, address=client_address(request))
+        except DomainError as error:
+            messages.error(request, error_text(error))
+        else:
+            messages.success(request, f"The token “{token.name}” was revoked. It no longer works.")
         return redirect("web:profile")
-    return render(request, "web/token_confirm.html")
+    return render(request, "web/token_confirm.html", {"token": token, "profile_page": True})

@@ -10,7 +10,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from efp.accounts.services import get_or_create_token
 from efp.notifications import services
 from efp.web.forms import NotificationPreferencesForm
 from efp.web.sorting import Column, Sorting
@@ -72,8 +71,9 @@ def preferences(request: HttpRequest) -> HttpResponse:
         services.update_preferences(user=user, choices=dict(form.cleaned_data))
         messages.success(request, "Your e-mail preferences were saved.")
         return redirect("web:profile")
-    context = {"token": get_or_create_token(user=user), "profile_page": True, "preferences_form": form}
-    return render(request, "web/profile.html", context, status=400)
+    from efp.web.views.accounts import profile_context  # accounts imports this module's preferences_form
+
+    return render(request, "web/profile.html", profile_context(request, preferences_form=form), status=400)
 
 
 def preferences_form(request: HttpRequest) -> NotificationPreferencesForm:

@@ -3,11 +3,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from efp.accounts.models import User
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 
 
 class Command(BaseCommand):
-    help = "Prints USERNAME's API token, creating it if needed."
+    help = "Prints a new API token of USERNAME (named `cli`); the ones made before keep working."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
@@ -16,4 +16,4 @@ class Command(BaseCommand):
         user = User.objects.filter(username=options["username"]).first()
         if user is None:
             raise CommandError(f"No user named {options['username']!r}.")
-        self.stdout.write(get_or_create_token(user=user))
+        self.stdout.write(issue_token(user=user, name="cli")[1])

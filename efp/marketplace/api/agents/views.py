@@ -13,7 +13,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from efp.accounts.services import get_or_create_token
+from efp.accounts.services import issue_token
 from efp.marketplace import selectors
 from efp.marketplace.api.agents.filters import AgentIdentityFilter, AgentServiceFilter, OfferingUserFilter
 from efp.marketplace.api.agents.serializers import (
@@ -136,7 +136,9 @@ class AgentIdentityViewSet(
         registration, created = agent_services.register_agent_queue(
             identity=identity,
             user=user,
-            password=key if isinstance(key, str) else get_or_create_token(user=user),
+            password=key
+            if isinstance(key, str)
+            else issue_token(user=user, name="event queue", actor=user)[1],
             object_types=body.validated_data.get("object_types"),
         )
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
