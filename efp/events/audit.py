@@ -16,8 +16,11 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db import transaction
 
 from efp.accounts import signals as token_signals
+from efp.accounts.oidc.backend import OidcBackend
 from efp.events.recorder import Scopes, record
 from efp.rest.addresses import client_address, current_address
+
+OIDC_BACKEND = f"{OidcBackend.__module__}.{OidcBackend.__qualname__}"  # as django.contrib.auth names it
 
 
 def _address(request: Any = None, address: str | None = None) -> str:
@@ -44,7 +47,7 @@ def _record(
 
 
 def logged_in(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
-    oauth = "oidc" in str(getattr(user, "backend", "")).lower()
+    oauth = getattr(user, "backend", "") == OIDC_BACKEND
     how = "OIDC" if oauth else "username and password"
     _record(
         "auth_logged_in_with_oauth" if oauth else "auth_logged_in_with_username",

@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 
 from efp.accounts.models import OidcIdentity, User
 from efp.accounts.oidc import discovery, people
+from efp.events.models import Event
 from efp.tests.oidc_provider.run import PASSWORD, USERNAME, Provider, running_provider
 
 CALLBACK = "http://testserver/oidc/callback/"
@@ -88,6 +89,8 @@ class SignInTests(OidcTestCase):
         assert not pat.has_usable_password() and not pat.is_staff
         assert OidcIdentity.objects.get(user=pat).issuer == self.provider.issuer
         assert signed_in == ["pat"]  # through django.contrib.auth.login: the access audit hears it
+        recorded = Event.objects.get(user_id=pat.pk, event_type__startswith="auth_logged_in")
+        assert recorded.event_type == "auth_logged_in_with_oauth"
         assert client.get("/profile/").context["user"] == pat
 
     def test_the_admin_shows_whom_the_issuer_vouches_for(self) -> None:

@@ -4,15 +4,13 @@ address it came from; staff list everyone's (API and admin), each person their o
 from __future__ import annotations
 
 import uuid
-from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
-from efp.accounts import signals as token_signals
+from efp.accounts.services import issue_token
 from efp.events.models import Event
 from efp.marketplace.tests.base import MarketplaceTestCase
 from efp.marketplace.tests.factories import make_user
@@ -29,16 +27,6 @@ def gui_login(username: str, password: str, address: str = HOME) -> int:
 def api_login(username: str, password: str, address: str = HOME) -> int:
     body = {"username": username, "password": password}
     return APIClient(REMOTE_ADDR=address).post("/api-auth/password/", body, format="json").status_code
-
-
-def stand_in_token(user: Any, name: str = "site agent") -> Any:
-    """What the token signals carry, without the token model (another change rebuilds it)."""
-    return SimpleNamespace(user=user, name=name, uuid=uuid.uuid4())
-
-
-def send(signal: Any, **kwargs: Any) -> None:
-    with transaction.atomic():  # the token services send them inside their transaction
-        signal.send(sender=None, **kwargs)
 
 
 class AccessRecordTests(MarketplaceTestCase):
@@ -86,18 +74,26 @@ class AccessRecordTests(MarketplaceTestCase):
         assert Event.objects.filter(event_type="auth_locked_out").count() == 1
 
     def test_it_records_token_creation_use_from_a_new_address_and_revocation(self) -> None:
-        token = stand_in_token(self.carol)
-        send(token_signals.token_created, token=token, actor=self.carol, address=HOME)
-        send(token_signals.token_used_from_new_address, token=token, actor=self.carol, address=AWAY)
-        send(token_signals.token_revoked, token=token, actor=self.staff, address="")
-        created, used, revoked = (
-            self.latest(t) for t in ("pat_created", "pat_used_from_new_ip", "pat_revoked")
-        )
+        carol = self.as_user(self.carol)
+        carol.defaults["REMOTE_ADDR"] = HOME
+        made = carol.post("/api/api-tokens/", {"name": "site agent"}, format="json")
+        assert made.status_code == 201, made.content
+        token_uuid, key = made.json()["uuid"], made.json()["key"]
+        for address in (HOME, AWAY):  # the first use notes the address; the second is from a new one
+            agent = APIClient(REMOTE_ADDR=address, HTTP_AUTHORIZATION=f"Token {key}")
+            assert agent.get("/api/users/me/").status_code == 200
+        staff = self.as_user(self.staff)
+        assert staff.post(f"/api/api-tokens/{token_uuid}/revoke/").status_code == 200
+        mine = Event.objects.filter(context__pat_uuid=uuid.UUID(token_uuid).hex).order_by("pk")
+        created, used, revoked = mine
+        assert [e.event_type for e in mine] == ["pat_created", "pat_used_from_new_ip", "pat_revoked"]
         assert {e.user_id for e in (created, used, revoked)} == {self.carol.pk}
-        assert {e.context["pat_uuid"] for e in (created, used, revoked)} == {token.uuid.hex}
+        assert {e.context["pat_uuid"] for e in (created, used, revoked)} == {uuid.UUID(token_uuid).hex}
         assert (created.context["ip_address"], used.context["ip_address"]) == (HOME, AWAY)
         assert (created.actor_id, revoked.actor_id) == (self.carol.pk, self.staff.pk)
         assert revoked.context["pat_name"] == "site agent"
+        assert Event.objects.filter(event_type="pat_used_from_new_ip").count() == 1
+        assert key not in str([e.context for e in (created, used, revoked)])  # never the key
 
     def test_it_records_the_address_of_a_role_grant_and_removal(self) -> None:
         alice = self.as_user(self.alice)
@@ -117,8 +113,7 @@ class AccessEventsApiTests(MarketplaceTestCase):
         super().setUpTestData()
         gui_login("bob", "bob")
         gui_login("dave", "wrong", AWAY)
-        token = stand_in_token(cls.carol)
-        send(token_signals.token_created, token=token, actor=cls.carol, address=HOME)
+        issue_token(user=cls.carol, name="site agent", address=HOME)
 
     def listed(self, user: Any, **params: Any) -> list[tuple[str, str]]:
         response = self.as_user(user).get("/api/access-events/", params)
@@ -143,7 +138,8 @@ class AccessEventsApiTests(MarketplaceTestCase):
         assert {who for _, who in bobs} == {"bob"}
         # alice owns bob's organisation: she sees his role event in /api/events/, not in the access record.
         assert {who for _, who in self.listed(self.alice)} == {"alice"}
-        assert self.listed(self.dave) == [("auth_login_failed_with_username", "dave")]
+        daves = self.listed(self.dave)  # his failed sign-in, and the token his test client made
+        assert daves == [("pat_created", "dave"), ("auth_login_failed_with_username", "dave")]
         assert {who for _, who in self.listed(self.oscar)} == {"oscar"}
 
     def test_it_filters_by_type_person_and_time(self) -> None:
@@ -151,7 +147,10 @@ class AccessEventsApiTests(MarketplaceTestCase):
         assert self.listed(self.staff, event_type="auth_logged_in_with_username", user_uuid=bob) == [
             ("auth_logged_in_with_username", "bob")
         ]
-        assert self.listed(self.staff, event_type="pat_created") == [("pat_created", "carol")]
+        carol = self.carol.uuid.hex  # (the test clients make tokens of their own)
+        assert self.listed(self.staff, event_type="pat_created", user_uuid=carol) == [
+            ("pat_created", "carol")
+        ]
         assert self.listed(self.staff, created_from="2999-01-01T00:00:00Z") == []
         response = self.as_user(self.staff).get("/api/access-events/", {"created_from": "soon"})
         assert response.status_code == 400
