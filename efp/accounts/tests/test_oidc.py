@@ -14,12 +14,12 @@ import requests
 from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
 from django.test import Client, TestCase, override_settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from efp.accounts.models import OidcIdentity, User
 from efp.accounts.oidc import discovery, people
 from efp.events.models import Event
+from efp.marketplace.tests.factories import make_token
 from efp.tests.oidc_provider.run import PASSWORD, USERNAME, Provider, running_provider
 
 CALLBACK = "http://testserver/oidc/callback/"
@@ -190,8 +190,8 @@ class PasswordsSwitchedOffTests(OidcTestCase):
     def test_single_sign_on_and_api_tokens_keep_working(self) -> None:
         assert sign_in(Client()).status_code == 302
         assert User.objects.filter(username="pat").exists()
-        token = Token.objects.create(user=self.member)
-        assert self.api(f"Token {token.key}").json()["username"] == "member"
+        token_key = make_token(self.member)
+        assert self.api(f"Token {token_key}").json()["username"] == "member"
 
 
 class BearerTests(OidcTestCase):
@@ -249,6 +249,6 @@ class BearerTests(OidcTestCase):
         assert response.status_code == 503 and "detail" in response.json()
 
     def test_api_tokens_keep_working_beside_bearer_tokens(self) -> None:
-        token = Token.objects.create(user=self.member)
-        assert self.api(f"Token {token.key}").json()["username"] == "member"
+        token_key = make_token(self.member)
+        assert self.api(f"Token {token_key}").json()["username"] == "member"
         assert self.api("Token wrong").status_code == 401

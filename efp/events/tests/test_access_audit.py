@@ -92,7 +92,6 @@ class AccessRecordTests(MarketplaceTestCase):
         assert (created.context["ip_address"], used.context["ip_address"]) == (HOME, AWAY)
         assert (created.actor_id, revoked.actor_id) == (self.carol.pk, self.staff.pk)
         assert revoked.context["pat_name"] == "site agent"
-        assert Event.objects.filter(event_type="pat_used_from_new_ip").count() == 1
         assert key not in str([e.context for e in (created, used, revoked)])  # never the key
 
     def test_it_records_the_address_of_a_role_grant_and_removal(self) -> None:
@@ -138,8 +137,7 @@ class AccessEventsApiTests(MarketplaceTestCase):
         assert {who for _, who in bobs} == {"bob"}
         # alice owns bob's organisation: she sees his role event in /api/events/, not in the access record.
         assert {who for _, who in self.listed(self.alice)} == {"alice"}
-        daves = self.listed(self.dave)  # his failed sign-in, and the token his test client made
-        assert daves == [("pat_created", "dave"), ("auth_login_failed_with_username", "dave")]
+        assert self.listed(self.dave) == [("auth_login_failed_with_username", "dave")]
         assert {who for _, who in self.listed(self.oscar)} == {"oscar"}
 
     def test_it_filters_by_type_person_and_time(self) -> None:
@@ -147,7 +145,7 @@ class AccessEventsApiTests(MarketplaceTestCase):
         assert self.listed(self.staff, event_type="auth_logged_in_with_username", user_uuid=bob) == [
             ("auth_logged_in_with_username", "bob")
         ]
-        carol = self.carol.uuid.hex  # (the test clients make tokens of their own)
+        carol = self.carol.uuid.hex
         assert self.listed(self.staff, event_type="pat_created", user_uuid=carol) == [
             ("pat_created", "carol")
         ]

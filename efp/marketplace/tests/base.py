@@ -12,10 +12,9 @@ from typing import Any
 from rest_framework.test import APIClient, APITestCase
 
 from efp.accounts.models import User
-from efp.accounts.services import issue_token
 from efp.marketplace.models import OfferingType
 from efp.marketplace.services.offerings import grant_offering_manager
-from efp.marketplace.tests.factories import make_customer, make_offering, make_project, make_user
+from efp.marketplace.tests.factories import make_customer, make_offering, make_project, make_token, make_user
 
 
 class MarketplaceTestCase(APITestCase):
@@ -46,7 +45,7 @@ class MarketplaceTestCase(APITestCase):
     def as_user(self, user: User | None) -> APIClient:
         client = APIClient()
         if user is not None:
-            client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user=user, name='test')[1]}")
+            client.credentials(HTTP_AUTHORIZATION=f"Token {make_token(user)}")
         return client
 
     def url(self, path: str) -> str:

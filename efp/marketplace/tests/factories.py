@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal
 from typing import Any
 
-from efp.accounts.models import User
+from django.utils import timezone
+
+from efp.accounts.models import ApiToken, User
+from efp.accounts.services import KEY_BYTES, digest_of
 from efp.marketplace.models import Category, Offering, OfferingComponent, OfferingType, Order, Plan, Resource
 from efp.marketplace.services import offerings as offering_services
 from efp.marketplace.services import orders as order_services
@@ -21,6 +25,23 @@ def make_user(username: str, **fields: Any) -> User:
         username=username, password=username, email=f"{username}@example.org", **fields
     )
     return user
+
+
+def make_token(user: User, *, name: str = "test", offering: Offering | None = None) -> str:
+    """A key for a test client, stored as `issue_token` stores one but recording no event, and noted as
+    just used from the test client's address, so the requests of a story write nothing for it (query
+    counts stay the story's own). The stories about tokens go through the service (test_api_tokens.py)."""
+    key = secrets.token_hex(KEY_BYTES)
+    ApiToken.objects.create(
+        user=user,
+        name=name,
+        digest=digest_of(key),
+        prefix=key[:8],
+        offering=offering,
+        last_used=timezone.now(),
+        last_used_from="127.0.0.1",
+    )
+    return key
 
 
 def make_customer(name: str, *, owner: User | None = None) -> Customer:

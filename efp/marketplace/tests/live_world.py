@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from waldur_api_client import AuthenticatedClient
 
 from efp.accounts.models import User
-from efp.accounts.services import issue_token
 from efp.marketplace.models import Offering, Resource
 from efp.marketplace.services.offerings import grant_offering_manager
 from efp.marketplace.tests.factories import (
@@ -15,6 +14,7 @@ from efp.marketplace.tests.factories import (
     make_offering,
     make_project,
     make_resource,
+    make_token,
     make_user,
 )
 
@@ -29,7 +29,7 @@ class World:
     resource: Resource
 
     def token(self, user: User) -> str:
-        return issue_token(user=user, name="test")[1]
+        return make_token(user)
 
 
 def build_world() -> World:
@@ -48,7 +48,7 @@ def sdk_client(base_url: str, user: User, user_agent: str = "efp-sdk-contract-te
     """Waldur's SDK client for `user`, as a script or the site agent builds it."""
     return AuthenticatedClient(
         base_url=base_url,
-        token=issue_token(user=user, name="test")[1],
+        token=make_token(user),
         prefix="Token",
         # One request per connection: no keep-alive request thread outlives the test (SQLite in memory).
         headers={"User-Agent": user_agent, "Connection": "close"},

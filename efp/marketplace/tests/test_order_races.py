@@ -12,7 +12,6 @@ from django.test import LiveServerTestCase, TransactionTestCase
 from rest_framework.test import APIClient
 
 from efp.accounts.models import User
-from efp.accounts.services import issue_token
 from efp.errors import StateConflict
 from efp.marketplace.models import OfferingType, Order, OrderEvent, Resource, ResourceEvent
 from efp.marketplace.services import offerings as offering_services
@@ -26,6 +25,7 @@ from efp.marketplace.tests.factories import (
     make_order,
     make_project,
     make_resource,
+    make_token,
     make_user,
 )
 from efp.marketplace.tests.races import ROUNDS, WideBacklogServerThread, needs_postgresql, poster, race
@@ -95,7 +95,7 @@ class ThreadedApprovalRaceTests(TransactionTestCase):
         self.project = make_project(make_customer("Organisation A", owner=self.alice), "Project A1")
         self.offering = make_offering(make_customer("Provider P", owner=self.carol), name="Offering O")
         grant_offering_manager(offering=self.offering, user=self.oscar)
-        self.tokens = {user.pk: issue_token(user=user, name="test")[1] for user in (self.carol, self.oscar)}
+        self.tokens = {user.pk: make_token(user) for user in (self.carol, self.oscar)}
 
     def race(self, *contenders: Callable[[], Any]) -> list[Any]:
         barrier = threading.Barrier(len(contenders))
@@ -196,7 +196,7 @@ class OrderRacesOverHttpTests(LiveServerTestCase):
         self.offering = make_offering(provider, name="Offering O")
         self.basic = make_offering(provider, name="Offering B", offering_type=OfferingType.BASIC)
         self.premium = offering_services.create_plan(offering=self.offering, name="Premium", prices={})
-        self.token = {user.username: issue_token(user=user, name="test")[1] for user in User.objects.all()}
+        self.token = {user.username: make_token(user) for user in User.objects.all()}
 
     def post(self, user: User, path: str, body: dict[str, Any] | None = None) -> Callable[[Any], int]:
         return poster(f"{self.live_server_url}{path}", self.token[user.username], body)

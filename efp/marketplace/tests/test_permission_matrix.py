@@ -27,11 +27,13 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from efp.accounts.services import issue_token
+from efp.accounts.models import ApiToken
+from efp.accounts.services import digest_of
 from efp.hooks import services as hook_services
 from efp.invoices import services as invoice_services
 from efp.marketplace.billing_months import billing_period_of, current_month
 from efp.marketplace.offering_user_states import OFFERING_USER_VERBS
+from efp.marketplace.tests.factories import make_token
 from efp.marketplace.tests.matrix_world import MATRIX_PERSONAS, MatrixWorld, Row, fill, routes
 
 ORD = "/api/marketplace-orders"
@@ -543,7 +545,8 @@ class PermissionMatrixTests(MatrixWorld):
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
-        issued = {key: issue_token(user=user, name="test") for key, user in cls.personas.items() if user}
+        keys = {key: make_token(user) for key, user in cls.personas.items() if user}
+        issued = {key: (ApiToken.objects.get(digest=digest_of(k)), k) for key, k in keys.items()}
         cls.tokens = {key: token_key for key, (_token, token_key) in issued.items()}
         token_labels = {token.uuid.hex: f"token_{key}" for key, (token, _token_key) in issued.items()}
         cls.names = {**cls.names, **{label: key for key, label in token_labels.items()}}

@@ -42,7 +42,6 @@ from waldur_api_client.models import (
 )
 from waldur_api_client.models.order_details_field_enum import OrderDetailsFieldEnum
 
-from efp.accounts.services import issue_token
 from efp.marketplace.models import OfferingType, Order, Resource
 from efp.marketplace.services.offerings import grant_offering_manager
 from efp.marketplace.tests.base import MarketplaceTestCase
@@ -51,6 +50,7 @@ from efp.marketplace.tests.factories import (
     make_offering,
     make_order,
     make_project,
+    make_token,
     make_user,
     plan_of,
 )
@@ -73,7 +73,7 @@ class SdkOrderTests(LiveServerTestCase):
     def client_for(self, user: Any) -> AuthenticatedClient:
         return AuthenticatedClient(
             base_url=self.live_server_url,
-            token=issue_token(user=user, name="test")[1],
+            token=make_token(user),
             prefix="Token",
             # One request per connection: no keep-alive request thread outlives the test (SQLite in memory).
             headers={"User-Agent": AGENT, "Connection": "close"},

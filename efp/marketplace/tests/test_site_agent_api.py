@@ -64,7 +64,6 @@ from waldur_api_client.models import (
 from waldur_api_client.models.agent_dependency_request import AgentDependencyRequest
 from waldur_api_client.models.offering_user_field_enum import OfferingUserFieldEnum
 
-from efp.accounts.services import issue_token
 from efp.marketplace.models import (
     AgentIdentity,
     AgentProcessor,
@@ -80,7 +79,7 @@ from efp.marketplace.models import (
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services.offering_users import create_offering_user
 from efp.marketplace.tests.base import MarketplaceTestCase
-from efp.marketplace.tests.factories import make_order, make_resource, make_user
+from efp.marketplace.tests.factories import make_order, make_resource, make_token, make_user
 from efp.structure.roles import Role
 from efp.structure.services import grant_customer_role
 from efp.wsgi import application
@@ -108,7 +107,7 @@ def sdk(user: Any, key: str | None = None) -> AuthenticatedClient:
     or the given key)."""
     return AuthenticatedClient(
         base_url="http://testserver",
-        token=key or issue_token(user=user, name="test")[1],
+        token=key or make_token(user),
         prefix="Token",
         headers={"User-Agent": "waldur-site-agent-order_process/1.0.7"},
         httpx_args={"transport": httpx.WSGITransport(app=in_test_transaction)},

@@ -21,9 +21,8 @@ from waldur_api_client.api.projects import (
 from waldur_api_client.models import UserRoleCreateRequest, UserRoleDeleteRequest, UserRoleUpdateRequest
 
 from efp.accounts.models import User
-from efp.accounts.services import issue_token
 from efp.marketplace.tests.base import MarketplaceTestCase
-from efp.marketplace.tests.factories import make_customer, make_project, make_user
+from efp.marketplace.tests.factories import make_customer, make_project, make_token, make_user
 from efp.structure.models import CustomerRole, Project, ProjectRole
 from efp.structure.roles import Role, role_uuid
 from efp.structure.selectors import visible_projects
@@ -174,7 +173,7 @@ class SdkTeamTests(LiveServerTestCase):
         project = make_project(org, "Project A1")
         client = AuthenticatedClient(
             base_url=self.live_server_url,
-            token=issue_token(user=alice, name="test")[1],
+            token=make_token(alice),
             prefix="Token",
             headers={"Connection": "close"},
         )

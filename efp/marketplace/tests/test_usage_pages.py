@@ -15,7 +15,6 @@ from unittest import mock
 from django.test import SimpleTestCase
 from django.utils import timezone
 
-from efp.accounts.services import issue_token
 from efp.marketplace import billing_months
 from efp.marketplace.api.usage import pages as usage_pages
 from efp.marketplace.api.usage.serializers import ComponentUsageSerializer, ComponentUserUsageSerializer
@@ -24,7 +23,7 @@ from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services import user_usage as user_usage_services
 from efp.marketplace.services.usage import UsageItem, UserUsageItem
 from efp.marketplace.tests.base import MarketplaceTestCase
-from efp.marketplace.tests.factories import make_customer, make_project, make_resource, make_user
+from efp.marketplace.tests.factories import make_customer, make_project, make_resource, make_token, make_user
 
 # Per-user rows under each usage record: one linked to a user account, two by username only.
 TEAM = (("anna", "2", "bob"), ("ben", "5.5", None), ("annabel", "1", None))
@@ -165,7 +164,7 @@ class ComponentUsagePageTests(UsagePagesTestCase):
         assert page.json() == []
 
     def test_a_token_in_the_query_string_is_not_taken_for_a_filter(self) -> None:
-        token = issue_token(user=self.carol, name="test")[1]
+        token = make_token(self.carol)
         url = f"{COMPONENT_USAGES}?x-auth-token={token}&resource_uuid={self.resource_a.uuid.hex}"
         with mock.patch.object(usage_pages, "SqlRows", wraps=usage_pages.SqlRows) as used:
             response = self.client.get(url)

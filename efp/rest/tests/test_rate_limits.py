@@ -11,10 +11,9 @@ import time_machine
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory, SimpleTestCase, TestCase, override_settings
-from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 
-from efp.marketplace.tests.factories import make_user
+from efp.marketplace.tests.factories import make_token, make_user
 from efp.rest.throttling import CredentialRateThrottle
 from efp.settings import parse_rate
 
@@ -27,8 +26,8 @@ class RateLimitTests(TestCase):
         # Two site agents of one provider, each with its own token.
         cls.agent_one = make_user("agent-one")
         cls.agent_two = make_user("agent-two")
-        cls.token_one = Token.objects.create(user=cls.agent_one).key
-        cls.token_two = Token.objects.create(user=cls.agent_two).key
+        cls.token_one = make_token(cls.agent_one)
+        cls.token_two = make_token(cls.agent_two)
 
     def get_me(self, token: str, **extra: str) -> int:
         return self.client.get("/api/users/me/", HTTP_AUTHORIZATION=f"Token {token}", **extra).status_code
@@ -89,7 +88,7 @@ class DefaultRateTests(SimpleTestCase):
 
 class UnthrottledTestsTests(TestCase):
     def test_it_lifts_the_limits_for_tests_not_marked_throttled(self) -> None:
-        token = Token.objects.create(user=make_user("busy-agent")).key
+        token = make_token(make_user("busy-agent"))
         statuses = {self.client.get("/api/version/", HTTP_AUTHORIZATION=f"Token {token}").status_code}
         statuses |= {self.client.get("/api/version/").status_code for _ in range(700)}
         assert statuses == {200}
