@@ -8,7 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from django.core.servers.basehttp import WSGIServer
+from django.db import connection
 from django.test import LiveServerTestCase
+from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler
 
 from efp.marketplace.models import (
     Category,
@@ -51,10 +54,23 @@ def make_agent_offering(provider: Any, name: str, components: dict[str, tuple[st
     return offering
 
 
+class SerialServerThread(LiveServerThread):
+    """On SQLite the live server's threads share the test's one in-memory connection: two requests served at
+    once (the agent's own threads, its STOMP listener) break each other's savepoints. One request at a time
+    there (Django then closes each connection); PostgreSQL keeps the threaded server."""
+
+    def _create_server(self, connections_override: Any = None) -> Any:
+        if connection.vendor != "sqlite":
+            return super()._create_server(connections_override)
+        return WSGIServer((self.host, self.port), QuietWSGIRequestHandler, allow_reuse_address=False)
+
+
 class AgentStory(LiveServerTestCase):
     """alice owns organisation A; bob (member) and erin (admin) work in its project A1 and have the accounts
     bob_hpc and erin_hpc at the offering; carol owns provider P; oscar manages the offering, and the agent
     runs with his token. `tmp` is a fresh directory for the agent's configuration and backend state."""
+
+    server_thread_class = SerialServerThread
 
     components: dict[str, tuple[str, str]]
 
