@@ -157,15 +157,11 @@ def profile_context(request: HttpRequest, **more: Any) -> dict[str, Any]:
     return {
         "profile_page": True,
         "tokens": tokens,
-        "token_form": ApiTokenForm(offerings=_token_offerings(user)),
+        "token_form": ApiTokenForm(offerings=offerings_a_token_may_serve(user)),
         "preferences_form": preferences_form(request),
         "access_record": list(access_events(user).filter(own)[:ACCESS_RECORD_ROWS]),
         **more,
     }
-
-
-def _token_offerings(user: Any) -> Any:
-    return offerings_a_token_may_serve(user)
 
 
 @login_required
@@ -178,7 +174,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 def create_token(request: HttpRequest) -> HttpResponse:
     """Makes a token and shows its key on this one page; only its digest is kept."""
     user = current_user(request)
-    form = ApiTokenForm(request.POST, offerings=_token_offerings(user))
+    form = ApiTokenForm(request.POST, offerings=offerings_a_token_may_serve(user))
     if form.is_valid():
         expires = form.cleaned_data["expires"]
         try:
