@@ -134,9 +134,9 @@ def usage_visibility_sql(user: Any, table: str) -> tuple[str, list[Any]]:
         return access.NEVER.sql, []
     if _sees_all(user):
         return access.ALWAYS.sql, []
-    condition = access.my_offerings(user).contains(OuterColumn(f"{table}.offering_id")) | access.my_projects(
-        user
-    ).contains(OuterColumn(f"{table}.project_id"))
+    offerings = access.my_offerings(user).contains(OuterColumn(f"{table}.offering_id"))
+    projects = access.my_projects(user).contains(OuterColumn(f"{table}.project_id"))
+    condition = offerings | projects
     return condition.sql, list(condition.params)
 
 
