@@ -65,6 +65,7 @@ def requests(offering_uuid: str) -> dict[str, str]:
         "cu": f"{cu}?page_size=50",
         "cu_month": f"{cu}?page_size=50&billing_period={MONTH}",
         "cu_p4": f"{cu}?page_size=50&page=4",
+        "cu_month_p4": f"{cu}?page_size=50&billing_period={MONTH}&page=4",
         "uu": f"{uu}?page_size=50",
         "uu_month": f"{uu}?page_size=50&component_usage__billing_period={MONTH}",
         "uu_p4": f"{uu}?page_size=50&page=4",

@@ -118,7 +118,7 @@ def build_world() -> tuple[object, bytes]:
     from django.utils import timezone
 
     from efp.marketplace.billing_months import add_months, billing_period_of, month_key, month_start
-    from efp.marketplace.models import ComponentUsage, OfferingUser, Resource, ResourcePlanPeriod
+    from efp.marketplace.models import ComponentUsage, OfferingUser, Resource, ResourcePlanPeriod, scope_of
     from efp.marketplace.tests.factories import make_customer, make_offering, make_project, make_user, plan_of
 
     carol = make_user("carol")
@@ -158,7 +158,9 @@ def build_world() -> tuple[object, bytes]:
         [
             ComponentUsage(
                 resource=r,
+                **scope_of(r),
                 component=components["cpu"],
+                component_type=components["cpu"].type,
                 usage=Decimal(5),
                 date=month_start(month),
                 billing_period=month,

@@ -39,6 +39,8 @@ class Record(NamedTuple):
     billing_period: datetime.date
     modified_by_id: int
     component_type: str
+    offering_id: int  # the resource's, as `scope_of` copies them
+    project_id: int
 
 
 @dataclass
@@ -97,6 +99,8 @@ def plan_usage(plots: list[Plot], periods: dict[int, int], shape: Shape) -> Usag
                         month,
                         provider_id,
                         component.type,
+                        plot.offering.pk,
+                        plot.project.pk,
                     )
                 )
                 plan.splits.append((team, shares))
@@ -114,7 +118,7 @@ def write_usage(plan: UsagePlan) -> tuple[int, int]:
         ComponentUsage,
         [
             "id", "resource_id", "component_id", "plan_period_id", "usage", "date", "billing_period",
-            "modified_by_id", "component_type", "created", "modified",
+            "modified_by_id", "component_type", "offering_id", "project_id", "created", "modified",
         ],
         ((uid, *record, record.date, record.date) for uid, record, _ in pairs),
     )  # fmt: skip

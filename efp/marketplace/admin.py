@@ -122,7 +122,8 @@ class ResourceAdmin(NotDeleted, admin.ModelAdmin):
     list_display = ("name", "offering", "project", "state", "backend_id", "created")
     list_filter = ("state",)
     search_fields = ("name", "backend_id")
-    readonly_fields = ("state", "limits", "current_usages")
+    # A resource's offering and project are fixed: its usage rows carry them (`ComponentUsage.offering`).
+    readonly_fields = ("offering", "project", "state", "limits", "current_usages")
     inlines = (ResourceEventInline,)
 
 

@@ -116,26 +116,27 @@ def usage_visible_resources(user: Any) -> QuerySet[Resource]:
 
 
 def visible_component_usages(user: Any) -> QuerySet[ComponentUsage]:
-    """Usage of the resources in `usage_visible_resources`, tested on each usage row's own resource."""
+    """Usage of the resources in `usage_visible_resources`, tested on each usage row's copy of its
+    resource's offering and project (`scope_of`), without joining the resource."""
     if _anonymous(user):
         return ComponentUsage.objects.none()
     if _sees_all(user):
         return ComponentUsage.objects.all()
-    return ComponentUsage.objects.filter(
-        provider_q(user, "resource__offering") | consumer_q(user, "resource__project")
-    )
+    return ComponentUsage.objects.filter(provider_q(user) | consumer_q(user, "project"))
 
 
-def usage_visibility_sql(user: Any, resource: str) -> tuple[str, list[Any]]:
-    """`visible_component_usages` and `visible_component_user_usages` as a SQL condition on the resource
-    table aliased `resource`, with its parameters, for the hand-written usage pages (api/usage/pages.py)."""
+def usage_visibility_sql(user: Any, table: str) -> tuple[str, list[Any]]:
+    """`usage_visible_resources`, `visible_component_usages` and `visible_component_user_usages` as a SQL
+    condition on the `offering_id` and `project_id` of the table aliased `table` (a resource, or a usage
+    record, which carries its resource's), with its parameters, for the hand-written usage pages
+    (api/usage/pages.py: the usage record `u`, read from the page-order index)."""
     if _anonymous(user):
         return access.NEVER.sql, []
     if _sees_all(user):
         return access.ALWAYS.sql, []
-    condition = access.my_offerings(user).contains(
-        OuterColumn(f"{resource}.offering_id")
-    ) | access.my_projects(user).contains(OuterColumn(f"{resource}.project_id"))
+    offerings = access.my_offerings(user).contains(OuterColumn(f"{table}.offering_id"))
+    projects = access.my_projects(user).contains(OuterColumn(f"{table}.project_id"))
+    condition = offerings | projects
     return condition.sql, list(condition.params)
 
 
@@ -180,8 +181,7 @@ def visible_component_user_usages(user: Any) -> QuerySet[ComponentUserUsage]:
     if _sees_all(user):
         return ComponentUserUsage.objects.all()
     return ComponentUserUsage.objects.filter(
-        provider_q(user, "component_usage__resource__offering")
-        | consumer_q(user, "component_usage__resource__project")
+        provider_q(user, "component_usage__offering") | consumer_q(user, "component_usage__project")
     )
 
 

@@ -18,7 +18,13 @@ from efp.marketplace.models.partitions import OfferingPartition
 from efp.marketplace.models.resources import Resource, ResourceEndpoint, ResourceEvent, ResourcePlanPeriod
 from efp.marketplace.models.tallies import ListTally
 from efp.marketplace.models.totals import ComponentMonthTotal, ResourceLimitUsage
-from efp.marketplace.models.usage import ComponentUsage, ComponentUserUsage, StagedUsageImport, UsageRevision
+from efp.marketplace.models.usage import (
+    ComponentUsage,
+    ComponentUserUsage,
+    StagedUsageImport,
+    UsageRevision,
+    scope_of,
+)
 
 __all__ = [
     "AgentIdentity",
@@ -52,4 +58,5 @@ __all__ = [
     "StagedUsageImport",
     "Tombstone",
     "UsageRevision",
+    "scope_of",
 ]

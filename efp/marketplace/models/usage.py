@@ -10,9 +10,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from efp.marketplace.models.history import AppendOnlyModel
-from efp.marketplace.models.offerings import OfferingComponent
+from efp.marketplace.models.offerings import Offering, OfferingComponent
 from efp.marketplace.models.resources import Resource, ResourcePlanPeriod
+from efp.structure.models import Project
 from efp.structure.names import validate_name
+
+
+def scope_of(resource: Resource) -> dict[str, int]:
+    """The columns a usage row copies from its resource (`ComponentUsage.offering`, `.project`): every
+    writer of usage rows passes these, `test_usage_list_order.py` compares them with the resource's."""
+    return {"offering_id": resource.offering_id, "project_id": resource.project_id}
 
 
 class ComponentUsage(models.Model):
@@ -24,6 +31,16 @@ class ComponentUsage(models.Model):
     # The component's type, copied when the row is written (a component's type never changes): the lists'
     # order (-date, type) is then one index of this table (`usage_page_order`), walked a page at a time.
     component_type = models.CharField(max_length=50, default="", editable=False)
+    # The resource's offering and project, copied when the row is written (`scope_of`; neither changes for
+    # a resource, the admin shows them read-only): the lists test visibility on the row itself, from the
+    # page-order indexes, without joining each row's resource (docs/performance.md, issue 18).
+    # Deleting the resource deletes its rows; an offering or project with resources is protected by them.
+    offering = models.ForeignKey(
+        Offering, on_delete=models.DO_NOTHING, db_index=False, editable=False, related_name="+"
+    )
+    project = models.ForeignKey(
+        Project, on_delete=models.DO_NOTHING, db_index=False, editable=False, related_name="+"
+    )
     plan_period = models.ForeignKey(
         ResourcePlanPeriod, on_delete=models.CASCADE, null=True, blank=True, related_name="usages"
     )
@@ -57,10 +74,14 @@ class ComponentUsage(models.Model):
         ]
         indexes = [
             models.Index(fields=["resource", "billing_period"]),
-            # The lists' order, unfiltered and for one month (docs/performance.md, issue 18).
-            models.Index(fields=["-date", "component_type", "id"], name="usage_page_order"),
+            # The lists' order, unfiltered and for one month, with what the visibility rule reads of a row
+            # (docs/performance.md, issue 18).
             models.Index(
-                fields=["billing_period", "-date", "component_type", "id"], name="usage_month_page_order"
+                fields=["-date", "component_type", "id", "offering", "project"], name="usage_page_order"
+            ),
+            models.Index(
+                fields=["billing_period", "-date", "component_type", "id", "offering", "project"],
+                name="usage_month_page_order",
             ),
             # The months reported of a usage component (coverage.py): a range of the index, not the table.
             models.Index(

@@ -19,7 +19,14 @@ from django.utils import timezone
 from efp.errors import InvalidInput
 from efp.marketplace import events
 from efp.marketplace.billing_months import add_months, billing_period_of, month_start
-from efp.marketplace.models import ComponentUsage, Offering, OfferingComponent, Resource, UsageRevision
+from efp.marketplace.models import (
+    ComponentUsage,
+    Offering,
+    OfferingComponent,
+    Resource,
+    UsageRevision,
+    scope_of,
+)
 from efp.marketplace.services import limit_usage
 from efp.marketplace.services.guard import Kind, Refusal
 from efp.marketplace.services.usage import (
@@ -201,6 +208,7 @@ def correct_month(
         if current is None:
             current = ComponentUsage.objects.create(
                 resource=locked,
+                **scope_of(locked),
                 component=component,
                 component_type=component.type,
                 plan_period=plan_period,

@@ -32,6 +32,7 @@ from efp.marketplace.models import (
     Resource,
     ResourcePlanPeriod,
     UsageRevision,
+    scope_of,
 )
 from efp.marketplace.services import limit_usage
 from efp.marketplace.services.usage_limits import check_limits
@@ -501,6 +502,7 @@ def _write_usage(
             with transaction.atomic():
                 usage = ComponentUsage.objects.create(
                     resource=resource,
+                    **scope_of(resource),
                     component=component,
                     component_type=component.type,
                     plan_period=plan_period,

@@ -38,6 +38,7 @@ from efp.marketplace.models import (
     Resource,
     ResourcePlanPeriod,
     UsageRevision,
+    scope_of,
 )
 from efp.marketplace.services import limit_usage
 from efp.marketplace.services.corrections import correction_refusal
@@ -455,6 +456,7 @@ def _create_records(groups: list[_Group], writes: _Writes) -> None:
         total = group.total.new_amount if group.total is not None else None
         group.record = ComponentUsage(
             resource_id=group.resource.pk,
+            **scope_of(group.resource),
             component_id=group.component.pk,
             component_type=group.component.type,
             plan_period=plan_period,

@@ -24,6 +24,7 @@ from efp.marketplace.models import (
     OfferingComponent,
     Resource,
     UsageRevision,
+    scope_of,
 )
 from efp.marketplace.services import limit_usage
 from efp.marketplace.services.corrections import clean_reason, correct_month, needs_correction
@@ -121,6 +122,7 @@ def _user_usage_target(
         return existing
     return ComponentUsage.objects.create(
         resource=resource,
+        **scope_of(resource),
         component=component_usage.component,
         component_type=component_usage.component.type,
         plan_period=plan_period_for(resource, date),

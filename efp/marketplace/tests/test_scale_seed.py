@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
+from django.db.models import F, Q, Sum
 from django.test import TestCase
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -173,6 +173,13 @@ class ScaleSeedTests(TestCase):
             assert usage.billing_period == billing_period_of(usage.date)
             assert usage.plan_period.start <= usage.date
             assert usage.plan_period.resource_id == usage.resource_id
+
+    def test_it_gives_each_usage_record_its_resources_offering_and_project(self) -> None:
+        assert ComponentUsage.objects.exists()
+        assert not ComponentUsage.objects.filter(Q(offering__isnull=True) | Q(project__isnull=True)).exists()
+        assert not ComponentUsage.objects.exclude(
+            offering=F("resource__offering"), project=F("resource__project")
+        ).exists()
 
     def test_it_splits_each_total_among_the_projects_users(self) -> None:
         totals = ComponentUsage.objects.annotate(users=Sum("user_usages__usage"))

@@ -43,6 +43,7 @@ from efp.marketplace.models import (
     Plan,
     Resource,
     ServiceProvider,
+    scope_of,
 )
 from efp.marketplace.tests.live_world import World, build_world, sdk_client
 from efp.marketplace.tests.test_service_provider_keys import BOB_KEY
@@ -109,6 +110,7 @@ class SdkListsFollowEveryPageTests(LiveServerTestCase):
         usages = ComponentUsage.objects.bulk_create(
             ComponentUsage(
                 resource=resource,
+                **scope_of(resource),
                 component=cpu,
                 component_type=cpu.type,
                 usage=Decimal(i),

@@ -1,6 +1,8 @@
 """The list tallies (`ListTally`) agree with counting the rows, for every persona, list and filter the
 tally answers, after every kind of write; a recount gives back what the triggers kept; the lists read
-their count from the tally in one statement (efp/marketplace/tallies.py, services/tallies.py).
+their count from the tally in one statement (efp/marketplace/tallies.py, services/tallies.py). After every
+kind of write, too, each usage record's copy of its resource's offering and project (`scope_of`, which the
+usage lists' visibility reads) is its resource's.
 
 The personas are those of test_access_agreement.py (16 of them, removed projects, expired roles and a
 blocked organisation included): their A1 and Z1 allocations of offering O report CPU usage this month,
@@ -25,7 +27,15 @@ from efp.marketplace.api.orders.filters import OrderFilter
 from efp.marketplace.api.resources.filters import ResourceFilter
 from efp.marketplace.api.usage.filters import ComponentUsageFilter, ComponentUserUsageFilter
 from efp.marketplace.billing_months import add_months, billing_period_of
-from efp.marketplace.models import ComponentUsage, ComponentUserUsage, ListTally, Offering, Order, Resource
+from efp.marketplace.models import (
+    ComponentUsage,
+    ComponentUserUsage,
+    ListTally,
+    Offering,
+    Order,
+    Resource,
+    scope_of,
+)
 from efp.marketplace.services import corrections, usage_imports
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import resources as resource_services
@@ -148,7 +158,19 @@ class TallyAgreementTests(AccessPersonas):
             return []
         return [f"{user.username}, {name}, projects: {sorted(tallied_projects)} != {sorted(exact)}"]
 
+    def scope_disagreements(self) -> list[str]:
+        """Usage records whose offering or project is not their resource's."""
+        rows = ComponentUsage.objects.values_list(
+            "pk", "offering_id", "project_id", "resource__offering_id", "resource__project_id"
+        )
+        return [
+            f"usage {pk}: offering {offering}, project {project}; its resource's {of_resource}"
+            for pk, offering, project, *of_resource in rows
+            if [offering, project] != of_resource
+        ]
+
     def assert_agrees(self) -> None:
+        assert self.scope_disagreements() == []
         assert self.disagreements() == []
         kept = tally_rows()
         recount()
@@ -251,9 +273,13 @@ class TallyAgreementTests(AccessPersonas):
         self.assert_agrees()
 
     def test_it_moves_the_counts_of_a_resource_moved_to_another_project(self) -> None:
-        # Nothing moves a resource today; the triggers would still keep the counts of its usage true.
+        # Nothing moves a resource today (the admin shows its project read-only). A move would carry its
+        # usage records' copy along in the same transaction; the triggers keep the counts true.
         elsewhere = make_project(self.org_a, "Project A4")
         Resource.objects.filter(pk=self.a1.pk).update(project=elsewhere)
+        ComponentUsage.objects.filter(resource=self.a1).update(
+            **scope_of(Resource.objects.get(pk=self.a1.pk))
+        )
         z1_gpu = self.report(self.z1, "gpu")
         ComponentUserUsage.objects.filter(component_usage__resource=self.a1).update(component_usage=z1_gpu)
         self.assert_agrees()

@@ -8,7 +8,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from efp.marketplace.models import ComponentUsage, OfferingComponent, Resource
+from efp.marketplace.models import ComponentUsage, OfferingComponent, Resource, scope_of
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.tests.factories import make_order, plan_of
 from efp.web.tests.base import WebTestCase
@@ -37,6 +37,7 @@ class ResourceListPerformanceTests(WebTestCase):
         ComponentUsage.objects.bulk_create(
             ComponentUsage(
                 resource=resource,
+                **scope_of(resource),
                 component=component,
                 component_type=component.type,
                 usage=Decimal(resource.pk % 120),

@@ -137,13 +137,13 @@ def _parse(request: Request, filters: dict[str, Parser]) -> _Query | None:
 def _page(
     request: Request, filters: dict[str, Parser], *, fields: Fields, tables: str, order_by: str
 ) -> SqlRows | None:
-    """The rows `request` asks for, among those its user may see (resource table aliased `r`)."""
+    """The rows `request` asks for, among those its user may see (usage record table aliased `u`)."""
     query = _parse(request, filters)
     if query is None:
         return None
     few = selectors.few_usage_resources(request.user, FEW_RESOURCES)
-    if few is None:  # staff, or a provider: walk the order's index, testing each row's resource
-        visible, params = selectors.usage_visibility_sql(request.user, "r")
+    if few is None:  # staff, or a provider: walk the order's index, testing each row's offering and project
+        visible, params = selectors.usage_visibility_sql(request.user, "u")
     elif few:  # a few resources: their rows, sorted
         visible, params = f"u.resource_id IN ({', '.join(['%s'] * len(few))})", list(few)
     else:
