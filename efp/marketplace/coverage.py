@@ -23,8 +23,9 @@ resource was first activated (moved to OK; a bulk-loaded row without events, unl
 its move to Terminated (cleared by a restore, which stores the gap: `gap_from`, `gap_until`). Every
 question is SQL over those columns and the index of the usage rows, so its cost does not grow with the
 resources that do not answer it: `live_in_any` (a row of the matrix), `missing_in` (a missing report for a
-month), `with_missing` (a row with a missing month), `missing_count` (the missing cells of every row);
-`rows` then reads the months reported of the rows shown.
+month), `with_missing` (a row with a missing month), `missing_count` (the missing cells of every row:
+for whole offerings, the due cells less the maintained count of the reported ones, `ReportedMonthCount`,
+kept by `services/reported_months`); `rows` then reads the months reported of the rows shown.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from efp.marketplace.billing_months import add_months, current_month, month_key, month_start
-from efp.marketplace.models import ComponentUsage, OfferingComponent, Resource
+from efp.marketplace.models import ComponentUsage, OfferingComponent, ReportedMonthCount, Resource
 
 REPORTED, MISSING, NOT_DUE = "reported", "missing", "not_due"
 STATES = (REPORTED, MISSING, NOT_DUE)
@@ -63,14 +64,7 @@ class CoverageRow:
     gap_until: datetime.datetime | None = None  # ... until restored
 
     def live_in(self, month: datetime.date) -> bool:
-        """`live_in` of SQL, for one row."""
-        start, end = month_start(month), month_start(add_months(month, 1))
-        if self.live_from is None or self.live_from >= end:
-            return False
-        if self.live_until is not None and self.live_until < start:
-            return False
-        in_gap = self.gap_from is not None and self.gap_until is not None
-        return not (in_gap and self.gap_from <= start and end <= self.gap_until)  # type: ignore[operator]
+        return window_live_in(month, self.live_from, self.live_until, self.gap_from, self.gap_until)
 
     def due_in(self, month: datetime.date, current: datetime.date) -> bool:
         return self.metered and month < current and self.live_in(month)
@@ -88,6 +82,21 @@ class CoverageRow:
             "offering_name": self.offering_name,
             "months": {month_key(month): state for month, state in self.months.items()},
         }
+
+
+Moment = datetime.datetime | None
+
+
+def window_live_in(
+    month: datetime.date, live_from: Moment, live_until: Moment, gap_from: Moment, gap_until: Moment
+) -> bool:
+    """`live_in` of SQL, for one resource's window."""
+    start, end = month_start(month), month_start(add_months(month, 1))
+    if live_from is None or live_from >= end:
+        return False
+    if live_until is not None and live_until < start:
+        return False
+    return not (gap_from is not None and gap_until is not None and gap_from <= start and end <= gap_until)
 
 
 def _month_end(month: datetime.date) -> datetime.datetime:
@@ -166,16 +175,26 @@ def with_missing(resources: QuerySet[Resource], months: list[datetime.date]) -> 
     return resources.none() if missing is None else resources.filter(missing)
 
 
-def missing_count(resources: QuerySet[Resource], months: list[datetime.date]) -> int:
+def missing_count(
+    resources: QuerySet[Resource], months: list[datetime.date], *, offerings: list[int] | None = None
+) -> int:
     """The missing cells of `resources` over `months`: the due cells (a count of the live-window index)
-    less the reported ones (a range of the usage index, each row's resource live in its month). Reads each
-    due cell once, not one probe per cell."""
+    less the reported ones. `offerings`: `resources` are every resource of these offerings, whose reported
+    cells are then the maintained counts (`ReportedMonthCount`, a few rows: the same cost at any size);
+    else the reported cells are read (a range of the usage index, each row's resource live in its month:
+    each due cell once, not one probe per cell)."""
     closed = [month for month in months if month < current_month()]
     if not closed:
         return 0
     metering = _Metering.read()
     due_in = resources.filter(metering.metered() & live_in_any(closed))
     due = due_in.aggregate(**{f"m{i}": Count("pk", filter=live_in(month)) for i, month in enumerate(closed)})
+    if offerings is not None:
+        counts = ReportedMonthCount.objects.filter(
+            offering_id__in=sorted(metering.offerings.intersection(offerings)), billing_period__in=closed
+        )
+        reported = counts.aggregate(total=Sum("resources"))["total"] or 0
+        return sum(count or 0 for count in due.values()) - reported
     live_then = Q()
     for month in closed:
         live_then |= Q(billing_period=month) & live_in(month, via="resource__")

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.db import models
 
-from efp.marketplace.models.offerings import OfferingComponent
+from efp.marketplace.models.offerings import Offering, OfferingComponent
 from efp.marketplace.models.resources import Resource
 
 
@@ -67,3 +67,29 @@ class ResourceLimitUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource_id}/{self.component_id} {self.period} {self.period_start}: {self.percent} %"
+
+
+class ReportedMonthCount(models.Model):
+    """How many resources of one offering reported usage for one billing month while live in it: the
+    reported cells of the coverage rule (`coverage.py`) of that offering and month, so that its missing
+    cells are its due cells (a count of the live-window index) less this, at any number of resources.
+
+    Written by `services/reported_months.kept` around every write that may add a resource's first report
+    of a month, remove its last, or move its live window (usage reports, per-user totals, corrections, CSV
+    imports, an unlink, the transitions); the migration that added it and the scale seed recount it.
+    `test_reported_months.py` compares it with a recount after every kind of write.
+    """
+
+    offering = models.ForeignKey(Offering, on_delete=models.CASCADE, related_name="+")
+    billing_period = models.DateField()
+    resources = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["offering", "billing_period"], name="one_reported_count_per_offering_month"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offering_id} {self.billing_period:%Y-%m}: {self.resources} reported"

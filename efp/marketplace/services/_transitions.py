@@ -15,6 +15,7 @@ Callers own the transaction (services are wrapped in `transaction.atomic`).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from django.db.models import F, Value
@@ -24,6 +25,7 @@ from django.utils import timezone
 from efp.errors import StateConflict
 from efp.marketplace import events
 from efp.marketplace.models import Order, OrderEvent, Resource, ResourceEvent
+from efp.marketplace.services import reported_months
 from efp.marketplace.states import (
     ORDER_TRANSITIONS,
     RESOURCE_TRANSITIONS,
@@ -70,9 +72,12 @@ def transition_resource(
         return resource
     if not resource_can_move(old, new):
         raise StateConflict([s.value for s, targets in RESOURCE_TRANSITIONS.items() if new in targets])
-    changed = Resource.objects.filter(pk=resource.pk, state=old).update(
-        state=new, modified=now, **_live_window(new, now, old), **fields
-    )
+    window = _live_window(new, now, old)
+    # A window moved (an activation, a termination, a restore) counts its reported months again.
+    with reported_months.kept([resource.pk], window_only=True) if window else nullcontext():
+        changed = Resource.objects.filter(pk=resource.pk, state=old).update(
+            state=new, modified=now, **window, **fields
+        )
     if not changed:
         resource.refresh_from_db()
         raise StateConflict(message=f"The resource was changed meanwhile; it is now {resource.state}.")
