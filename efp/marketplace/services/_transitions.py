@@ -25,7 +25,7 @@ from django.utils import timezone
 from efp.errors import StateConflict
 from efp.marketplace import events
 from efp.marketplace.models import Order, OrderEvent, Resource, ResourceEvent
-from efp.marketplace.services import reported_months
+from efp.marketplace.services import coverage_months
 from efp.marketplace.states import (
     ORDER_TRANSITIONS,
     RESOURCE_TRANSITIONS,
@@ -73,8 +73,8 @@ def transition_resource(
     if not resource_can_move(old, new):
         raise StateConflict([s.value for s, targets in RESOURCE_TRANSITIONS.items() if new in targets])
     window = _live_window(new, now, old)
-    # A window moved (an activation, a termination, a restore) counts its reported months again.
-    with reported_months.kept([resource.pk], window_only=True) if window else nullcontext():
+    # A window moved (an activation, a termination, a restore): its live and reported months counted again.
+    with coverage_months.kept([resource.pk], window=True) if window else nullcontext():
         changed = Resource.objects.filter(pk=resource.pk, state=old).update(
             state=new, modified=now, **window, **fields
         )
@@ -109,7 +109,8 @@ def record_resource_created(resource: Resource, *, actor: Any) -> None:
         created=now,
     )
     if window := _live_window(ResourceState(resource.state), now):  # born live or ended: not from an order
-        Resource.objects.filter(pk=resource.pk).update(**window)
+        with coverage_months.kept([resource.pk], window=True):
+            Resource.objects.filter(pk=resource.pk).update(**window)
         resource.refresh_from_db(fields=list(window))
 
 

@@ -20,7 +20,7 @@ from efp.errors import InvalidInput
 from efp.marketplace import events
 from efp.marketplace.billing_months import add_months, billing_period_of, month_start
 from efp.marketplace.models import ComponentUsage, Offering, OfferingComponent, Resource, UsageRevision
-from efp.marketplace.services import limit_usage, reported_months
+from efp.marketplace.services import coverage_months, limit_usage
 from efp.marketplace.services.guard import Kind, Refusal
 from efp.marketplace.services.usage import (
     PROVIDER_BACKFILL_BILLING_TYPES,
@@ -199,7 +199,7 @@ def correct_month(
         plan_period = plan_period_for(locked, date)
         current = find_usage(locked, component, month, plan_period)
         if current is None:
-            with reported_months.kept([locked.pk], [month]):  # maybe the resource's first report of the month
+            with coverage_months.kept([locked.pk], [month]):  # maybe the resource's first report of the month
                 current = ComponentUsage.objects.create(
                     resource=locked,
                     component=component,

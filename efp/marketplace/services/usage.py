@@ -34,7 +34,7 @@ from efp.marketplace.models import (
     ResourcePlanPeriod,
     UsageRevision,
 )
-from efp.marketplace.services import limit_usage, reported_months
+from efp.marketplace.services import coverage_months, limit_usage
 from efp.marketplace.services.usage_limits import check_limits
 from efp.marketplace.services.usage_periods import find_usage, plan_period_for
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
@@ -439,7 +439,7 @@ def set_usage(
         creates = any(
             c.billing_type == OfferingComponent.BillingType.USAGE and not months[c.pk] for c in components
         )
-        with reported_months.kept([resource.pk], [period]) if creates else nullcontext():
+        with coverage_months.kept([resource.pk], [period]) if creates else nullcontext():
             written = [
                 _write_usage(
                     resource=resource,

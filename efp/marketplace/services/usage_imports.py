@@ -39,7 +39,7 @@ from efp.marketplace.models import (
     ResourcePlanPeriod,
     UsageRevision,
 )
-from efp.marketplace.services import limit_usage, reported_months
+from efp.marketplace.services import coverage_months, limit_usage
 from efp.marketplace.services.corrections import correction_refusal
 from efp.marketplace.services.usage import (
     MSG_INVALID_STATE,
@@ -469,7 +469,7 @@ def _create_records(groups: list[_Group], writes: _Writes) -> None:
     if not missing:
         return
     # Maybe the first reports of some resources' months: the counts of reported months follow.
-    with reported_months.kept([group.resource.pk for group in missing], [group.period for group in missing]):
+    with coverage_months.kept([group.resource.pk for group in missing], [group.period for group in missing]):
         ComponentUsage.objects.bulk_create([group.record for group in missing], batch_size=1000)  # type: ignore[misc]
 
 

@@ -25,7 +25,7 @@ from efp.marketplace.models import (
     Resource,
     UsageRevision,
 )
-from efp.marketplace.services import limit_usage, reported_months
+from efp.marketplace.services import coverage_months, limit_usage
 from efp.marketplace.services.corrections import clean_reason, correct_month, needs_correction
 from efp.marketplace.services.usage import (
     MAX_USER_USAGE_ITEMS,
@@ -119,7 +119,7 @@ def _user_usage_target(
     )
     if existing is not None:
         return existing
-    with reported_months.kept([resource.pk], [period]):  # maybe the resource's first report of the month
+    with coverage_months.kept([resource.pk], [period]):  # maybe the resource's first report of the month
         return ComponentUsage.objects.create(
             resource=resource,
             component=component_usage.component,

@@ -59,9 +59,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     last_month = billing_months.add_months(billing_months.first_day(day), -1)
     alive = resources.exclude(state=ResourceState.TERMINATED)
     high = filter_resources(resources, {"min_percent": metering.HIGH_PERCENT}, day).count()
-    # Every resource of the workspace's offerings: the maintained counts of reported months serve.
+    # The workspace holds every resource of its offerings: their maintained counts serve.
     offerings = list(workspace_offerings(user).values_list("pk", flat=True))
-    missing = coverage.missing_count(resources, [last_month], offerings=offerings)
+    missing = coverage.offerings_missing_count(offerings, [last_month])
     ending = filter_resources(resources, {"ending_within": 30}, day).count()
     tiles = [
         {

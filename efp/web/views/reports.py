@@ -132,7 +132,9 @@ def coverage_matrix(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": [_matrix_row(row, months) for row in coverage.rows(page.object_list, months)],
             # The rows left out have none missing; without an organisation, the rows are whole offerings.
-            "missing": coverage.missing_count(live, months, offerings=whole),
+            "missing": coverage.missing_count(live, months)
+            if whole is None
+            else coverage.offerings_missing_count(whole, months),
             "labels": coverage.LABELS,
             "sorting": sorting,
         },

@@ -1,4 +1,4 @@
-"""The maintained counts of reported months (ReportedMonthCount, issue 18) agree with the coverage rule's own
+"""The maintained counts of reported months (CoverageMonth, issue 18) agree with the coverage rule's own
 SQL after every kind of write: reports and overwrites, per-user totals, a correction of a month without a
 record, a CSV import, an unlink, a termination, a restore, a report of a month the resource was not live in;
 and the missing totals read from them (the matrix's "N missing months", the dashboard's tile) are those
@@ -18,8 +18,8 @@ from django.db.models import Exists, OuterRef
 
 from efp.marketplace import coverage
 from efp.marketplace.billing_months import add_months, month_key, month_start
-from efp.marketplace.models import ComponentUsage, Offering, ReportedMonthCount, Resource
-from efp.marketplace.services import corrections, reported_months, usage_imports
+from efp.marketplace.models import ComponentUsage, CoverageMonth, Offering, Resource
+from efp.marketplace.services import corrections, coverage_months, usage_imports
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.services import usage as usage_services
 from efp.marketplace.services import user_usage as user_usage_services
@@ -51,13 +51,17 @@ def recount() -> dict[tuple[int, datetime.date], int]:
 
 
 def maintained() -> dict[tuple[int, datetime.date], int]:
-    return {
-        (c.offering_id, c.billing_period): c.resources
-        for c in ReportedMonthCount.objects.exclude(resources=0)
-    }
+    return {(c.offering_id, c.billing_period): c.reported for c in CoverageMonth.objects.exclude(reported=0)}
 
 
-class ReportedMonthsTests(MarketplaceTestCase):
+def live_counted(offering: Offering, month: datetime.date) -> int:
+    """The live resources of `offering` in `month` from the maintained changes."""
+    return sum(
+        c.live_change for c in CoverageMonth.objects.filter(offering=offering, billing_period__lte=month)
+    )
+
+
+class CoverageMonthsTests(MarketplaceTestCase):
     def setUp(self) -> None:
         super().setUp()
         self.clock = time_machine.travel(at(datetime.date(2026, 3, 15)), tick=False)
@@ -91,12 +95,20 @@ class ReportedMonthsTests(MarketplaceTestCase):
 
     def assert_agrees(self) -> None:
         assert maintained() == recount()
+        for offering in (self.offering, self.basic):
+            for month in [add_months(FEB, n) for n in range(-1, 8)]:
+                live = Resource.objects.filter(coverage.live_in(month), offering=offering).count()
+                assert live_counted(offering, month) == live, (offering.name, month)
+        for offering in (self.offering, self.basic):
+            for month in [add_months(FEB, n) for n in range(-1, 8)]:
+                live = Resource.objects.filter(coverage.live_in(month), offering=offering).count()
+                assert live_counted(offering, month) == live, (offering.name, month)
         # The totals the matrix and the dashboard show: from the counts, and cell by cell.
         span = [add_months(MAR, n) for n in range(-1, 4)]
         every = Resource.objects.filter(offering__in=[self.offering, self.basic])
         whole = [self.offering.pk, self.basic.pk]
         for months in (span, [span[1]], [span[2]]):
-            fast = coverage.missing_count(every, months, offerings=whole)
+            fast = coverage.offerings_missing_count(whole, months)
             assert fast == coverage.missing_count(every, months)
             if len(months) == 1:
                 assert fast == coverage.missing_in(every, months[0]).count()
@@ -114,7 +126,7 @@ class ReportedMonthsTests(MarketplaceTestCase):
         self.assert_agrees()
         self.move_clock(at(datetime.date(2026, 6, 3)))  # April and May closed: May missing for both
         self.assert_agrees()
-        assert coverage.missing_count(Resource.objects.all(), [APR, MAY], offerings=[self.offering.pk]) == 3
+        assert coverage.offerings_missing_count([self.offering.pk], [APR, MAY]) == 3
 
     def test_it_agrees_after_per_user_totals_and_a_correction_of_a_month_without_a_record(self) -> None:
         self.report(self.first, "10")
@@ -196,8 +208,32 @@ class ReportedMonthsTests(MarketplaceTestCase):
         self.report(self.first, "10")
         self.report(self.second, "4")
         kept = maintained()
-        reported_months.recount()
+        coverage_months.recount()
         assert maintained() == kept == recount()
-        ReportedMonthCount.objects.update(resources=9)
-        reported_months.recount()
+        self.assert_agrees()
+        CoverageMonth.objects.update(reported=9, live_change=3)
+        coverage_months.recount()
         assert maintained() == kept
+        self.assert_agrees()
+
+
+class WindowChangesTests(MarketplaceTestCase):
+    """`window_changes` tells the live months `window_live_in` tells, month by month."""
+
+    def test_it_agrees_with_window_live_in_at_and_around_month_boundaries(self) -> None:
+        moments = [None, at(datetime.date(2026, 1, 1), 0), at(datetime.date(2026, 1, 20))]
+        moments += [
+            at(datetime.date(2026, m, d), h) for m, d, h in ((3, 1, 0), (3, 10, 12), (5, 31, 23), (6, 1, 0))
+        ]
+        months = [add_months(datetime.date(2025, 12, 1), n) for n in range(10)]
+        for live_from in moments:
+            for live_until in moments:
+                for gap_from, gap_until in [
+                    (None, None),
+                    *((a, b) for a in moments[1:] for b in moments[1:] if a < b),
+                ]:
+                    window = (live_from, live_until, gap_from, gap_until)
+                    changes = coverage.window_changes(*window)
+                    for month in months:
+                        live = sum(change for start, change in changes.items() if start <= month)
+                        assert live == int(coverage.window_live_in(month, *window)), (window, month)
