@@ -19,7 +19,7 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('marketplace', '0018_agent_queues'),
+        ('marketplace', '0019_usage_row_scope'),
     ]
 
     operations = [
