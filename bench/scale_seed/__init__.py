@@ -63,7 +63,7 @@ from efp.marketplace.models import (
     ResourcePlanPeriod,
     UsageRevision,
 )
-from efp.marketplace.services import limit_usage, month_totals
+from efp.marketplace.services import coverage_months, limit_usage, month_totals
 from efp.marketplace.services.tallies import recount as recount_tallies
 from efp.structure.models import Customer
 
@@ -177,7 +177,8 @@ def seed(
         recount_tallies()
         month_totals.recount()
         limit_usage.recount()  # written by the services, which the bulk load goes around
-        progress("list tallies, monthly usage totals and usage against limits recounted")
+        coverage_months.recount()  # likewise
+        progress("list tallies, monthly usage totals, usage against limits and reported months recounted")
     progress("committed")
     if connection.vendor == "postgresql":
         # Fresh statistics (or the planner guesses about the new millions of rows) and a visibility map

@@ -23,8 +23,10 @@ resource was first activated (moved to OK; a bulk-loaded row without events, unl
 its move to Terminated (cleared by a restore, which stores the gap: `gap_from`, `gap_until`). Every
 question is SQL over those columns and the index of the usage rows, so its cost does not grow with the
 resources that do not answer it: `live_in_any` (a row of the matrix), `missing_in` (a missing report for a
-month), `with_missing` (a row with a missing month), `missing_count` (the missing cells of every row);
-`rows` then reads the months reported of the rows shown.
+month), `with_missing` (a row with a missing month), `missing_count` (the missing cells of every row;
+`offerings_missing_count` for whole offerings, from the maintained counts of their live and reported
+months, `CoverageMonth`, kept by `services/coverage_months`); `rows` then reads the months reported of
+the rows shown.
 """
 
 from __future__ import annotations
@@ -33,10 +35,16 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
-from efp.marketplace.billing_months import add_months, current_month, month_key, month_start
-from efp.marketplace.models import ComponentUsage, OfferingComponent, Resource
+from efp.marketplace.billing_months import (
+    add_months,
+    billing_period_of,
+    current_month,
+    month_key,
+    month_start,
+)
+from efp.marketplace.models import ComponentUsage, CoverageMonth, OfferingComponent, Resource
 
 REPORTED, MISSING, NOT_DUE = "reported", "missing", "not_due"
 STATES = (REPORTED, MISSING, NOT_DUE)
@@ -63,14 +71,7 @@ class CoverageRow:
     gap_until: datetime.datetime | None = None  # ... until restored
 
     def live_in(self, month: datetime.date) -> bool:
-        """`live_in` of SQL, for one row."""
-        start, end = month_start(month), month_start(add_months(month, 1))
-        if self.live_from is None or self.live_from >= end:
-            return False
-        if self.live_until is not None and self.live_until < start:
-            return False
-        in_gap = self.gap_from is not None and self.gap_until is not None
-        return not (in_gap and self.gap_from <= start and end <= self.gap_until)  # type: ignore[operator]
+        return window_live_in(month, self.live_from, self.live_until, self.gap_from, self.gap_until)
 
     def due_in(self, month: datetime.date, current: datetime.date) -> bool:
         return self.metered and month < current and self.live_in(month)
@@ -88,6 +89,58 @@ class CoverageRow:
             "offering_name": self.offering_name,
             "months": {month_key(month): state for month, state in self.months.items()},
         }
+
+
+Moment = datetime.datetime | None
+
+
+def window_live_in(
+    month: datetime.date, live_from: Moment, live_until: Moment, gap_from: Moment, gap_until: Moment
+) -> bool:
+    """`live_in` of SQL, for one resource's window."""
+    start, end = month_start(month), month_start(add_months(month, 1))
+    if live_from is None or live_from >= end:
+        return False
+    if live_until is not None and live_until < start:
+        return False
+    return not (gap_from is not None and gap_until is not None and gap_from <= start and end <= gap_until)
+
+
+def window_changes(
+    live_from: Moment, live_until: Moment, gap_from: Moment, gap_until: Moment
+) -> dict[datetime.date, int]:
+    """The live months of one resource's window as changes: +1 at a month where a run of live months
+    starts, -1 at the month after it ends; summed over the months up to `month`, 1 when `window_live_in`.
+    Live months run from the month of `live_from` to that of `live_until` (or on), less the months wholly
+    inside the gap: from the first starting at or after `gap_from` to the last ending at or before
+    `gap_until`."""
+    changes: dict[datetime.date, int] = {}
+
+    def run(first: datetime.date, last: datetime.date | None) -> None:
+        if last is not None and last < first:
+            return
+        changes[first] = changes.get(first, 0) + 1
+        if last is not None:
+            after = add_months(last, 1)
+            changes[after] = changes.get(after, 0) - 1
+
+    if live_from is None:
+        return changes
+    first = billing_period_of(live_from)
+    last = None if live_until is None else billing_period_of(live_until)
+    if gap_from is None or gap_until is None:
+        run(first, last)
+        return {month: change for month, change in changes.items() if change}
+    gap_first = billing_period_of(gap_from)
+    if month_start(gap_first) < gap_from:
+        gap_first = add_months(gap_first, 1)
+    gap_last = add_months(billing_period_of(gap_until), -1)
+    if gap_last < gap_first:  # no month wholly inside the gap
+        run(first, last)
+    else:
+        run(first, min(last, add_months(gap_first, -1)) if last is not None else add_months(gap_first, -1))
+        run(max(first, add_months(gap_last, 1)), last)
+    return {month: change for month, change in changes.items() if change}
 
 
 def _month_end(month: datetime.date) -> datetime.datetime:
@@ -166,10 +219,31 @@ def with_missing(resources: QuerySet[Resource], months: list[datetime.date]) -> 
     return resources.none() if missing is None else resources.filter(missing)
 
 
+def offerings_missing_count(offerings: list[int], months: list[datetime.date]) -> int:
+    """The missing cells of every resource of `offerings` over `months`, from the maintained counts
+    (`CoverageMonth`): the live resources of each closed month less those that reported it, one sum over a
+    few rows per offering, the same cost at any number of resources."""
+    closed = [month for month in months if month < current_month()]
+    if not closed:
+        return 0
+    metering = _Metering.read()
+    counts = CoverageMonth.objects.filter(
+        offering_id__in=sorted(metering.offerings.intersection(offerings)), billing_period__lte=closed[-1]
+    )
+    sums = counts.aggregate(
+        reported=Sum("reported", filter=Q(billing_period__gte=closed[0])),
+        **{
+            f"m{i}": Sum("live_change", filter=Q(billing_period__lte=month)) for i, month in enumerate(closed)
+        },
+    )
+    reported = sums.pop("reported") or 0
+    return sum(live or 0 for live in sums.values()) - reported
+
+
 def missing_count(resources: QuerySet[Resource], months: list[datetime.date]) -> int:
     """The missing cells of `resources` over `months`: the due cells (a count of the live-window index)
     less the reported ones (a range of the usage index, each row's resource live in its month). Reads each
-    due cell once, not one probe per cell."""
+    due cell once, not one probe per cell; `offerings_missing_count` when they are whole offerings."""
     closed = [month for month in months if month < current_month()]
     if not closed:
         return 0

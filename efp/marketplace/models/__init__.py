@@ -17,7 +17,7 @@ from efp.marketplace.models.orders import Order, OrderEvent
 from efp.marketplace.models.partitions import OfferingPartition
 from efp.marketplace.models.resources import Resource, ResourceEndpoint, ResourceEvent, ResourcePlanPeriod
 from efp.marketplace.models.tallies import ListTally
-from efp.marketplace.models.totals import ComponentMonthTotal, ResourceLimitUsage
+from efp.marketplace.models.totals import ComponentMonthTotal, CoverageMonth, ResourceLimitUsage
 from efp.marketplace.models.usage import (
     ComponentUsage,
     ComponentUserUsage,
@@ -36,6 +36,7 @@ __all__ = [
     "ComponentUsage",
     "ComponentUserUsage",
     "ComponentUserUsageLimit",
+    "CoverageMonth",
     "ListTally",
     "MemberSyncStatus",
     "Offering",

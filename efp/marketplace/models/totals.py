@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.db import models
 
-from efp.marketplace.models.offerings import OfferingComponent
+from efp.marketplace.models.offerings import Offering, OfferingComponent
 from efp.marketplace.models.resources import Resource
 
 
@@ -67,3 +67,37 @@ class ResourceLimitUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource_id}/{self.component_id} {self.period} {self.period_start}: {self.percent} %"
+
+
+class CoverageMonth(models.Model):
+    """The usage coverage rule (`coverage.py`) of one offering in one billing month, counted, so that the
+    missing cells of whole offerings cost a sum over a few rows at any number of resources:
+
+    - `reported`: the resources of the offering that reported usage for the month while live in it (its
+      reported cells);
+    - `live_change`: the resources whose live months start with this one, less those whose live months
+      stopped before it (a termination, a restore's gap); the sum over the months up to one is the number
+      of resources live in it (its due cells, when the offering is metered and the month closed).
+
+    Written by `services/coverage_months.kept` around every write that may add a resource's first report
+    of a month, remove its last, or move or drop its live window (usage reports, per-user totals,
+    corrections, CSV imports, an unlink, the transitions); the migration that added it and the scale seed
+    recount it. `test_coverage_months.py` compares it with the rule's SQL after every kind of write.
+    """
+
+    offering = models.ForeignKey(Offering, on_delete=models.CASCADE, related_name="+")
+    billing_period = models.DateField()
+    reported = models.IntegerField(default=0)
+    live_change = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["offering", "billing_period"], name="one_coverage_month_per_offering"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.offering_id} {self.billing_period:%Y-%m}: {self.reported} reported, {self.live_change:+}"
+        )

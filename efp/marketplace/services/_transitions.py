@@ -15,6 +15,7 @@ Callers own the transaction (services are wrapped in `transaction.atomic`).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from django.db.models import F, Value
@@ -24,6 +25,7 @@ from django.utils import timezone
 from efp.errors import StateConflict
 from efp.marketplace import events
 from efp.marketplace.models import Order, OrderEvent, Resource, ResourceEvent
+from efp.marketplace.services import coverage_months
 from efp.marketplace.states import (
     ORDER_TRANSITIONS,
     RESOURCE_TRANSITIONS,
@@ -70,9 +72,12 @@ def transition_resource(
         return resource
     if not resource_can_move(old, new):
         raise StateConflict([s.value for s, targets in RESOURCE_TRANSITIONS.items() if new in targets])
-    changed = Resource.objects.filter(pk=resource.pk, state=old).update(
-        state=new, modified=now, **_live_window(new, now, old), **fields
-    )
+    window = _live_window(new, now, old)
+    # A window moved (an activation, a termination, a restore): its live and reported months counted again.
+    with coverage_months.kept([resource.pk], window=True) if window else nullcontext():
+        changed = Resource.objects.filter(pk=resource.pk, state=old).update(
+            state=new, modified=now, **window, **fields
+        )
     if not changed:
         resource.refresh_from_db()
         raise StateConflict(message=f"The resource was changed meanwhile; it is now {resource.state}.")
@@ -104,7 +109,8 @@ def record_resource_created(resource: Resource, *, actor: Any) -> None:
         created=now,
     )
     if window := _live_window(ResourceState(resource.state), now):  # born live or ended: not from an order
-        Resource.objects.filter(pk=resource.pk).update(**window)
+        with coverage_months.kept([resource.pk], window=True):
+            Resource.objects.filter(pk=resource.pk).update(**window)
         resource.refresh_from_db(fields=list(window))
 
 

@@ -27,7 +27,7 @@ from efp.marketplace.models import (
     UsageRevision,
     scope_of,
 )
-from efp.marketplace.services import limit_usage
+from efp.marketplace.services import coverage_months, limit_usage
 from efp.marketplace.services.guard import Kind, Refusal
 from efp.marketplace.services.usage import (
     PROVIDER_BACKFILL_BILLING_TYPES,
@@ -206,16 +206,17 @@ def correct_month(
         plan_period = plan_period_for(locked, date)
         current = find_usage(locked, component, month, plan_period)
         if current is None:
-            current = ComponentUsage.objects.create(
-                resource=locked,
-                **scope_of(locked),
-                component=component,
-                component_type=component.type,
-                plan_period=plan_period,
-                usage=Decimal(0),
-                date=date,
-                billing_period=month,
-            )
+            with coverage_months.kept([locked.pk], [month]):  # maybe the resource's first report of the month
+                current = ComponentUsage.objects.create(
+                    resource=locked,
+                    **scope_of(locked),
+                    component=component,
+                    component_type=component.type,
+                    plan_period=plan_period,
+                    usage=Decimal(0),
+                    date=date,
+                    billing_period=month,
+                )
         elif current.plan_period_id is not None and current.pk is not None:
             update_row(ComponentUsage, current.pk, plan_period=current.plan_period_id)
         current.component = component

@@ -17,7 +17,7 @@ from efp.accounts.models import User
 from efp.errors import InvalidInput
 from efp.marketplace import events
 from efp.marketplace.models import Resource, ResourceEndpoint
-from efp.marketplace.services import limit_usage
+from efp.marketplace.services import coverage_months, limit_usage
 from efp.marketplace.services._transitions import refresh, transition_resource
 from efp.marketplace.services.guard import check, may
 from efp.marketplace.services.history import record_deletion
@@ -203,4 +203,5 @@ def unlink_resource(*, resource: Resource, user: User) -> None:
     """Deletes the resource and everything hanging off it from our database, with no backend call (staff)."""
     check("unlink", resource, user)
     record_deletion(resource, actor=user, reason="unlinked by staff")
-    Resource.objects.filter(pk=resource.pk).delete()
+    with coverage_months.kept([resource.pk], window=True):  # its live and reported months go with it
+        Resource.objects.filter(pk=resource.pk).delete()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar, cast
@@ -34,7 +35,7 @@ from efp.marketplace.models import (
     UsageRevision,
     scope_of,
 )
-from efp.marketplace.services import limit_usage
+from efp.marketplace.services import coverage_months, limit_usage
 from efp.marketplace.services.usage_limits import check_limits
 from efp.marketplace.services.usage_periods import find_usage, plan_period_for
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
@@ -435,23 +436,28 @@ def set_usage(
             month_rows=months,
         )
         reported: list[NewEvent] = []
-        written = [
-            _write_usage(
-                resource=resource,
-                component=component,
-                plan_period=plan_period,
-                period=period,
-                month=months[component.pk],
-                item=item,
-                date=date,
-                user=user,
-                source=source,
-                user_agent=user_agent,
-                reason=reason,
-                reported=reported,
-            )
-            for item, component in zip(usages, components, strict=True)
-        ]
+        # A component without a record of the month gets one: maybe the resource's first report of it.
+        creates = any(
+            c.billing_type == OfferingComponent.BillingType.USAGE and not months[c.pk] for c in components
+        )
+        with coverage_months.kept([resource.pk], [period]) if creates else nullcontext():
+            written = [
+                _write_usage(
+                    resource=resource,
+                    component=component,
+                    plan_period=plan_period,
+                    period=period,
+                    month=months[component.pk],
+                    item=item,
+                    date=date,
+                    user=user,
+                    source=source,
+                    user_agent=user_agent,
+                    reason=reason,
+                    reported=reported,
+                )
+                for item, component in zip(usages, components, strict=True)
+            ]
         if reported:
             record_many(reported, actor=user)
         limit_usage.refresh_after_usage(resource.pk, components)

@@ -40,7 +40,7 @@ from efp.marketplace.models import (
     UsageRevision,
     scope_of,
 )
-from efp.marketplace.services import limit_usage
+from efp.marketplace.services import coverage_months, limit_usage
 from efp.marketplace.services.corrections import correction_refusal
 from efp.marketplace.services.usage import (
     MSG_INVALID_STATE,
@@ -468,7 +468,11 @@ def _create_records(groups: list[_Group], writes: _Writes) -> None:
             modified=writes.now,
         )
         group.created = True
-    ComponentUsage.objects.bulk_create([group.record for group in missing], batch_size=1000)  # type: ignore[misc]
+    if not missing:
+        return
+    # Maybe the first reports of some resources' months: the counts of reported months follow.
+    with coverage_months.kept([group.resource.pk for group in missing], [group.period for group in missing]):
+        ComponentUsage.objects.bulk_create([group.record for group in missing], batch_size=1000)  # type: ignore[misc]
 
 
 def _apply(plan: ImportPlan, *, user: Any, source: str, user_agent: str) -> None:

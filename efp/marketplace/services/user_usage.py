@@ -26,7 +26,7 @@ from efp.marketplace.models import (
     UsageRevision,
     scope_of,
 )
-from efp.marketplace.services import limit_usage
+from efp.marketplace.services import coverage_months, limit_usage
 from efp.marketplace.services.corrections import clean_reason, correct_month, needs_correction
 from efp.marketplace.services.usage import (
     MAX_USER_USAGE_ITEMS,
@@ -120,17 +120,18 @@ def _user_usage_target(
     )
     if existing is not None:
         return existing
-    return ComponentUsage.objects.create(
-        resource=resource,
-        **scope_of(resource),
-        component=component_usage.component,
-        component_type=component_usage.component.type,
-        plan_period=plan_period_for(resource, date),
-        usage=Decimal(0),
-        date=date,
-        billing_period=period,
-        modified_by=user if getattr(user, "is_authenticated", False) else None,
-    )
+    with coverage_months.kept([resource.pk], [period]):  # maybe the resource's first report of the month
+        return ComponentUsage.objects.create(
+            resource=resource,
+            **scope_of(resource),
+            component=component_usage.component,
+            component_type=component_usage.component.type,
+            plan_period=plan_period_for(resource, date),
+            usage=Decimal(0),
+            date=date,
+            billing_period=period,
+            modified_by=user if getattr(user, "is_authenticated", False) else None,
+        )
 
 
 def _write_user_usages(

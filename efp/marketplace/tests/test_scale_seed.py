@@ -18,12 +18,14 @@ from rest_framework.test import APIClient
 from bench import scale_seed
 from bench.scale_seed.bulk import insert
 from bench.scale_seed.history import EVENT_COLUMNS
+from efp.marketplace import coverage
 from efp.marketplace.billing_months import billing_period_of
 from efp.marketplace.models import (
     ComponentMonthTotal,
     ComponentUsage,
     ComponentUserUsage,
     ListTally,
+    Offering,
     Order,
     OrderEvent,
     Resource,
@@ -34,6 +36,9 @@ from efp.marketplace.models import (
 from efp.marketplace.services import month_totals
 from efp.marketplace.services.tallies import recount as recount_tallies
 from efp.marketplace.states import ORDER_TRANSITIONS, RESOURCE_TRANSITIONS, OrderState, ResourceState
+from efp.marketplace.tests.test_coverage_months import live_counted
+from efp.marketplace.tests.test_coverage_months import maintained as coverage_maintained
+from efp.marketplace.tests.test_coverage_months import recount as coverage_recount
 from efp.marketplace.tests.test_limit_usage import maintained as limit_usage_maintained
 from efp.marketplace.tests.test_limit_usage import recount as limit_usage_recount
 
@@ -226,6 +231,16 @@ class ScaleSeedTests(TestCase):
         recount_tallies()
         month_totals.recount()
         assert _tallies_and_totals() == (tallies, totals)
+
+    def test_it_leaves_the_coverage_counts_as_the_coverage_rule_counts(self) -> None:
+        # The bulk load goes around the services that keep them; the seed recounts them at the end.
+        reported = coverage_recount()
+        assert reported  # the seeded allocations report usage
+        assert coverage_maintained() == reported
+        for offering in Offering.objects.all():
+            for month in sorted({month for _, month in reported}):
+                live = Resource.objects.filter(coverage.live_in(month), offering=offering).count()
+                assert live_counted(offering, month) == live
 
     def test_it_leaves_usage_against_limits_as_metering_computes_it(self) -> None:
         # The bulk load goes around the services that store it; the seed recounts it at the end.

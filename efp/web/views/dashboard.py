@@ -20,6 +20,7 @@ from efp.marketplace.selectors import (
     usage_flag_counts,
     workspace_count,
     workspace_month_totals,
+    workspace_offerings,
     workspace_resources,
 )
 from efp.marketplace.states import OrderState, ResourceState
@@ -58,7 +59,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     last_month = billing_months.add_months(billing_months.first_day(day), -1)
     alive = resources.exclude(state=ResourceState.TERMINATED)
     high = filter_resources(resources, {"min_percent": metering.HIGH_PERCENT}, day).count()
-    missing = coverage.missing_in(resources, last_month).count()
+    # The workspace holds every resource of its offerings: their maintained counts serve.
+    offerings = list(workspace_offerings(user).values_list("pk", flat=True))
+    missing = coverage.offerings_missing_count(offerings, [last_month])
     ending = filter_resources(resources, {"ending_within": 30}, day).count()
     tiles = [
         {

@@ -100,9 +100,13 @@ def coverage_matrix(request: HttpRequest) -> HttpResponse:
     sorting = Sorting(request, "coverage", COVERAGE_COLUMNS, "organisation")
     months: list[datetime.date] = []
     live = resources = visible.none()
+    whole: list[int] | None = None  # the offerings whose every resource the matrix shows, if so
     if form.is_valid() and form.cleaned_data["months"]:
         months = form.cleaned_data["months"]
         live = resources = _scoped(visible, form).filter(coverage.live_in_any(months))
+        if not form.cleaned_data.get("organisation"):
+            chosen = form.cleaned_data.get("offering")
+            whole = [o.pk for o in offerings if not chosen or o.uuid.hex == chosen]
         if form.cleaned_data.get("only_missing"):
             resources = coverage.with_missing(live, months)
     ordered = coverage.row_values(sorting.order(resources))
@@ -127,7 +131,10 @@ def coverage_matrix(request: HttpRequest) -> HttpResponse:
             "months": months,
             "page": page,
             "rows": [_matrix_row(row, months) for row in coverage.rows(page.object_list, months)],
-            "missing": coverage.missing_count(live, months),  # the rows left out have none missing
+            # The rows left out have none missing; without an organisation, the rows are whole offerings.
+            "missing": coverage.missing_count(live, months)
+            if whole is None
+            else coverage.offerings_missing_count(whole, months),
             "labels": coverage.LABELS,
             "sorting": sorting,
         },
