@@ -107,10 +107,10 @@ def world(env: dict[str, str]) -> dict[str, Any]:
     from django.utils import timezone
 
     from bench import scale_seed
+    from bench.site_agent_requests import reportable_usages
     from efp.accounts.models import User
     from efp.marketplace.billing_months import billing_period_of
-    from efp.marketplace.models import ComponentUsage, Offering
-    from efp.marketplace.states import ResourceState
+    from efp.marketplace.models import Offering
 
     period = billing_period_of(timezone.now())
     offerings = list(
@@ -120,17 +120,7 @@ def world(env: dict[str, str]) -> dict[str, Any]:
     )
     pool: dict[int, list[list[str]]] = {}
     for offering in offerings:
-        rows = (
-            ComponentUsage.objects.filter(
-                resource__offering=offering,
-                resource__state=ResourceState.OK,
-                billing_period=period,
-                component__type="cpu",
-            )
-            .order_by("resource_id")
-            .values_list("resource__uuid", "uuid")
-        )
-        pool[offering.pk] = [[r.hex, u.hex] for r, u in rows]
+        pool[offering.pk] = reportable_usages(offering, period)
     offerings = [o for o in offerings if pool[o.pk]]
     assert offerings, "no seed"
     token = {p: scale_seed.provider_token(p) for p in range(1, 5)}

@@ -21,25 +21,20 @@ import datetime
 import json
 import os
 import random
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import gevent
 from gevent.pool import Group
 from locust import FastHttpUser, between, events, task
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # locust puts only bench/ on the path
+from bench.site_agent_requests import POLL_AGENT, REPORT_AGENT, RESOURCE_FIELDS, USERS
+
 CONFIG: dict[str, Any] = json.loads(open(os.environ["CAPACITY_CONFIG"]).read())  # noqa: SIM115
 SAMPLES: list[tuple[str, float, float, float, int, int]] = []  # (type, scheduled, start, ms, status, queries)
-POLL_AGENT = "waldur-site-agent-order_process/1.0.7"
-REPORT_AGENT = "waldur-site-agent-report/1.0.7"
-RESOURCE_FIELDS = "&".join(
-    f"field={f}"
-    for f in (
-        "uuid", "backend_id", "name", "slug", "state", "project_uuid", "project_slug", "customer_slug",
-        "limits", "backend_metadata", "attributes", "offering_plugin_options", "offering_backend_id",
-    )
-)  # fmt: skip
-USERS = [f"cluster-user-{n:02d}" for n in range(20)]
 
 
 def timetable() -> list[tuple[float, str, int, int]]:

@@ -89,6 +89,30 @@ def update_row(model: Any, pk: int, **values: Any) -> None:
         cursor.execute(f"UPDATE {table_name(model)} SET {assignments} WHERE id = %s", [*params, pk])  # noqa: S608
 
 
+def update_each(model: Any, name: str, values: dict[int, Any], **same: Any) -> None:
+    """`bulk_update` of one field as one hand-written UPDATE: row `pk` takes `values[pk]` for `name`, and
+    every row the values of `same`. Django's bulk_update builds and compiles a CASE expression object per
+    row and field (most of a 20-user usage report's CPU). Values prepared by their fields, as there."""
+    if not values:
+        return
+    field = cast("Field[Any, Any]", model._meta.get_field(name))
+    cast_to = field.db_type(connection)
+    cases = " ".join(f"WHEN %s THEN CAST(%s AS {cast_to})" for _ in values)
+    params: list[Any] = []
+    for pk, value in values.items():
+        params += [pk, field.get_db_prep_save(value, connection)]
+    others = [cast("Field[Any, Any]", model._meta.get_field(other)) for other in same]
+    assignments = "".join(f", {connection.ops.quote_name(str(other.column))} = %s" for other in others)
+    params += [
+        other.get_db_prep_save(value, connection) for other, value in zip(others, same.values(), strict=True)
+    ]
+    keys, key_params = one_of("id", list(values))
+    column = connection.ops.quote_name(str(field.column))
+    sql = f"UPDATE {table_name(model)} SET {column} = CASE id {cases} END{assignments} WHERE {keys}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *key_params])
+
+
 def insert_row(row: Model) -> None:
     """`row.save()` of a new row as one hand-written INSERT: every column but the automatic key, with the
     value the ORM would write (defaults applied when the instance was made). The key is not read back."""

@@ -46,6 +46,7 @@ from efp.marketplace.services.usage import (
 )
 from efp.marketplace.services.usage_periods import plan_period_for
 from efp.marketplace.states import USAGE_REPORTABLE_STATES
+from efp.rawsql import update_each
 from efp.structure.names import NAME_MESSAGE, has_control_characters
 
 # --- per-user usage -----------------------------------------------------------------------------
@@ -198,7 +199,7 @@ def _write_user_usages(
     if new:
         ComponentUserUsage.objects.bulk_create(list(new.values()))
     if changed:
-        ComponentUserUsage.objects.bulk_update(list(changed.values()), ["usage", "modified"])
+        update_each(ComponentUserUsage, "usage", {pk: row.usage for pk, row in changed.items()}, modified=now)
     UsageRevision.objects.bulk_create(revisions)
     # One event per value written, recorded together: one insert and one dispatch task for the call (the
     # site agent sends a site's users in one call; a task per user was 20 tasks per resource an hour).

@@ -27,6 +27,7 @@ from efp.marketplace.api.orders.serializers import (
     OrderDetailsSerializer,
     OrderErrorSerializer,
     RejectionSerializer,
+    orders_for_details,
 )
 from efp.marketplace.api.resources.querysets import resource_queryset
 from efp.marketplace.api.resources.serializers import ResourceSerializer
@@ -44,10 +45,10 @@ class OrderViewSet(TalliedListMixin, mixins.CreateModelMixin, mixins.DestroyMode
 
     def get_queryset(self) -> QuerySet[Order]:
         visible = selectors.visible_orders(self.request.user)
-        return selectors.orders_with_details(visible).order_by("created", "pk")
+        return orders_for_details(visible).order_by("created", "pk")
 
     def _detail(self, order: Order) -> dict[str, Any]:
-        order = selectors.orders_with_details(Order.objects.filter(pk=order.pk)).get()
+        order = orders_for_details(Order.objects.filter(pk=order.pk)).get()
         return OrderDetailsSerializer(order, context=self.get_serializer_context()).data
 
     @extend_schema(request=OrderCreateSerializer, responses={201: OrderDetailsSerializer})

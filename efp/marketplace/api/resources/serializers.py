@@ -9,10 +9,9 @@ from django.db.models import Q, QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from efp.marketplace import selectors
 from efp.marketplace.api.common import OfferingPlanFieldsSerializer, no_nul_characters
 from efp.marketplace.api.offerings.serializers import OfferingComponentSerializer
-from efp.marketplace.api.orders.serializers import OrderDetailsSerializer
+from efp.marketplace.api.orders.serializers import OrderDetailsSerializer, orders_for_details
 from efp.marketplace.forecasts import FLAG_CHOICES
 from efp.marketplace.metering import limit_usage, limit_usage_sums
 from efp.marketplace.models import OfferingComponent, Order, Plan, Resource, ResourceForecast
@@ -231,9 +230,7 @@ class ResourceDetailSerializer(ResourceSerializer):
         if obj.pk not in cache:
             wanted = Q(state__in=list(ACTIVE_ORDER_STATES)) | Q(type=OrderType.CREATE)
             cache[obj.pk] = list(
-                selectors.orders_with_details(Order.objects.filter(wanted, resource=obj)).order_by(
-                    "created", "pk"
-                )
+                orders_for_details(Order.objects.filter(wanted, resource=obj)).order_by("created", "pk")
             )
         return cache[obj.pk]
 

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -58,6 +58,9 @@ class ComponentUsageViewSet(TalliedListMixin, ReadOnlyViewSet):
 
     def get_queryset(self) -> QuerySet[ComponentUsage]:
         visible = selectors.visible_component_usages(self.request.user)
+        if self.action in ("set_user_usage", "set_user_usages"):
+            # A report is answered with no body: the service reads the record and its resource again.
+            return visible.select_related("resource__offering")
         return component_usage_queryset(visible, page=self.action == "list").order_by(
             "-date", "component_type", "pk"
         )
@@ -82,19 +85,22 @@ class ComponentUsageViewSet(TalliedListMixin, ReadOnlyViewSet):
         )
         return Response(status=status.HTTP_201_CREATED)
 
-    def _writable_usage(self, request: Request) -> ComponentUsage:
+    def _valid_report(self, request: Request, body: Any) -> ComponentUsage:
+        """The record a per-user report names, once its body is valid. A user who may not report it is
+        refused (403) before any complaint about the body (400); with a valid body the service asks."""
         usage = self.get_object()
-        if not usage_services.can_report_usage(acting_user(request), usage.resource):
-            raise PermissionDenied()
+        if not body.is_valid():
+            if not usage_services.can_report_usage(acting_user(request), usage.resource):
+                raise PermissionDenied()
+            raise ValidationError(body.errors)
         return usage
 
     @extend_schema(request=UserUsageSerializer, responses={201: None})
     @action(detail=True, methods=["post"])
     @idempotent
     def set_user_usage(self, request: Request, uuid: str | None = None) -> Response:
-        usage = self._writable_usage(request)
         body = UserUsageSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        usage = self._valid_report(request, body)
         agent = _user_agent(request)
         user_usage_services.set_user_usage(
             user=acting_user(request),
@@ -109,9 +115,8 @@ class ComponentUsageViewSet(TalliedListMixin, ReadOnlyViewSet):
     @action(detail=True, methods=["post"])
     @idempotent
     def set_user_usages(self, request: Request, uuid: str | None = None) -> Response:
-        usage = self._writable_usage(request)
         body = UserUsagesSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        usage = self._valid_report(request, body)
         agent = _user_agent(request)
         reader = UserUsageSerializer()
         user_usage_services.set_user_usages(
