@@ -70,6 +70,11 @@ def _order_details(order: Order) -> dict[str, object]:
     }
 
 
+def order_waits_key(order_uuid: str, state: str, *, reminder: bool) -> str:
+    """The `dedupe_key` of "an order waits for you" (and of its reminder): once per order and state."""
+    return f"order-{'reminder' if reminder else 'waits'}:{order_uuid}:{state}"
+
+
 def tell_order_waits(
     order: Order, *, event: Event | None = None, reminder: bool = False
 ) -> list[Notification]:
@@ -94,7 +99,7 @@ def tell_order_waits(
         text=text,
         url=order_url(order, provider=provider),
         event=event,
-        dedupe_key=f"order-{'reminder' if reminder else 'waits'}:{order.uuid.hex}:{order.state}",
+        dedupe_key=order_waits_key(order.uuid.hex, order.state, reminder=reminder),
         details=details,
     )
 
