@@ -78,22 +78,22 @@ def due_reminders(cutoff: datetime.datetime) -> Iterator[dict[int, str]]:
     `cutoff` (its last `OrderEvent` into that state, else the order's creation) whose reminder for that
     state nobody has had yet. Values only, `REMINDER_PAGE` orders at a time."""
     entered = OrderEvent.objects.filter(order_id=OuterRef("pk"), new_state=OuterRef("state"))
-    waiting = (
-        Order.objects.filter(state__in=WAITING)
-        .annotate(entered=Coalesce(Subquery(entered.order_by("-created").values("created")[:1]), "created"))
-        .filter(entered__lte=cutoff)
-        .order_by("pk")
-    )
+    due = Order.objects.annotate(
+        entered=Coalesce(Subquery(entered.order_by("-created").values("created")[:1]), "created")
+    ).filter(state__in=WAITING, entered__lte=cutoff)
+    waiting = Order.objects.filter(state__in=WAITING).order_by("pk").values_list("pk", flat=True)
     last = 0
-    while page := list(waiting.filter(pk__gt=last).values_list("pk", "uuid", "state")[:REMINDER_PAGE]):
-        last = page[-1][0]
+    # The page's keys first, then the entry of those only: a filter on the subquery in the paging query
+    # made PostgreSQL evaluate it for every waiting order after the last one, on every page.
+    while ids := list(waiting.filter(pk__gt=last)[:REMINDER_PAGE]):
+        last = ids[-1]
+        page = due.filter(pk__in=ids).values_list("pk", "uuid", "state")
         keys = {order_waits_key(key.hex, state, reminder=True): (pk, state) for pk, key, state in page}
         reminded = set(
             Notification.objects.filter(dedupe_key__in=list(keys)).values_list("dedupe_key", flat=True)
         )
-        due = dict(order for key, order in keys.items() if key not in reminded)
-        if due:
-            yield due
+        if todo := dict(order for key, order in keys.items() if key not in reminded):
+            yield todo
 
 
 @periodic("notifications.daily_digest", cron="0 7 * * *")
