@@ -2,13 +2,14 @@
 
 The event row and the task that dispatches it (hooks, notifications, e-mail) are inserted in the same
 transaction as the change itself: either all of them are kept or none is. Apps that act on events
-register a dispatcher (`on_event`) in their `AppConfig.ready`; the dispatch task calls them in order.
+register a dispatcher (`on_event`) in their `AppConfig.ready`, saying which events it acts on; an event
+none acts on gets no task (its row is written all the same); the dispatch task calls those that act on it.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,18 +33,61 @@ class Scopes:
     user_id: int | None = None
 
 
-Dispatcher = Callable[[Event], None]
-_DISPATCHERS: list[tuple[str, Dispatcher]] = []
+@dataclass(frozen=True)
+class Dispatcher:
+    """What an app does with events, and which events it acts on, as data: `record` enqueues no dispatch
+    for an event that no dispatcher acts on, and the dispatch task calls only those that do.
+
+    `acts_on(event_type, context)` is pure (no database): the types and contexts the dispatcher ever acts
+    on. `may_act_on(types)`, when given, reads what can change at run time (hooks' subscriptions): which of
+    these types it may act on now; it must answer True for a type whenever a dispatch running later might
+    act on an event of that type written now."""
+
+    name: str
+    function: Callable[[Event], None]
+    acts_on: Callable[[str, dict[str, Any]], bool]
+    may_act_on: Callable[[set[str]], set[str]] | None = None
 
 
-def on_event(name: str, dispatcher: Dispatcher) -> None:
-    """Registers `dispatcher(event)` to run (in a task) for every event; idempotent by name."""
-    if all(existing != name for existing, _ in _DISPATCHERS):
-        _DISPATCHERS.append((name, dispatcher))
+_DISPATCHERS: list[Dispatcher] = []
 
 
-def dispatchers() -> list[tuple[str, Dispatcher]]:
+def on_event(
+    name: str,
+    function: Callable[[Event], None],
+    *,
+    acts_on: Callable[[str, dict[str, Any]], bool],
+    may_act_on: Callable[[set[str]], set[str]] | None = None,
+) -> None:
+    """Registers `function(event)` to run (in a task) for the events it acts on; idempotent by name."""
+    if all(existing.name != name for existing in _DISPATCHERS):
+        _DISPATCHERS.append(Dispatcher(name, function, acts_on, may_act_on))
+
+
+def of_types(types: Iterable[str]) -> Callable[[str, dict[str, Any]], bool]:
+    """`acts_on` for a dispatcher that acts on every event of these types."""
+    chosen = frozenset(types)
+    return lambda event_type, context: event_type in chosen
+
+
+def dispatchers() -> list[Dispatcher]:
     return list(_DISPATCHERS)
+
+
+def acted_on(events: list[tuple[str, dict[str, Any]]]) -> list[bool]:
+    """For each (type, context) about to be recorded: will a dispatcher act on it? A dispatcher with
+    run-time subscriptions is asked once for all the types no other dispatcher settles."""
+    chosen = [[d for d in _DISPATCHERS if d.acts_on(t, c)] for t, c in events]
+    asked: dict[str, set[str]] = {}
+    for (event_type, _), acting in zip(events, chosen, strict=True):
+        if all(d.may_act_on is not None for d in acting):
+            for d in acting:
+                asked.setdefault(d.name, set()).add(event_type)
+    answers = {d.name: d.may_act_on(asked[d.name]) for d in _DISPATCHERS if d.may_act_on and d.name in asked}
+    return [
+        any(d.may_act_on is None or t in answers.get(d.name, ()) for d in acting)
+        for (t, _), acting in zip(events, chosen, strict=True)
+    ]
 
 
 def record(
@@ -54,7 +98,8 @@ def record(
     context: dict[str, Any] | None = None,
     actor: Any = None,
 ) -> Event:
-    """Writes one event and enqueues its dispatch, in the caller's transaction (which must exist)."""
+    """Writes one event and enqueues its dispatch (when a dispatcher acts on it), in the caller's
+    transaction (which must exist)."""
     if event_type not in BY_NAME:
         raise ValueError(f"{event_type!r} is not in efp.events.catalogue")
     if not transaction.get_connection().in_atomic_block:
@@ -68,7 +113,8 @@ def record(
     )
     from efp.events.tasks import dispatch_event  # the task module imports this one
 
-    dispatch_event.enqueue(event.pk)
+    if acted_on([(event.event_type, event.context)])[0]:
+        dispatch_event.enqueue(event.pk)
     return event
 
 
@@ -114,7 +160,7 @@ def _ids(scopes: Scopes) -> tuple[int | None, ...]:
 def record_many(events: list[NewEvent], *, actor: Any = None) -> None:
     """`record` for many events of one actor (a bulk write such as a CSV import), in the caller's
     transaction: the rows in a few `executemany` batches, and one dispatch task per `DISPATCH_BATCH`
-    events (which names them by uuid, so no key is read back)."""
+    events a dispatcher acts on (which names them by uuid, so no key is read back)."""
     for new in events:
         if new.event_type not in BY_NAME:
             raise ValueError(f"{new.event_type!r} is not in efp.events.catalogue")
@@ -139,5 +185,7 @@ def record_many(events: list[NewEvent], *, actor: Any = None) -> None:
     insert_many(Event, EVENT_COLUMNS, rows)
     from efp.events.tasks import dispatch_events  # the task module imports this one
 
-    for start in range(0, len(keys), DISPATCH_BATCH):
-        dispatch_events.enqueue([key.hex for key in keys[start : start + DISPATCH_BATCH]])
+    wanted = acted_on([(new.event_type, new.context) for new in events])
+    dispatched = [key for key, acted in zip(keys, wanted, strict=True) if acted]
+    for start in range(0, len(dispatched), DISPATCH_BATCH):
+        dispatch_events.enqueue([key.hex for key in dispatched[start : start + DISPATCH_BATCH]])

@@ -17,15 +17,16 @@ logger = logging.getLogger(__name__)
 
 @task()
 def dispatch_event(event_id: int) -> list[str]:
-    """Runs every registered dispatcher for one event. Each dispatcher is idempotent (it writes its
+    """Runs every registered dispatcher that acts on the event. Each dispatcher is idempotent (it writes its
     rows under unique keys), so a dispatch that runs again after a crash does not send anything twice."""
     event = Event.objects.filter(pk=event_id).first()
     if event is None:
         return []
     done = []
-    for name, dispatcher in dispatchers():
-        dispatcher(event)
-        done.append(name)
+    for dispatcher in dispatchers():
+        if dispatcher.acts_on(event.event_type, event.context):
+            dispatcher.function(event)
+            done.append(dispatcher.name)
     return done
 
 

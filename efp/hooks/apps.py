@@ -9,8 +9,8 @@ class HooksConfig(AppConfig):
         from efp.events.recorder import on_event
         from efp.hooks import jobs  # noqa: F401 - registers the periodic job
         from efp.hooks.demo import add_demo_hook
-        from efp.hooks.services import dispatch
+        from efp.hooks.services import dispatch, dispatched, subscribed_types
         from efp.marketplace.demo import built
 
-        on_event("hooks", dispatch)
+        on_event("hooks", dispatch, acts_on=dispatched, may_act_on=subscribed_types)
         built.connect(add_demo_hook, dispatch_uid="efp_hooks_demo")

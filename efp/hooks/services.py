@@ -91,7 +91,7 @@ def create_web_hook(
 ) -> WebHook:
     """A web hook of `user`; its secret is generated unless given (the caller shows it once)."""
     subscription = _subscription(event_types, event_groups, required=True)
-    return WebHook.objects.create(
+    hook = WebHook.objects.create(
         user=user,
         destination_url=_destination(destination_url),
         content_type=_content_type(content_type),
@@ -99,6 +99,8 @@ def create_web_hook(
         secret=secret or new_secret(),
         **subscription,
     )
+    _made_after_commit(hook)
+    return hook
 
 
 @transaction.atomic
@@ -137,7 +139,9 @@ def create_email_hook(
     is_active: bool = True,
 ) -> EmailHook:
     subscription = _subscription(event_types, event_groups, required=True)
-    return EmailHook.objects.create(user=user, email=email, is_active=is_active, **subscription)
+    email_hook = EmailHook.objects.create(user=user, email=email, is_active=is_active, **subscription)
+    _made_after_commit(email_hook)
+    return email_hook
 
 
 @transaction.atomic
@@ -174,10 +178,35 @@ def delete_hook(*, hook: WebHook | EmailHook) -> None:
 # --- matching events to hooks --------------------------------------------------------------------
 
 
+def dispatched(event_type: str, context: dict[str, Any]) -> bool:
+    """The events hooks may receive (`efp.events.recorder.on_event`); which do is `subscribed_types`."""
+    return event_type not in NOT_DISPATCHED
+
+
+def subscribed_types(types: set[str]) -> set[str]:
+    """Which of these event types some hook lists now (active or not: it may be reactivated before the
+    dispatch runs), so that `record` enqueues no dispatch no hook could take. A hook made in a transaction
+    still open is not seen: its `created` is moved to after its commit (`_made_after_commit`), so it is
+    not given the events written before. Hooks are few: their lists are read and matched here (SQLite has
+    no JSON containment)."""
+    listed: set[str] = set()
+    for model in (WebHook, EmailHook):
+        for event_types in model.objects.values_list("event_types", flat=True):
+            listed.update(event_types)
+    return types & listed
+
+
+def _made_after_commit(hook: WebHook | EmailHook) -> None:
+    """A hook receives the events written after it was made: after its row is visible to `record`."""
+    model = type(hook)
+    transaction.on_commit(lambda: model.objects.filter(pk=hook.pk).update(created=timezone.now()))
+
+
 def dispatch(event: Event) -> None:
     """The events dispatcher: every active hook subscribed to the event's type whose author can see the
     event gets one delivery of it (unique per hook and event: running twice sends nothing twice). A hook
-    receives the events written after it was made, even when their dispatch runs late."""
+    receives the events written after it was made (`_made_after_commit`), even when their dispatch runs
+    late, if it listed their type when they were written (`subscribed_types`) and still does."""
     if event.event_type in NOT_DISPATCHED:
         return
     live = {"is_active": True, "user__is_active": True, "created__lte": event.created}

@@ -8,6 +8,6 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         from efp.events.recorder import on_event
         from efp.notifications import jobs  # noqa: F401 - registers the periodic jobs
-        from efp.notifications.reactions import react
+        from efp.notifications.reactions import acts_on, react
 
-        on_event("notifications", react)
+        on_event("notifications", react, acts_on=acts_on)

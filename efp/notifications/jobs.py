@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,10 +22,12 @@ from efp.marketplace.models import Offering, Order, OrderEvent, Resource
 from efp.marketplace.states import OrderState, ResourceState
 from efp.notifications import recipients, services
 from efp.notifications.models import Group, Notification
-from efp.notifications.reactions import resource_url, tell_order_waits
+from efp.notifications.reactions import order_waits_key, resource_url, tell_order_waits
 from efp.structure.models import CustomerRole, ProjectRole, RoleGrant
 
 REMINDER_AFTER = datetime.timedelta(days=3)
+REMINDER_PAGE = 500  # orders per page of `due_reminders`
+WAITING = (OrderState.PENDING_CONSUMER, OrderState.PENDING_PROVIDER)
 ENDING_DAYS = (1, 7, 30)  # "ends in" notices: the smallest that is not less than the days left
 ENDED_LOOKBACK = datetime.timedelta(days=7)  # an allocation that ended longer ago is not announced
 ROLE_NOTICE = datetime.timedelta(days=7)
@@ -56,21 +60,40 @@ def resend_pending_email() -> dict[str, Any]:
 
 @periodic("notifications.order_reminders", cron="0 * * * *")
 def order_reminders() -> dict[str, Any]:
-    """Orders that have waited 3 days for a decision: their deciders are reminded, once per state."""
-    waiting = [OrderState.PENDING_CONSUMER, OrderState.PENDING_PROVIDER]
-    cutoff = timezone.now() - REMINDER_AFTER
+    """Orders that have waited 3 days for a decision: their deciders are reminded, once per state.
+    Only the orders due and not yet reminded in their state are read as orders (`due_reminders`)."""
     told = 0
-    orders = Order.objects.filter(state__in=waiting).select_related(
-        "project__customer", "offering__customer", "created_by", "resource"
-    )
-    for order in orders:
-        entered = (
-            OrderEvent.objects.filter(order_id=order.pk, new_state=order.state).order_by("-created").first()
+    for page in due_reminders(timezone.now() - REMINDER_AFTER):
+        orders = Order.objects.filter(pk__in=list(page)).select_related(
+            "project__customer", "offering__customer", "created_by", "resource"
         )
-        since = entered.created if entered is not None else order.created
-        if since <= cutoff:
-            told += len(tell_order_waits(order, reminder=True))
+        for order in orders.order_by("pk"):
+            if order.state == page[order.pk]:  # not decided since the page was read
+                told += len(tell_order_waits(order, reminder=True))
     return {"notified": told}
+
+
+def due_reminders(cutoff: datetime.datetime) -> Iterator[dict[int, str]]:
+    """Pages (order id → state) of the orders waiting for a decision in a state entered at or before
+    `cutoff` (its last `OrderEvent` into that state, else the order's creation) whose reminder for that
+    state nobody has had yet. Values only, `REMINDER_PAGE` orders at a time."""
+    entered = OrderEvent.objects.filter(order_id=OuterRef("pk"), new_state=OuterRef("state"))
+    due = Order.objects.annotate(
+        entered=Coalesce(Subquery(entered.order_by("-created").values("created")[:1]), "created")
+    ).filter(state__in=WAITING, entered__lte=cutoff)
+    waiting = Order.objects.filter(state__in=WAITING).order_by("pk").values_list("pk", flat=True)
+    last = 0
+    # The page's keys first, then the entry of those only: a filter on the subquery in the paging query
+    # made PostgreSQL evaluate it for every waiting order after the last one, on every page.
+    while ids := list(waiting.filter(pk__gt=last)[:REMINDER_PAGE]):
+        last = ids[-1]
+        page = due.filter(pk__in=ids).values_list("pk", "uuid", "state")
+        keys = {order_waits_key(key.hex, state, reminder=True): (pk, state) for pk, key, state in page}
+        reminded = set(
+            Notification.objects.filter(dedupe_key__in=list(keys)).values_list("dedupe_key", flat=True)
+        )
+        if todo := dict(order for key, order in keys.items() if key not in reminded):
+            yield todo
 
 
 @periodic("notifications.daily_digest", cron="0 7 * * *")

@@ -66,6 +66,8 @@ class Notification(models.Model):
         ]
         indexes = [
             models.Index(fields=["user", "-created", "-id"], name="notification_user_created"),
+            # "Has anyone been told this yet?" (the order reminders job asks it of a page of keys).
+            models.Index(fields=["dedupe_key"], name="notification_dedupe_key"),
             models.Index(
                 fields=["user"], condition=models.Q(read_at__isnull=True), name="notification_unread"
             ),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.urls import reverse
 
@@ -22,6 +23,17 @@ from efp.notifications.services import notify
 ORDER_EVENTS = "marketplace_order_"
 ENDED_ON = "ended_on"  # in the attributes of the end-date job's Terminate orders (services/renewals.py)
 THRESHOLDS = (80, 100)  # percent of a limit (the 100 % notification supersedes the 80 % one)
+
+
+def acts_on(event_type: str, context: dict[str, Any]) -> bool:
+    """The events `react` may tell of, as `efp.events.recorder.on_event` asks (a user's usage row is not
+    one: the month's total has its own event)."""
+    if event_type == "marketplace_component_usage_reported":
+        return not context.get("username")
+    return event_type.startswith(ORDER_EVENTS) or event_type in {
+        "marketplace_component_usage_corrected",
+        "webhook_deactivated",
+    }
 
 
 def react(event: Event) -> None:
@@ -70,6 +82,11 @@ def _order_details(order: Order) -> dict[str, object]:
     }
 
 
+def order_waits_key(order_uuid: str, state: str, *, reminder: bool) -> str:
+    """The `dedupe_key` of "an order waits for you" (and of its reminder): once per order and state."""
+    return f"order-{'reminder' if reminder else 'waits'}:{order_uuid}:{state}"
+
+
 def tell_order_waits(
     order: Order, *, event: Event | None = None, reminder: bool = False
 ) -> list[Notification]:
@@ -94,7 +111,7 @@ def tell_order_waits(
         text=text,
         url=order_url(order, provider=provider),
         event=event,
-        dedupe_key=f"order-{'reminder' if reminder else 'waits'}:{order.uuid.hex}:{order.state}",
+        dedupe_key=order_waits_key(order.uuid.hex, order.state, reminder=reminder),
         details=details,
     )
 
@@ -164,6 +181,9 @@ def tell_usage_thresholds(event: Event) -> list[Notification]:
     found = Resource.objects.select_related(*related).filter(pk=event.resource_id).first()
     if found is None:
         return []
+    offered = found.offering.components.filter(type=component).first()
+    if offered is None or not metering.may_be_limited(offered):
+        return []  # no limit to reach (most reports): nothing summarised
     period = _billing_period(event.context.get("billing_period"))
     statuses = metering.summarise([found], today=period, with_last_report=False).get(found.pk, [])
     status = next((s for s in statuses if s.type == component), None)

@@ -8,7 +8,7 @@ from django_tasks_db.models import DBTaskResult
 
 from efp.append_only import AppendOnlyError
 from efp.events.models import Event
-from efp.events.recorder import Scopes, on_event, record
+from efp.events.recorder import Scopes, of_types, on_event, record
 from efp.events.tests.running import run_tasks
 
 
@@ -28,7 +28,11 @@ class RecordTests(TestCase):
 
     def test_the_worker_runs_every_registered_dispatcher(self) -> None:
         seen: list[str] = []
-        on_event("test-recorder", lambda event: seen.append(event.event_type))
+        on_event(
+            "test-recorder",
+            lambda event: seen.append(event.event_type),
+            acts_on=of_types({"marketplace_order_approved"}),
+        )
         with transaction.atomic():
             record("marketplace_order_approved", "Marketplace order has been approved.", scopes=Scopes())
         assert run_tasks() == 1

@@ -12,6 +12,7 @@ import datetime
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Sum
@@ -114,11 +115,14 @@ def _lowered(ids: list[int], day: datetime.date) -> set[int]:
     )
 
 
+def refreshed_by(event_type: str, context: dict[str, Any]) -> bool:
+    """The events `refresh_on_event` acts on (`efp.events.recorder.on_event`)."""
+    return event_type in REFRESHED_BY and not context.get("username")
+
+
 def refresh_on_event(event: Event) -> None:
     """The events dispatcher: a month's total reported, limits or end date changed → that resource's
     forecast is refreshed (a per-user row is not the total: its month's total has its own event)."""
-    if event.event_type not in REFRESHED_BY or event.resource_id is None:
-        return
-    if event.context.get("username"):
+    if not refreshed_by(event.event_type, event.context) or event.resource_id is None:
         return
     refresh_forecasts(resource_ids=[event.resource_id])

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
+from typing import Any
+from unittest.mock import patch
 
 import time_machine
 from django.core import mail
+from django.db import transaction
 from django.utils import timezone
 
+from efp.accounts.models import User
 from efp.events.models import Event
 from efp.events.tasks import dispatch_event
+from efp.marketplace.models import Order, OrderEvent
 from efp.marketplace.services import orders as order_services
 from efp.marketplace.tests.factories import make_order, make_project
 from efp.notifications import jobs
 from efp.notifications.models import Notification
-from efp.notifications.reactions import react
+from efp.notifications.reactions import order_waits_key, react, tell_order_waits
 from efp.notifications.tests.base import NotificationTestCase, last_event
 
 
@@ -141,3 +147,94 @@ class OrderReminderTests(NotificationTestCase):
             assert jobs.order_reminders() == {"notified": 2}
             self.deliver()
         assert self.mailed() == ["carol", "oscar"]
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def reminders_by_the_former_rule() -> dict[str, Any]:
+    """The job as it was before issue 18: every waiting order, the entry into its state read per order."""
+    cutoff = timezone.now() - jobs.REMINDER_AFTER
+    told = 0
+    orders = Order.objects.filter(state__in=jobs.WAITING).select_related(
+        "project__customer", "offering__customer", "created_by", "resource"
+    )
+    for order in orders:
+        entered = (
+            OrderEvent.objects.filter(order_id=order.pk, new_state=order.state).order_by("-created").first()
+        )
+        since = entered.created if entered is not None else order.created
+        if since <= cutoff:
+            told += len(tell_order_waits(order, reminder=True))
+    return {"notified": told}
+
+
+def told_by(job: Callable[[], dict[str, Any]]) -> set[tuple[str, str]]:
+    """Who a run of `job` would tell what (user, dedupe key), its writes rolled back."""
+    before = set(Notification.objects.values_list("pk", flat=True))
+    told: set[tuple[str, str]] = set()
+    try:
+        with transaction.atomic():
+            job()
+            new = Notification.objects.exclude(pk__in=before).select_related("user")
+            told = {(row.user.username, row.dedupe_key) for row in new}
+            raise _RolledBack
+    except _RolledBack:
+        pass
+    return told
+
+
+class OrderReminderRuleTests(NotificationTestCase):
+    """The job reads in SQL only the orders due a reminder; it tells whom the former rule told."""
+
+    def test_it_tells_whom_the_former_rule_told_at_every_hour_of_a_week(self) -> None:
+        start = timezone.now().replace(minute=0, second=0, microsecond=0)
+        orders: dict[str, Order] = {}
+
+        def place(user: User, name: str) -> None:
+            orders[name] = self.place_order(user, name=name)
+
+        def decide(verb: Callable[..., Any], name: str, user: User, event_type: str) -> None:
+            self.decide(verb, orders[name], user, event_type)
+
+        services = order_services
+        steps: dict[int, Callable[[], None]] = {
+            0: lambda: place(self.bob, "waits-at-home"),
+            2: lambda: place(self.bob, "moves-on"),
+            26: lambda: place(self.alice, "owners-own"),
+            30: lambda: place(self.bob, "rejected"),
+            50: lambda: decide(
+                services.approve_order_by_consumer, "moves-on", self.alice, "marketplace_order_approved"
+            ),
+            60: lambda: decide(
+                services.reject_order_by_consumer, "rejected", self.alice, "marketplace_order_rejected"
+            ),
+            100: lambda: decide(
+                services.approve_order_by_provider, "owners-own", self.carol, "marketplace_order_approved"
+            ),
+            110: lambda: place(self.bob, "late"),
+        }
+        reminded: list[tuple[int, set[tuple[str, str]]]] = []
+        with patch.object(jobs, "REMINDER_PAGE", 2):
+            for hour in range(0, 190, 2):
+                with time_machine.travel(start + datetime.timedelta(hours=hour, minutes=30), tick=False):
+                    if hour in steps:
+                        steps[hour]()
+                        self.deliver()
+                    expected = told_by(reminders_by_the_former_rule)
+                    assert told_by(jobs.order_reminders) == expected, f"hour {hour}"
+                    assert jobs.order_reminders() == {"notified": len(expected)}
+                    if expected:
+                        reminded.append((hour, expected))
+
+        def key(name: str, state: str) -> str:
+            return order_waits_key(orders[name].uuid.hex, state, reminder=True)
+
+        provider, consumer = "pending-provider", "pending-consumer"
+        assert reminded == [
+            (72, {("alice", key("waits-at-home", consumer))}),
+            (98, {("carol", key("owners-own", provider)), ("oscar", key("owners-own", provider))}),
+            (122, {("carol", key("moves-on", provider)), ("oscar", key("moves-on", provider))}),
+            (182, {("alice", key("late", consumer))}),
+        ]
