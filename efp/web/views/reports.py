@@ -70,7 +70,8 @@ def _span_name(months: list[datetime.date]) -> str:
 # Sorted, filtered and paged in SQL (`coverage.py`'s window columns); the page's rows read their months.
 COVERAGE_COLUMNS = {
     "resource": Column("Resource", ("name", "offering__name")),
-    "organisation": Column("Organisation / project", ("project__customer__name", "project__name", "name")),
+    # The stored names (`Resource.sort_names`): the page walks the index `resource_coverage_order`, no join.
+    "organisation": Column("Organisation / project", ("sort_customer_name", "sort_project_name", "name")),
 }
 
 
