@@ -389,12 +389,13 @@ def write_resources(plots: list[Plot], current_usages: dict[int, dict[str, float
                 p.resource_id, name, name, p.outcome, p.project.pk, p.offering.pk, p.plan_id, {"name": name},
                 {"storage": p.limit}, backend, Decimal(p.limit) * p.storage_price,
                 current_usages.get(p.resource_id, {}), p.created, p.ended_at or p.up_at or p.created,
-                live_from, live_until,
+                live_from, live_until, p.project.customer.name, p.project.name,
             )  # fmt: skip
 
     insert(
         Resource,
         ["id", "name", "slug", "state", "project_id", "offering_id", "plan_id", "attributes", "limits",
-         "backend_id", "cost", "current_usages", "created", "modified", "live_from", "live_until"],
+         "backend_id", "cost", "current_usages", "created", "modified", "live_from", "live_until",
+         "sort_customer_name", "sort_project_name"],
         rows(),
     )  # fmt: skip

@@ -180,7 +180,7 @@ def build_consumers(members_per_project: int, now: datetime.datetime) -> Consume
         ["id", "project_id", "user_id", "role"],
         ((rid, *row) for rid, row in zip(allocate_ids(ProjectRole, len(role_rows)), role_rows, strict=True)),
     )
-    projects = list(Project.objects.filter(pk__in=project_ids).order_by("pk"))
+    projects = list(Project.objects.filter(pk__in=project_ids).select_related("customer").order_by("pk"))
     return Consumers(
         projects=[p for p in projects if p.start_date is None],
         owner_of=owner_of,

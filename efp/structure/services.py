@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -34,6 +35,12 @@ def create_customer(*, name: str, abbreviation: str = "", email: str = "", count
     return Customer.objects.create(
         name=name, slug=unique_slug(Customer, name), abbreviation=abbreviation, email=email, country=country
     )
+
+
+def _resources() -> Any:
+    """The resources (marketplace): they keep their organisation's and project's names as a sort key
+    (`Resource.sort_names`), rewritten here with the names, in the rename's transaction."""
+    return apps.get_model("marketplace", "Resource").objects
 
 
 def _require(allowed: bool) -> None:
@@ -64,6 +71,8 @@ def update_customer(*, customer: Customer, user: Any, **changes: Any) -> Custome
     for key, value in changes.items():
         setattr(customer, key, value)
     customer.save(update_fields=list(changes) or None)
+    if "name" in changes:
+        _resources().filter(project__customer=customer).update(sort_customer_name=customer.name)
     return customer
 
 
@@ -153,6 +162,8 @@ def update_project(*, project: Project, user: Any, **changes: Any) -> Project:
     for key, value in fields.items():
         setattr(project, key, value)
     project.save(update_fields=list(fields) or None)
+    if "name" in changes:
+        _resources().filter(project=project).update(sort_project_name=project.name)
     return project
 
 

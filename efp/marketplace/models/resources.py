@@ -54,6 +54,12 @@ class Resource(models.Model):
     # restore): the months wholly inside are not live (coverage.py).
     gap_from = models.DateTimeField(null=True, blank=True, editable=False)
     gap_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # The names of its organisation and project, kept for the coverage matrix's order (a page walks an index
+    # instead of joining every live row): written at creation (`sort_names`) and by the services that rename
+    # an organisation or a project (structure/services.py), in their transaction. Nullable: adding the columns
+    # keeps the table (and its triggers) on SQLite.
+    sort_customer_name = models.CharField(max_length=150, null=True, blank=True, editable=False)
+    sort_project_name = models.CharField(max_length=500, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["created", "pk"]
@@ -67,10 +73,20 @@ class Resource(models.Model):
             models.Index(fields=["name", "id"], name="resource_name_page"),
             # "Ending within N days" (the dashboard's tile, the GUI filter): one range of end dates.
             models.Index(fields=["end_date", "offering"], name="resource_end_date"),
+            # The coverage matrix's page in its order (organisation, project, name): walked, not sorted.
+            models.Index(
+                fields=["sort_customer_name", "sort_project_name", "name", "id", "offering", "live_from"],
+                name="resource_coverage_order",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name or self.uuid.hex
+
+    @staticmethod
+    def sort_names(project: Project) -> dict[str, str]:
+        """The stored sort key of a resource of `project`: its organisation's and its project's names."""
+        return {"sort_customer_name": project.customer.name, "sort_project_name": project.name}
 
 
 class ResourceEndpoint(models.Model):

@@ -131,6 +131,7 @@ def create_order(
             limits=clean_limits,
             end_date=end_date,
             cost=cost,
+            **Resource.sort_names(project),
         )
         limit_usage.refresh([resource.pk])
         record_resource_created(resource, actor=user)

@@ -186,6 +186,12 @@ class ScaleSeedTests(TestCase):
             offering=F("resource__offering"), project=F("resource__project")
         ).exists()
 
+    def test_it_gives_each_resource_the_sort_names_the_services_write(self) -> None:
+        assert Resource.objects.exists()
+        assert not Resource.objects.exclude(
+            sort_customer_name=F("project__customer__name"), sort_project_name=F("project__name")
+        ).exists()
+
     def test_it_splits_each_total_among_the_projects_users(self) -> None:
         totals = ComponentUsage.objects.annotate(users=Sum("user_usages__usage"))
         assert all(row.users == row.usage for row in totals)

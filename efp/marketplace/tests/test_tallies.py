@@ -11,11 +11,13 @@ with two users' rows each.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+from django.apps import apps
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import QueryDict
@@ -48,9 +50,18 @@ from efp.marketplace.tests.factories import make_order, make_project, make_resou
 from efp.marketplace.tests.test_access_agreement import AccessPersonas
 from efp.rest.filters import FilterSet
 from efp.structure.roles import Role
-from efp.structure.services import delete_user_role, grant_customer_role, grant_project_role, remove_project
+from efp.structure.services import (
+    delete_user_role,
+    grant_customer_role,
+    grant_project_role,
+    remove_project,
+    update_customer,
+    update_project,
+)
 
 # (name, tallied list, its base queryset for a user, its filterset): what each list view counts.
+backfill_sort_names = importlib.import_module("efp.marketplace.migrations.0021_resource_sort_names").backfill
+
 LISTS: list[tuple[str, tallies.TalliedList, Callable[[Any], QuerySet[Any]], type[FilterSet]]] = [
     ("component usages", tallies.COMPONENT_USAGES, selectors.visible_component_usages, ComponentUsageFilter),
     ("user usages", tallies.USER_USAGES, selectors.visible_component_user_usages, ComponentUserUsageFilter),
@@ -169,8 +180,21 @@ class TallyAgreementTests(AccessPersonas):
             if [offering, project] != of_resource
         ]
 
+    @staticmethod
+    def sort_name_disagreements() -> list[Any]:
+        """The resources whose stored sort key (`Resource.sort_names`) is not their organisation's and
+        project's names."""
+        return [
+            row
+            for row in Resource.objects.values_list(
+                "pk", "sort_customer_name", "project__customer__name", "sort_project_name", "project__name"
+            )
+            if row[1] != row[2] or row[3] != row[4]
+        ]
+
     def assert_agrees(self) -> None:
         assert self.scope_disagreements() == []
+        assert self.sort_name_disagreements() == []
         assert self.disagreements() == []
         kept = tally_rows()
         recount()
@@ -272,11 +296,27 @@ class TallyAgreementTests(AccessPersonas):
         remove_project(project=self.project_a1)
         self.assert_agrees()
 
+    def test_the_sort_names_follow_a_renamed_organisation_and_project(self) -> None:
+        make_resource(self.alice, self.oscar, self.project_a1, self.offering, name="fresh")
+        update_customer(customer=self.org_a, user=self.staff, name="Aardvark Labs")
+        update_project(project=self.project_z1, user=self.staff, name="Zebra Renamed")
+        update_project(project=self.project_a1, user=self.staff, description="no rename")
+        of_a = Resource.objects.filter(project__customer=self.org_a)
+        assert set(of_a.values_list("sort_customer_name", flat=True)) == {"Aardvark Labs"}
+        of_z1 = Resource.objects.filter(project=self.project_z1)
+        assert set(of_z1.values_list("sort_project_name", flat=True)) == {"Zebra Renamed"}
+        self.assert_agrees()
+
+    def test_the_migration_backfills_the_sort_names(self) -> None:
+        Resource.objects.update(sort_customer_name=None, sort_project_name=None)  # as before migration 0021
+        backfill_sort_names(apps, None)
+        self.assert_agrees()
+
     def test_it_moves_the_counts_of_a_resource_moved_to_another_project(self) -> None:
         # Nothing moves a resource today (the admin shows its project read-only). A move would carry its
         # usage records' copy along in the same transaction; the triggers keep the counts true.
         elsewhere = make_project(self.org_a, "Project A4")
-        Resource.objects.filter(pk=self.a1.pk).update(project=elsewhere)
+        Resource.objects.filter(pk=self.a1.pk).update(project=elsewhere, **Resource.sort_names(elsewhere))
         ComponentUsage.objects.filter(resource=self.a1).update(
             **scope_of(Resource.objects.get(pk=self.a1.pk))
         )

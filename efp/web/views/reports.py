@@ -70,24 +70,28 @@ def _span_name(months: list[datetime.date]) -> str:
 # Sorted, filtered and paged in SQL (`coverage.py`'s window columns); the page's rows read their months.
 COVERAGE_COLUMNS = {
     "resource": Column("Resource", ("name", "offering__name")),
-    "organisation": Column("Organisation / project", ("project__customer__name", "project__name", "name")),
+    # The stored names (`Resource.sort_names`): the page walks the index `resource_coverage_order`, no join.
+    "organisation": Column("Organisation / project", ("sort_customer_name", "sort_project_name", "name")),
 }
 
 
 class _Counted:
-    """The matrix's rows for the pager: a page is a slice of `rows` (the values with their joins), the count
-    is that of `plain` (the same resources, without the joins)."""
+    """The matrix's rows for the pager, a deferred join: a page's keys are taken in the sort's order from
+    the resources with only the joins the order needs, and only the rows taken are then read with theirs
+    (the page of 25 at 100k: the sort carries keys and names, not every live row's values). The count is
+    that of the resources, without the joins."""
 
     ordered = True
 
-    def __init__(self, rows: QuerySet[Resource, dict[str, Any]], plain: QuerySet[Resource]) -> None:
-        self.rows, self.plain = rows, plain
+    def __init__(self, resources: QuerySet[Resource], sorting: Sorting) -> None:
+        self.resources, self.sorting = resources, sorting
 
     def count(self) -> int:
-        return self.plain.count()
+        return self.resources.count()
 
     def __getitem__(self, key: slice) -> Any:
-        return self.rows[key]
+        taken = self.sorting.order(self.resources).values("pk")[key]
+        return coverage.row_values(self.sorting.order(Resource.objects.filter(pk__in=taken)))
 
 
 @provider_workspace
@@ -109,8 +113,8 @@ def coverage_matrix(request: HttpRequest) -> HttpResponse:
             whole = [o.pk for o in offerings if not chosen or o.uuid.hex == chosen]
         if form.cleaned_data.get("only_missing"):
             resources = coverage.with_missing(live, months)
-    ordered = coverage.row_values(sorting.order(resources))
     if request.GET.get("format") == "csv":
+        ordered = coverage.row_values(sorting.order(resources))
         rows = coverage.rows(ordered, months, reported_of=resources.values("pk"))
         return _csv(
             f"usage-coverage-{_span_name(months)}.csv",
@@ -122,7 +126,7 @@ def coverage_matrix(request: HttpRequest) -> HttpResponse:
                 for row in rows
             ],
         )
-    page = paginate(request, _Counted(ordered, resources))
+    page = paginate(request, _Counted(resources, sorting))
     return render_workspace(
         request,
         "web/provider/coverage.html",
